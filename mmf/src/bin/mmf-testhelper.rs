@@ -1,0 +1,98 @@
+//! Helper process for mmf's multi-process tests. Not part of the public interface.
+//!
+//! Usage: `mmf-testhelper COMMAND ARGS...`; named objects live in `$MMF_DIR` when it is set.
+//!
+//! - `read NAME OFFSET LEN`: opens NAME, prints the bytes as hex on one line.
+//! - `write NAME OFFSET HEX`: opens NAME and writes the bytes.
+//! - `hold NAME`: opens NAME, prints `held`, then waits until stdin closes (or it is killed).
+//! - `create-hold NAME SIZE HEX`: creates NAME (handle lifetime), writes HEX at 0, prints `held`,
+//!   waits until stdin closes.
+//! - `race NAME SIZE`: open-or-create; prints `created` or `opened` and the size seen; fails if an
+//!   opener ever sees a size other than SIZE.
+//! - `exchange NAME`: opens NAME, prints what is at 0..5 as hex, writes `from-b` at 16.
+
+use std::io::Read;
+use std::process::exit;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{:02x}", x)).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn wait_stdin() {
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+}
+
+fn run(args: &[String]) -> mmf::Result<()> {
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+    match arg(0) {
+        "read" => {
+            let m = mmf::OpenOptions::new().writable(false).open(arg(1))?;
+            let v = m.map()?;
+            let data = v.read_vec(arg(2).parse().unwrap_or(0), arg(3).parse().unwrap_or(0))?;
+            println!("{}", hex(&data));
+        }
+        "write" => {
+            let m = mmf::Mapping::open(arg(1))?;
+            m.map_mut()?
+                .write_at(arg(2).parse().unwrap_or(0), &unhex(arg(3)))?;
+        }
+        "hold" => {
+            let m = mmf::Mapping::open(arg(1))?;
+            println!("held {}", m.len());
+            wait_stdin();
+        }
+        "create-hold" => {
+            let m = mmf::Mapping::create(arg(1), arg(2).parse().unwrap_or(4096))?;
+            m.map_mut()?.write_at(0, &unhex(arg(3)))?;
+            println!("held");
+            wait_stdin();
+        }
+        "race" => {
+            let size: u64 = arg(2).parse().unwrap_or(4096);
+            let (m, how) = mmf::Mapping::open_or_create(arg(1), size)?;
+            let seen = m.len();
+            println!(
+                "{} {}",
+                if how == mmf::Disposition::Created {
+                    "created"
+                } else {
+                    "opened"
+                },
+                seen
+            );
+            if seen != size {
+                exit(3);
+            }
+        }
+        "exchange" => {
+            let m = mmf::Mapping::open(arg(1))?;
+            let v = m.map_mut()?;
+            println!("{}", hex(&v.read_vec(0, 5)?));
+            v.write_at(16, b"from-b")?;
+        }
+        other => {
+            eprintln!("mmf-testhelper: unknown command {:?}", other);
+            exit(2);
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(e) = run(&args) {
+        eprintln!("mmf-testhelper: {}", e);
+        exit(match e.kind() {
+            mmf::ErrorKind::NotFound => 10,
+            mmf::ErrorKind::AlreadyExists => 11,
+            _ => 1,
+        });
+    }
+}

@@ -1,0 +1,58 @@
+//! # mmf: memory-mapped files and named shared memory, the Win32 way, in safe Rust
+//!
+//! mmf brings the Win32 *file-mapping object* to Rust: create a named object
+//! ([`Mapping::create`], `CreateFileMapping`), open it from another process ([`Mapping::open`],
+//! `OpenFileMapping`), map views of it at any offset ([`Mapping::map_range`], `MapViewOfFile`),
+//! flush them ([`View::flush`], `FlushViewOfFile`), and let it disappear when the last handle
+//! closes ([`Lifetime::Handle`]), even if every process holding it was killed.
+//!
+//! On Linux a named object *is* a POSIX shared-memory object: `NAME` is what `shm_open("/NAME")`
+//! opens in C, what Python's `SharedMemory(name="NAME")` opens, with no hidden header inside, so
+//! plain objects stay interoperable. On Windows mmf uses the real Win32 API.
+//!
+//! ```
+//! use mmf::{Mapping, ErrorKind};
+//! # let name = format!("mmf-doc-crate-{}", std::process::id());
+//!
+//! // The seed's "Store Data": the first instance creates a 4 KiB object and writes into it.
+//! let first = Mapping::create(&name, 4096)?;
+//! first.map_mut()?.write_at(0, b"typed by the user\0")?;
+//!
+//! // The seed's "Retrieve Data": a second instance opens it by name and reads it back.
+//! let second = Mapping::open(&name)?;
+//! let text = second.map()?.read_vec(0, 17)?;
+//! assert_eq!(text, b"typed by the user");
+//!
+//! // When the last handle and view close, the name is gone (handle lifetime, as in Win32).
+//! drop((first, second));
+//! assert_eq!(Mapping::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
+//! # Ok::<(), mmf::Error>(())
+//! ```
+//!
+//! ## Soundness
+//!
+//! Memory in a mapping can be written by another process at any moment, so mmf never gives out a
+//! safe `&[u8]` into it. [`View::read_at`] and [`View::write_at`] copy with atomic accesses,
+//! [`View::atomic_u32`] gives shared atomics, and [`View::as_slice`] is `unsafe` with the exact
+//! promise it needs.
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#![warn(missing_docs)]
+
+mod copy;
+mod error;
+mod mapping;
+mod name;
+mod sync;
+mod sys;
+pub(crate) mod value;
+mod view;
+
+pub use error::{Error, ErrorKind, Result};
+pub use mapping::{
+    allocation_granularity, page_size, Backing, CreateOptions, Disposition, FileOptions, Lifetime,
+    Mapping, Namespace, ObjectInfo, OpenOptions, Permissions,
+};
+pub use name::{IntoName, Name, MAX_NAME_LEN};
+pub use view::{Access, View};

@@ -1,0 +1,65 @@
+//! The platform layer: the only code that calls the operating system.
+//!
+//! One backend is chosen here, at compile time: `unix.rs` (Linux), `windows.rs` (Win32) or
+//! `unsupported.rs` (everything else, where every operation returns
+//! [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported)). All three export the same names, and
+//! the core above uses only those names, with no `cfg` of its own.
+//!
+//! # The contract every backend implements
+//!
+//! - `page_size() -> usize` and `allocation_granularity() -> usize`: the granularity of view
+//!   offsets (4 KiB on Linux, 64 KiB on Windows). The core aligns offsets itself; backends receive
+//!   aligned offsets only.
+//! - `struct Object`: an open mapping object (a descriptor or a section handle) and what the
+//!   backend needs to release it. Dropping it closes the handle; for a named object with
+//!   [`Lifetime::Handle`](crate::Lifetime) that was the last holder anywhere, the name goes away.
+//!   - `Object::create(&CreateSpec) -> Result<Object>`: a new named object; `AlreadyExists` if the
+//!     name is taken. The object is fully sized and committed before any other process can open it.
+//!   - `Object::open(&OpenSpec) -> Result<Object>`: an existing named object; `NotFound` if none.
+//!   - `Object::open_or_create(&CreateSpec, &OpenSpec) -> Result<(Object, Disposition)>`: exactly
+//!     one caller among any number of racing processes gets `Created`.
+//!   - `Object::anonymous(size, commit) -> Result<Object>`: unnamed, memory-backed.
+//!   - `Object::from_file(File, size, writable, what) -> Result<Object>`: a file whose length is
+//!     already at least `size`.
+//!   - `len()`, `grow(new_len)`, `sync_file()`, `lifetime()`, `writable()`.
+//!   - `unsafe map(offset, len, access, at) -> io::Result<RawMap>`: `offset` is a multiple of
+//!     `allocation_granularity()`, `len > 0` and `offset + len <= len()` (checked by the caller).
+//!     Unsafe because mapping at a caller-chosen address must not replace an existing mapping: the
+//!     backend refuses an occupied range.
+//! - `struct RawMap`: a mapped range; dropping it unmaps. `flush(offset, len, wait)` writes dirty
+//!   pages back to the object (`msync`, `FlushViewOfFile`).
+//! - `remove(name, dir)`, `list(dir)`, `gc(dir)`: maintenance of the namespace.
+//!
+//! Errors are built here with [`Error`](crate::Error), naming the object.
+
+#[cfg_attr(unix, path = "unix.rs")]
+#[cfg_attr(windows, path = "windows.rs")]
+#[cfg_attr(not(any(unix, windows)), path = "unsupported.rs")]
+mod imp;
+
+pub(crate) use imp::*;
+
+use crate::{Lifetime, Name, Permissions};
+use std::path::Path;
+use std::time::Duration;
+
+/// What `Object::create` needs to know.
+pub(crate) struct CreateSpec<'a> {
+    pub name: &'a Name,
+    pub size: u64,
+    pub lifetime: Lifetime,
+    pub permissions: Permissions,
+    pub dir: Option<&'a Path>,
+    pub commit: bool,
+    pub global: bool,
+}
+
+/// What `Object::open` needs to know.
+pub(crate) struct OpenSpec<'a> {
+    pub name: &'a Name,
+    pub writable: bool,
+    pub dir: Option<&'a Path>,
+    pub allow_other_owner: bool,
+    pub lock_timeout: Duration,
+    pub global: bool,
+}

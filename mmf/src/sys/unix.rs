@@ -1,0 +1,811 @@
+//! The Linux backend: named objects are files in a shared-memory directory (`/dev/shm` by default,
+//! where `shm_open("/NAME")` finds them), anonymous objects are memfds, file-backed objects are the
+//! file's own descriptor.
+//!
+//! # Lifetime without bytes in the object
+//!
+//! Every holder of a named object (each `Mapping` and the views made from it share one open file
+//! description) holds a shared `flock` on it. The kernel drops that lock when the descriptor is
+//! closed, including when the process is killed. A holder that can convert its lock to an
+//! exclusive one without waiting is the last one; for [`Lifetime::Handle`] it then removes the
+//! name. Any process that finds a handle-lifetime object nobody holds (every holder was killed)
+//! removes it before going on. The lifetime kind is kept in the extended attribute
+//! `user.mmf.lifetime`; an object without it (one made by `shm_open` in C or by Python) is
+//! persistent and never removed behind anyone's back.
+//!
+//! # Creation without a half-made window
+//!
+//! A new object is built under a hidden temporary name (`.mmf-new.PID.N`): sized, committed with
+//! `fallocate` (so a full `/dev/shm` is `OutOfSpace` now rather than `SIGBUS` later), given its mode
+//! and lifetime, and locked; only then is it renamed to its name with `RENAME_NOREPLACE`. An opener
+//! therefore never sees a zero-sized or half-initialised object, and a creator killed midway leaves
+//! only a temporary file, which `gc` removes and which never blocks the next creator.
+//!
+//! # Safety
+//!
+//! This module calls `mmap`, `munmap`, `msync` and `madvise`, which are unsafe because they create
+//! and destroy memory the compiler does not know about. Each call states the invariant it relies on.
+#![allow(unsafe_code)]
+
+use super::{CreateSpec, OpenSpec};
+use crate::{Access, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
+use rustix::mm::{self, MapFlags, MsyncFlags, ProtFlags};
+use std::ffi::c_void;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Where named objects live unless told otherwise: the directory `shm_open` uses.
+pub(crate) const DEFAULT_DIR: &str = "/dev/shm";
+const XATTR_LIFETIME: &str = "user.mmf.lifetime";
+const TMP_PREFIX: &str = ".mmf-new.";
+
+pub(crate) fn page_size() -> usize {
+    rustix::param::page_size()
+}
+
+pub(crate) fn allocation_granularity() -> usize {
+    page_size()
+}
+
+/// The directory for named objects: the one given, else `$MMF_DIR`, else `/dev/shm`.
+pub(crate) fn resolve_dir(dir: Option<&Path>) -> PathBuf {
+    match dir {
+        Some(d) => d.to_path_buf(),
+        None => match std::env::var_os("MMF_DIR") {
+            Some(d) if !d.is_empty() => PathBuf::from(d),
+            _ => PathBuf::from(DEFAULT_DIR),
+        },
+    }
+}
+
+fn ioerr(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+#[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+fn ident(st: &rfs::Stat) -> (u64, u64) {
+    (st.st_dev as u64, st.st_ino as u64)
+}
+
+#[allow(clippy::unnecessary_cast)]
+fn size_of(st: &rfs::Stat) -> u64 {
+    st.st_size as u64
+}
+
+fn is_regular(st: &rfs::Stat) -> bool {
+    rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::RegularFile
+}
+
+/// The identity of a named object: where it lives and which inode it was.
+struct Named {
+    path: PathBuf,
+    lifetime: Lifetime,
+    dev: u64,
+    ino: u64,
+}
+
+/// An open mapping object. See the module documentation for how named objects are released.
+pub(crate) struct Object {
+    fd: OwnedFd,
+    writable: bool,
+    /// Grow with `fallocate` too (memory-backed objects), not only `ftruncate`.
+    commit: bool,
+    named: Option<Named>,
+}
+
+impl Drop for Object {
+    fn drop(&mut self) {
+        if let Some(n) = &self.named {
+            if n.lifetime == Lifetime::Handle && last_holder(self.fd.as_fd()) {
+                unlink_if_same(&n.path, n.dev, n.ino);
+            }
+        }
+        // Closing the descriptor (OwnedFd's drop) releases our lock.
+    }
+}
+
+/// Converts our shared lock to an exclusive one if nobody else holds the object.
+fn last_holder(fd: BorrowedFd<'_>) -> bool {
+    rfs::flock(fd, FlockOperation::NonBlockingLockExclusive).is_ok()
+}
+
+/// Removes `path` if it still names the inode `(dev, ino)`.
+fn unlink_if_same(path: &Path, dev: u64, ino: u64) -> bool {
+    match rfs::statat(rfs::CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if ident(&st) == (dev, ino) => {
+            rfs::unlinkat(rfs::CWD, path, AtFlags::empty()).is_ok()
+        }
+        _ => false,
+    }
+}
+
+fn read_lifetime(fd: BorrowedFd<'_>) -> Option<Lifetime> {
+    let mut buf = [0u8; 16];
+    match rfs::fgetxattr(fd, XATTR_LIFETIME, &mut buf) {
+        Ok(n) => match &buf[..n] {
+            b"handle" => Some(Lifetime::Handle),
+            b"persistent" => Some(Lifetime::Persistent),
+            _ => None,
+        },
+        Err(_) => None,
+    }
+}
+
+/// A temporary object under construction; removed on drop unless it was published.
+struct Tmp {
+    fd: Option<OwnedFd>,
+    path: PathBuf,
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        if self.fd.is_some() {
+            let _ = rfs::unlinkat(rfs::CWD, &self.path, AtFlags::empty());
+        }
+    }
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn dir_error(op: &'static str, what: String, dir: &Path, e: Errno) -> Error {
+    if e == Errno::NOENT {
+        Error::new(
+            ErrorKind::NotFound,
+            op,
+            what,
+            format!("the directory {} does not exist", dir.display()),
+        )
+        .with_source(ioerr(e))
+    } else {
+        Error::os(op, what, ioerr(e))
+    }
+}
+
+fn out_of_space(op: &'static str, what: String, dir: &Path, size: u64, e: Errno) -> Error {
+    let free = rfs::statvfs(dir)
+        .map(|s| format!("{} bytes free", s.f_bavail.saturating_mul(s.f_frsize)))
+        .unwrap_or_else(|_| "free space unknown".into());
+    Error::new(
+        ErrorKind::OutOfSpace,
+        op,
+        what,
+        format!(
+            "{} cannot hold {} more bytes ({}); remove unused objects (mmf gc) or enlarge it",
+            dir.display(),
+            size,
+            free
+        ),
+    )
+    .with_source(ioerr(e))
+}
+
+fn build_tmp(spec: &CreateSpec<'_>, dir: &Path) -> Result<Tmp> {
+    let what = spec.name.describe();
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let path = dir.join(format!(
+        "{}{}.{}.{}",
+        TMP_PREFIX,
+        rustix::process::getpid().as_raw_nonzero(),
+        n,
+        nanos
+    ));
+    let fd = rfs::openat(
+        rfs::CWD,
+        &path,
+        OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| dir_error("create", what.clone(), dir, e))?;
+    let mut tmp = Tmp { fd: Some(fd), path };
+    let fd =
+        tmp.fd.as_ref().map(|f| f.as_fd()).ok_or_else(|| {
+            Error::new(ErrorKind::Other, "create", what.clone(), "internal error")
+        })?;
+    // Held from before the object has its name, so it is never seen unheld.
+    rfs::flock(fd, FlockOperation::LockShared)
+        .map_err(|e| Error::os("create", what.clone(), ioerr(e)))?;
+    rfs::fchmod(fd, Mode::from_raw_mode(spec.permissions.mode()))
+        .map_err(|e| Error::os("create", what.clone(), ioerr(e)))?;
+    let tag: &[u8] = match spec.lifetime {
+        Lifetime::Handle => b"handle",
+        Lifetime::Persistent => b"persistent",
+    };
+    if let Err(e) = rfs::fsetxattr(fd, XATTR_LIFETIME, tag, rfs::XattrFlags::empty()) {
+        if spec.lifetime == Lifetime::Handle {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "create",
+                what,
+                format!(
+                    "handle lifetime needs user extended attributes, which the filesystem of {} \
+                     does not support; use a tmpfs directory (Linux 6.6 or later) or Lifetime::Persistent",
+                    dir.display()
+                ),
+            )
+            .with_source(ioerr(e)));
+        }
+    }
+    rfs::ftruncate(fd, spec.size).map_err(|e| {
+        if e == Errno::FBIG || e == Errno::NOSPC {
+            out_of_space("create", what.clone(), dir, spec.size, e)
+        } else {
+            Error::os("create", what.clone(), ioerr(e))
+        }
+    })?;
+    if spec.commit {
+        commit(fd, 0, spec.size)
+            .map_err(|e| out_of_space("create", what.clone(), dir, spec.size, e))?;
+    }
+    let _ = &mut tmp;
+    Ok(tmp)
+}
+
+/// Reserves backing store for `[offset, offset + len)`, so later writes cannot fault for lack of
+/// space. Filesystems that cannot preallocate are left as they are.
+fn commit(fd: BorrowedFd<'_>, offset: u64, len: u64) -> std::result::Result<(), Errno> {
+    match rfs::fallocate(fd, rfs::FallocateFlags::empty(), offset, len) {
+        Ok(()) => Ok(()),
+        Err(e) if e == Errno::OPNOTSUPP || e == Errno::NOSYS => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Gives the temporary object its name. `Ok(None)` if the name is taken.
+fn publish(tmp: &mut Tmp, path: &Path, what: &str) -> Result<Option<OwnedFd>> {
+    let r = rfs::renameat_with(
+        rfs::CWD,
+        &tmp.path,
+        rfs::CWD,
+        path,
+        rfs::RenameFlags::NOREPLACE,
+    );
+    let r = match r {
+        Err(e) if e == Errno::INVAL || e == Errno::NOSYS => {
+            // The filesystem has no RENAME_NOREPLACE: link(2) is just as exclusive.
+            rfs::linkat(rfs::CWD, &tmp.path, rfs::CWD, path, AtFlags::empty()).map(|()| {
+                let _ = rfs::unlinkat(rfs::CWD, &tmp.path, AtFlags::empty());
+            })
+        }
+        r => r,
+    };
+    match r {
+        Ok(()) => Ok(tmp.fd.take()),
+        Err(e) if e == Errno::EXIST => Ok(None),
+        Err(e) => Err(Error::os("create", what.to_owned(), ioerr(e))),
+    }
+}
+
+/// If `path` is a handle-lifetime object that nobody holds, removes it and says so.
+fn reap_if_stale(path: &Path) -> bool {
+    let fd = match rfs::openat(
+        rfs::CWD,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => return e == Errno::NOENT,
+    };
+    let st = match rfs::fstat(&fd) {
+        Ok(st) => st,
+        Err(_) => return false,
+    };
+    if !is_regular(&st) || read_lifetime(fd.as_fd()) != Some(Lifetime::Handle) {
+        return false;
+    }
+    if !last_holder(fd.as_fd()) {
+        return false;
+    }
+    let (dev, ino) = ident(&st);
+    unlink_if_same(path, dev, ino)
+}
+
+fn finish(
+    fd: OwnedFd,
+    path: PathBuf,
+    lifetime: Lifetime,
+    writable: bool,
+    what: &str,
+) -> Result<Object> {
+    let st = rfs::fstat(&fd).map_err(|e| Error::os("create", what.to_owned(), ioerr(e)))?;
+    let (dev, ino) = ident(&st);
+    Ok(Object {
+        fd,
+        writable,
+        commit: true,
+        named: Some(Named {
+            path,
+            lifetime,
+            dev,
+            ino,
+        }),
+    })
+}
+
+/// Opens `spec.name` if it exists; `Ok(None)` if it does not (or was a stale handle-lifetime
+/// object, which is removed on the way).
+fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
+    let what = spec.name.describe();
+    let path = dir.join(spec.name.as_str());
+    let deadline = Instant::now() + spec.lock_timeout;
+    let access = if spec.writable {
+        OFlags::RDWR
+    } else {
+        OFlags::RDONLY
+    };
+    loop {
+        let fd = match rfs::openat(
+            rfs::CWD,
+            &path,
+            access | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(e) if e == Errno::NOENT => {
+                if !dir.is_dir() {
+                    return Err(dir_error("open", what, dir, e));
+                }
+                return Ok(None);
+            }
+            Err(e) if e == Errno::LOOP => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "open",
+                    what,
+                    "it is a symbolic link, which mmf does not follow",
+                ))
+            }
+            Err(e) if e == Errno::ISDIR => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "open",
+                    what,
+                    "it is a directory, not a shared memory object",
+                ))
+            }
+            Err(e) if e == Errno::ACCESS && spec.writable => {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    "open",
+                    what,
+                    "no write permission; open it read-only or ask its owner to grant access",
+                )
+                .with_source(ioerr(e)))
+            }
+            Err(e) => return Err(Error::os("open", what, ioerr(e))),
+        };
+        let st = rfs::fstat(&fd).map_err(|e| Error::os("open", what.clone(), ioerr(e)))?;
+        if !is_regular(&st) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "open",
+                what,
+                "it is not a regular file, so not a shared memory object",
+            ));
+        }
+        let lifetime = read_lifetime(fd.as_fd()).unwrap_or(Lifetime::Persistent);
+        if lifetime == Lifetime::Handle && last_holder(fd.as_fd()) {
+            // Every holder is gone (killed, most likely): the object should not exist any more.
+            let (dev, ino) = ident(&st);
+            unlink_if_same(&path, dev, ino);
+            return Ok(None);
+        }
+        // Wait out an exclusive holder: a last closer or a reaper about to remove the name.
+        loop {
+            match rfs::flock(&fd, FlockOperation::NonBlockingLockShared) {
+                Ok(()) => break,
+                Err(e) if e == Errno::WOULDBLOCK => {
+                    if Instant::now() >= deadline {
+                        return Err(Error::new(
+                            ErrorKind::Busy,
+                            "open",
+                            what,
+                            "another process holds an exclusive lock on it; try again",
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => return Err(Error::os("open", what, ioerr(e))),
+            }
+        }
+        let st = rfs::fstat(&fd).map_err(|e| Error::os("open", what.clone(), ioerr(e)))?;
+        if st.st_nlink == 0 {
+            // Removed while we were opening it: look again.
+            continue;
+        }
+        let me = rustix::process::geteuid().as_raw();
+        if st.st_uid != me && !spec.allow_other_owner {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                "open",
+                what,
+                format!(
+                    "it belongs to uid {} and you are uid {}; opening another user's object must be \
+                     asked for explicitly (OpenOptions::allow_other_owner)",
+                    st.st_uid, me
+                ),
+            ));
+        }
+        let (dev, ino) = ident(&st);
+        return Ok(Some(Object {
+            fd,
+            writable: spec.writable,
+            commit: true,
+            named: Some(Named {
+                path,
+                lifetime,
+                dev,
+                ino,
+            }),
+        }));
+    }
+}
+
+fn not_found(name: &Name, dir: &Path) -> Error {
+    Error::new(
+        ErrorKind::NotFound,
+        "open",
+        name.describe(),
+        format!("no object of that name in {}", dir.display()),
+    )
+}
+
+impl Object {
+    pub(crate) fn create(spec: &CreateSpec<'_>) -> Result<Object> {
+        let dir = resolve_dir(spec.dir);
+        let what = spec.name.describe();
+        let path = dir.join(spec.name.as_str());
+        let mut tmp = build_tmp(spec, &dir)?;
+        // A stale handle-lifetime object (all its holders killed) does not block a new creator.
+        for _ in 0..3 {
+            if let Some(fd) = publish(&mut tmp, &path, &what)? {
+                return finish(fd, path, spec.lifetime, true, &what);
+            }
+            if !reap_if_stale(&path) {
+                break;
+            }
+        }
+        Err(Error::new(
+            ErrorKind::AlreadyExists,
+            "create",
+            what,
+            format!(
+                "an object of that name already exists in {}; open it, or remove it first",
+                dir.display()
+            ),
+        ))
+    }
+
+    pub(crate) fn open(spec: &OpenSpec<'_>) -> Result<Object> {
+        let dir = resolve_dir(spec.dir);
+        match try_open(spec, &dir)? {
+            Some(o) => Ok(o),
+            None => Err(not_found(spec.name, &dir)),
+        }
+    }
+
+    pub(crate) fn open_or_create(
+        c: &CreateSpec<'_>,
+        o: &OpenSpec<'_>,
+    ) -> Result<(Object, Disposition)> {
+        let dir = resolve_dir(c.dir);
+        let what = c.name.describe();
+        let path = dir.join(c.name.as_str());
+        let mut tmp: Option<Tmp> = None;
+        for _ in 0..1000 {
+            if let Some(obj) = try_open(o, &dir)? {
+                return Ok((obj, Disposition::Opened));
+            }
+            if tmp.is_none() {
+                tmp = Some(build_tmp(c, &dir)?);
+            }
+            if let Some(t) = tmp.as_mut() {
+                if let Some(fd) = publish(t, &path, &what)? {
+                    return Ok((
+                        finish(fd, path, c.lifetime, true, &what)?,
+                        Disposition::Created,
+                    ));
+                }
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Busy,
+            "open or create",
+            what,
+            "the name kept appearing and disappearing (1000 attempts); another process is \
+             creating and removing it in a loop",
+        ))
+    }
+
+    pub(crate) fn anonymous(size: u64, commit_now: bool) -> Result<Object> {
+        let what = "anonymous object";
+        let fd = rfs::memfd_create(
+            "mmf-anonymous",
+            rfs::MemfdFlags::CLOEXEC | rfs::MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(|e| Error::os("create", what, ioerr(e)))?;
+        rfs::ftruncate(&fd, size).map_err(|e| Error::os("create", what, ioerr(e)))?;
+        if commit_now {
+            commit(fd.as_fd(), 0, size).map_err(|e| Error::os("create", what, ioerr(e)))?;
+        }
+        Ok(Object {
+            fd,
+            writable: true,
+            commit: true,
+            named: None,
+        })
+    }
+
+    pub(crate) fn from_file(file: File, _size: u64, writable: bool, _what: &str) -> Result<Object> {
+        Ok(Object {
+            fd: OwnedFd::from(file),
+            writable,
+            commit: false,
+            named: None,
+        })
+    }
+
+    pub(crate) fn len(&self) -> io::Result<u64> {
+        rfs::fstat(&self.fd).map(|st| size_of(&st)).map_err(ioerr)
+    }
+
+    /// Grows the object to `new_len` (never shrinks it).
+    pub(crate) fn grow(&self, new_len: u64) -> io::Result<()> {
+        let cur = self.len()?;
+        if new_len <= cur {
+            return Ok(());
+        }
+        if self.commit {
+            // Commit first: if the space is not there, the size does not change either.
+            commit(self.fd.as_fd(), cur, new_len - cur).map_err(ioerr)?;
+        }
+        rfs::ftruncate(&self.fd, new_len).map_err(ioerr)
+    }
+
+    /// Makes file data and metadata durable (`fsync`).
+    pub(crate) fn sync_file(&self) -> io::Result<()> {
+        rfs::fsync(&self.fd).map_err(ioerr)
+    }
+
+    pub(crate) fn lifetime(&self) -> Lifetime {
+        self.named
+            .as_ref()
+            .map(|n| n.lifetime)
+            .unwrap_or(Lifetime::Handle)
+    }
+
+    pub(crate) fn writable(&self) -> bool {
+        self.writable
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Maps `len` bytes at `offset`.
+    ///
+    /// # Safety
+    /// `offset` is a multiple of the allocation granularity, `len > 0`, and `offset + len` lies
+    /// within the object. With `at`, the range is mapped only if nothing is mapped there already.
+    pub(crate) unsafe fn map(
+        &self,
+        offset: u64,
+        len: usize,
+        access: Access,
+        at: Option<usize>,
+    ) -> io::Result<RawMap> {
+        let (prot, mut flags) = match access {
+            Access::ReadOnly => (ProtFlags::READ, MapFlags::SHARED),
+            Access::ReadWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
+            Access::CopyOnWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE),
+        };
+        let hint = match at {
+            Some(a) => {
+                flags |= MapFlags::FIXED_NOREPLACE;
+                a as *mut c_void
+            }
+            None => std::ptr::null_mut(),
+        };
+        // SAFETY: a fresh mapping; with FIXED_NOREPLACE the kernel refuses to replace anything
+        // already mapped, so no existing memory is affected. Range validity is forwarded from the
+        // caller.
+        let p = unsafe { mm::mmap(hint, len, prot, flags, &self.fd, offset) }.map_err(ioerr)?;
+        if at.is_some() && p != hint {
+            // A kernel older than 4.17 ignores FIXED_NOREPLACE and treats the address as a hint.
+            // SAFETY: `p` is the mapping we just made, of `len` bytes, referenced nowhere else.
+            let _ = unsafe { mm::munmap(p, len) };
+            return Err(io::Error::from_raw_os_error(Errno::EXIST.raw_os_error()));
+        }
+        Ok(RawMap { ptr: p.cast(), len })
+    }
+}
+
+/// A mapped range, unmapped on drop.
+pub(crate) struct RawMap {
+    pub ptr: *mut u8,
+    pub len: usize,
+}
+
+impl RawMap {
+    /// Writes back `[offset, offset + len)` of this mapping; `wait` for `MS_SYNC`.
+    /// `offset` must be page-aligned and the range within the mapping (checked by the caller).
+    pub(crate) fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        let flags = if wait {
+            MsyncFlags::SYNC
+        } else {
+            MsyncFlags::ASYNC
+        };
+        // SAFETY: the range lies within this live mapping (caller-checked); msync does not change
+        // memory contents.
+        unsafe { mm::msync(self.ptr.add(offset).cast(), len, flags) }.map_err(ioerr)
+    }
+}
+
+impl Drop for RawMap {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` describe a mapping this RawMap made and owns; every reference into it
+        // borrows the View that owns this RawMap, so none outlives it.
+        let _ = unsafe { mm::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+pub(crate) fn remove(name: &Name, dir: Option<&Path>) -> Result<()> {
+    let dir = resolve_dir(dir);
+    let path = dir.join(name.as_str());
+    let what = name.describe();
+    let st = match rfs::statat(rfs::CWD, &path, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(e) if e == Errno::NOENT => {
+            let mut err = not_found(name, &dir);
+            err.set_op("remove");
+            return Err(err);
+        }
+        Err(e) => return Err(Error::os("remove", what, ioerr(e))),
+    };
+    if !is_regular(&st) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "remove",
+            what,
+            "it is not a regular file, so not a shared memory object",
+        ));
+    }
+    rfs::unlinkat(rfs::CWD, &path, AtFlags::empty())
+        .map_err(|e| Error::os("remove", what, ioerr(e)))
+}
+
+/// One line of `/proc/locks` for an flock: (pid, dev major, dev minor, inode).
+fn flock_holders() -> Vec<(u32, u64, u64, u64)> {
+    let text = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // "1: FLOCK  ADVISORY  READ  1234 00:1a:5678 0 EOF"; waiters have "->" after the number.
+        if f.len() < 6 || f[1] != "FLOCK" {
+            continue;
+        }
+        let pid = f[4].parse::<u32>().unwrap_or(0);
+        let parts: Vec<&str> = f[5].split(':').collect();
+        if parts.len() != 3 {
+            continue;
+        }
+        if let (Ok(maj), Ok(min), Ok(ino)) = (
+            u64::from_str_radix(parts[0], 16),
+            u64::from_str_radix(parts[1], 16),
+            parts[2].parse::<u64>(),
+        ) {
+            out.push((pid, maj, min, ino));
+        }
+    }
+    out
+}
+
+fn dev_major_minor(dev: u64) -> (u64, u64) {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    (major, minor)
+}
+
+fn scan(dir: Option<&Path>, reap_tmp: bool, removed: &mut Vec<String>) -> Result<Vec<ObjectInfo>> {
+    let dir = resolve_dir(dir);
+    let what = format!("directory {}", dir.display());
+    let entries = std::fs::read_dir(&dir).map_err(|e| Error::os("list", what.clone(), e))?;
+    let locks = flock_holders();
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(_) => continue,
+        };
+        let fname = entry.file_name();
+        let name = match fname.to_str() {
+            Some(n) => n.to_owned(),
+            None => continue,
+        };
+        let path = entry.path();
+        let is_tmp = name.starts_with(TMP_PREFIX);
+        if is_tmp && !reap_tmp {
+            continue;
+        }
+        let st = match rfs::statat(rfs::CWD, &path, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if is_regular(&st) => st,
+            _ => continue,
+        };
+        let (dev, ino) = ident(&st);
+        let fd = rfs::openat(
+            rfs::CWD,
+            &path,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+            Mode::empty(),
+        )
+        .ok();
+        let lifetime = fd.as_ref().and_then(|fd| read_lifetime(fd.as_fd()));
+        let unheld = fd.as_ref().map(|fd| last_holder(fd.as_fd()));
+        if unheld == Some(true) && (is_tmp || lifetime == Some(Lifetime::Handle)) {
+            // A creator that died before publishing, or a handle-lifetime object whose holders
+            // are all gone.
+            if unlink_if_same(&path, dev, ino) {
+                removed.push(name);
+            }
+            continue;
+        }
+        if is_tmp {
+            continue;
+        }
+        let (maj, min) = dev_major_minor(dev);
+        let mut pids: Vec<u32> = locks
+            .iter()
+            .filter(|l| l.1 == maj && l.2 == min && l.3 == ino)
+            .map(|l| l.0)
+            .collect();
+        let holders = match unheld {
+            Some(true) => Some(0),
+            Some(false) => Some(pids.len()),
+            None => None,
+        };
+        pids.sort_unstable();
+        pids.dedup();
+        let mut magic = [0u8; 8];
+        if let Some(fd) = &fd {
+            let _ = rustix::io::pread(fd, &mut magic, 0);
+        }
+        #[allow(clippy::unnecessary_cast)]
+        out.push(ObjectInfo {
+            name,
+            size: size_of(&st),
+            owner_uid: st.st_uid as u32,
+            mode: (st.st_mode as u32) & 0o7777,
+            lifetime,
+            holders,
+            holder_pids: pids,
+            magic,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+pub(crate) fn list(dir: Option<&Path>) -> Result<Vec<ObjectInfo>> {
+    let mut removed = Vec::new();
+    scan(dir, false, &mut removed)
+}
+
+pub(crate) fn gc(dir: Option<&Path>) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    scan(dir, true, &mut removed)?;
+    removed.sort();
+    Ok(removed)
+}
