@@ -31,6 +31,20 @@
 //! - `remove(name, dir)`, `list(dir)`, `gc(dir)`: maintenance of the namespace.
 //!
 //! Errors are built here with [`Error`](crate::Error), naming the object.
+//!
+//! # Blocking notification (`notify_*.rs`)
+//!
+//! A second, separate pair of backends provides `struct Notifier`, used by shared values to block
+//! in the kernel until a 32-bit word in shared memory changes:
+//!
+//! - `Notifier::new(key: Option<&Name>, global: bool) -> Result<Notifier>`: `key` identifies the
+//!   object across processes (a named object's name; `None` for an anonymous object). On Linux the
+//!   futex needs no key; on Windows the key names the kernel event.
+//! - `Notifier::wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>)
+//!   -> io::Result<bool>`: blocks while `word == expected`, at most `timeout`; `Ok(false)` on
+//!   timeout, `Ok(true)` otherwise. Spurious wake-ups are allowed: callers re-check and loop.
+//!   Never a busy loop.
+//! - `Notifier::wake_all(&self, word: &AtomicU32)`: wakes every waiter on `word` in any process.
 
 #[cfg_attr(unix, path = "unix.rs")]
 #[cfg_attr(windows, path = "windows.rs")]
@@ -38,6 +52,14 @@
 mod imp;
 
 pub(crate) use imp::*;
+
+#[cfg_attr(unix, path = "notify_unix.rs")]
+#[cfg_attr(windows, path = "notify_windows.rs")]
+#[cfg_attr(not(any(unix, windows)), path = "notify_unsupported.rs")]
+mod notify;
+
+#[allow(unused_imports)]
+pub(crate) use notify::*;
 
 use crate::{Lifetime, Name, Permissions};
 use std::path::Path;

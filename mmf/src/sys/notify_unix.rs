@@ -1,0 +1,1 @@
+//! Blocking notification backend; see the contract in `sys/mod.rs`.
