@@ -118,7 +118,7 @@ impl Error {
     pub(crate) fn os(op: &'static str, object: impl Into<String>, err: io::Error) -> Error {
         let kind = kind_of(&err);
         let detail: Cow<'static, str> = match kind {
-            ErrorKind::NotFound => "no object of that name exists".into(),
+            ErrorKind::NotFound => "it does not exist".into(),
             ErrorKind::AlreadyExists => "an object of that name already exists".into(),
             ErrorKind::PermissionDenied => {
                 "the operating system denied access (check the owner and mode)".into()

@@ -51,8 +51,8 @@ mod view;
 
 pub use error::{Error, ErrorKind, Result};
 pub use mapping::{
-    allocation_granularity, page_size, Backing, CreateOptions, Disposition, FileOptions, Lifetime,
-    Mapping, Namespace, ObjectInfo, OpenOptions, Permissions,
+    allocation_granularity, page_size, Backing, CreateOptions, Disposition, FileOptions,
+    Inheritance, Lifetime, Mapping, Namespace, ObjectInfo, OpenOptions, Permissions,
 };
 pub use name::{IntoName, Name, MAX_NAME_LEN};
 pub use view::{Access, View};

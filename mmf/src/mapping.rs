@@ -300,8 +300,101 @@ impl Mapping {
             .map_err(|e| Error::os("grow", self.shared.what.clone(), e))
     }
 
+    /// Lets the child process spawned from `cmd` inherit this object (`bInheritHandle`).
+    ///
+    /// Returns a token: pass it to the child (an argument or an environment variable) and call
+    /// [`Mapping::from_inherited`] with it there. Keep the returned [`Inheritance`] until `cmd` has
+    /// been spawned. Objects are never inherited by default (close-on-exec), and only `cmd`'s
+    /// child gets this one, not children other threads spawn meanwhile. The child is a holder of
+    /// its own: a handle-lifetime object lives while the parent or the child has it.
+    ///
+    /// ```no_run
+    /// # let m = mmf::Mapping::anonymous(4096)?;
+    /// let mut cmd = std::process::Command::new("child-program");
+    /// let handle = m.inherit(&mut cmd)?;
+    /// cmd.env("MMF_HANDLE", handle.token());
+    /// let child = cmd.spawn()?;
+    /// drop(handle);
+    /// // In the child: let m = mmf::Mapping::from_inherited(&std::env::var("MMF_HANDLE")?)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An OS error if the handle cannot be duplicated.
+    #[doc(alias = "bInheritHandle")]
+    #[doc(alias = "DuplicateHandle")]
+    pub fn inherit(&self, cmd: &mut std::process::Command) -> Result<Inheritance> {
+        let inner = self
+            .shared
+            .sys
+            .inherit(self.shared.backing, cmd, &self.shared.what)?;
+        Ok(Inheritance { inner })
+    }
+
+    /// In a child process, takes over the object whose token the parent got from
+    /// [`inherit`](Self::inherit).
+    ///
+    /// # Errors
+    /// `InvalidInput` for a malformed token, `NotFound` if the handle was not inherited.
+    pub fn from_inherited(token: &str) -> Result<Mapping> {
+        let (sys, backing, name) = sys::Object::from_inherited(token)?;
+        Ok(Mapping::from_handed_over(sys, backing, name))
+    }
+
+    fn from_handed_over(sys: sys::Object, backing: Backing, name: Option<Name>) -> Mapping {
+        let what = match (&name, backing) {
+            (Some(n), _) => n.describe(),
+            (None, Backing::Anonymous) => "anonymous object".to_owned(),
+            (None, _) => "handed-over object".to_owned(),
+        };
+        Mapping::from_parts(sys, what, name, backing)
+    }
+
+    /// Sends this object to the process at the other end of a Unix socket (`SCM_RIGHTS`); it calls
+    /// [`receive`](Self::receive). Works for every backing, anonymous objects included. Linux only.
+    ///
+    /// # Errors
+    /// An OS error from `sendmsg`.
+    #[cfg(unix)]
+    pub fn send(&self, sock: &std::os::unix::net::UnixStream) -> Result<()> {
+        self.shared
+            .sys
+            .send(self.shared.backing, sock, &self.shared.what)
+    }
+
+    /// Receives an object sent with [`send`](Self::send). Linux only.
+    ///
+    /// # Errors
+    /// `InvalidInput` if the message is not an mmf object; an OS error from `recvmsg`.
+    #[cfg(unix)]
+    pub fn receive(sock: &std::os::unix::net::UnixStream) -> Result<Mapping> {
+        let (sys, backing, name) = sys::Object::receive(sock)?;
+        Ok(Mapping::from_handed_over(sys, backing, name))
+    }
+
     pub(crate) fn describe(&self) -> &str {
         &self.shared.what
+    }
+}
+
+/// A handle kept open for a child process to inherit; see [`Mapping::inherit`]. Drop it after
+/// spawning.
+pub struct Inheritance {
+    inner: sys::Inheritance,
+}
+
+impl Inheritance {
+    /// The text to hand to the child, for [`Mapping::from_inherited`].
+    pub fn token(&self) -> &str {
+        self.inner.token()
+    }
+}
+
+impl std::fmt::Debug for Inheritance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inheritance")
+            .field("token", &self.token())
+            .finish()
     }
 }
 
@@ -432,8 +525,32 @@ impl CreateOptions {
     /// `NotFound` (the directory is missing), `Unsupported`.
     #[doc(alias = "CreateFileMappingW")]
     pub fn create(&self, name: impl IntoName) -> Result<Mapping> {
+        self.create_with(name, |_| Ok(()))
+    }
+
+    /// Creates the named object and runs `init` on a read-write view of it *before* the object
+    /// gets its name, so no other process can ever see it uninitialised (Linux; on Windows `init`
+    /// runs right after creation, see the platform notes in the README).
+    ///
+    /// ```
+    /// # let name = format!("mmf-doc-create-with-{}", std::process::id());
+    /// let m = mmf::CreateOptions::new().size(64).create_with(&name, |v| v.write_at(0, b"READY"))?;
+    /// assert_eq!(m.map()?.read_vec(0, 5)?, b"READY");
+    /// # Ok::<(), mmf::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`create`](Self::create), and whatever `init` returns (the object is then not
+    /// created).
+    pub fn create_with(
+        &self,
+        name: impl IntoName,
+        init: impl FnOnce(&View) -> Result<()>,
+    ) -> Result<Mapping> {
         let name = name.into_name()?;
-        let sys = sys::Object::create(&self.spec(&name)?)?;
+        let mut hook = init_hook(&name, init);
+        let sys = sys::Object::create(&self.spec(&name)?, &mut hook)?;
+        drop(hook);
         Ok(Mapping::from_parts(
             sys,
             name.describe(),
@@ -450,15 +567,47 @@ impl CreateOptions {
     /// # Errors
     /// As for [`create`](Self::create) and [`OpenOptions::open`], and `SizeMismatch`.
     pub fn open_or_create(&self, name: impl IntoName) -> Result<(Mapping, Disposition)> {
+        self.open_or_create_with(name, |_| Ok(()))
+    }
+
+    /// [`open_or_create`](Self::open_or_create), where the creator runs `init` on the object
+    /// before any opener can see it (see [`create_with`](Self::create_with)). Openers never run
+    /// `init` and never see the object without it.
+    ///
+    /// # Errors
+    /// As for [`open_or_create`](Self::open_or_create), and whatever `init` returns.
+    pub fn open_or_create_with(
+        &self,
+        name: impl IntoName,
+        init: impl FnOnce(&View) -> Result<()>,
+    ) -> Result<(Mapping, Disposition)> {
         let name = name.into_name()?;
         let spec = self.spec(&name)?;
         let open = self.open.spec(&name);
-        let (sys, disposition) = sys::Object::open_or_create(&spec, &open)?;
+        let mut hook = init_hook(&name, init);
+        let (sys, disposition) = sys::Object::open_or_create(&spec, &open, &mut hook)?;
+        drop(hook);
         let m = Mapping::from_parts(sys, name.describe(), Some(name), Backing::Named);
         if disposition == Disposition::Opened {
             check_min_size(&m, "open", self.size)?;
         }
         Ok((m, disposition))
+    }
+}
+
+/// Adapts a creator's `init(&View)` to the platform layer's hook, which receives the new object.
+fn init_hook<'a>(
+    name: &'a Name,
+    init: impl FnOnce(&View) -> Result<()> + 'a,
+) -> impl FnMut(sys::Object) -> Result<()> + 'a {
+    let mut init = Some(init);
+    move |obj| match init.take() {
+        Some(f) => {
+            let m = Mapping::from_parts(obj, name.describe(), Some(name.clone()), Backing::Named);
+            let v = m.map_mut()?;
+            f(&v)
+        }
+        None => Ok(()),
     }
 }
 

@@ -10,6 +10,13 @@
 //! - `race NAME SIZE`: open-or-create; prints `created` or `opened` and the size seen; fails if an
 //!   opener ever sees a size other than SIZE.
 //! - `exchange NAME`: opens NAME, prints what is at 0..5 as hex, writes `from-b` at 16.
+//! - `inherited LEN`: takes over the object whose token is in `$MMF_HANDLE`, prints `held` and
+//!   0..LEN as hex, waits until stdin closes.
+//! - `recv SOCKET LEN` (Unix): connects to the Unix socket, receives an object, prints 0..LEN as
+//!   hex and writes `received` at 32.
+//! - `race-loop GATE PREFIX ROUNDS SIZE`: waits for the file GATE, then for each round opens or
+//!   creates the persistent object PREFIX-ROUND, whose creator initialises it with `INIT` before it
+//!   is published; prints how many it created; exits 3 if it ever saw an uninitialised object.
 
 use std::io::Read;
 use std::process::exit;
@@ -76,6 +83,52 @@ fn run(args: &[String]) -> mmf::Result<()> {
             let v = m.map_mut()?;
             println!("{}", hex(&v.read_vec(0, 5)?));
             v.write_at(16, b"from-b")?;
+        }
+        "inherited" => {
+            let token = std::env::var("MMF_HANDLE").unwrap_or_default();
+            let m = mmf::Mapping::from_inherited(&token)?;
+            println!(
+                "held {}",
+                hex(&m.map()?.read_vec(0, arg(1).parse().unwrap_or(0))?)
+            );
+            wait_stdin();
+        }
+        #[cfg(unix)]
+        "recv" => {
+            let sock = std::os::unix::net::UnixStream::connect(arg(1)).expect("connect");
+            let m = mmf::Mapping::receive(&sock)?;
+            let v = m.map_mut()?;
+            println!("{}", hex(&v.read_vec(0, arg(2).parse().unwrap_or(0))?));
+            v.write_at(32, b"received")?;
+        }
+        "race-loop" => {
+            let gate = std::path::Path::new(arg(1));
+            while !gate.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let rounds: u32 = arg(3).parse().unwrap_or(0);
+            let size: u64 = arg(4).parse().unwrap_or(4096);
+            let mut opts = mmf::CreateOptions::new();
+            opts.size(size).lifetime(mmf::Lifetime::Persistent);
+            let mut created = 0;
+            for r in 0..rounds {
+                let name = format!("{}-{}", arg(2), r);
+                let (m, how) = opts.open_or_create_with(&name, |v| v.write_at(0, b"INIT"))?;
+                if how == mmf::Disposition::Created {
+                    created += 1;
+                }
+                let head = m.map()?.read_vec(0, 4)?;
+                if m.len() != size || head != b"INIT" {
+                    eprintln!(
+                        "round {}: uninitialised object: len {} head {:?}",
+                        r,
+                        m.len(),
+                        head
+                    );
+                    exit(3);
+                }
+            }
+            println!("{}", created);
         }
         other => {
             eprintln!("mmf-testhelper: unknown command {:?}", other);

@@ -13,11 +13,15 @@
 //! - `struct Object`: an open mapping object (a descriptor or a section handle) and what the
 //!   backend needs to release it. Dropping it closes the handle; for a named object with
 //!   [`Lifetime::Handle`](crate::Lifetime) that was the last holder anywhere, the name goes away.
-//!   - `Object::create(&CreateSpec) -> Result<Object>`: a new named object; `AlreadyExists` if the
-//!     name is taken. The object is fully sized and committed before any other process can open it.
+//!   - `Object::create(&CreateSpec, &mut Init) -> Result<Object>`: a new named object;
+//!     `AlreadyExists` if the name is taken. The object is fully sized, committed and passed to
+//!     `init` (a throwaway `Object` for the same memory) before any other process can open it by
+//!     name. (Windows cannot name a section after creating it: there `init` runs right after
+//!     creation, and openers rely on the contents' own ready flag; see `windows.rs`.)
 //!   - `Object::open(&OpenSpec) -> Result<Object>`: an existing named object; `NotFound` if none.
-//!   - `Object::open_or_create(&CreateSpec, &OpenSpec) -> Result<(Object, Disposition)>`: exactly
-//!     one caller among any number of racing processes gets `Created`.
+//!   - `Object::open_or_create(&CreateSpec, &OpenSpec, &mut Init) -> Result<(Object, Disposition)>`:
+//!     exactly one caller among any number of racing processes gets `Created`; `init` runs only
+//!     for the creator.
 //!   - `Object::anonymous(size, commit) -> Result<Object>`: unnamed, memory-backed.
 //!   - `Object::from_file(File, size, writable, what) -> Result<Object>`: a file whose length is
 //!     already at least `size`.
@@ -29,6 +33,13 @@
 //! - `struct RawMap`: a mapped range; dropping it unmaps. `flush(offset, len, wait)` writes dirty
 //!   pages back to the object (`msync`, `FlushViewOfFile`).
 //! - `remove(name, dir)`, `list(dir)`, `gc(dir)`: maintenance of the namespace.
+//! - Handing an object to another process:
+//!   - `Object::inherit(&self, backing, &mut Command) -> Result<Inheritance>`: a handle the child
+//!     spawned from `cmd` inherits (and no other child does), with `Inheritance::token()`, the text
+//!     the child passes to `Object::from_inherited(token) -> Result<(Object, Backing, Option<Name>)>`.
+//!     The inherited handle counts as a holder of its own, independent of the parent's.
+//!   - Unix only: `Object::send(&self, backing, &UnixStream)` and `Object::receive(&UnixStream)`
+//!     (`SCM_RIGHTS`).
 //!
 //! Errors are built here with [`Error`](crate::Error), naming the object.
 //!
@@ -65,6 +76,9 @@ use crate::{Lifetime, Name, Permissions};
 use std::path::Path;
 use std::time::Duration;
 
+/// The creator's initialiser: runs on the new object's memory before the object has its name.
+pub(crate) type Init<'a> = dyn FnMut(Object) -> crate::Result<()> + 'a;
+
 /// What `Object::create` needs to know.
 pub(crate) struct CreateSpec<'a> {
     pub name: &'a Name,
@@ -73,6 +87,7 @@ pub(crate) struct CreateSpec<'a> {
     pub permissions: Permissions,
     pub dir: Option<&'a Path>,
     pub commit: bool,
+    #[cfg_attr(not(windows), allow(dead_code))]
     pub global: bool,
 }
 
@@ -83,5 +98,6 @@ pub(crate) struct OpenSpec<'a> {
     pub dir: Option<&'a Path>,
     pub allow_other_owner: bool,
     pub lock_timeout: Duration,
+    #[cfg_attr(not(windows), allow(dead_code))]
     pub global: bool,
 }

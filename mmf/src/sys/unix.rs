@@ -27,8 +27,8 @@
 //! and destroy memory the compiler does not know about. Each call states the invariant it relies on.
 #![allow(unsafe_code)]
 
-use super::{CreateSpec, OpenSpec};
-use crate::{Access, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result};
+use super::{CreateSpec, Init, OpenSpec};
+use crate::{Access, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
@@ -36,7 +36,9 @@ use rustix::mm::{self, MapFlags, MsyncFlags, ProtFlags};
 use std::ffi::c_void;
 use std::fs::File;
 use std::io;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -183,6 +185,22 @@ fn out_of_space(op: &'static str, what: String, dir: &Path, size: u64, e: Errno)
         ),
     )
     .with_source(ioerr(e))
+}
+
+/// Runs the creator's initialiser on the temporary object (through a duplicate descriptor),
+/// before anyone can open it by name.
+fn run_init(tmp: &Tmp, init: &mut Init<'_>, what: &str) -> Result<()> {
+    let fd = match &tmp.fd {
+        Some(fd) => rustix::io::fcntl_dupfd_cloexec(fd, 0)
+            .map_err(|e| Error::os("create", what.to_owned(), ioerr(e)))?,
+        None => return Ok(()),
+    };
+    init(Object {
+        fd,
+        writable: true,
+        commit: true,
+        named: None,
+    })
 }
 
 fn build_tmp(spec: &CreateSpec<'_>, dir: &Path) -> Result<Tmp> {
@@ -461,11 +479,12 @@ fn not_found(name: &Name, dir: &Path) -> Error {
 }
 
 impl Object {
-    pub(crate) fn create(spec: &CreateSpec<'_>) -> Result<Object> {
+    pub(crate) fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
         let dir = resolve_dir(spec.dir);
         let what = spec.name.describe();
         let path = dir.join(spec.name.as_str());
         let mut tmp = build_tmp(spec, &dir)?;
+        run_init(&tmp, init, &what)?;
         // A stale handle-lifetime object (all its holders killed) does not block a new creator.
         for _ in 0..3 {
             if let Some(fd) = publish(&mut tmp, &path, &what)? {
@@ -497,6 +516,7 @@ impl Object {
     pub(crate) fn open_or_create(
         c: &CreateSpec<'_>,
         o: &OpenSpec<'_>,
+        init: &mut Init<'_>,
     ) -> Result<(Object, Disposition)> {
         let dir = resolve_dir(c.dir);
         let what = c.name.describe();
@@ -507,7 +527,9 @@ impl Object {
                 return Ok((obj, Disposition::Opened));
             }
             if tmp.is_none() {
-                tmp = Some(build_tmp(c, &dir)?);
+                let t = build_tmp(c, &dir)?;
+                run_init(&t, init, &what)?;
+                tmp = Some(t);
             }
             if let Some(t) = tmp.as_mut() {
                 if let Some(fd) = publish(t, &path, &what)? {
@@ -588,8 +610,169 @@ impl Object {
         self.writable
     }
 
-    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+    /// A new descriptor for this object that another process can hold on its own: for a named
+    /// object a fresh open file description with its own shared lock (so the receiver is a holder
+    /// independent of us), otherwise a duplicate. Close-on-exec is set.
+    fn transferable(&self, what: &str) -> Result<OwnedFd> {
+        let fail = |e: Errno| Error::os("hand over", what.to_owned(), ioerr(e));
+        if self.named.is_none() {
+            return rustix::io::fcntl_dupfd_cloexec(&self.fd, 0).map_err(fail);
+        }
+        let access = if self.writable {
+            OFlags::RDWR
+        } else {
+            OFlags::RDONLY
+        };
+        let proc_path = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&self.fd));
+        let fd = rfs::openat(
+            rfs::CWD,
+            proc_path.as_str(),
+            access | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(fail)?;
+        rfs::flock(&fd, FlockOperation::LockShared).map_err(fail)?;
+        Ok(fd)
+    }
+
+    /// Prepares a descriptor that the child spawned from `cmd` inherits. It stays close-on-exec
+    /// in this process, so children spawned by other threads do not get it; only `cmd`'s child
+    /// clears the flag, between fork and exec.
+    pub(crate) fn inherit(
+        &self,
+        backing: Backing,
+        cmd: &mut Command,
+        what: &str,
+    ) -> Result<Inheritance> {
+        use std::os::unix::process::CommandExt;
+        let fd = self.transferable(what)?;
+        let raw = rustix::fd::AsRawFd::as_raw_fd(&fd);
+        let token = format!(
+            "mmf:{}:{}:{}",
+            backing_tag(backing),
+            if self.writable { "rw" } else { "ro" },
+            raw
+        );
+        // SAFETY: the closure runs in the child between fork and exec and only makes one
+        // async-signal-safe system call (fcntl) on a descriptor that is open there: `fd` lives in
+        // the returned Inheritance, which the caller keeps until after spawning.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = BorrowedFd::borrow_raw(raw);
+                rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty()).map_err(ioerr)
+            });
+        }
+        Ok(Inheritance { token, _fd: fd })
+    }
+
+    /// Takes over a descriptor inherited from the parent, described by `token`.
+    pub(crate) fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
+        let bad = || {
+            Error::new(
+                ErrorKind::InvalidInput,
+                "take over",
+                format!("inherited handle {:?}", token),
+                "not a token made by Mapping::inherit (expected mmf:KIND:ACCESS:FD)",
+            )
+        };
+        let parts: Vec<&str> = token.split(':').collect();
+        if parts.len() != 4 || parts[0] != "mmf" {
+            return Err(bad());
+        }
+        let backing = parse_backing(parts[1]).ok_or_else(bad)?;
+        let writable = match parts[2] {
+            "rw" => true,
+            "ro" => false,
+            _ => return Err(bad()),
+        };
+        let raw: i32 = parts[3].parse().map_err(|_| bad())?;
+        if raw < 0 {
+            return Err(bad());
+        }
+        // SAFETY: `raw` was parsed, not guessed, so it may still be anything: check it is an open
+        // descriptor before taking ownership.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
+        let flags = rustix::io::fcntl_getfd(borrowed).map_err(|e| {
+            Error::new(
+                ErrorKind::NotFound,
+                "take over",
+                format!("inherited handle {:?}", token),
+                "descriptor is not open in this process; was the child spawned with Mapping::inherit?",
+            )
+            .with_source(ioerr(e))
+        })?;
+        let fd = rustix::io::fcntl_dupfd_cloexec(borrowed, 0).map_err(|e| {
+            Error::os(
+                "take over",
+                format!("inherited handle {:?}", token),
+                ioerr(e),
+            )
+        })?;
+        let _ = flags;
+        // Close the inherited number: our duplicate (close-on-exec) replaces it.
+        // SAFETY: the descriptor is open (checked) and was handed to this process to own.
+        drop(unsafe { <OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(raw) });
+        adopt(fd, backing, writable)
+    }
+
+    /// Sends this object over a Unix socket (`SCM_RIGHTS`).
+    pub(crate) fn send(&self, backing: Backing, sock: &UnixStream, what: &str) -> Result<()> {
+        use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+        let fd = self.transferable(what)?;
+        let header = [
+            b'm',
+            b'm',
+            b'f',
+            b'1',
+            backing_tag(backing) as u8,
+            self.writable as u8,
+        ];
+        let fds = [fd.as_fd()];
+        let mut space = [0u8; rustix::cmsg_space!(ScmRights(1))];
+        let mut anc = SendAncillaryBuffer::new(&mut space);
+        anc.push(SendAncillaryMessage::ScmRights(&fds));
+        let iov = [io::IoSlice::new(&header)];
+        sendmsg(sock, &iov, &mut anc, SendFlags::NOSIGNAL)
+            .map_err(|e| Error::os("send", what.to_owned(), ioerr(e)))?;
+        Ok(())
+    }
+
+    /// Receives an object sent with `send`.
+    pub(crate) fn receive(sock: &UnixStream) -> Result<(Object, Backing, Option<Name>)> {
+        use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+        let what = "object received over a socket";
+        let mut header = [0u8; 6];
+        let mut space = [0u8; rustix::cmsg_space!(ScmRights(4))];
+        let mut anc = RecvAncillaryBuffer::new(&mut space);
+        let mut iov = [io::IoSliceMut::new(&mut header)];
+        let got = recvmsg(sock, &mut iov, &mut anc, RecvFlags::CMSG_CLOEXEC)
+            .map_err(|e| Error::os("receive", what, ioerr(e)))?;
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        for msg in anc.drain() {
+            if let RecvAncillaryMessage::ScmRights(r) = msg {
+                fds.extend(r);
+            }
+        }
+        let bad = |detail: &'static str| {
+            Err(Error::new(ErrorKind::InvalidInput, "receive", what, detail))
+        };
+        if got.bytes == 0 {
+            return bad("the peer closed the connection without sending an object");
+        }
+        if got.bytes != header.len() || &header[..4] != b"mmf1" {
+            return bad("the message is not an mmf object (expected what Mapping::send sends)");
+        }
+        let backing = match parse_backing(&(header[4] as char).to_string()) {
+            Some(b) => b,
+            None => return bad("unknown object kind in the message"),
+        };
+        if fds.len() != 1 {
+            return bad("the message carried no descriptor, or more than one");
+        }
+        let fd = fds
+            .pop()
+            .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "receive", what, "no descriptor"))?;
+        adopt(fd, backing, header[5] != 0)
     }
 
     /// Maps `len` bytes at `offset`.
@@ -628,6 +811,92 @@ impl Object {
         }
         Ok(RawMap { ptr: p.cast(), len })
     }
+}
+
+/// A descriptor kept open for a child to inherit; see `Object::inherit`.
+pub(crate) struct Inheritance {
+    token: String,
+    _fd: OwnedFd,
+}
+
+impl Inheritance {
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+fn backing_tag(b: Backing) -> char {
+    match b {
+        Backing::Named => 'n',
+        Backing::Anonymous => 'a',
+        Backing::File => 'f',
+    }
+}
+
+fn parse_backing(s: &str) -> Option<Backing> {
+    match s {
+        "n" => Some(Backing::Named),
+        "a" => Some(Backing::Anonymous),
+        "f" => Some(Backing::File),
+        _ => None,
+    }
+}
+
+/// Builds an `Object` around a descriptor received from another process. For a named object the
+/// descriptor already holds its own shared lock (see `transferable`).
+fn adopt(fd: OwnedFd, backing: Backing, writable: bool) -> Result<(Object, Backing, Option<Name>)> {
+    let what = "handed-over object";
+    let st = rfs::fstat(&fd).map_err(|e| Error::os("take over", what, ioerr(e)))?;
+    if !is_regular(&st) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "take over",
+            what,
+            "the descriptor is not a regular file",
+        ));
+    }
+    if backing != Backing::Named {
+        let commit = backing == Backing::Anonymous;
+        return Ok((
+            Object {
+                fd,
+                writable,
+                commit,
+                named: None,
+            },
+            backing,
+            None,
+        ));
+    }
+    let link = rfs::readlinkat(
+        rfs::CWD,
+        format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&fd)),
+        Vec::new(),
+    )
+    .map_err(|e| Error::os("take over", what, ioerr(e)))?;
+    let link = link.to_string_lossy().into_owned();
+    let path = PathBuf::from(link.trim_end_matches(" (deleted)"));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| Name::new(n).ok());
+    let lifetime = read_lifetime(fd.as_fd()).unwrap_or(Lifetime::Persistent);
+    let (dev, ino) = ident(&st);
+    Ok((
+        Object {
+            fd,
+            writable,
+            commit: true,
+            named: Some(Named {
+                path,
+                lifetime,
+                dev,
+                ino,
+            }),
+        },
+        backing,
+        name,
+    ))
 }
 
 /// A mapped range, unmapped on drop.

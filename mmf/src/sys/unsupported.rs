@@ -1,6 +1,6 @@
 //! Backend for platforms that are neither Unix nor Windows: every operation is `Unsupported`.
 
-use super::{CreateSpec, OpenSpec};
+use super::{CreateSpec, Init, OpenSpec};
 use crate::{Access, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result};
 use std::fs::File;
 use std::io;
@@ -26,7 +26,7 @@ pub(crate) fn allocation_granularity() -> usize {
 pub(crate) struct Object(());
 
 impl Object {
-    pub(crate) fn create(spec: &CreateSpec<'_>) -> Result<Object> {
+    pub(crate) fn create(spec: &CreateSpec<'_>, _init: &mut Init<'_>) -> Result<Object> {
         unsupported(spec.name.describe())
     }
     pub(crate) fn open(spec: &OpenSpec<'_>) -> Result<Object> {
@@ -35,6 +35,7 @@ impl Object {
     pub(crate) fn open_or_create(
         c: &CreateSpec<'_>,
         _o: &OpenSpec<'_>,
+        _init: &mut Init<'_>,
     ) -> Result<(Object, Disposition)> {
         unsupported(c.name.describe())
     }

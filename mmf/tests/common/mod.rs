@@ -1,0 +1,102 @@
+//! Support for mmf's integration tests: unique names, the helper process, watchdogs.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A name no other test or run uses: test tag, pid, counter.
+pub fn unique(tag: &str) -> String {
+    format!(
+        "mmf-test-{}-{}-{}",
+        tag,
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The helper binary.
+pub fn helper() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mmf-testhelper"))
+}
+
+/// Runs the helper to completion under a watchdog and returns its output.
+pub fn run_helper(args: &[&str]) -> Output {
+    let child = helper()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mmf-testhelper");
+    wait_output(child, Duration::from_secs(60))
+}
+
+/// Waits for a child with a watchdog: kills it and panics if it runs past `limit`.
+pub fn wait_output(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        match child.try_wait().expect("try_wait") {
+            Some(_) => return child.wait_with_output().expect("output"),
+            None if start.elapsed() > limit => {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "watchdog: helper still running after {:?}; stdout {:?} stderr {:?}",
+                    limit,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// Reads one line from a child's stdout, with a watchdog.
+pub fn read_line(out: ChildStdout, limit: Duration) -> (String, ChildStdout) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(out);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send((line, r.into_inner()));
+    });
+    rx.recv_timeout(limit)
+        .expect("watchdog: no line from the helper in time")
+}
+
+/// Asserts a helper run succeeded, printing everything if not.
+pub fn check(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{} failed: status {:?}\nstdout: {}\nstderr: {}",
+        what,
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{:02x}", x)).collect()
+}
+
+/// A temporary file path, removed on drop.
+pub struct TempPath(pub std::path::PathBuf);
+
+impl TempPath {
+    pub fn new(tag: &str) -> TempPath {
+        TempPath(std::env::temp_dir().join(unique(tag)))
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
