@@ -55,4 +55,4 @@ pub use mapping::{
     Inheritance, Lifetime, Mapping, Namespace, ObjectInfo, OpenOptions, Permissions,
 };
 pub use name::{IntoName, Name, MAX_NAME_LEN};
-pub use view::{Access, View};
+pub use view::{Access, Advice, UncheckedAdvice, View, ViewOptions, Windows};

@@ -188,6 +188,45 @@ impl Mapping {
         FileOptions::new().open(path)
     }
 
+    /// An anonymous object on explicit huge pages (`MFD_HUGETLB`, `SEC_LARGE_PAGES`): fewer TLB
+    /// misses and much cheaper page faults. `size` must be a multiple of the huge page size (2 MiB
+    /// on x86-64), and the system must have huge pages reserved (`vm.nr_hugepages`). For transparent
+    /// huge pages on ordinary objects, see [`Advice::HugePage`](crate::Advice::HugePage).
+    ///
+    /// # Errors
+    /// `OutOfSpace` (with the number of reserved pages) when too few huge pages are free,
+    /// `InvalidInput` for a size that is not a multiple, `Unsupported` where the kernel has none.
+    #[doc(alias = "MFD_HUGETLB")]
+    #[doc(alias = "SEC_LARGE_PAGES")]
+    pub fn anonymous_huge(size: u64) -> Result<Mapping> {
+        let sys = sys::Object::anonymous_huge(size)?;
+        Ok(Mapping::from_parts(
+            sys,
+            "anonymous huge-page object".into(),
+            None,
+            Backing::Anonymous,
+        ))
+    }
+
+    /// Streams through the object one view of `window` bytes at a time (rounded to the allocation
+    /// granularity), each advised `Sequential`. Drop each view before taking the next to keep the
+    /// address space and resident memory bounded, which is how a file larger than memory (or than
+    /// the address space) is read.
+    ///
+    /// ```
+    /// # let m = mmf::Mapping::anonymous(10 << 20)?;
+    /// let mut total = 0usize;
+    /// for view in m.windows(4 << 20, mmf::Access::ReadOnly) {
+    ///     let view = view?;
+    ///     total += view.len();
+    /// }
+    /// assert_eq!(total, 10 << 20);
+    /// # Ok::<(), mmf::Error>(())
+    /// ```
+    pub fn windows(&self, window: usize, access: Access) -> crate::view::Windows {
+        crate::view::Windows::new(self, window, access)
+    }
+
     pub(crate) fn from_parts(
         sys: sys::Object,
         what: String,

@@ -9,6 +9,49 @@ use crate::copy;
 use crate::mapping::{Mapping, Shared};
 use crate::sys;
 use crate::{Error, ErrorKind, Result};
+
+/// Streams through a large object one view at a time; see [`Mapping::windows`].
+#[derive(Debug)]
+pub struct Windows {
+    mapping: Mapping,
+    next: u64,
+    end: u64,
+    window: u64,
+    access: Access,
+}
+
+impl Windows {
+    pub(crate) fn new(mapping: &Mapping, window: usize, access: Access) -> Windows {
+        let gran = sys::allocation_granularity() as u64;
+        let window = (window as u64).max(gran);
+        let window = window - window % gran;
+        Windows {
+            mapping: mapping.clone(),
+            next: 0,
+            end: mapping.len(),
+            window,
+            access,
+        }
+    }
+}
+
+impl Iterator for Windows {
+    type Item = Result<View>;
+
+    fn next(&mut self) -> Option<Result<View>> {
+        if self.next >= self.end {
+            return None;
+        }
+        let len = (self.end - self.next).min(self.window) as usize;
+        let v = View::new(&self.mapping, self.next, len, self.access, None);
+        self.next += len as u64;
+        Some(v.and_then(|v| {
+            // Readahead hint only; a kernel that refuses it changes nothing.
+            let _ = v.advise(Advice::Sequential);
+            Ok(v)
+        }))
+    }
+}
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
@@ -25,6 +68,162 @@ pub enum Access {
     /// reach the object or the file. Pages not yet written may still show other writers' changes
     /// (Linux, and Windows alike).
     CopyOnWrite,
+}
+
+/// Access-pattern advice for a view (`madvise`). None of these change the memory's contents.
+///
+/// Defaults, from the mmap-versus-read trade-offs (see the README): views start with `Normal`
+/// readahead; use `Random` for point lookups in files (avoids reading 128 KiB ahead for every
+/// 4 KiB used), `Sequential` for scans ([`Mapping::windows`] does this for you), `WillNeed` to
+/// start reading a range in the background.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Advice {
+    /// Default readahead.
+    Normal,
+    /// Expect sequential access: aggressive readahead, early reclaim behind.
+    Sequential,
+    /// Expect random access: no readahead.
+    Random,
+    /// Start reading the range in now.
+    WillNeed,
+    /// Back the range with transparent huge pages where the system allows it (for shared memory
+    /// this needs `/sys/kernel/mm/transparent_hugepage/shmem_enabled` set to `advise` or more).
+    HugePage,
+    /// Do not use transparent huge pages for the range.
+    NoHugePage,
+}
+
+/// Advice that may change what the memory holds; see [`View::advise_unchecked`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UncheckedAdvice {
+    /// `MADV_DONTNEED`: drop this process's pages. Shared views reread the object's current
+    /// contents afterwards; copy-on-write views lose their private changes.
+    DontNeed,
+    /// `MADV_REMOVE`: free the object's backing store for the range; every process then reads
+    /// zeros there.
+    Remove,
+}
+
+impl Advice {
+    fn hint(self) -> sys::Hint {
+        match self {
+            Advice::Normal => sys::Hint::Normal,
+            Advice::Sequential => sys::Hint::Sequential,
+            Advice::Random => sys::Hint::Random,
+            Advice::WillNeed => sys::Hint::WillNeed,
+            Advice::HugePage => sys::Hint::HugePage,
+            Advice::NoHugePage => sys::Hint::NoHugePage,
+        }
+    }
+}
+
+/// Options for mapping a view: range, access, a chosen base address (`MapViewOfFileEx`),
+/// prefaulting and advice.
+///
+/// ```
+/// use mmf::{Access, Advice, ViewOptions};
+/// let m = mmf::Mapping::anonymous(1 << 20)?;
+/// let v = ViewOptions::new()
+///     .offset(4096)
+///     .len(64 * 1024)
+///     .access(Access::ReadWrite)
+///     .populate(true)              // fault everything in now; errors instead of SIGBUS later
+///     .advice(Advice::Sequential)
+///     .map(&m)?;
+/// assert_eq!(v.len(), 64 * 1024);
+/// # Ok::<(), mmf::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ViewOptions {
+    offset: u64,
+    len: usize,
+    access: Access,
+    at: Option<usize>,
+    populate: bool,
+    advice: Option<Advice>,
+}
+
+impl Default for ViewOptions {
+    fn default() -> ViewOptions {
+        ViewOptions::new()
+    }
+}
+
+impl ViewOptions {
+    /// The whole object, read-only, anywhere in the address space.
+    pub fn new() -> ViewOptions {
+        ViewOptions {
+            offset: 0,
+            len: 0,
+            access: Access::ReadOnly,
+            at: None,
+            populate: false,
+            advice: None,
+        }
+    }
+
+    /// Where the view starts in the object (any offset; aligned inside).
+    pub fn offset(&mut self, offset: u64) -> &mut Self {
+        self.offset = offset;
+        self
+    }
+
+    /// The view's length; 0 (the default) means to the end of the object.
+    pub fn len(&mut self, len: usize) -> &mut Self {
+        self.len = len;
+        self
+    }
+
+    /// The view's access (default `ReadOnly`).
+    pub fn access(&mut self, access: Access) -> &mut Self {
+        self.access = access;
+        self
+    }
+
+    /// Map the view so that its first byte is at `address` (`MapViewOfFileEx` with a base
+    /// address, `MAP_FIXED_NOREPLACE`). If anything is mapped in the range already, mapping fails
+    /// with `AlreadyExists` and the existing mapping is left untouched. `address` must be at the
+    /// same distance from an allocation-granularity boundary as the offset is.
+    ///
+    /// Prefer offsets over absolute pointers inside shared memory (see [`crate::Offset`]): they work
+    /// at any address in every process.
+    #[doc(alias = "MapViewOfFileEx")]
+    #[doc(alias = "MAP_FIXED_NOREPLACE")]
+    pub fn at(&mut self, address: usize) -> &mut Self {
+        self.at = Some(address);
+        self
+    }
+
+    /// Fault the whole view in at once (`MADV_POPULATE_READ`/`WRITE`): a backing store that cannot
+    /// provide the memory is an `OutOfSpace` error now rather than a `SIGBUS` later.
+    pub fn populate(&mut self, populate: bool) -> &mut Self {
+        self.populate = populate;
+        self
+    }
+
+    /// Advice to apply once mapped.
+    pub fn advice(&mut self, advice: Advice) -> &mut Self {
+        self.advice = Some(advice);
+        self
+    }
+
+    /// Maps the view.
+    ///
+    /// # Errors
+    /// As for [`Mapping::map_range`]; `AlreadyExists` if the requested address range is in use;
+    /// `InvalidInput` for a misaligned address; `OutOfSpace` if prefaulting fails.
+    pub fn map(&self, mapping: &Mapping) -> Result<View> {
+        let v = View::new(mapping, self.offset, self.len, self.access, self.at)?;
+        if let Some(a) = self.advice {
+            v.advise(a)?;
+        }
+        if self.populate {
+            v.populate()?;
+        }
+        Ok(v)
+    }
 }
 
 /// A mapped range of a [`Mapping`].
@@ -371,6 +570,168 @@ impl View {
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: mapped for `self.len` bytes; exclusivity and writability are the caller's promise.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// The page-aligned range of the underlying mapping that covers `[offset, offset + len)` of the
+    /// view, or `None` for an empty view.
+    fn pages(
+        &self,
+        op: &'static str,
+        offset: usize,
+        len: usize,
+    ) -> Result<Option<(&sys::RawMap, usize, usize)>> {
+        self.check(op, offset, len)?;
+        let map = match &self.map {
+            Some(m) if len > 0 => m,
+            _ => return Ok(None),
+        };
+        let page = sys::page_size();
+        let start = self.delta + offset;
+        let aligned = start - start % page;
+        Ok(Some((map, aligned, len + (start - aligned))))
+    }
+
+    fn os_err(&self, op: &'static str, e: std::io::Error) -> Error {
+        Error::os(op, self.object.what.clone(), e)
+    }
+
+    /// Gives the OS advice about how the whole view will be used.
+    ///
+    /// # Errors
+    /// `Unsupported` or an OS error if the system rejects the advice (for example `HugePage`
+    /// where transparent huge pages are compiled out).
+    #[doc(alias = "madvise")]
+    pub fn advise(&self, advice: Advice) -> Result<()> {
+        self.advise_range(0, self.len, advice)
+    }
+
+    /// Advice for `len` bytes at `offset` of the view.
+    ///
+    /// # Errors
+    /// `OutOfRange`; as for [`advise`](Self::advise).
+    pub fn advise_range(&self, offset: usize, len: usize, advice: Advice) -> Result<()> {
+        match self.pages("advise", offset, len)? {
+            Some((map, start, n)) => map
+                .advise(start, n, advice.hint())
+                .map_err(|e| self.os_err("advise", e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Advice that may change the memory's contents, for `len` bytes at `offset`.
+    ///
+    /// # Safety
+    /// No reference obtained from [`as_slice`](Self::as_slice) or [`as_mut_slice`](Self::as_mut_slice)
+    /// of any view of these bytes may be alive: their contents change underneath (to the object's
+    /// current contents, or to zeros for `Remove`).
+    ///
+    /// # Errors
+    /// `OutOfRange`; an OS error (`Remove` needs a read-write shared view).
+    pub unsafe fn advise_unchecked(
+        &self,
+        advice: UncheckedAdvice,
+        offset: usize,
+        len: usize,
+    ) -> Result<()> {
+        let hint = match advice {
+            UncheckedAdvice::DontNeed => sys::Hint::DontNeed,
+            UncheckedAdvice::Remove => sys::Hint::Remove,
+        };
+        match self.pages("advise", offset, len)? {
+            // SAFETY: range checked by `pages`; the content change is the caller's promise.
+            Some((map, start, n)) => unsafe { map.advise_unchecked(start, n, hint) }
+                .map_err(|e| self.os_err("advise", e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Faults every page of the view in now (for writing, if the view is writable). A backing
+    /// store that cannot provide the memory is an `OutOfSpace` error here, never a `SIGBUS` later.
+    ///
+    /// # Errors
+    /// `OutOfSpace`; `Unsupported` before Linux 5.14.
+    #[doc(alias = "MADV_POPULATE_WRITE")]
+    #[doc(alias = "PrefetchVirtualMemory")]
+    pub fn populate(&self) -> Result<()> {
+        match self.pages("prefault", 0, self.len)? {
+            Some((map, start, n)) => map
+                .populate(start, n, self.access != Access::ReadOnly)
+                .map_err(|e| self.os_err("prefault", e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Locks the view's pages in memory (`mlock`, `VirtualLock`), so they are never paged out.
+    ///
+    /// # Errors
+    /// `OutOfSpace` or `PermissionDenied` when the locked-memory limit (`ulimit -l`) is reached.
+    #[doc(alias = "mlock")]
+    #[doc(alias = "VirtualLock")]
+    pub fn lock(&self) -> Result<()> {
+        match self.pages("lock", 0, self.len)? {
+            Some((map, start, n)) => map.lock(start, n).map_err(|e| self.os_err("lock", e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Undoes [`lock`](Self::lock).
+    ///
+    /// # Errors
+    /// An OS error.
+    pub fn unlock(&self) -> Result<()> {
+        match self.pages("unlock", 0, self.len)? {
+            Some((map, start, n)) => map.unlock(start, n).map_err(|e| self.os_err("unlock", e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Commits `len` bytes at `offset` of the view: the object's memory (or disk blocks) for them
+    /// is allocated now, so a shortage is `OutOfSpace` here and not a `SIGBUS` at first touch. This
+    /// is the commit step of reserve-then-commit (`SEC_RESERVE` + `MEM_COMMIT`): create the object
+    /// with [`CreateOptions::commit(false)`](crate::CreateOptions::commit), then commit pieces.
+    ///
+    /// # Errors
+    /// `OutOfRange`, `PermissionDenied` (read-only view), `OutOfSpace`, `Unsupported` (the
+    /// filesystem cannot reserve space).
+    #[doc(alias = "MEM_COMMIT")]
+    #[doc(alias = "fallocate")]
+    pub fn commit(&self, offset: usize, len: usize) -> Result<()> {
+        self.check_writable("commit memory of")?;
+        self.check("commit memory of", offset, len)?;
+        self.object
+            .sys
+            .commit_range(self.offset + offset as u64, len as u64)
+            .map_err(|e| self.os_err("commit memory of", e))
+    }
+
+    /// Decommits `len` bytes at `offset` of the view: the object's memory (or disk blocks) for them
+    /// is freed and the range reads as zeros in every process afterwards (`fallocate` hole
+    /// punching; on Windows `SEC_RESERVE` memory cannot be decommitted and this is `Unsupported`).
+    /// `offset` and `len` must be whole pages of the object.
+    ///
+    /// # Errors
+    /// `OutOfRange`, `InvalidInput` (not page-aligned), `PermissionDenied`, `Unsupported`.
+    #[doc(alias = "MEM_DECOMMIT")]
+    pub fn decommit(&self, offset: usize, len: usize) -> Result<()> {
+        self.check_writable("decommit memory of")?;
+        self.check("decommit memory of", offset, len)?;
+        let page = sys::page_size() as u64;
+        let start = self.offset + offset as u64;
+        if start % page != 0 || len as u64 % page != 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "decommit memory of",
+                self.object.what.clone(),
+                format!(
+                    "object offset {} and length {} must be multiples of the page size {}",
+                    start, len, page
+                ),
+            ));
+        }
+        self.object
+            .sys
+            .decommit_range(start, len as u64)
+            .map_err(|e| self.os_err("decommit memory of", e))
     }
 
     fn flush_inner(&self, offset: usize, len: usize, wait: bool) -> Result<()> {

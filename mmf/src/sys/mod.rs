@@ -31,7 +31,15 @@
 //!     Unsafe because mapping at a caller-chosen address must not replace an existing mapping: the
 //!     backend refuses an occupied range.
 //! - `struct RawMap`: a mapped range; dropping it unmaps. `flush(offset, len, wait)` writes dirty
-//!   pages back to the object (`msync`, `FlushViewOfFile`).
+//!   pages back to the object (`msync`, `FlushViewOfFile`). `advise(offset, len, Hint)`,
+//!   `populate(offset, len, write)` (prefault, reporting errors instead of faulting),
+//!   `lock(offset, len)` / `unlock(offset, len)` (`mlock`, `VirtualLock`). Offsets are page-aligned
+//!   and ranges lie within the mapping (checked by the caller). `advise` with `DontNeed`/`Remove`
+//!   is unsafe: it may change the memory's contents.
+//! - `Object::commit_range(offset, len)` / `decommit_range(offset, len)`: back (or stop backing) a
+//!   range of the object with memory or disk (`fallocate`, hole punching); `OutOfSpace` at commit
+//!   time instead of a fault later. `Object::anonymous_huge(size)`: an anonymous object on huge
+//!   pages (`MFD_HUGETLB`), or an error saying why not.
 //! - `remove(name, dir)`, `list(dir)`, `gc(dir)`: maintenance of the namespace.
 //! - Handing an object to another process:
 //!   - `Object::inherit(&self, backing, &mut Command) -> Result<Inheritance>`: a handle the child
@@ -75,6 +83,20 @@ pub(crate) use notify::*;
 use crate::{Lifetime, Name, Permissions};
 use std::path::Path;
 use std::time::Duration;
+
+/// Access-pattern advice handed to the platform (`madvise`, `PrefetchVirtualMemory`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // not every backend supports every kind
+pub(crate) enum Hint {
+    Normal,
+    Sequential,
+    Random,
+    WillNeed,
+    HugePage,
+    NoHugePage,
+    DontNeed,
+    Remove,
+}
 
 /// The creator's initialiser: runs on the new object's memory before the object has its name.
 pub(crate) type Init<'a> = dyn FnMut(Object) -> crate::Result<()> + 'a;

@@ -27,7 +27,7 @@
 //! and destroy memory the compiler does not know about. Each call states the invariant it relies on.
 #![allow(unsafe_code)]
 
-use super::{CreateSpec, Init, OpenSpec};
+use super::{CreateSpec, Hint, Init, OpenSpec};
 use crate::{Access, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags};
@@ -568,6 +568,82 @@ impl Object {
         })
     }
 
+    /// An anonymous object on explicit huge pages (`MFD_HUGETLB`): `size` must be a multiple of the
+    /// huge page size, and the pages must have been reserved (`vm.nr_hugepages`).
+    pub(crate) fn anonymous_huge(size: u64) -> Result<Object> {
+        let what = "anonymous huge-page object";
+        let fd = rfs::memfd_create(
+            "mmf-anonymous-huge",
+            rfs::MemfdFlags::CLOEXEC | rfs::MemfdFlags::HUGETLB,
+        )
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "create",
+                what,
+                "this kernel cannot make huge-page memory objects (MFD_HUGETLB)",
+            )
+            .with_source(ioerr(e))
+        })?;
+        rfs::ftruncate(&fd, size).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                "create",
+                what,
+                "the size must be a multiple of the huge page size (2 MiB on x86-64)",
+            )
+            .with_source(ioerr(e))
+        })?;
+        let reserved = std::fs::read_to_string("/proc/sys/vm/nr_hugepages")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "unknown".into());
+        commit(fd.as_fd(), 0, size).map_err(|e| {
+            Error::new(
+                ErrorKind::OutOfSpace,
+                "create",
+                what,
+                format!(
+                    "not enough free huge pages (vm.nr_hugepages = {}); reserve more with \
+                     `sysctl vm.nr_hugepages=N`, or use normal pages",
+                    reserved
+                ),
+            )
+            .with_source(ioerr(e))
+        })?;
+        Ok(Object {
+            fd,
+            writable: true,
+            commit: true,
+            named: None,
+        })
+    }
+
+    /// Backs `[offset, offset + len)` with memory or disk blocks now (`fallocate`).
+    pub(crate) fn commit_range(&self, offset: u64, len: u64) -> io::Result<()> {
+        match rfs::fallocate(&self.fd, rfs::FallocateFlags::KEEP_SIZE, offset, len) {
+            Ok(()) => Ok(()),
+            Err(e) if e == Errno::OPNOTSUPP => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this filesystem cannot reserve space in advance (no fallocate)",
+            )),
+            Err(e) => Err(ioerr(e)),
+        }
+    }
+
+    /// Releases the backing of `[offset, offset + len)`; the range reads as zeros afterwards
+    /// (`fallocate(PUNCH_HOLE)`).
+    pub(crate) fn decommit_range(&self, offset: u64, len: u64) -> io::Result<()> {
+        let flags = rfs::FallocateFlags::PUNCH_HOLE | rfs::FallocateFlags::KEEP_SIZE;
+        match rfs::fallocate(&self.fd, flags, offset, len) {
+            Ok(()) => Ok(()),
+            Err(e) if e == Errno::OPNOTSUPP => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this filesystem cannot release space (no hole punching)",
+            )),
+            Err(e) => Err(ioerr(e)),
+        }
+    }
+
     pub(crate) fn from_file(file: File, _size: u64, writable: bool, _what: &str) -> Result<Object> {
         Ok(Object {
             fd: OwnedFd::from(file),
@@ -920,6 +996,92 @@ impl RawMap {
         // SAFETY: the range lies within this live mapping (caller-checked); msync does not change
         // memory contents.
         unsafe { mm::msync(self.ptr.add(offset).cast(), len, flags) }.map_err(ioerr)
+    }
+}
+
+impl RawMap {
+    /// The address `offset` bytes into the mapping (no dereference; callers check bounds).
+    fn range(&self, offset: usize) -> *mut c_void {
+        self.ptr.wrapping_add(offset).cast()
+    }
+
+    /// `madvise` with a hint that does not change memory contents.
+    pub(crate) fn advise(&self, offset: usize, len: usize, hint: Hint) -> io::Result<()> {
+        use rustix::mm::Advice;
+        let advice = match hint {
+            Hint::Normal => Advice::Normal,
+            Hint::Sequential => Advice::Sequential,
+            Hint::Random => Advice::Random,
+            Hint::WillNeed => Advice::WillNeed,
+            Hint::HugePage => Advice::LinuxHugepage,
+            Hint::NoHugePage => Advice::LinuxNoHugepage,
+            Hint::DontNeed | Hint::Remove => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "use advise_unchecked",
+                ))
+            }
+        };
+        // SAFETY: the range lies within this live mapping (caller-checked) and these hints do not
+        // change what the memory holds.
+        unsafe { mm::madvise(self.range(offset), len, advice) }.map_err(ioerr)
+    }
+
+    /// `madvise` with a hint that may discard contents.
+    ///
+    /// # Safety
+    /// Nobody may hold a reference into the range that assumes its contents do not change.
+    pub(crate) unsafe fn advise_unchecked(
+        &self,
+        offset: usize,
+        len: usize,
+        hint: Hint,
+    ) -> io::Result<()> {
+        use rustix::mm::Advice;
+        let advice = match hint {
+            Hint::DontNeed => Advice::LinuxDontNeed,
+            Hint::Remove => Advice::LinuxRemove,
+            other => return self.advise(offset, len, other),
+        };
+        // SAFETY: in range (caller-checked); the content change is the caller's responsibility.
+        unsafe { mm::madvise(self.range(offset), len, advice) }.map_err(ioerr)
+    }
+
+    /// Prefaults the range (`MADV_POPULATE_READ`/`_WRITE`, Linux 5.14): an error, not a signal,
+    /// if memory cannot be provided.
+    pub(crate) fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()> {
+        use rustix::mm::Advice;
+        let advice = if write {
+            Advice::LinuxPopulateWrite
+        } else {
+            Advice::LinuxPopulateRead
+        };
+        // SAFETY: in range (caller-checked); populating does not change contents (write-populate
+        // only makes pages writable-present, as a write of the same bytes would).
+        match unsafe { mm::madvise(self.range(offset), len, advice) } {
+            Ok(()) => Ok(()),
+            // EFAULT: the backing store could not provide a page (a full tmpfs, say).
+            Err(e) if e == Errno::FAULT => {
+                Err(io::Error::from_raw_os_error(Errno::NOSPC.raw_os_error()))
+            }
+            Err(e) if e == Errno::INVAL => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "prefaulting needs Linux 5.14 (MADV_POPULATE_READ/WRITE)",
+            )),
+            Err(e) => Err(ioerr(e)),
+        }
+    }
+
+    /// Locks the range in memory (`mlock`).
+    pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+        // SAFETY: in range (caller-checked); locking does not change contents.
+        unsafe { mm::mlock(self.range(offset), len) }.map_err(ioerr)
+    }
+
+    /// Unlocks the range (`munlock`).
+    pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+        // SAFETY: as for `lock`.
+        unsafe { mm::munlock(self.range(offset), len) }.map_err(ioerr)
     }
 }
 
