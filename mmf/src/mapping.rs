@@ -833,7 +833,7 @@ impl FileOptions {
             .create(self.create && !self.read_only)
             .open(path)
             .map_err(|e| Error::os("open", what.clone(), e))?;
-        self.from_file_inner(file, what)
+        self.open_inner(file, what)
     }
 
     /// Makes a mapping object of an open file. The file's access mode must match
@@ -841,11 +841,11 @@ impl FileOptions {
     ///
     /// # Errors
     /// As for [`open`](Self::open).
-    pub fn from_file(&self, file: File) -> Result<Mapping> {
-        self.from_file_inner(file, "file".to_owned())
+    pub fn map_file(&self, file: File) -> Result<Mapping> {
+        self.open_inner(file, "file".to_owned())
     }
 
-    fn from_file_inner(&self, file: File, what: String) -> Result<Mapping> {
+    fn open_inner(&self, file: File, what: String) -> Result<Mapping> {
         let md = file
             .metadata()
             .map_err(|e| Error::os("map", what.clone(), e))?;

@@ -45,10 +45,10 @@ impl Iterator for Windows {
         let len = (self.end - self.next).min(self.window) as usize;
         let v = View::new(&self.mapping, self.next, len, self.access, None);
         self.next += len as u64;
-        Some(v.and_then(|v| {
+        Some(v.map(|v| {
             // Readahead hint only; a kernel that refuses it changes nothing.
             let _ = v.advise(Advice::Sequential);
-            Ok(v)
+            v
         }))
     }
 }
