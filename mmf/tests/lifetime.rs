@@ -447,3 +447,22 @@ fn receiving_garbage_is_an_error() {
         assert!(Mapping::from_inherited(bad).is_err(), "{:?}", bad);
     }
 }
+
+#[test]
+fn anonymous_objects_cannot_be_shrunk_by_whoever_receives_them() {
+    use std::os::unix::io::FromRawFd;
+    let m = Mapping::anonymous(8192).unwrap();
+    let v = m.map_mut().unwrap();
+    let mut cmd = std::process::Command::new("true");
+    let h = m.inherit(&mut cmd).unwrap();
+    // The token's last field is the descriptor number; truncate through it as a hostile peer would.
+    let fd: i32 = h.token().rsplit(':').next().unwrap().parse().unwrap();
+    // SAFETY: the descriptor belongs to `h`; ManuallyDrop keeps it from being closed twice.
+    let f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+    assert!(
+        f.set_len(0).is_err(),
+        "shrinking must be refused by the seal"
+    );
+    v.write_at(8191, b"x").unwrap(); // still mapped, no SIGBUS
+    assert!(f.set_len(16384).is_ok(), "growing is allowed");
+}

@@ -560,6 +560,10 @@ impl Object {
         if commit_now {
             commit(fd.as_fd(), 0, size).map_err(|e| Error::os("create", what, ioerr(e)))?;
         }
+        // mmf never shrinks an object; sealing makes sure nobody it is handed to can either, so a
+        // truncation can never turn our views into SIGBUS traps.
+        rfs::fcntl_add_seals(&fd, rfs::SealFlags::SHRINK)
+            .map_err(|e| Error::os("create", what, ioerr(e)))?;
         Ok(Object {
             fd,
             writable: true,
