@@ -44,6 +44,7 @@ mod copy;
 mod error;
 mod mapping;
 mod name;
+mod pod;
 mod sync;
 mod sys;
 pub(crate) mod value;
@@ -55,4 +56,5 @@ pub use mapping::{
     Inheritance, Lifetime, Mapping, Namespace, ObjectInfo, OpenOptions, Permissions,
 };
 pub use name::{IntoName, Name, MAX_NAME_LEN};
+pub use pod::{layout_fingerprint, Offset, Pod};
 pub use view::{Access, Advice, UncheckedAdvice, View, ViewOptions, Windows};

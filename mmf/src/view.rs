@@ -8,7 +8,7 @@
 use crate::copy;
 use crate::mapping::{Mapping, Shared};
 use crate::sys;
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, ErrorKind, Offset, Pod, Result};
 
 /// Streams through a large object one view at a time; see [`Mapping::windows`].
 #[derive(Debug)]
@@ -187,7 +187,7 @@ impl ViewOptions {
     /// with `AlreadyExists` and the existing mapping is left untouched. `address` must be at the
     /// same distance from an allocation-granularity boundary as the offset is.
     ///
-    /// Prefer offsets over absolute pointers inside shared memory (see [`crate::Offset`]): they work
+    /// Prefer offsets over absolute pointers inside shared memory (see [`Offset`]): they work
     /// at any address in every process.
     #[doc(alias = "MapViewOfFileEx")]
     #[doc(alias = "MAP_FIXED_NOREPLACE")]
@@ -509,6 +509,82 @@ impl View {
         // SAFETY: in bounds (checked above) and writable (ReadWrite or CopyOnWrite, checked above).
         unsafe { copy::copy_in(self.ptr.as_ptr().add(offset), data) };
         Ok(())
+    }
+
+    /// Copies a `T` out of the view at byte `offset` (relative to the view). Sound while other
+    /// processes write (atomic copy); any bit pattern is a valid `T` by the [`Pod`] contract.
+    ///
+    /// # Errors
+    /// `OutOfRange`.
+    pub fn read_pod<T: Pod>(&self, offset: usize) -> Result<T> {
+        let mut buf = vec![0u8; std::mem::size_of::<T>()];
+        self.read_at(offset, &mut buf)?;
+        // SAFETY: `buf` holds size_of::<T>() initialised bytes; T is valid for any bit pattern
+        // (Pod); read_unaligned copes with the Vec's alignment.
+        Ok(unsafe { std::ptr::read_unaligned(buf.as_ptr() as *const T) })
+    }
+
+    /// Copies `value` into the view at byte `offset` (relative to the view).
+    ///
+    /// # Errors
+    /// `OutOfRange`; `PermissionDenied` for a read-only view.
+    pub fn write_pod<T: Pod>(&self, offset: usize, value: &T) -> Result<()> {
+        // SAFETY: T is Pod, so it has no padding: all size_of::<T>() bytes are initialised.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(value as *const T as *const u8, std::mem::size_of::<T>())
+        };
+        self.write_at(offset, bytes)
+    }
+
+    fn offset_in_view<T>(&self, op: &'static str, at: Offset<T>) -> Result<usize> {
+        let rel = at.get().checked_sub(self.offset).filter(|_| !at.is_null());
+        let rel = match rel.and_then(|r| usize::try_from(r).ok()) {
+            Some(r) => r,
+            None => {
+                return Err(out_of_range(
+                    op,
+                    &self.object.what,
+                    format!(
+                        "offset {} is null or before this view (which starts at object offset {})",
+                        at.get(),
+                        self.offset
+                    ),
+                ))
+            }
+        };
+        self.check(op, rel, std::mem::size_of::<T>())?;
+        if (self.ptr.as_ptr() as usize).wrapping_add(rel) % std::mem::align_of::<T>() != 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                op,
+                self.object.what.clone(),
+                format!(
+                    "offset {} is not aligned for its type ({} bytes)",
+                    at.get(),
+                    std::mem::align_of::<T>()
+                ),
+            ));
+        }
+        Ok(rel)
+    }
+
+    /// Follows an [`Offset`] (relative to the object's start): copies the `T` it designates out
+    /// of this view. A corrupt offset (null, outside the view, misaligned) is an error.
+    ///
+    /// # Errors
+    /// `OutOfRange`, `InvalidInput` (misaligned).
+    pub fn load<T: Pod>(&self, at: Offset<T>) -> Result<T> {
+        let rel = self.offset_in_view("follow an offset in", at)?;
+        self.read_pod(rel)
+    }
+
+    /// Writes `value` where `at` (relative to the object's start) designates.
+    ///
+    /// # Errors
+    /// `OutOfRange`, `InvalidInput` (misaligned), `PermissionDenied` (read-only view).
+    pub fn store<T: Pod>(&self, at: Offset<T>, value: &T) -> Result<()> {
+        let rel = self.offset_in_view("store through an offset in", at)?;
+        self.write_pod(rel, value)
     }
 
     fn atomic_ptr(&self, op: &'static str, offset: usize, size: usize) -> Result<*mut u8> {

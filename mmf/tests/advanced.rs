@@ -3,10 +3,80 @@
 
 mod common;
 
+use common::{check, run_helper};
 use common::{unique, TempPath};
 use mmf::{
-    Access, Advice, CreateOptions, ErrorKind, FileOptions, Mapping, UncheckedAdvice, ViewOptions,
+    Access, Advice, CreateOptions, ErrorKind, FileOptions, Mapping, Offset, Pod, UncheckedAdvice,
+    ViewOptions,
 };
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Node {
+    value: u64,
+    next: Offset<Node>,
+}
+
+// SAFETY: repr(C), two 8-byte fields (no padding), any bit pattern valid, no pointers.
+unsafe impl Pod for Node {
+    const LAYOUT_ID: u64 = 0x4e6f_6465;
+}
+
+#[test]
+fn a_list_built_with_offsets_is_walked_by_a_process_that_maps_it_elsewhere() {
+    let name = unique("list");
+    let m = Mapping::create(&name, 64 * 1024).unwrap();
+    let v = m.map_mut().unwrap();
+    // 100 nodes scattered through the object, linked in a shuffled order.
+    let slot = |i: u64| Offset::<Node>::new(4096 + ((i * 37) % 100) * 64);
+    for i in 0..100u64 {
+        let next = if i == 99 { Offset::NULL } else { slot(i + 1) };
+        v.store(slot(i), &Node { value: i + 1, next }).unwrap();
+    }
+    v.write_pod(0, &slot(0)).unwrap(); // the head
+    let ours = v.as_ptr() as usize;
+    let out = run_helper(&["walk", &name, &ours.to_string()]);
+    let line = check(&out, "walk");
+    let f: Vec<u64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+    assert_ne!(
+        f[0] as usize, ours,
+        "the other process must map the object at another address"
+    );
+    assert_eq!(
+        (f[1], f[2]),
+        (100, 5050),
+        "count and sum of the walked list"
+    );
+}
+
+#[test]
+fn corrupt_offsets_are_errors_not_wild_reads() {
+    let m = Mapping::anonymous(4096).unwrap();
+    let v = m.map_mut().unwrap();
+    assert_eq!(
+        v.load(Offset::<u64>::NULL).unwrap_err().kind(),
+        ErrorKind::OutOfRange
+    );
+    assert_eq!(
+        v.load(Offset::<u64>::new(4096)).unwrap_err().kind(),
+        ErrorKind::OutOfRange
+    );
+    assert_eq!(
+        v.load(Offset::<u64>::new(u64::MAX)).unwrap_err().kind(),
+        ErrorKind::OutOfRange
+    );
+    assert_eq!(
+        v.load(Offset::<u64>::new(3)).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    let tail = m.map_range(2048, 0, Access::ReadOnly).unwrap();
+    assert_eq!(
+        tail.load(Offset::<u64>::new(1024)).unwrap_err().kind(),
+        ErrorKind::OutOfRange
+    );
+    v.store(Offset::<u64>::new(2056), &7).unwrap();
+    assert_eq!(tail.load(Offset::<u64>::new(2056)).unwrap(), 7);
+}
 
 #[test]
 fn a_fixed_address_collision_fails_and_leaves_the_existing_mapping_intact() {

@@ -14,12 +14,28 @@
 //!   0..LEN as hex, waits until stdin closes.
 //! - `recv SOCKET LEN` (Unix): connects to the Unix socket, receives an object, prints 0..LEN as
 //!   hex and writes `received` at 32.
+//! - `walk NAME ADDR`: occupies address ADDR (where the parent mapped NAME) with a placeholder,
+//!   maps NAME elsewhere, walks the linked list of `Node`s whose head offset is at 0, and prints
+//!   `ADDRESS COUNT SUM`.
 //! - `race-loop GATE PREFIX ROUNDS SIZE`: waits for the file GATE, then for each round opens or
 //!   creates the persistent object PREFIX-ROUND, whose creator initialises it with `INIT` before it
 //!   is published; prints how many it created; exits 3 if it ever saw an uninitialised object.
 
 use std::io::Read;
 use std::process::exit;
+
+/// A list node as `mmf/tests/advanced.rs` lays it out.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Node {
+    value: u64,
+    next: mmf::Offset<Node>,
+}
+
+// SAFETY: repr(C), two 8-byte fields (no padding), any bit pattern valid, no pointers.
+unsafe impl mmf::Pod for Node {
+    const LAYOUT_ID: u64 = 0x4e6f_6465;
+}
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{:02x}", x)).collect()
@@ -100,6 +116,21 @@ fn run(args: &[String]) -> mmf::Result<()> {
             let v = m.map_mut()?;
             println!("{}", hex(&v.read_vec(0, arg(2).parse().unwrap_or(0))?));
             v.write_at(32, b"received")?;
+        }
+        "walk" => {
+            let m = mmf::OpenOptions::new().writable(false).open(arg(1))?;
+            let avoid: usize = arg(2).parse().unwrap_or(0);
+            let placeholder = mmf::Mapping::anonymous(m.len())?;
+            let _occupied = mmf::ViewOptions::new().at(avoid).map(&placeholder).ok();
+            let v = m.map()?;
+            let (mut at, mut count, mut sum) = (v.read_pod::<mmf::Offset<Node>>(0)?, 0u64, 0u64);
+            while !at.is_null() && count < 1_000_000 {
+                let n = v.load(at)?;
+                sum += n.value;
+                count += 1;
+                at = n.next;
+            }
+            println!("{} {} {}", v.as_ptr() as usize, count, sum);
         }
         "race-loop" => {
             let gate = std::path::Path::new(arg(1));
