@@ -85,6 +85,7 @@ fn is_regular(st: &rfs::Stat) -> bool {
 }
 
 /// The identity of a named object: where it lives and which inode it was.
+#[derive(Clone)]
 struct Named {
     path: PathBuf,
     lifetime: Lifetime,
@@ -693,7 +694,20 @@ impl Object {
     /// A new descriptor for this object that another process can hold on its own: for a named
     /// object a fresh open file description with its own shared lock (so the receiver is a holder
     /// independent of us), otherwise a duplicate. Close-on-exec is set.
-    fn transferable(&self, what: &str) -> Result<OwnedFd> {
+    ///
+    /// It is returned as an `Object`, so that if it is closed here without reaching anyone, it
+    /// releases the object like any other holder (the last one removes a handle-lifetime name).
+    fn transferable(&self, what: &str) -> Result<Object> {
+        let fd = self.transferable_fd(what)?;
+        Ok(Object {
+            fd,
+            writable: self.writable,
+            commit: self.commit,
+            named: self.named.clone(),
+        })
+    }
+
+    fn transferable_fd(&self, what: &str) -> Result<OwnedFd> {
         let fail = |e: Errno| Error::os("hand over", what.to_owned(), ioerr(e));
         if self.named.is_none() {
             return rustix::io::fcntl_dupfd_cloexec(&self.fd, 0).map_err(fail);
@@ -725,8 +739,8 @@ impl Object {
         what: &str,
     ) -> Result<Inheritance> {
         use std::os::unix::process::CommandExt;
-        let fd = self.transferable(what)?;
-        let raw = rustix::fd::AsRawFd::as_raw_fd(&fd);
+        let keep = self.transferable(what)?;
+        let raw = rustix::fd::AsRawFd::as_raw_fd(&keep.fd);
         let token = format!(
             "mmf:{}:{}:{}",
             backing_tag(backing),
@@ -742,7 +756,7 @@ impl Object {
                 rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty()).map_err(ioerr)
             });
         }
-        Ok(Inheritance { token, _fd: fd })
+        Ok(Inheritance { token, _keep: keep })
     }
 
     /// Takes over a descriptor inherited from the parent, described by `token`.
@@ -798,7 +812,7 @@ impl Object {
     /// Sends this object over a Unix socket (`SCM_RIGHTS`).
     pub(crate) fn send(&self, backing: Backing, sock: &UnixStream, what: &str) -> Result<()> {
         use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-        let fd = self.transferable(what)?;
+        let keep = self.transferable(what)?;
         let header = [
             b'm',
             b'm',
@@ -807,7 +821,7 @@ impl Object {
             backing_tag(backing) as u8,
             self.writable as u8,
         ];
-        let fds = [fd.as_fd()];
+        let fds = [keep.fd.as_fd()];
         let mut space = [0u8; rustix::cmsg_space!(ScmRights(1))];
         let mut anc = SendAncillaryBuffer::new(&mut space);
         anc.push(SendAncillaryMessage::ScmRights(&fds));
@@ -896,7 +910,7 @@ impl Object {
 /// A descriptor kept open for a child to inherit; see `Object::inherit`.
 pub(crate) struct Inheritance {
     token: String,
-    _fd: OwnedFd,
+    _keep: Object,
 }
 
 impl Inheritance {
