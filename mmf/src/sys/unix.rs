@@ -85,7 +85,6 @@ fn is_regular(st: &rfs::Stat) -> bool {
 }
 
 /// The identity of a named object: where it lives and which inode it was.
-#[derive(Clone)]
 struct Named {
     path: PathBuf,
     lifetime: Lifetime,
@@ -740,7 +739,7 @@ impl Object {
     ) -> Result<Inheritance> {
         use std::os::unix::process::CommandExt;
         let keep = self.transferable(what)?;
-        let raw = rustix::fd::AsRawFd::as_raw_fd(&keep.fd);
+        let raw = rustix::fd::AsRawFd::as_raw_fd(&keep);
         let token = format!(
             "mmf:{}:{}:{}",
             backing_tag(backing),
@@ -821,7 +820,7 @@ impl Object {
             backing_tag(backing) as u8,
             self.writable as u8,
         ];
-        let fds = [keep.fd.as_fd()];
+        let fds = [keep.as_fd()];
         let mut space = [0u8; rustix::cmsg_space!(ScmRights(1))];
         let mut anc = SendAncillaryBuffer::new(&mut space);
         anc.push(SendAncillaryMessage::ScmRights(&fds));
@@ -910,7 +909,7 @@ impl Object {
 /// A descriptor kept open for a child to inherit; see `Object::inherit`.
 pub(crate) struct Inheritance {
     token: String,
-    _keep: Object,
+    _keep: OwnedFd,
 }
 
 impl Inheritance {

@@ -1,0 +1,50 @@
+//! The edge: parse the command line, run one command, turn its result into an exit status.
+
+use crate::cli::{Cli, Command};
+use crate::cmd;
+use crate::exit::{self, Outcome};
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Runs `mmf` with the process's arguments.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors to stderr with status 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::from(exit::SUCCESS),
+        Err(err) => match exit::outcome(&err) {
+            Outcome::BrokenPipe => ExitCode::from(exit::SUCCESS),
+            Outcome::Fail(code, line) => {
+                eprintln!("{line}");
+                ExitCode::from(code)
+            }
+        },
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = cmd::Ctx { dir: cli.dir };
+    match cli.command {
+        Command::Store(a) => cmd::store::run(&ctx, a),
+        Command::Retrieve(a) => cmd::retrieve::run(&ctx, a),
+        Command::Watch(a) => cmd::watch::run(&ctx, a),
+        Command::List(a) => cmd::list::run(&ctx, a),
+        Command::Info(a) => cmd::info::run(&ctx, a),
+        Command::Rm(a) => cmd::rm::run(&ctx, a),
+        Command::Gc => cmd::gc::run(&ctx),
+        Command::Dump(a) => cmd::dump::run(&ctx, a),
+        Command::Dialog(a) => crate::dialog::run(&ctx, a),
+        Command::Completions(a) => cmd::completions::run(a),
+        Command::Man(a) => cmd::man::run(a),
+    }
+}

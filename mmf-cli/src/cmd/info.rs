@@ -1,0 +1,59 @@
+//! `mmf info NAME`: everything `list` knows about one object, and its value's version.
+
+use super::{Ctx, kind_word, lifetime_word, user_name};
+use crate::cli::InfoArgs;
+use std::io::Write;
+
+pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
+    let o = ctx.find(&a.name)?;
+    let path = ctx.dir_path().join(&o.name);
+    let value = if o.is_value() {
+        super::values::summary(ctx, &o.name)
+    } else {
+        None
+    };
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let mut j = super::list::to_json(&o);
+        let m = j.as_object_mut().expect("an object");
+        m.insert("path".into(), path.display().to_string().into());
+        if let Some((version, len)) = value {
+            m.insert("version".into(), version.into());
+            m.insert("value_len".into(), len.into());
+        }
+        writeln!(out, "{j}")?;
+    } else {
+        let lifetime = match (o.lifetime, lifetime_word(o.lifetime)) {
+            (Some(mmf::Lifetime::Handle), w) => format!("{w} (gone when its last holder exits)"),
+            (Some(_), w) => format!("{w} (until `mmf rm`)"),
+            (None, w) => format!("{w} (made by another program; until `mmf rm`)"),
+        };
+        let holders = match o.holders {
+            None => "unknown".to_owned(),
+            Some(n) if o.holder_pids.is_empty() => n.to_string(),
+            Some(n) => {
+                let pids: Vec<String> = o.holder_pids.iter().map(u32::to_string).collect();
+                format!("{n} (pid {})", pids.join(", "))
+            }
+        };
+        writeln!(out, "name:     {}", o.name)?;
+        writeln!(out, "kind:     {}", kind_word(&o))?;
+        if let Some((version, len)) = value {
+            writeln!(out, "version:  {version}")?;
+            writeln!(out, "value:    {len} bytes")?;
+        }
+        writeln!(out, "size:     {} bytes", o.size)?;
+        writeln!(out, "lifetime: {lifetime}")?;
+        writeln!(out, "holders:  {holders}")?;
+        writeln!(
+            out,
+            "owner:    {} (uid {})",
+            user_name(o.owner_uid),
+            o.owner_uid
+        )?;
+        writeln!(out, "mode:     {:04o}", o.mode)?;
+        writeln!(out, "path:     {}", path.display())?;
+    }
+    out.flush()?;
+    Ok(())
+}

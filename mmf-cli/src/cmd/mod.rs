@@ -1,0 +1,112 @@
+//! One module per subcommand, and what they share.
+
+pub mod completions;
+pub mod dump;
+pub mod gc;
+pub mod info;
+pub mod list;
+pub mod man;
+pub mod retrieve;
+pub mod rm;
+pub mod store;
+pub mod values;
+pub mod watch;
+
+use crate::exit::{CliError, object};
+use mmf::{CreateOptions, Namespace, ObjectInfo, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// What every command gets from the global flags.
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    /// `--dir` / `$MMF_DIR`; `None` for the library's default.
+    pub dir: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// The directory named objects live in, for messages and `info`.
+    pub fn dir_path(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .or_else(|| std::env::var_os("MMF_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("/dev/shm"))
+    }
+
+    /// The namespace to list, collect and remove in.
+    pub fn namespace(&self) -> Namespace {
+        match &self.dir {
+            Some(d) => Namespace::at(d),
+            None => Namespace::default(),
+        }
+    }
+
+    /// Options to open an existing object.
+    pub fn open_options(&self) -> OpenOptions {
+        let mut o = OpenOptions::new();
+        if let Some(d) = &self.dir {
+            o.dir(d);
+        }
+        o
+    }
+
+    /// Options to create an object.
+    pub fn create_options(&self) -> CreateOptions {
+        let mut o = CreateOptions::new();
+        if let Some(d) = &self.dir {
+            o.dir(d);
+        }
+        o
+    }
+
+    /// What `mmf list` says about `name`. Opens nothing, so the holder count is not disturbed.
+    pub fn find(&self, name: &str) -> anyhow::Result<ObjectInfo> {
+        // Validate the name the library's way first, so a bad name is a usage error.
+        let name = mmf::Name::new(name)?;
+        let name = name.as_str();
+        let found = self
+            .namespace()
+            .list()?
+            .into_iter()
+            .find(|o| o.name == name);
+        found.ok_or_else(|| {
+            CliError::NotFound {
+                what: object(name),
+                detail: format!(
+                    "no object of that name in {} (`mmf list` shows the objects that exist)",
+                    self.dir_path().display()
+                ),
+            }
+            .into()
+        })
+    }
+}
+
+/// `Lifetime` as a word.
+pub fn lifetime_word(l: Option<mmf::Lifetime>) -> &'static str {
+    match l {
+        Some(mmf::Lifetime::Handle) => "handle",
+        Some(mmf::Lifetime::Persistent) | None => "persistent",
+    }
+}
+
+/// `value` or `plain`.
+pub fn kind_word(info: &ObjectInfo) -> &'static str {
+    if info.is_value() { "value" } else { "plain" }
+}
+
+/// The user name of `uid` from /etc/passwd, else the number.
+pub fn user_name(uid: u32) -> String {
+    let passwd = std::fs::read_to_string(Path::new("/etc/passwd")).unwrap_or_default();
+    passwd
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let _pw = f.next()?;
+            let id = f.next()?.parse::<u32>().ok()?;
+            Some((name, id))
+        })
+        .find(|(_, id)| *id == uid)
+        .map(|(n, _)| n.to_owned())
+        .unwrap_or_else(|| uid.to_string())
+}

@@ -1,0 +1,101 @@
+//! `mmf retrieve NAME`: the latest value, byte-exact, on stdout.
+
+use super::Ctx;
+use crate::cli::{RetrieveArgs, WaitArgs};
+use crate::exit::{CliError, object};
+use mmf::{ErrorKind, Mapping};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Bytes read from a plain object per step while looking for its NUL.
+const CHUNK: usize = 1 << 20;
+
+pub fn run(ctx: &Ctx, a: RetrieveArgs) -> anyhow::Result<()> {
+    let waiter = Waiter::new(&a.name, a.wait);
+    let bytes = if a.raw {
+        let m = waiter.retry(|| ctx.open_options().writable(false).open(a.name.as_str()))?;
+        read_plain(&m)?
+    } else {
+        super::values::retrieve_any(ctx, &a.name, &waiter)?
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(&bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The bytes of a plain object up to its first NUL (all of it when it has none), as the seed
+/// reads them.
+pub fn read_plain(m: &Mapping) -> anyhow::Result<Vec<u8>> {
+    let view = m.map()?;
+    let len = view.len();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < len {
+        let n = CHUNK.min(len - pos);
+        let start = out.len();
+        out.resize(start + n, 0);
+        view.read_at(pos, &mut out[start..])?;
+        if let Some(nul) = out[start..].iter().position(|&b| b == 0) {
+            out.truncate(start + nul);
+            break;
+        }
+        pos += n;
+    }
+    Ok(out)
+}
+
+/// `--wait [--timeout SECS]`: retries while the object does not exist.
+pub struct Waiter {
+    name: String,
+    wait: bool,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+}
+
+/// How often a missing object is looked for again.
+const POLL: Duration = Duration::from_millis(20);
+
+impl Waiter {
+    /// Starts the clock.
+    pub fn new(name: &str, w: WaitArgs) -> Waiter {
+        Waiter {
+            name: name.to_owned(),
+            wait: w.wait,
+            timeout: w.timeout,
+            deadline: w.timeout.map(|t| Instant::now() + t),
+        }
+    }
+
+    /// The time left before the deadline (`None`: no deadline).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// The error for a deadline that passed.
+    pub fn timed_out(&self, what: &str) -> anyhow::Error {
+        let secs = self.timeout.unwrap_or_default().as_secs_f64();
+        CliError::Timeout {
+            what: object(&self.name),
+            detail: format!("waited {secs}s for it to {what} (wait longer with --timeout)"),
+        }
+        .into()
+    }
+
+    /// Calls `open` until it finds the object (once, without `--wait`).
+    pub fn retry<T>(&self, mut open: impl FnMut() -> mmf::Result<T>) -> anyhow::Result<T> {
+        loop {
+            match open() {
+                Err(e) if self.wait && e.kind() == ErrorKind::NotFound => match self.remaining() {
+                    Some(left) if left.is_zero() => {
+                        return Err(self.timed_out("exist and hold a value"));
+                    }
+                    Some(left) => std::thread::sleep(POLL.min(left)),
+                    None => std::thread::sleep(POLL),
+                },
+                r => return Ok(r?),
+            }
+        }
+    }
+}

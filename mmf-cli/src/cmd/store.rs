@@ -1,0 +1,102 @@
+//! `mmf store NAME [DATA]`: a shared value (default) or the seed's plain format (`--raw`).
+
+use super::Ctx;
+use crate::cli::StoreArgs;
+use crate::exit::{CliError, object};
+use crate::input;
+use crate::progress::Progress;
+use mmf::{Disposition, Lifetime, Mapping, Permissions};
+
+/// The seed's object size, and the least `--raw` creates.
+pub const RAW_MIN_SIZE: u64 = 4096;
+
+/// Bytes written into a plain object per step.
+const CHUNK: usize = 1 << 20;
+
+pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
+    // With --hold, catch the signals first: a Ctrl-C from now on ends the hold cleanly.
+    let signals = if a.hold {
+        Some(signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ])?)
+    } else {
+        None
+    };
+    let data = input::read_value(a.data, a.file)?;
+    let lifetime = if a.hold {
+        Lifetime::Handle
+    } else {
+        Lifetime::Persistent
+    };
+    let permissions = a.mode.map(Permissions::from_mode);
+    // What stays open while `--hold` waits.
+    let held: Box<dyn std::any::Any> = if a.raw {
+        Box::new(store_raw(ctx, &a.name, &data, lifetime, permissions)?)
+    } else {
+        Box::new(super::values::store(
+            ctx,
+            &a.name,
+            &data,
+            lifetime,
+            permissions,
+        )?)
+    };
+    if let Some(mut signals) = signals {
+        eprintln!(
+            "mmf: holding {} ({} bytes stored); it goes away when this command ends (Ctrl-C)",
+            object(&a.name),
+            data.len()
+        );
+        signals.forever().next();
+    }
+    // Handle lifetime: closing the last handle removes the name, as in Win32.
+    drop(held);
+    Ok(())
+}
+
+/// Writes `data` and a NUL into the plain object `name`, creating it with at least
+/// [`RAW_MIN_SIZE`] bytes, or overwriting it in place when it exists (as `CreateFileMapping`
+/// opens an existing object). With handle lifetime the object must be new.
+fn store_raw(
+    ctx: &Ctx,
+    name: &str,
+    data: &[u8],
+    lifetime: Lifetime,
+    permissions: Option<Permissions>,
+) -> anyhow::Result<Mapping> {
+    if data.contains(&0) {
+        eprintln!(
+            "mmf: warning: the value holds NUL bytes; readers of the seed's format stop at the first"
+        );
+    }
+    let size = (data.len() as u64 + 1).max(RAW_MIN_SIZE);
+    let mut opts = ctx.create_options();
+    opts.size(size).lifetime(lifetime);
+    if let Some(p) = permissions {
+        opts.permissions(p);
+    }
+    let m = if lifetime == Lifetime::Handle {
+        opts.create(name)?
+    } else {
+        let (m, how) = opts.open_or_create(name)?;
+        if how == Disposition::Opened && ctx.find(name)?.is_value() {
+            return Err(CliError::Usage(format!(
+                "{} holds an mmf shared value; store without --raw, or remove it first with \
+                 `mmf rm {name}`",
+                object(name)
+            ))
+            .into());
+        }
+        m
+    };
+    let view = m.map_mut()?;
+    let mut progress = Progress::bytes(Some(data.len() as u64), "storing");
+    for (i, chunk) in data.chunks(CHUNK).enumerate() {
+        view.write_at(i * CHUNK, chunk)?;
+        progress.inc(chunk.len() as u64);
+    }
+    view.write_at(data.len(), &[0])?;
+    Ok(m)
+}

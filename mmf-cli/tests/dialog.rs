@@ -1,0 +1,255 @@
+//! Two `mmf dialog` instances driven through pseudo-terminals, read back with a vt100 parser:
+//! they share text as the seed's two windows do, with the keyboard and with the mouse.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use common::{Env, MMF};
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ROWS: u16 = 24;
+const COLS: u16 = 80;
+/// How long any one expectation may take before the watchdog gives up.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// One `mmf dialog` on its own pseudo-terminal.
+struct Tui {
+    label: &'static str,
+    parser: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    _master: Box<dyn MasterPty + Send>,
+}
+
+impl Tui {
+    fn spawn(env: &Env, label: &'static str) -> Tui {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("a pseudo-terminal");
+        let mut cmd = CommandBuilder::new(MMF);
+        cmd.arg("dialog");
+        cmd.env("MMF_DIR", &env.dir);
+        cmd.env("TERM", "xterm-256color");
+        cmd.cwd(&env.dir);
+        let child = pty.slave.spawn_command(cmd).expect("mmf dialog starts");
+        drop(pty.slave);
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let p = Arc::clone(&parser);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => p.lock().unwrap().process(&buf[..n]),
+                }
+            }
+        });
+        let writer = pty.master.take_writer().unwrap();
+        Tui {
+            label,
+            parser,
+            writer,
+            child,
+            _master: pty.master,
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    /// Waits until `pred` holds for the screen; on timeout, shows the screen and fails.
+    fn wait_until(&mut self, what: &str, pred: impl Fn(&vt100::Screen) -> bool) {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            if pred(self.parser.lock().unwrap().screen()) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let screen = self.screen();
+                let _ = self.child.kill();
+                panic!(
+                    "watchdog: instance {} never showed {what} within {LIMIT:?}; its screen:\n{screen}",
+                    self.label
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_text(&mut self, text: &str) {
+        let t = text.to_owned();
+        self.wait_until(&format!("{text:?}"), move |s| s.contents().contains(&t));
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Row and column of the first occurrence of `text`.
+    fn find(&self, text: &str) -> (u16, u16) {
+        let p = self.parser.lock().unwrap();
+        for (row, line) in p.screen().rows(0, COLS).enumerate() {
+            if let Some(byte) = line.find(text) {
+                let col = line[..byte].chars().count();
+                return (row as u16, col as u16);
+            }
+        }
+        panic!(
+            "{text:?} is not on the screen of {}:\n{}",
+            self.label,
+            p.screen().contents()
+        );
+    }
+
+    /// Whether the label `text` is drawn greyed out (a disabled button).
+    fn greyed(&self, text: &str) -> bool {
+        let (row, col) = self.find(text);
+        let p = self.parser.lock().unwrap();
+        let cell = p.screen().cell(row, col).unwrap();
+        cell.fgcolor() == vt100::Color::Idx(8)
+    }
+
+    /// A left click (SGR mouse report) on the middle of `text`.
+    fn click(&mut self, text: &str) {
+        let (row, col) = self.find(text);
+        let col = col + text.chars().count() as u16 / 2;
+        let press = format!("\x1b[<0;{};{}M", col + 1, row + 1);
+        let release = format!("\x1b[<0;{};{}m", col + 1, row + 1);
+        self.send(press.as_bytes());
+        self.send(release.as_bytes());
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            if Instant::now() > deadline {
+                let screen = self.screen();
+                let _ = self.child.kill();
+                panic!(
+                    "watchdog: instance {} did not exit; its screen:\n{screen}",
+                    self.label
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn two_dialogs_share_text_as_in_the_seed() {
+    let env = Env::new();
+
+    // The first instance: the object does not exist, so Store is enabled and Retrieve is not.
+    let mut a = Tui::spawn(&env, "A");
+    a.wait_text("Type Data Here:");
+    a.wait_text("does not exist yet");
+    assert!(
+        !a.greyed("Store Data") && a.greyed("Retrieve Data"),
+        "{}",
+        a.screen()
+    );
+    assert!(!env.exists("mmfobject"));
+
+    // Type, then Alt+S: the object is created and the field says so.
+    a.send("hello from A, ünïcode".as_bytes());
+    a.wait_text("hello from A, ünïcode");
+    a.send(b"\x1bs");
+    a.wait_text("Open a new instance now!");
+    a.wait_until("Store greyed out", |s| s.contents().contains("stored"));
+    assert!(
+        a.greyed("Store Data") && !a.greyed("Retrieve Data"),
+        "{}",
+        a.screen()
+    );
+    assert!(env.exists("mmfobject"));
+
+    // The second instance finds it: Store disabled, Retrieve enabled, as decided at start-up.
+    let mut b = Tui::spawn(&env, "B");
+    b.wait_text("exists: another instance stored it");
+    assert!(
+        b.greyed("Store Data") && !b.greyed("Retrieve Data"),
+        "{}",
+        b.screen()
+    );
+    // A click on Retrieve Data shows A's text.
+    b.click("Retrieve Data");
+    b.wait_text("hello from A, ünïcode");
+    // A click on the greyed-out Store Data does nothing.
+    b.click("Store Data");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(b.screen().contains("retrieved"), "{}", b.screen());
+
+    // In A, Enter in the field presses the enabled button, Retrieve: the text comes back.
+    a.send(b"\r");
+    a.wait_text("retrieved");
+    a.wait_text("hello from A, ünïcode");
+
+    // A exits with Esc; B still holds the object, so it stays.
+    a.send(b"\x1b");
+    assert!(a.wait_exit().success());
+    assert!(env.exists("mmfobject"));
+    b.click("Retrieve Data");
+    b.wait_text("hello from A");
+
+    // B exits with a click on Exit: the last instance takes the object with it.
+    b.click("Exit");
+    assert!(b.wait_exit().success());
+    assert!(
+        !env.exists("mmfobject"),
+        "the object outlived its last instance"
+    );
+
+    // A new first instance starts from scratch.
+    let mut c = Tui::spawn(&env, "C");
+    c.wait_text("does not exist yet");
+    assert!(
+        !c.greyed("Store Data") && c.greyed("Retrieve Data"),
+        "{}",
+        c.screen()
+    );
+    // Keyboard only: Tab to Store Data, Space presses it.
+    c.send(b"third");
+    c.wait_text("third");
+    c.send(b"\t ");
+    c.wait_text("Open a new instance now!");
+    c.send(b"\x1bx");
+    assert!(c.wait_exit().success());
+    assert!(!env.exists("mmfobject"));
+}
+
+#[test]
+fn a_dialog_ends_cleanly_on_sigterm() {
+    let env = Env::new();
+    let mut a = Tui::spawn(&env, "A");
+    a.wait_text("Type Data Here:");
+    a.send(b"x\x1bs");
+    a.wait_text("Open a new instance now!");
+    assert!(env.exists("mmfobject"));
+    let pid = a.child.process_id().expect("a pid");
+    common::signal(pid, "TERM");
+    assert!(a.wait_exit().success());
+    assert!(!env.exists("mmfobject"));
+}
