@@ -694,19 +694,10 @@ impl Object {
     /// object a fresh open file description with its own shared lock (so the receiver is a holder
     /// independent of us), otherwise a duplicate. Close-on-exec is set.
     ///
-    /// It is returned as an `Object`, so that if it is closed here without reaching anyone, it
-    /// releases the object like any other holder (the last one removes a handle-lifetime name).
-    fn transferable(&self, what: &str) -> Result<Object> {
-        let fd = self.transferable_fd(what)?;
-        Ok(Object {
-            fd,
-            writable: self.writable,
-            commit: self.commit,
-            named: self.named.clone(),
-        })
-    }
-
-    fn transferable_fd(&self, what: &str) -> Result<OwnedFd> {
+    /// Our copy is only ever *closed*, never run through the last-holder check: the receiver
+    /// shares its open file description, and `flock` conversion is not atomic (a failed attempt
+    /// to take the lock exclusively can drop the shared lock, which would be the receiver's).
+    fn transferable(&self, what: &str) -> Result<OwnedFd> {
         let fail = |e: Errno| Error::os("hand over", what.to_owned(), ioerr(e));
         if self.named.is_none() {
             return rustix::io::fcntl_dupfd_cloexec(&self.fd, 0).map_err(fail);
