@@ -230,6 +230,9 @@ pub struct Interleaved<'a> {
     entries: Vec<(String, Kind, Measure<'a>)>,
 }
 
+/// `--only TEXT`: run only the variants whose name contains TEXT (lowercase).
+pub static FILTER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// One variant's measurement: a figure, or why it cannot run.
 type Measure<'a> = Box<dyn FnMut() -> Result<f64, String> + 'a>;
 
@@ -259,6 +262,10 @@ impl<'a> Interleaved<'a> {
     }
 
     pub fn run(mut self, reps: usize, verbose: bool, label: &str) -> Vec<Variant> {
+        if let Some(f) = FILTER.get() {
+            self.entries
+                .retain(|(name, _, _)| name.to_lowercase().contains(f.as_str()));
+        }
         let n = self.entries.len();
         let mut out: Vec<Variant> = self
             .entries

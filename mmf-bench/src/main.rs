@@ -64,6 +64,7 @@ OPTIONS
   --quick           a short run (3 repetitions, fewer iterations)
   --reps N          interleaved repetitions (default 7; --quick: 3)
   --json PATH       where to write the results as JSON (default: target/mmf-bench.json)
+  --only TEXT       run only the variants whose name contains TEXT (any case)
   --cpus A,B        the two CPUs to pin the processes to (default 0,1)
   --file-dir DIR    where scenario 6 writes its file (default: the temp dir)
   -v, --verbose     print every repetition's figure
@@ -92,6 +93,9 @@ fn parse_args() -> Result<Config, String> {
                     .map_err(|_| "--reps needs a number")?
             }
             "--json" => cfg.json = Some(value("a path")?.into()),
+            "--only" => {
+                let _ = harness::FILTER.set(value("a text")?.to_lowercase());
+            }
             "--file-dir" => cfg.file_dir = Some(value("a directory")?.into()),
             "--cpus" => {
                 let v = value("A,B")?;

@@ -14,6 +14,11 @@ use std::process::Command;
 use std::time::Instant;
 
 const SIZE: usize = 4096;
+const NAMES: [&str; 3] = [
+    "mmf Mapping::open + map + read_at + close",
+    "raw shm_open + fstat + mmap + memcpy + munmap + close",
+    "Python multiprocessing.shared_memory",
+];
 const WARM: usize = 200;
 
 /// The Python side. Python 3.8-3.12 register every opened segment with the resource tracker,
@@ -127,7 +132,14 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
     // Each process reports (cold, warm); the repetition's figure is the median over processes.
     let kinds: Vec<&str> = ["mmf", "raw", "python"]
         .into_iter()
-        .filter(|k| *k != "python" || py.is_some())
+        .zip(NAMES)
+        .filter(|(k, _)| *k != "python" || py.is_some())
+        .filter(|(_, n)| {
+            crate::harness::FILTER
+                .get()
+                .is_none_or(|f| n.to_lowercase().contains(f.as_str()))
+        })
+        .map(|(k, _)| k)
         .collect();
     let mut cold: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut warm: Vec<Vec<f64>> = vec![Vec::new(); 3];
@@ -187,11 +199,7 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
     }
     drop(m);
 
-    let names = [
-        "mmf Mapping::open + map + read_at + close",
-        "raw shm_open + fstat + mmap + memcpy + munmap + close",
-        "Python multiprocessing.shared_memory",
-    ];
+    let names = NAMES;
     let mk = |samples: &[Vec<f64>], i: usize, kind: Kind| crate::harness::Variant {
         name: names[i].to_owned(),
         kind,
@@ -216,11 +224,14 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
         ),
     ] {
         let mut sc = Scenario::new(id, title, "µs", Better::Lower);
-        sc.variants = vec![
-            mk(samples, 0, Kind::Mmf),
-            mk(samples, 1, Kind::Baseline),
-            mk(samples, 2, Kind::Baseline),
-        ];
+        sc.variants = [Kind::Mmf, Kind::Baseline, Kind::Baseline]
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                kinds.contains(&["mmf", "raw", "python"][*i]) || (*i == 2 && py.is_none())
+            })
+            .map(|(i, k)| mk(samples, i, k))
+            .collect();
         if id == "5 cold" {
             sc.goals.push(Goal {
                 mmf: names[0].into(),
