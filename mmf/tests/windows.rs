@@ -1,0 +1,483 @@
+//! Windows acceptance tests, run under Wine in CI (`.ci/windows.sh`): names live in the Win32
+//! kernel namespace where native programs find them, open-or-create reports who created, names go
+//! with their last handle, children inherit handles, copy-on-write views stay private, and what
+//! Windows cannot do is `Unsupported` with a reason.
+#![cfg(windows)]
+
+mod common;
+
+use common::{check, helper, hex, read_line, run_helper, unique, wait_output, TempPath};
+use mmf::{
+    Access, CreateOptions, Disposition, ErrorKind, FileOptions, Lifetime, Mapping, Namespace,
+    OpenOptions, Permissions, ViewOptions,
+};
+use std::process::Stdio;
+use std::time::Duration;
+use windows_sys::Win32::Foundation::{CloseHandle, GetLastError, ERROR_ALREADY_EXISTS};
+use windows_sys::Win32::System::Memory::{
+    CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, FILE_MAP_READ,
+    PAGE_READWRITE,
+};
+use windows_sys::Win32::System::Threading::CreateEventW;
+
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+fn wide(s: &str) -> Vec<u16> {
+    s.encode_utf16().chain(std::iter::once(0)).collect()
+}
+
+/// What a native Win32 program sees under `full` (`Local\NAME`): the first `len` bytes, or `None`
+/// if OpenFileMappingW finds nothing.
+fn native_read(full: &str, len: usize) -> Option<Vec<u8>> {
+    let name = wide(full);
+    // SAFETY: NUL-terminated name; the handle and view are closed before returning and the view
+    // is read only within its `len` bytes.
+    unsafe {
+        let h = OpenFileMappingW(FILE_MAP_READ, 0, name.as_ptr());
+        if h.is_null() {
+            return None;
+        }
+        let v = MapViewOfFile(h, FILE_MAP_READ, 0, 0, len);
+        assert!(!v.Value.is_null(), "MapViewOfFile failed");
+        let bytes = std::slice::from_raw_parts(v.Value as *const u8, len).to_vec();
+        UnmapViewOfFile(v);
+        CloseHandle(h);
+        Some(bytes)
+    }
+}
+
+#[test]
+fn names_live_in_the_local_namespace_where_native_programs_find_them() {
+    let name = unique("native");
+    let m = Mapping::create(&name, 4096).unwrap();
+    m.map_mut().unwrap().write_at(0, b"from mmf").unwrap();
+    assert_eq!(
+        native_read(&format!("Local\\{}", name), 8).as_deref(),
+        Some(&b"from mmf"[..])
+    );
+    // And the other way round: mmf opens what CreateFileMappingW made.
+    let other = unique("native-made");
+    let wname = wide(&format!("Local\\{}", other));
+    // SAFETY: pagefile-backed section with a NUL-terminated name; closed at the end of the test.
+    let h = unsafe {
+        CreateFileMappingW(
+            -1isize as _,
+            std::ptr::null(),
+            PAGE_READWRITE,
+            0,
+            8192,
+            wname.as_ptr(),
+        )
+    };
+    assert!(!h.is_null());
+    let opened = Mapping::open(&other).unwrap();
+    assert!(opened.len() >= 8192, "{}", opened.len());
+    opened.map_mut().unwrap().write_at(8191, b"!").unwrap();
+    assert_eq!(
+        native_read(&format!("Local\\{}", other), 8192).unwrap()[8191],
+        b'!'
+    );
+    // SAFETY: the handle made above, closed once.
+    unsafe { CloseHandle(h) };
+}
+
+#[test]
+fn global_names_are_created_and_opened_in_global() {
+    let name = unique("global");
+    let m = match CreateOptions::new().size(4096).global(true).create(&name) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            // Real Windows without SeCreateGlobalPrivilege: the message must say so.
+            assert!(e.to_string().contains("SeCreateGlobalPrivilege"), "{}", e);
+            println!("SKIPPED: no SeCreateGlobalPrivilege here");
+            return;
+        }
+        Err(e) => panic!("{}", e),
+    };
+    m.map_mut().unwrap().write_at(0, b"global").unwrap();
+    assert_eq!(
+        native_read(&format!("Global\\{}", name), 6).as_deref(),
+        Some(&b"global"[..])
+    );
+    let again = OpenOptions::new().global(true).open(&name).unwrap();
+    assert_eq!(again.map().unwrap().read_vec(0, 6).unwrap(), b"global");
+}
+
+#[test]
+fn one_exe_creates_another_opens_by_name_and_reads() {
+    let name = unique("two-exes");
+    // Before anyone created it, the second exe gets NotFound (exit code 10).
+    let out = run_helper(&["read", &name, "0", "4"]);
+    assert_eq!(out.status.code(), Some(10), "{:?}", out);
+    let m = Mapping::create(&name, 100_000).unwrap();
+    let v = m.map_mut().unwrap();
+    v.write_at(70_000, b"past the first 64 KiB").unwrap();
+    let out = run_helper(&["read", &name, "70000", "21"]);
+    assert_eq!(check(&out, "helper read"), hex(b"past the first 64 KiB"));
+    // The other exe writes; this one sees it.
+    let out = run_helper(&["write", &name, "99990", &hex(b"0123456789")]);
+    check(&out, "helper write");
+    assert_eq!(v.read_vec(99_990, 10).unwrap(), b"0123456789");
+}
+
+#[test]
+fn open_or_create_reports_who_created() {
+    let name = unique("who");
+    let (m, how) = Mapping::open_or_create(&name, 4096).unwrap();
+    assert_eq!(how, Disposition::Created);
+    // Another process: the object exists, so it opened it.
+    let out = run_helper(&["race", &name, "4096"]);
+    assert_eq!(check(&out, "helper race"), "opened 4096");
+    // Same process, second call: Opened, same memory.
+    m.map_mut().unwrap().write_at(0, b"same").unwrap();
+    let (again, how) = Mapping::open_or_create(&name, 4096).unwrap();
+    assert_eq!(how, Disposition::Opened);
+    assert_eq!(again.map().unwrap().read_vec(0, 4).unwrap(), b"same");
+    // A native CreateFileMappingW sees ERROR_ALREADY_EXISTS: it is one object.
+    let wname = wide(&format!("Local\\{}", name));
+    // SAFETY: NUL-terminated name; the handle is closed right after.
+    unsafe {
+        let h = CreateFileMappingW(
+            -1isize as _,
+            std::ptr::null(),
+            PAGE_READWRITE,
+            0,
+            4096,
+            wname.as_ptr(),
+        );
+        assert!(!h.is_null());
+        assert_eq!(GetLastError(), ERROR_ALREADY_EXISTS);
+        CloseHandle(h);
+    }
+    // create() never adopts it.
+    assert_eq!(
+        Mapping::create(&name, 4096).unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
+}
+
+#[test]
+fn racing_processes_agree_on_exactly_one_creator() {
+    let name = unique("race");
+    // Collected so that all four run at once before any is waited for.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            helper()
+                .args(["race", &name, "4096"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<String> = children
+        .into_iter()
+        .map(|c| check(&wait_output(c, WATCHDOG), "helper race"))
+        .collect();
+    // The object may have gone between two helpers (each closes its handle on exit), so each may
+    // create again; what matters is that every helper either created or opened a full object.
+    for o in &outs {
+        assert!(o == "created 4096" || o == "opened 4096", "{:?}", outs);
+    }
+    assert!(outs.iter().any(|o| o == "created 4096"), "{:?}", outs);
+}
+
+#[test]
+fn the_name_disappears_after_the_last_handle_closes() {
+    let name = unique("last-handle");
+    let m = Mapping::create(&name, 4096).unwrap();
+    m.map_mut().unwrap().write_at(0, b"kept").unwrap();
+    // A second process holds it; we close ours; the name stays while the helper holds it.
+    let mut holder = helper()
+        .args(["hold", &name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (line, _out) = read_line(holder.stdout.take().unwrap(), WATCHDOG);
+    assert!(line.starts_with("held"), "{:?}", line);
+    drop(m);
+    let again = Mapping::open(&name).unwrap();
+    assert_eq!(again.map().unwrap().read_vec(0, 4).unwrap(), b"kept");
+    drop(again);
+    // The helper exits: the last handle is gone, and with it the name.
+    drop(holder.stdin.take());
+    let out = wait_output(holder, WATCHDOG);
+    assert!(out.status.success(), "{:?}", out);
+    assert_eq!(
+        Mapping::open(&name).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert!(native_read(&format!("Local\\{}", name), 1).is_none());
+    // A killed holder releases it too.
+    let m = Mapping::create(&name, 4096).unwrap();
+    let mut holder = helper()
+        .args(["hold", &name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (line, _out) = read_line(holder.stdout.take().unwrap(), WATCHDOG);
+    assert!(line.starts_with("held"), "{:?}", line);
+    drop(m);
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    assert_eq!(
+        Mapping::open(&name).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn a_child_inherits_a_handle_and_reads_through_it() {
+    for kind in ["anonymous", "named"] {
+        let m = match kind {
+            "anonymous" => Mapping::anonymous(200_000).unwrap(),
+            _ => Mapping::create(unique("inherit"), 200_000).unwrap(),
+        };
+        m.map_mut().unwrap().write_at(0, b"inherited!").unwrap();
+        let mut cmd = helper();
+        cmd.args(["inherited", "10"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let inh = m.inherit(&mut cmd).unwrap();
+        let token = inh.token().to_owned();
+        assert!(token.starts_with("mmf:"), "{}", token);
+        cmd.env("MMF_HANDLE", &token);
+        let mut child = cmd.spawn().unwrap();
+        drop(inh);
+        let (line, _out) = read_line(child.stdout.take().unwrap(), WATCHDOG);
+        assert_eq!(
+            line.trim(),
+            format!("held {}", hex(b"inherited!")),
+            "{} via {}",
+            kind,
+            token
+        );
+        // The child is a holder of its own: our mapping can go, the child's stays valid.
+        drop(m);
+        drop(child.stdin.take());
+        let out = wait_output(child, WATCHDOG);
+        assert!(out.status.success(), "{:?}", out);
+    }
+}
+
+#[test]
+fn inherited_tokens_are_checked() {
+    for bad in [
+        "",
+        "mmf",
+        "mmf:x:rw:12",
+        "mmf:a:xx:12",
+        "mmf:a:rw:abc",
+        "mmf:a:rw:0",
+    ] {
+        assert_eq!(
+            Mapping::from_inherited(bad).unwrap_err().kind(),
+            ErrorKind::InvalidInput,
+            "{:?}",
+            bad
+        );
+    }
+    // A well-formed token whose handle is not open here.
+    let e = Mapping::from_inherited("mmf:a:rw:999996").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{}", e);
+    // An open handle that is not a section is refused (and not taken over).
+    let ev = wide(&format!("Local\\{}", unique("not-a-section")));
+    // SAFETY: creates an event with a NUL-terminated name; closed below.
+    let h = unsafe { CreateEventW(std::ptr::null(), 1, 0, ev.as_ptr()) };
+    assert!(!h.is_null());
+    let e = Mapping::from_inherited(&format!("mmf:a:rw:{}", h as usize)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{}", e);
+    // SAFETY: still ours (from_inherited refused it), closed once.
+    assert_ne!(
+        unsafe { CloseHandle(h) },
+        0,
+        "the event handle must still be open"
+    );
+}
+
+#[test]
+fn a_copy_on_write_view_stays_private() {
+    let name = unique("cow");
+    let m = Mapping::create(&name, 70_000).unwrap();
+    let shared = m.map_mut().unwrap();
+    shared.write_at(66_000, b"original").unwrap();
+    let cow = m.map_copy().unwrap();
+    cow.write_at(66_000, b"PRIVATE!").unwrap();
+    assert_eq!(cow.read_vec(66_000, 8).unwrap(), b"PRIVATE!");
+    assert_eq!(shared.read_vec(66_000, 8).unwrap(), b"original");
+    // Another process sees the object, not the private page.
+    let out = run_helper(&["read", &name, "66000", "8"]);
+    assert_eq!(check(&out, "helper read"), hex(b"original"));
+    // And a file mapped copy-on-write keeps its bytes on disk.
+    let p = TempPath::new("cow-file");
+    std::fs::write(&p.0, b"on disk").unwrap();
+    let f = FileOptions::new().read_only(true).open(&p.0).unwrap();
+    let c = f.map_copy().unwrap();
+    c.write_at(0, b"IN VIEW").unwrap();
+    c.flush().unwrap();
+    assert_eq!(c.read_vec(0, 7).unwrap(), b"IN VIEW");
+    assert_eq!(f.map().unwrap().read_vec(0, 7).unwrap(), b"on disk");
+    drop((c, f));
+    assert_eq!(std::fs::read(&p.0).unwrap(), b"on disk");
+}
+
+#[test]
+fn reserved_objects_commit_what_their_views_map() {
+    let name = unique("reserve");
+    let m = CreateOptions::new()
+        .size(1 << 30)
+        .commit(false)
+        .create(&name)
+        .unwrap();
+    assert_eq!(m.len(), 1 << 30);
+    let piece = m.map_range(512 << 20, 1 << 20, Access::ReadWrite).unwrap();
+    piece.commit(0, 1 << 20).unwrap();
+    piece.write_at(0, b"reserved").unwrap();
+    let out = run_helper(&["read", &name, &(512u64 << 20).to_string(), "8"]);
+    assert_eq!(check(&out, "helper read"), hex(b"reserved"));
+    assert_eq!(
+        piece.decommit(0, 4096).unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+}
+
+#[test]
+fn sizes_views_and_granularity() {
+    assert_eq!(mmf::allocation_granularity(), 64 * 1024);
+    assert_eq!(mmf::page_size(), 4096);
+    let name = unique("size");
+    let m = Mapping::create(&name, 10_000).unwrap();
+    assert_eq!(m.len(), 10_000, "the creator knows the exact size");
+    // An opener learns the size from the system, which may round it up to a page.
+    let o = Mapping::open(&name).unwrap();
+    assert!(o.len() >= 10_000 && o.len() <= 12_288, "{}", o.len());
+    println!("an opener sees {} bytes of a 10000-byte object", o.len());
+    // A view at an offset that is not a multiple of 64 KiB.
+    let big = Mapping::create(unique("unaligned"), 300_000).unwrap();
+    let v = big.map_range(65_537, 100, Access::ReadWrite).unwrap();
+    v.write_at(0, b"x").unwrap();
+    assert_eq!(big.map().unwrap().read_vec(65_537, 1).unwrap(), b"x");
+    // An empty file maps to an empty view.
+    let p = TempPath::new("empty");
+    std::fs::write(&p.0, b"").unwrap();
+    let e = FileOptions::new().open(&p.0).unwrap();
+    assert_eq!(e.len(), 0);
+    assert!(e.map().unwrap().is_empty());
+}
+
+#[test]
+fn a_chosen_address_that_is_taken_is_refused() {
+    let g = mmf::allocation_granularity();
+    let m = Mapping::anonymous(4 * g as u64).unwrap();
+    let first = m.map_mut().unwrap();
+    first.write_at(0, b"first").unwrap();
+    let taken = first.as_ptr() as usize;
+    let other = Mapping::anonymous(g as u64).unwrap();
+    for at in [taken, taken + 2 * g] {
+        let e = ViewOptions::new().at(at).map(&other).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{}", e);
+        assert!(e.to_string().contains("in use"), "{}", e);
+    }
+    assert_eq!(first.read_vec(0, 5).unwrap(), b"first");
+}
+
+#[test]
+fn what_windows_cannot_do_is_unsupported_with_a_reason() {
+    let name = unique("unsupported");
+    let expect = |r: mmf::Error, word: &str| {
+        assert_eq!(r.kind(), ErrorKind::Unsupported, "{}", r);
+        assert!(r.to_string().contains(word), "{}", r);
+    };
+    expect(
+        CreateOptions::new()
+            .lifetime(Lifetime::Persistent)
+            .create(&name)
+            .unwrap_err(),
+        "persistent",
+    );
+    expect(
+        CreateOptions::new()
+            .dir(std::env::temp_dir())
+            .create(&name)
+            .unwrap_err(),
+        "only on Linux",
+    );
+    expect(
+        CreateOptions::new()
+            .permissions(Permissions::EVERYONE_READ)
+            .create(&name)
+            .unwrap_err(),
+        "permission",
+    );
+    expect(Namespace::default().list().unwrap_err(), "enumerate");
+    expect(
+        Namespace::at(std::env::temp_dir()).gc().unwrap_err(),
+        "only on Linux",
+    );
+    // Nothing to collect: Windows removes names whose holders are gone by itself.
+    assert!(Namespace::default().gc().unwrap().is_empty());
+    let m = Mapping::create(&name, 4096).unwrap();
+    assert_eq!(m.lifetime(), Lifetime::Handle);
+    expect(m.grow(8192).unwrap_err(), "cannot grow");
+    m.grow(4096).unwrap(); // nothing to do
+    expect(
+        Namespace::default().remove(&name).unwrap_err(),
+        "last handle",
+    );
+    drop(m);
+    assert_eq!(
+        Namespace::default().remove(&name).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn a_name_taken_by_another_kind_of_object_is_reported() {
+    let name = unique("event");
+    let wname = wide(&format!("Local\\{}", name));
+    // SAFETY: creates an event with a NUL-terminated name; closed at the end.
+    let h = unsafe { CreateEventW(std::ptr::null(), 1, 0, wname.as_ptr()) };
+    assert!(!h.is_null());
+    let e = Mapping::create(&name, 4096).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{}", e);
+    assert!(e.to_string().contains("another kind"), "{}", e);
+    let e = Mapping::open(&name).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{}", e);
+    // SAFETY: the handle made above, closed once.
+    unsafe { CloseHandle(h) };
+}
+
+#[test]
+fn read_only_handles_and_views() {
+    let name = unique("ro");
+    let m = Mapping::create(&name, 4096).unwrap();
+    m.map_mut().unwrap().write_at(0, b"data").unwrap();
+    let ro = OpenOptions::new().writable(false).open(&name).unwrap();
+    assert!(!ro.is_writable());
+    assert_eq!(
+        ro.map_mut().unwrap_err().kind(),
+        ErrorKind::PermissionDenied
+    );
+    assert_eq!(ro.map().unwrap().read_vec(0, 4).unwrap(), b"data");
+    // Copy-on-write works through a read-only handle (FILE_MAP_COPY needs only read access).
+    let c = ro.map_copy().unwrap();
+    c.write_at(0, b"DATA").unwrap();
+    assert_eq!(m.map().unwrap().read_vec(0, 4).unwrap(), b"data");
+    // Durable flush of a file view: FlushViewOfFile + FlushFileBuffers.
+    let p = TempPath::new("durable");
+    let f = FileOptions::new()
+        .create(true)
+        .max_size(100_000)
+        .open(&p.0)
+        .unwrap();
+    let v = f.map_mut().unwrap();
+    v.write_at(99_000, b"durable").unwrap();
+    v.flush_durable().unwrap();
+    assert_eq!(&std::fs::read(&p.0).unwrap()[99_000..99_007], b"durable");
+}
