@@ -245,8 +245,9 @@ pub(crate) fn kind_of(err: &io::Error) -> ErrorKind {
     }
     #[cfg(windows)]
     if let Some(code) = err.raw_os_error() {
-        // ERROR_DISK_FULL, ERROR_NOT_ENOUGH_MEMORY, ERROR_COMMITMENT_LIMIT, ERROR_OUTOFMEMORY
-        if code == 112 || code == 8 || code == 1455 || code == 14 {
+        // ERROR_DISK_FULL, ERROR_NOT_ENOUGH_MEMORY, ERROR_COMMITMENT_LIMIT, ERROR_OUTOFMEMORY,
+        // ERROR_WORKING_SET_QUOTA (VirtualLock past the working-set limit)
+        if code == 112 || code == 8 || code == 1455 || code == 14 || code == 1453 {
             return ErrorKind::OutOfSpace;
         }
         // ERROR_INVALID_NAME, ERROR_FILENAME_EXCED_RANGE
