@@ -29,6 +29,33 @@
 //! # Ok::<(), mmf::Error>(())
 //! ```
 //!
+//! ## Shared values
+//!
+//! The seed's program copies a string into shared memory while another instance may be copying
+//! it out, with nothing to stop a half-written read. A [`SharedValue`] is what it should have had:
+//! [`store`](SharedValue::store) replaces the value atomically, [`retrieve`](SharedValue::retrieve)
+//! copies out the latest whole value, and [`wait_newer`](SharedValue::wait_newer) sleeps in the
+//! kernel until another process stores a newer one. Values grow as needed, any number of
+//! processes may store (they are serialised, and a writer killed mid-store loses only its own
+//! store), and readers never block writers. [`Shared<T>`] does the same for plain-old-data types
+//! ([`Pod`]), checking the type's layout on open. The byte format is documented in `FORMAT.md`, so
+//! programs in other languages can read and write the same objects.
+//!
+//! ```
+//! use mmf::SharedValue;
+//! use std::time::Duration;
+//! # let name = format!("mmf-doc-crate-value-{}", std::process::id());
+//!
+//! let first = SharedValue::create(&name)?;          // the first instance
+//! let second = SharedValue::open(&name)?;           // another instance, by name
+//! let seen = second.version();
+//!
+//! first.store(b"typed by the user")?;               // "Store Data"
+//! let v = second.wait_newer(seen, Some(Duration::from_secs(5)))?;
+//! assert_eq!(second.retrieve_versioned()?, (v, b"typed by the user".to_vec())); // "Retrieve Data"
+//! # Ok::<(), mmf::Error>(())
+//! ```
+//!
 //! ## Soundness
 //!
 //! Memory in a mapping can be written by another process at any moment, so mmf never gives out a
@@ -47,7 +74,7 @@ mod name;
 mod pod;
 mod sync;
 mod sys;
-pub(crate) mod value;
+mod value;
 mod view;
 
 pub use error::{Error, ErrorKind, Result};
@@ -57,4 +84,5 @@ pub use mapping::{
 };
 pub use name::{IntoName, Name, MAX_NAME_LEN};
 pub use pod::{layout_fingerprint, Offset, Pod};
+pub use value::{Shared, SharedValue, ValueHeader, ValueLayout, ValueOptions};
 pub use view::{Access, Advice, UncheckedAdvice, View, ViewOptions, Windows};

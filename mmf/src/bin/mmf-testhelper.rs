@@ -20,6 +20,15 @@
 //! - `race-loop GATE PREFIX ROUNDS SIZE`: waits for the file GATE, then for each round opens or
 //!   creates the persistent object PREFIX-ROUND, whose creator initialises it with `INIT` before it
 //!   is published; prints how many it created; exits 3 if it ever saw an uninitialised object.
+//! - Shared values (`mmf/tests/value.rs`; payloads carry their own checksum, see `payload`):
+//!   - `value-waiter NAME SEEN MS`: opens NAME, prints `waiting`, waits at most MS ms for a
+//!     version newer than SEEN, prints `woke VERSION` or `timeout`.
+//!   - `value-stress-writer NAME SECS SEED MAXLEN`: stores checksummed values of random length
+//!     0..=MAXLEN for SECS seconds (at least once); prints `stores N`.
+//!   - `value-reader NAME SECS [ro]`: retrieves and checks values for SECS seconds (read-only
+//!     with `ro`); prints `reads N bad B versions V`; exits 3 if any value was torn or corrupt.
+//!   - `value-crash-writer NAME LEN`: stores checksummed LEN-byte values until killed, printing
+//!     `storing K` before and `stored K VERSION` after each store.
 
 use std::io::Read;
 use std::process::exit;
@@ -161,6 +170,9 @@ fn run(args: &[String]) -> mmf::Result<()> {
             }
             println!("{}", created);
         }
+        "value-waiter" | "value-stress-writer" | "value-reader" | "value-crash-writer" => {
+            value_command(args)?;
+        }
         other => {
             eprintln!("mmf-testhelper: unknown command {:?}", other);
             exit(2);
@@ -179,4 +191,131 @@ fn main() {
             _ => 1,
         });
     }
+}
+
+/// Test payloads for shared values: `len < 16`: every byte is `len ^ 0xa5`; otherwise an 8-byte
+/// id, a stream derived from the id, and an 8-byte hash of everything before it. A mix of two
+/// payloads fails the check. (The same code is in `mmf/tests/value.rs`.)
+mod payload {
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn hash(b: &[u8]) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0x0000_0100_0000_01b3);
+            h ^= h >> 29;
+        }
+        for &x in chunks.remainder() {
+            h = (h ^ x as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
+    }
+
+    pub fn make(id: u64, len: usize, out: &mut Vec<u8>) {
+        out.clear();
+        if len < 16 {
+            out.resize(len, len as u8 ^ 0xa5);
+            return;
+        }
+        out.extend_from_slice(&id.to_le_bytes());
+        let mut k = 0u64;
+        while out.len() + 8 <= len - 8 {
+            out.extend_from_slice(&mix(id ^ k).to_le_bytes());
+            k += 1;
+        }
+        while out.len() < len - 8 {
+            out.push(k as u8);
+        }
+        let h = hash(out);
+        out.extend_from_slice(&h.to_le_bytes());
+    }
+
+    pub fn check(b: &[u8]) -> bool {
+        if b.len() < 16 {
+            return b.iter().all(|&x| x == b.len() as u8 ^ 0xa5);
+        }
+        let (body, tail) = b.split_at(b.len() - 8);
+        let mut w = [0u8; 8];
+        w.copy_from_slice(tail);
+        hash(body) == u64::from_le_bytes(w)
+    }
+}
+
+fn value_command(args: &[String]) -> mmf::Result<()> {
+    use std::time::{Duration, Instant};
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+    let num = |i: usize| arg(i).parse::<u64>().unwrap_or(0);
+    match arg(0) {
+        "value-waiter" => {
+            let value = mmf::SharedValue::open(arg(1))?;
+            println!("waiting");
+            match value.wait_newer(num(2), Some(Duration::from_millis(num(3)))) {
+                Ok(v) => println!("woke {}", v),
+                Err(e) if e.kind() == mmf::ErrorKind::Timeout => println!("timeout"),
+                Err(e) => return Err(e),
+            }
+        }
+        "value-stress-writer" => {
+            let value = mmf::SharedValue::open(arg(1))?;
+            let end = Instant::now() + Duration::from_secs(num(2));
+            let (mut x, max) = (num(3) | 1, num(4));
+            let (mut buf, mut stores) = (Vec::new(), 0u64);
+            loop {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                payload::make(x, (x % (max + 1)) as usize, &mut buf);
+                value.store(&buf)?;
+                stores += 1;
+                if Instant::now() >= end {
+                    break;
+                }
+            }
+            println!("stores {}", stores);
+        }
+        "value-reader" => {
+            let mut o = mmf::ValueOptions::new();
+            o.writable(arg(3) != "ro");
+            let value = o.open(arg(1))?;
+            let end = Instant::now() + Duration::from_secs(num(2));
+            let mut buf = Vec::new();
+            let (mut reads, mut bad, mut versions, mut last) = (0u64, 0u64, 0u64, 0u64);
+            while Instant::now() < end {
+                let v = value.retrieve_into(&mut buf)?;
+                reads += 1;
+                if v != last {
+                    versions += 1;
+                    last = v;
+                }
+                if v != 0 && !payload::check(&buf) {
+                    bad += 1;
+                    eprintln!("bad value: version {} length {}", v, buf.len());
+                }
+            }
+            println!("reads {} bad {} versions {}", reads, bad, versions);
+            if bad > 0 {
+                exit(3);
+            }
+        }
+        _ => {
+            // value-crash-writer
+            let value = mmf::SharedValue::open(arg(1))?;
+            let len = num(2) as usize;
+            let mut buf = Vec::new();
+            for k in 0u64.. {
+                payload::make(((std::process::id() as u64) << 32) | k, len, &mut buf);
+                println!("storing {}", k);
+                let v = value.store(&buf)?;
+                println!("stored {} {}", k, v);
+            }
+        }
+    }
+    Ok(())
 }

@@ -64,6 +64,17 @@
 //!   timeout, `Ok(true)` otherwise. Spurious wake-ups are allowed: callers re-check and loop.
 //!   Never a busy loop.
 //! - `Notifier::wake_all(&self, word: &AtomicU32)`: wakes every waiter on `word` in any process.
+//! - `Notifier` is `Send + Sync` (shared values are).
+//!
+//! The same files provide process identity, for the shared-value writer lock:
+//!
+//! - `process_token() -> u64`: identifies the calling process for as long as it lives; never 0,
+//!   the same for all its threads, and different from any other process that may ever hold the
+//!   same pid (Linux: pid | low 32 bits of the start time << 32; Windows: process id | creation
+//!   time bits << 32).
+//! - `process_alive(token: u64) -> Option<bool>`: `Some(false)` only when the process is surely
+//!   gone (exited, a zombie, or its pid now names a process started at another time);
+//!   `Some(true)` when it runs; `None` when it cannot be told (treated as alive).
 
 #[cfg_attr(unix, path = "unix.rs")]
 #[cfg_attr(windows, path = "windows.rs")]

@@ -1,0 +1,428 @@
+//! The on-memory format of a shared value (described for other languages in `FORMAT.md`): the
+//! constants and offsets, the layout fingerprint, and a pure parser for a copy of the header.
+//!
+//! Nothing here touches shared memory: the parser works on bytes already copied out, so it can be
+//! fuzzed (`mmf/fuzz`) and can never be confused by a concurrent writer. Every field is treated as
+//! untrusted; a bad header is an error, never a panic.
+
+use crate::{Error, ErrorKind, Result};
+
+/// The first eight bytes of every mmf shared value.
+pub(crate) const MAGIC: [u8; 8] = *b"MMFVAL\0\x01";
+/// The format this library reads and writes.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The value of the ready word once the creator has initialised the header ("REDY").
+pub(crate) const READY: u32 = u32::from_le_bytes(*b"REDY");
+
+// Offsets of the fixed header fields (all little-endian).
+pub(crate) const OFF_FORMAT: usize = 8;
+pub(crate) const OFF_HEADER_SIZE: usize = 12;
+pub(crate) const OFF_SLOTS: usize = 16;
+pub(crate) const OFF_FLAGS: usize = 20;
+pub(crate) const OFF_LAYOUT_SIZE: usize = 24;
+pub(crate) const OFF_LAYOUT_ALIGN: usize = 32;
+pub(crate) const OFF_READY: usize = 36;
+pub(crate) const OFF_LAYOUT_ID: usize = 40;
+pub(crate) const OFF_FINGERPRINT: usize = 48;
+pub(crate) const OFF_CREATOR: usize = 56;
+/// The control block (`protocol::Control`): 64 bytes of atomics.
+pub(crate) const CONTROL_OFFSET: usize = 64;
+pub(crate) const OFF_CURRENT: usize = CONTROL_OFFSET;
+pub(crate) const OFF_DATA_END: usize = CONTROL_OFFSET + 40;
+/// The slot descriptors (`protocol::Slot`), 64 bytes each.
+pub(crate) const SLOTS_OFFSET: usize = 128;
+pub(crate) const SLOT_SIZE: usize = 64;
+
+/// The fewest and most slots a value may have.
+pub(crate) const MIN_SLOTS: u32 = 2;
+pub(crate) const MAX_SLOTS: u32 = 64;
+/// Slot data regions start at multiples of this.
+pub(crate) const DATA_ALIGN: u64 = 64;
+
+/// The header size (and the offset of the first data region) for `slots` slots.
+pub(crate) fn header_size(slots: u32) -> u64 {
+    SLOTS_OFFSET as u64 + SLOT_SIZE as u64 * slots as u64
+}
+
+/// Rounds `n` up to a multiple of [`DATA_ALIGN`]; `None` on overflow.
+pub(crate) fn align_data(n: u64) -> Option<u64> {
+    n.checked_add(DATA_ALIGN - 1).map(|x| x & !(DATA_ALIGN - 1))
+}
+
+/// 64-bit FNV-1a, usable in constants.
+pub(crate) const fn fnv1a(bytes: &[u8], mut hash: u64) -> u64 {
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The layout of a typed value: what [`Shared<T>`](crate::Shared) records at creation and checks
+/// on open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ValueLayout {
+    /// `size_of::<T>()`.
+    pub size: u64,
+    /// `align_of::<T>()`.
+    pub align: u32,
+    /// [`Pod::LAYOUT_ID`](crate::Pod::LAYOUT_ID).
+    pub id: u64,
+}
+
+impl ValueLayout {
+    /// The fingerprint stored in the header: FNV-1a over size, align and id (little-endian,
+    /// 8 bytes each), never 0 (0 marks an untyped value).
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = fnv1a(&self.size.to_le_bytes(), FNV_OFFSET);
+        h = fnv1a(&(self.align as u64).to_le_bytes(), h);
+        h = fnv1a(&self.id.to_le_bytes(), h);
+        if h == 0 {
+            1
+        } else {
+            h
+        }
+    }
+}
+
+/// What the header of a shared value says, parsed from a copy of its bytes.
+///
+/// [`ValueHeader::parse`] is a pure function over bytes, for tools that want to inspect an
+/// object (`mmf inspect`) and for fuzzing. It checks everything that can be checked without the
+/// value's live state; the live fields (`version`, `data_end`) are a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValueHeader {
+    /// The format version (1).
+    pub format_version: u32,
+    /// How many slots hold versions of the value.
+    pub slots: u32,
+    /// Bytes taken by the header; slot data starts here.
+    pub header_size: u64,
+    /// The layout of a typed value; `None` for an untyped (bytes) value.
+    pub layout: Option<ValueLayout>,
+    /// The creator's process id (informational).
+    pub creator_pid: u32,
+    /// The latest version stored when the copy was taken (0: nothing stored yet).
+    pub version: u64,
+    /// The slot holding that version.
+    pub current_slot: u32,
+    /// The end of the allocated data area: the object is at least this long.
+    pub data_end: u64,
+}
+
+/// Why a header copy was refused: a kind and a lowercase explanation.
+pub(crate) type ParseError = (ErrorKind, String);
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    let mut w = [0u8; 4];
+    if let Some(s) = b.get(off..off + 4) {
+        w.copy_from_slice(s);
+    }
+    u32::from_le_bytes(w)
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(s) = b.get(off..off + 8) {
+        w.copy_from_slice(s);
+    }
+    u64::from_le_bytes(w)
+}
+
+impl ValueHeader {
+    /// Parses a copy of the first bytes of an object (at least the header; more is ignored).
+    /// `object_len` is the object's size, read *after* the copy was taken.
+    ///
+    /// # Errors
+    /// `NotReady` (the header is not initialised yet: all zero, or the ready word is not set),
+    /// `Corrupt` (not a shared value, or fields that contradict each other or the size),
+    /// `VersionMismatch` (another format version).
+    pub fn parse(bytes: &[u8], object_len: u64) -> Result<ValueHeader> {
+        parse(bytes, object_len)
+            .map_err(|(kind, detail)| Error::new(kind, "parse", "shared value header", detail))
+    }
+}
+
+/// The parser behind [`ValueHeader::parse`], with errors that callers attach to an object.
+pub(crate) fn parse(b: &[u8], object_len: u64) -> std::result::Result<ValueHeader, ParseError> {
+    let have = (b.len() as u64).min(object_len);
+    let magic = b.get(..8);
+    match magic {
+        Some(m) if m == MAGIC => {}
+        Some(m) if m.iter().all(|&x| x == 0) && have >= SLOTS_OFFSET as u64 => {
+            return Err((
+                ErrorKind::NotReady,
+                "its header is not initialised (all zero): the creator has not finished, or it is \
+                 not a shared value"
+                    .into(),
+            ));
+        }
+        Some(m) => {
+            return Err((
+                ErrorKind::Corrupt,
+                format!(
+                    "it is not an mmf shared value: the first 8 bytes are {:02x?}, not the magic \
+                     \"MMFVAL\\0\\x01\"",
+                    m
+                ),
+            ))
+        }
+        None => {
+            return Err((
+                ErrorKind::Corrupt,
+                format!(
+                    "it is truncated: {} bytes, less than the {}-byte header of a shared value",
+                    have, SLOTS_OFFSET
+                ),
+            ))
+        }
+    }
+    if have < SLOTS_OFFSET as u64 {
+        return Err((
+            ErrorKind::Corrupt,
+            format!(
+                "it is truncated: {} bytes, less than the {}-byte fixed header",
+                have, SLOTS_OFFSET
+            ),
+        ));
+    }
+    let format_version = u32_at(b, OFF_FORMAT);
+    if format_version != FORMAT_VERSION {
+        return Err((
+            ErrorKind::VersionMismatch,
+            format!(
+                "it has format version {}; this library reads version {}",
+                format_version, FORMAT_VERSION
+            ),
+        ));
+    }
+    let ready = u32_at(b, OFF_READY);
+    if ready == 0 {
+        return Err((
+            ErrorKind::NotReady,
+            "its creator has not published the header yet (the ready word is 0)".into(),
+        ));
+    }
+    if ready != READY {
+        return Err((
+            ErrorKind::Corrupt,
+            format!("its ready word is {:#010x}, neither 0 nor \"REDY\"", ready),
+        ));
+    }
+    let flags = u32_at(b, OFF_FLAGS);
+    if flags != 0 {
+        return Err((
+            ErrorKind::VersionMismatch,
+            format!(
+                "it uses format flags {:#x} that this library does not know",
+                flags
+            ),
+        ));
+    }
+    let slots = u32_at(b, OFF_SLOTS);
+    if !(MIN_SLOTS..=MAX_SLOTS).contains(&slots) {
+        return Err((
+            ErrorKind::Corrupt,
+            format!(
+                "its header claims {} slots; a value has {} to {}",
+                slots, MIN_SLOTS, MAX_SLOTS
+            ),
+        ));
+    }
+    let header_size = u32_at(b, OFF_HEADER_SIZE) as u64;
+    if header_size != self::header_size(slots) {
+        return Err((
+            ErrorKind::Corrupt,
+            format!(
+                "its header size {} does not match its {} slots ({} expected)",
+                header_size,
+                slots,
+                self::header_size(slots)
+            ),
+        ));
+    }
+    if have < header_size {
+        return Err((
+            ErrorKind::Corrupt,
+            format!(
+                "it is truncated: {} bytes, less than its {}-byte header",
+                have, header_size
+            ),
+        ));
+    }
+    let fingerprint = u64_at(b, OFF_FINGERPRINT);
+    let layout = ValueLayout {
+        size: u64_at(b, OFF_LAYOUT_SIZE),
+        align: u32_at(b, OFF_LAYOUT_ALIGN),
+        id: u64_at(b, OFF_LAYOUT_ID),
+    };
+    let layout = if fingerprint == 0 {
+        if layout
+            != (ValueLayout {
+                size: 0,
+                align: 0,
+                id: 0,
+            })
+        {
+            return Err((
+                ErrorKind::Corrupt,
+                "it is marked untyped but records a type layout".into(),
+            ));
+        }
+        None
+    } else {
+        if !layout.align.is_power_of_two() || layout.fingerprint() != fingerprint {
+            return Err((
+                ErrorKind::Corrupt,
+                format!(
+                    "its layout record (size {}, align {}, id {:#x}) does not match its \
+                     fingerprint {:#x}",
+                    layout.size, layout.align, layout.id, fingerprint
+                ),
+            ));
+        }
+        Some(layout)
+    };
+    let data_end = u64_at(b, OFF_DATA_END);
+    if data_end < header_size || data_end > object_len || data_end % DATA_ALIGN != 0 {
+        return Err((
+            ErrorKind::Corrupt,
+            if data_end > object_len {
+                format!(
+                    "it is truncated: its data ends at byte {} but the object has {} bytes",
+                    data_end, object_len
+                )
+            } else {
+                format!(
+                    "its data end {} is not a {}-byte boundary past the header",
+                    data_end, DATA_ALIGN
+                )
+            },
+        ));
+    }
+    let current = u64_at(b, OFF_CURRENT);
+    let current_slot = (current & 0xff) as u32;
+    if current != 0 && current_slot >= slots {
+        return Err((
+            ErrorKind::Corrupt,
+            format!(
+                "its current version is in slot {}, but it has {} slots",
+                current_slot, slots
+            ),
+        ));
+    }
+    Ok(ValueHeader {
+        format_version,
+        slots,
+        header_size,
+        layout,
+        creator_pid: u64_at(b, OFF_CREATOR) as u32,
+        version: current >> 8,
+        current_slot,
+        data_end,
+    })
+}
+
+/// Writes the fixed part of a new header (everything but the ready word and the live fields).
+pub(crate) fn encode_fixed(slots: u32, layout: Option<ValueLayout>, creator: u64) -> [u8; 64] {
+    let mut h = [0u8; 64];
+    h[..8].copy_from_slice(&MAGIC);
+    h[OFF_FORMAT..OFF_FORMAT + 4].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[OFF_HEADER_SIZE..OFF_HEADER_SIZE + 4]
+        .copy_from_slice(&(header_size(slots) as u32).to_le_bytes());
+    h[OFF_SLOTS..OFF_SLOTS + 4].copy_from_slice(&slots.to_le_bytes());
+    if let Some(l) = layout {
+        h[OFF_LAYOUT_SIZE..OFF_LAYOUT_SIZE + 8].copy_from_slice(&l.size.to_le_bytes());
+        h[OFF_LAYOUT_ALIGN..OFF_LAYOUT_ALIGN + 4].copy_from_slice(&l.align.to_le_bytes());
+        h[OFF_LAYOUT_ID..OFF_LAYOUT_ID + 8].copy_from_slice(&l.id.to_le_bytes());
+        h[OFF_FINGERPRINT..OFF_FINGERPRINT + 8].copy_from_slice(&l.fingerprint().to_le_bytes());
+    }
+    h[OFF_CREATOR..OFF_CREATOR + 8].copy_from_slice(&creator.to_le_bytes());
+    h
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn valid(slots: u32, layout: Option<ValueLayout>) -> Vec<u8> {
+        let hs = header_size(slots) as usize;
+        let mut b = vec![0u8; hs];
+        b[..64].copy_from_slice(&encode_fixed(slots, layout, 42));
+        b[OFF_READY..OFF_READY + 4].copy_from_slice(&READY.to_le_bytes());
+        b[OFF_DATA_END..OFF_DATA_END + 8].copy_from_slice(&(hs as u64).to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn round_trip() {
+        let l = ValueLayout {
+            size: 24,
+            align: 8,
+            id: 7,
+        };
+        let b = valid(8, Some(l));
+        let h = parse(&b, b.len() as u64).unwrap();
+        assert_eq!(h.slots, 8);
+        assert_eq!(h.layout, Some(l));
+        assert_eq!(h.version, 0);
+        assert_eq!(h.creator_pid, 42);
+        let b = valid(2, None);
+        assert_eq!(parse(&b, b.len() as u64).unwrap().layout, None);
+    }
+
+    #[test]
+    fn refusals() {
+        let kind = |b: &[u8], len: u64| parse(b, len).unwrap_err().0;
+        let good = valid(4, None);
+        let n = good.len() as u64;
+        assert_eq!(kind(&[], 0), ErrorKind::Corrupt);
+        assert_eq!(kind(&good[..100], 100), ErrorKind::Corrupt);
+        assert_eq!(kind(&good, 100), ErrorKind::Corrupt);
+        assert_eq!(kind(&vec![0u8; 512], 512), ErrorKind::NotReady);
+        let mut b = good.clone();
+        b[0] = b'X';
+        assert_eq!(kind(&b, n), ErrorKind::Corrupt);
+        let mut b = good.clone();
+        b[OFF_FORMAT] = 2;
+        assert_eq!(kind(&b, n), ErrorKind::VersionMismatch);
+        let mut b = good.clone();
+        b[OFF_READY..OFF_READY + 4].copy_from_slice(&[0; 4]);
+        assert_eq!(kind(&b, n), ErrorKind::NotReady);
+        let mut b = good.clone();
+        b[OFF_SLOTS] = 200;
+        assert_eq!(kind(&b, n), ErrorKind::Corrupt);
+        let mut b = good.clone();
+        b[OFF_FINGERPRINT] = 1;
+        assert_eq!(kind(&b, n), ErrorKind::Corrupt);
+        let mut b = good.clone();
+        b[OFF_DATA_END..OFF_DATA_END + 8].copy_from_slice(&(n + 64).to_le_bytes());
+        assert_eq!(kind(&b, n), ErrorKind::Corrupt);
+        let mut b = good;
+        b[OFF_CURRENT..OFF_CURRENT + 8].copy_from_slice(&((5u64 << 8) | 9).to_le_bytes());
+        assert_eq!(kind(&b, n), ErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..2000 {
+            let mut b = valid(3, None);
+            let n = (round % 7) * 3 + 1;
+            for _ in 0..n {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = (x as usize) % b.len();
+                b[i] = (x >> 32) as u8;
+            }
+            let _ = parse(&b, (x >> 40) % 1024);
+            let _ = parse(&b[..(x as usize) % b.len()], b.len() as u64);
+        }
+    }
+}
