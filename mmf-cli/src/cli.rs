@@ -17,8 +17,8 @@ use std::path::PathBuf;
     after_help = "Exit status: 0 success, 1 failure, 2 usage error, 3 object not found, 4 timeout."
 )]
 pub struct Cli {
-    /// The directory that holds named objects [default: /dev/shm]
-    #[arg(long, global = true, env = "MMF_DIR", value_name = "DIR")]
+    /// The directory that holds named objects [default: $MMF_DIR, else /dev/shm]
+    #[arg(long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -35,6 +35,7 @@ pub enum Command {
     #[command(after_help = RETRIEVE_AFTER)]
     Retrieve(RetrieveArgs),
     /// Print each new value of NAME as it is stored, until interrupted
+    #[command(after_help = WATCH_AFTER)]
     Watch(WatchArgs),
     /// List every named object: name, size, kind, lifetime, live holders, owner
     #[command(visible_alias = "ls")]
@@ -74,6 +75,14 @@ Shared values are written whole; plain objects up to their first NUL, as the see
 Examples:
   mmf retrieve greeting
   mmf retrieve --wait --timeout 5 result > result.bin";
+
+const WATCH_AFTER: &str = "\
+The current value is printed first (if one was stored), then each new one. A shared value keeps \
+only its latest version: values stored faster than the watcher wakes are seen as the latest of \
+them. Text output adds a newline after each value; --json gives one object per line.
+
+Example:
+  mmf watch --json sensor | jq .value";
 
 const DIALOG_AFTER: &str = "\
 Keys: Tab / Shift-Tab move between the field and the buttons, Enter or Space presses a button \

@@ -23,8 +23,6 @@ pub enum CliError {
     Timeout { what: String, detail: String },
     /// The request does not make sense (wrong kind of object, bad combination of inputs).
     Usage(String),
-    /// Any other failure, already phrased.
-    Failed(String),
 }
 
 impl fmt::Display for CliError {
@@ -32,7 +30,7 @@ impl fmt::Display for CliError {
         match self {
             CliError::NotFound { what, detail } => write!(f, "{what}: not found: {detail}"),
             CliError::Timeout { what, detail } => write!(f, "{what}: timed out: {detail}"),
-            CliError::Usage(m) | CliError::Failed(m) => f.write_str(m),
+            CliError::Usage(m) => f.write_str(m),
         }
     }
 }
@@ -68,10 +66,7 @@ pub fn outcome(err: &anyhow::Error) -> Outcome {
             let (c, h) = match e.kind() {
                 K::NotFound => (NOT_FOUND, Some("`mmf list` shows the objects that exist")),
                 K::Timeout => (TIMEOUT, Some("wait longer with --timeout")),
-                K::InvalidName => (
-                    USAGE,
-                    Some("a name is 1 to 255 characters without '/', '\\' or NUL"),
-                ),
+                K::InvalidName => (USAGE, None),
                 K::AlreadyExists => (
                     FAILURE,
                     Some("remove it with `mmf rm NAME` or choose another name"),
@@ -97,7 +92,6 @@ pub fn outcome(err: &anyhow::Error) -> Outcome {
                 CliError::NotFound { .. } => NOT_FOUND,
                 CliError::Timeout { .. } => TIMEOUT,
                 CliError::Usage(_) => USAGE,
-                CliError::Failed(_) => FAILURE,
             };
             break;
         }

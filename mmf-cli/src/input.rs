@@ -37,21 +37,17 @@ pub fn read_all(
     message: &'static str,
 ) -> std::io::Result<Vec<u8>> {
     let hint = len.and_then(|l| usize::try_from(l).ok()).unwrap_or(0);
-    let mut out = Vec::with_capacity(hint.saturating_add(CHUNK));
+    let mut out = Vec::with_capacity(hint);
+    let mut buf = vec![0u8; CHUNK];
     let mut progress = Progress::bytes(len, message);
     loop {
-        let start = out.len();
-        out.resize(start + CHUNK, 0);
-        match r.read(&mut out[start..]) {
-            Ok(0) => {
-                out.truncate(start);
-                break;
-            }
+        match r.read(&mut buf) {
+            Ok(0) => break,
             Ok(n) => {
-                out.truncate(start + n);
+                out.extend_from_slice(&buf[..n]);
                 progress.inc(n as u64);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => out.truncate(start),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }

@@ -70,7 +70,6 @@ impl<W: Write> HexView<W> {
     }
 }
 
-#[allow(dead_code)] // TEMPORARY: for `watch --json`, once shared values land.
 /// Standard base64 with padding (for non-UTF-8 values in JSON).
 pub fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -95,7 +94,6 @@ pub fn base64(bytes: &[u8]) -> String {
     s
 }
 
-#[allow(dead_code)] // TEMPORARY: for `watch --json`, once shared values land.
 /// A value as JSON fields: `"value": "text"` when it is UTF-8, else `"value_base64": "..."`.
 pub fn value_fields(map: &mut serde_json::Map<String, serde_json::Value>, bytes: &[u8]) {
     match std::str::from_utf8(bytes) {

@@ -24,7 +24,6 @@ fn pattern(len: usize) -> Vec<u8> {
 // ---- store and retrieve, byte-exact ----
 
 #[test]
-#[ignore = "needs the library's shared values (mmf/src/value.rs), not landed yet"]
 fn empty_value_round_trips() {
     let env = Env::new();
     env.ok(&["store", "empty", ""]);
@@ -37,7 +36,6 @@ fn empty_value_round_trips() {
 }
 
 #[test]
-#[ignore = "needs the library's shared values (mmf/src/value.rs), not landed yet"]
 fn all_256_byte_values_round_trip_from_stdin_and_file() {
     let env = Env::new();
     let all: Vec<u8> = (0..=255u8).collect();
@@ -65,7 +63,6 @@ fn all_256_byte_values_round_trip_from_stdin_and_file() {
 }
 
 #[test]
-#[ignore = "needs the library's shared values (mmf/src/value.rs), not landed yet"]
 fn a_100_mb_value_round_trips_from_file_and_stdin() {
     let env = Env::new();
     let big = pattern(100 << 20);
@@ -107,7 +104,6 @@ fn a_large_raw_value_round_trips() {
 }
 
 #[test]
-#[ignore = "needs the library's shared values (mmf/src/value.rs), not landed yet"]
 fn storing_again_replaces_the_value() {
     let env = Env::new();
     env.ok(&["store", "v", "a much longer first value"]);
@@ -396,7 +392,6 @@ fn a_failure_is_one_line_that_says_what_to_do() {
 }
 
 #[test]
-#[ignore = "needs the library's shared values (mmf/src/value.rs), not landed yet"]
 fn raw_store_refuses_to_overwrite_a_value() {
     let env = Env::new();
     env.ok(&["store", "v", "value"]);
@@ -410,12 +405,18 @@ fn broken_pipe_exits_0() {
     let env = Env::new();
     let big: Vec<u8> = vec![b'x'; 8 << 20];
     env.run(&["store", "--raw", "big"], &big).expect_code(0);
-    for args in [&["dump", "big"][..], &["retrieve", "big"]] {
+    for args in [
+        &["dump", "big"][..],
+        &["retrieve", "big"],
+        &["dump", "big", "--hex"],
+        &["completions", "bash"],
+        &["man"],
+    ] {
         let mut c = env.cmd(args);
         c.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         let mut child = c.spawn().unwrap();
-        let mut first = [0u8; 10];
+        let mut first = [0u8; 1];
         std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
         drop(child.stdout.take());
         let out = wait_output(child, Duration::from_secs(30), "mmf with a closed stdout");
@@ -427,6 +428,105 @@ fn broken_pipe_exits_0() {
         );
         assert_eq!(out.stderr, b"", "{args:?}");
     }
+}
+
+// ---- shared values: versions, watch, info ----
+
+#[test]
+fn watch_prints_each_new_value_until_interrupted() {
+    let env = Env::new();
+    env.ok(&["store", "w", "first"]);
+    let limit = Duration::from_secs(30);
+    let mut json = Background::spawn(env.cmd(&["watch", "w", "--json"]));
+    let mut text = Background::spawn(env.cmd(&["watch", "w"]));
+    json.expect_stdout_line(r#"{"version":1,"value":"first"}"#, limit);
+    text.expect_stdout_line("first", limit);
+    env.ok(&["store", "w", "second"]);
+    json.expect_stdout_line(r#"{"version":2,"value":"second"}"#, limit);
+    text.expect_stdout_line("second", limit);
+    env.run(&["store", "w"], &[0xff, 0x00, 0x41]).expect_code(0);
+    json.expect_stdout_line(r#"{"version":3,"value_base64":"/wBB"}"#, limit);
+    for (bg, sig) in [(&mut json, "INT"), (&mut text, "TERM")] {
+        signal(bg.child.id(), sig);
+        assert_eq!(bg.wait(limit).code(), Some(0), "watch after SIG{sig}");
+    }
+}
+
+#[test]
+fn watch_waits_for_a_value_to_appear() {
+    let env = Env::new();
+    let limit = Duration::from_secs(30);
+    let mut w = Background::spawn(env.cmd(&["watch", "later", "--wait", "--json"]));
+    std::thread::sleep(Duration::from_millis(200));
+    env.ok(&["store", "later", "now"]);
+    w.expect_stdout_line(r#"{"version":1,"value":"now"}"#, limit);
+    signal(w.child.id(), "INT");
+    assert_eq!(w.wait(limit).code(), Some(0));
+}
+
+#[test]
+fn watch_refuses_a_plain_object() {
+    let env = Env::new();
+    env.ok(&["store", "--raw", "p", "plain"]);
+    let r = env.run(&["watch", "p"], b"");
+    r.expect_error(USAGE, "p");
+}
+
+#[test]
+fn wait_returns_once_a_value_is_stored() {
+    let env = Env::new();
+    let mut waiter = env.cmd(&["retrieve", "soon", "--wait", "--timeout", "30"]);
+    waiter
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = waiter.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    env.ok(&["store", "soon", "a value"]);
+    let out = wait_output(child, Duration::from_secs(30), "mmf retrieve --wait");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"a value");
+}
+
+#[test]
+fn info_shows_a_value_and_its_version() {
+    let env = Env::new();
+    for v in ["one", "two", "three"] {
+        env.ok(&["store", "counted", v]);
+    }
+    let r = env.ok(&["info", "counted"]);
+    let text = r.stdout_str();
+    assert!(text.contains("kind:     value"), "{}", r.explain());
+    assert!(text.contains("version:  3"), "{}", r.explain());
+    assert!(text.contains("value:    5 bytes"), "{}", r.explain());
+    let j: serde_json::Value =
+        serde_json::from_slice(env.ok(&["info", "counted", "--json"]).stdout()).unwrap();
+    assert_eq!(j["kind"], "value");
+    assert_eq!(j["version"], 3);
+    assert_eq!(j["value_len"], 5);
+    let list = env.ok(&["list"]).stdout_str();
+    assert!(list.contains("counted") && list.contains("value"), "{list}");
+    // --raw reads a value's bytes as a plain object would be read: up to the first NUL.
+    let r = env.ok(&["retrieve", "--raw", "counted"]);
+    assert!(r.stdout().starts_with(b"MMFVAL"), "{}", r.explain());
+}
+
+#[test]
+fn a_value_store_refuses_a_plain_object() {
+    let env = Env::new();
+    env.ok(&["store", "--raw", "p", "plain"]);
+    let r = env.run(&["store", "p", "value"], b"");
+    r.expect_error(USAGE, "p");
+    assert!(r.stderr_str().contains("--raw"), "{}", r.explain());
+    // An empty plain object (its first bytes are zeros) is still read as plain, promptly.
+    env.ok(&["store", "--raw", "z", ""]);
+    assert_eq!(env.ok(&["retrieve", "z"]).stdout(), b"");
+    let r = env.run(&["store", "z", "value"], b"");
+    r.expect_error(USAGE, "z");
 }
 
 // ---- lifetimes: --hold, kill -9 and gc ----
@@ -470,16 +570,24 @@ fn gc_removes_a_held_plain_object_after_kill_9() {
 }
 
 #[test]
-#[ignore = "needs the library's shared values (mmf/src/value.rs), not landed yet"]
 fn gc_removes_a_held_value_after_kill_9() {
     gc_after_kill_9(false);
 }
 
 #[test]
-fn a_held_object_goes_away_on_sigterm_and_sigint() {
+fn a_held_object_goes_away_on_sigterm_sigint_and_sighup() {
     let env = Env::new();
-    for sig in ["TERM", "INT"] {
-        let mut bg = Background::spawn(env.cmd(&["store", "--hold", "--raw", "held", "x"]));
+    for (sig, raw) in [
+        ("TERM", true),
+        ("INT", true),
+        ("TERM", false),
+        ("HUP", false),
+    ] {
+        let mut args = vec!["store", "--hold", "held", "x"];
+        if raw {
+            args.push("--raw");
+        }
+        let mut bg = Background::spawn(env.cmd(&args));
         let line = bg.wait_for_line("holding", Duration::from_secs(30));
         assert!(line.contains("\"held\""), "{line}");
         assert!(env.exists("held"));

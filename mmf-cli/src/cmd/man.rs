@@ -15,8 +15,10 @@ pub fn run(a: ManArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
         }
         None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut page)?;
             let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(cmd).render(&mut out)?;
+            out.write_all(&page)?;
             out.flush()?;
         }
     }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 /// What every command gets from the global flags.
 #[derive(Debug, Clone, Default)]
 pub struct Ctx {
-    /// `--dir` / `$MMF_DIR`; `None` for the library's default.
+    /// `--dir`; `None` for the library's default (`$MMF_DIR`, else /dev/shm).
     pub dir: Option<PathBuf>,
 }
 
@@ -28,7 +28,11 @@ impl Ctx {
     pub fn dir_path(&self) -> PathBuf {
         self.dir
             .clone()
-            .or_else(|| std::env::var_os("MMF_DIR").map(PathBuf::from))
+            .or_else(|| {
+                std::env::var_os("MMF_DIR")
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from)
+            })
             .unwrap_or_else(|| PathBuf::from("/dev/shm"))
     }
 

@@ -84,18 +84,42 @@ impl Waiter {
     }
 
     /// Calls `open` until it finds the object (once, without `--wait`).
-    pub fn retry<T>(&self, mut open: impl FnMut() -> mmf::Result<T>) -> anyhow::Result<T> {
+    pub fn retry<T, E: Into<anyhow::Error>>(
+        &self,
+        mut open: impl FnMut() -> Result<T, E>,
+    ) -> anyhow::Result<T> {
         loop {
-            match open() {
-                Err(e) if self.wait && e.kind() == ErrorKind::NotFound => match self.remaining() {
-                    Some(left) if left.is_zero() => {
-                        return Err(self.timed_out("exist and hold a value"));
-                    }
-                    Some(left) => std::thread::sleep(POLL.min(left)),
-                    None => std::thread::sleep(POLL),
-                },
-                r => return Ok(r?),
+            let err = match open() {
+                Ok(t) => return Ok(t),
+                Err(e) => e.into(),
+            };
+            if !self.wait || !is_not_found(&err) {
+                return Err(err);
+            }
+            match self.remaining() {
+                Some(left) if left.is_zero() => {
+                    return Err(self.timed_out("exist and hold a value"));
+                }
+                Some(left) => std::thread::sleep(POLL.min(left)),
+                None => std::thread::sleep(POLL),
             }
         }
     }
+
+    /// Whether `--wait` was given.
+    pub fn waits(&self) -> bool {
+        self.wait
+    }
+}
+
+/// Whether an error says the object does not exist.
+fn is_not_found(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<mmf::Error>()
+            .is_some_and(|e| e.kind() == ErrorKind::NotFound)
+            || matches!(
+                c.downcast_ref::<CliError>(),
+                Some(CliError::NotFound { .. })
+            )
+    })
 }

@@ -5,7 +5,7 @@ use crate::cli::StoreArgs;
 use crate::exit::{CliError, object};
 use crate::input;
 use crate::progress::Progress;
-use mmf::{Disposition, Lifetime, Mapping, Permissions};
+use mmf::{Lifetime, Mapping, Permissions};
 
 /// The seed's object size, and the least `--raw` creates.
 pub const RAW_MIN_SIZE: u64 = 4096;
@@ -80,8 +80,7 @@ fn store_raw(
     let m = if lifetime == Lifetime::Handle {
         opts.create(name)?
     } else {
-        let (m, how) = opts.open_or_create(name)?;
-        if how == Disposition::Opened && ctx.find(name)?.is_value() {
+        if ctx.find(name).is_ok_and(|o| o.is_value()) {
             return Err(CliError::Usage(format!(
                 "{} holds an mmf shared value; store without --raw, or remove it first with \
                  `mmf rm {name}`",
@@ -89,7 +88,7 @@ fn store_raw(
             ))
             .into());
         }
-        m
+        opts.open_or_create(name)?.0
     };
     let view = m.map_mut()?;
     let mut progress = Progress::bytes(Some(data.len() as u64), "storing");

@@ -1,39 +1,131 @@
 //! What `store`, `retrieve`, `watch` and `info` share about mmf shared values.
-//! TEMPORARY: the library's shared values (mmf/src/value.rs) have not landed yet.
 
 use super::Ctx;
-use crate::exit::CliError;
-use mmf::{Lifetime, Permissions};
+use super::retrieve::{Waiter, read_plain};
+use crate::exit::{CliError, object};
+use mmf::{ErrorKind, Lifetime, Mapping, Permissions, SharedValue, ValueOptions};
+use std::time::Duration;
 
-/// An open shared value.
-pub struct Value;
+/// Values up to this size get slots of their own size at creation; larger ones start with the
+/// library's default slots and grow the one they are stored in, so a 100 MB value costs about
+/// 100 MB rather than one slot's worth times the number of slots.
+const PRESIZE_LIMIT: u64 = 64 << 10;
 
-fn missing() -> anyhow::Error {
-    CliError::Failed("shared values are not in the library yet; use --raw".into()).into()
+/// How long an object whose header is still all zeros may take to become a shared value before
+/// it is read as a plain object (a value's creator publishes its header within microseconds).
+const PLAIN_GRACE: Duration = Duration::from_millis(200);
+
+fn options(ctx: &Ctx) -> ValueOptions {
+    let mut o = ValueOptions::new();
+    if let Some(d) = &ctx.dir {
+        o.dir(d);
+    }
+    o
 }
 
-/// Stores `data` as a new version of the shared value `name`, creating it if needed.
+/// What a name turned out to hold.
+pub enum Opened {
+    /// An mmf shared value.
+    Value(SharedValue),
+    /// Plain bytes (the seed's format, C, Python).
+    Plain(Mapping),
+}
+
+/// Opens `name` as a shared value if it is one, else (read-only) as a plain object.
+///
+/// A value is opened writable where the permissions allow, though nothing is stored through it:
+/// a writable handle pins the slot it reads (so a writer storing flat out cannot starve it) and
+/// is woken by the kernel when a new version is stored, where a read-only one polls.
+pub fn open_any(ctx: &Ctx, name: &str) -> anyhow::Result<Opened> {
+    let mut o = options(ctx);
+    o.timeout(PLAIN_GRACE);
+    let opened = match o.open(name) {
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => o.writable(false).open(name),
+        r => r,
+    };
+    match opened {
+        Ok(v) => Ok(Opened::Value(v)),
+        // Not a shared value: foreign bytes (Corrupt), or zeros that never became a header.
+        Err(e) if matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::NotReady) => {
+            if ctx.find(name).is_ok_and(|o| o.is_value()) {
+                // It says it is a value but cannot be read as one: report that, not its bytes.
+                return Err(e.into());
+            }
+            Ok(Opened::Plain(
+                ctx.open_options().writable(false).open(name)?,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stores `data` as a new version of the shared value `name`, creating it if needed (with handle
+/// lifetime it must be new).
 pub fn store(
-    _ctx: &Ctx,
-    _name: &str,
-    _data: &[u8],
-    _lifetime: Lifetime,
-    _permissions: Option<Permissions>,
-) -> anyhow::Result<Value> {
-    Err(missing())
+    ctx: &Ctx,
+    name: &str,
+    data: &[u8],
+    lifetime: Lifetime,
+    permissions: Option<Permissions>,
+) -> anyhow::Result<SharedValue> {
+    let mut o = options(ctx);
+    o.lifetime(lifetime).timeout(PLAIN_GRACE);
+    let len = data.len() as u64;
+    if len > 0 && len <= PRESIZE_LIMIT {
+        o.capacity(len);
+    }
+    if let Some(p) = permissions {
+        o.permissions(p);
+    }
+    let made = if lifetime == Lifetime::Handle {
+        o.create(name)
+    } else {
+        o.open_or_create(name).map(|(v, _)| v)
+    };
+    let v = made.map_err(|e| plain_in_the_way(ctx, name, e))?;
+    v.store(data)?;
+    Ok(v)
+}
+
+/// A plain object where a value was expected gets an error that says what to do.
+fn plain_in_the_way(ctx: &Ctx, name: &str, e: mmf::Error) -> anyhow::Error {
+    let plain = matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::NotReady)
+        && ctx.find(name).is_ok_and(|o| !o.is_value());
+    if plain {
+        CliError::Usage(format!(
+            "{} is a plain object, not an mmf shared value; store into it with --raw, or remove \
+             it first with `mmf rm {name}`",
+            object(name)
+        ))
+        .into()
+    } else {
+        e.into()
+    }
+}
+
+/// The latest value of `name`: a shared value whole, a plain object up to its first NUL. With
+/// `--wait`, waits until the object exists and, for a value, until something was stored.
+pub fn retrieve_any(ctx: &Ctx, name: &str, waiter: &Waiter) -> anyhow::Result<Vec<u8>> {
+    let v = match waiter.retry(|| open_any(ctx, name))? {
+        Opened::Plain(m) => return read_plain(&m),
+        Opened::Value(v) => v,
+    };
+    let (version, bytes) = v.retrieve_versioned()?;
+    if version > 0 || !waiter.waits() {
+        return Ok(bytes);
+    }
+    match v.wait_newer(0, waiter.remaining()) {
+        Ok(_) => Ok(v.retrieve()?),
+        Err(e) if e.kind() == ErrorKind::Timeout => Err(waiter.timed_out("hold a value")),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The version and length of the value `name` holds, if it can be read.
-pub fn summary(_ctx: &Ctx, _name: &str) -> Option<(u64, usize)> {
-    None
-}
-
-/// The latest value of `name`: a shared value whole, a plain object up to its first NUL.
-pub fn retrieve_any(
-    ctx: &Ctx,
-    name: &str,
-    waiter: &super::retrieve::Waiter,
-) -> anyhow::Result<Vec<u8>> {
-    let m = waiter.retry(|| ctx.open_options().writable(false).open(name))?;
-    super::retrieve::read_plain(&m)
+pub fn summary(ctx: &Ctx, name: &str) -> Option<(u64, usize)> {
+    let mut o = options(ctx);
+    o.writable(false).timeout(PLAIN_GRACE);
+    let v = o.open(name).ok()?;
+    let (version, bytes) = v.retrieve_versioned().ok()?;
+    Some((version, bytes.len()))
 }

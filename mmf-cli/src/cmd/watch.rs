@@ -1,9 +1,71 @@
 //! `mmf watch NAME`: each new value as it is stored.
 
 use super::Ctx;
+use super::retrieve::Waiter;
 use crate::cli::WatchArgs;
+use crate::exit::{CliError, object};
+use mmf::ErrorKind;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// How often the loop looks at the interrupt flag while no value arrives.
+const TICK: Duration = Duration::from_millis(200);
 
 pub fn run(ctx: &Ctx, a: WatchArgs) -> anyhow::Result<()> {
-    ctx.find(&a.name)?;
-    Err(crate::exit::CliError::Failed("shared values are not in the library yet".into()).into())
+    // Ctrl-C, SIGTERM and SIGHUP end the watch normally (status 0).
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    let waiter = Waiter::new(&a.name, a.wait);
+    let v = match waiter.retry(|| super::values::open_any(ctx, &a.name))? {
+        super::values::Opened::Value(v) => v,
+        super::values::Opened::Plain(_) => {
+            return Err(CliError::Usage(format!(
+                "{} is a plain object; `mmf watch` follows shared values (made by `mmf store` \
+                 without --raw)",
+                object(&a.name)
+            ))
+            .into());
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let (mut seen, bytes) = v.retrieve_versioned()?;
+    if seen > 0 {
+        print(&mut out, a.json, seen, &bytes)?;
+    }
+    while !stop.load(Ordering::Relaxed) {
+        match v.wait_newer(seen, Some(TICK)) {
+            Ok(_) => {
+                let (version, bytes) = v.retrieve_versioned()?;
+                if version > seen {
+                    print(&mut out, a.json, version, &bytes)?;
+                    seen = version;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Timeout => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// One value: its bytes and a newline, or a JSON line.
+fn print(out: &mut impl Write, json: bool, version: u64, bytes: &[u8]) -> std::io::Result<()> {
+    if json {
+        let mut m = serde_json::Map::new();
+        m.insert("version".into(), version.into());
+        crate::output::value_fields(&mut m, bytes);
+        writeln!(out, "{}", serde_json::Value::Object(m))?;
+    } else {
+        out.write_all(bytes)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }

@@ -223,56 +223,95 @@ impl Run {
     }
 }
 
-/// A running `mmf` whose stderr is read line by line (for `store --hold`).
+/// A running `mmf` whose stdout and stderr are read line by line (for `store --hold`, `watch`).
 pub struct Background {
     pub child: Child,
-    lines: mpsc::Receiver<String>,
+    out: mpsc::Receiver<String>,
+    err: mpsc::Receiver<String>,
     pub desc: String,
+}
+
+fn line_reader(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            match line {
+                Ok(l) => {
+                    if tx.send(l).is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    });
+    rx
 }
 
 impl Background {
     pub fn spawn(mut c: Command) -> Background {
         let desc = format!("{c:?}");
-        c.stdout(Stdio::null()).stderr(Stdio::piped());
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = c
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {desc}: {e}"));
-        let err = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines() {
-                match line {
-                    Ok(l) => {
-                        if tx.send(l).is_err() {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        });
+        let out = line_reader(child.stdout.take().unwrap());
+        let err = line_reader(child.stderr.take().unwrap());
         Background {
             child,
-            lines: rx,
+            out,
+            err,
             desc,
         }
     }
 
     /// Waits (with a watchdog) for a line on stderr containing `want`.
     pub fn wait_for_line(&mut self, want: &str, limit: Duration) -> String {
+        Self::wait_on(
+            &self.err,
+            &mut self.child,
+            &self.desc,
+            "stderr",
+            want,
+            limit,
+        )
+    }
+
+    /// Waits (with a watchdog) for the next line on stdout and checks it is `want`.
+    pub fn expect_stdout_line(&mut self, want: &str, limit: Duration) {
+        match self.out.recv_timeout(limit) {
+            Ok(l) => assert_eq!(l, want, "{}", self.desc),
+            Err(_) => {
+                let _ = self.child.kill();
+                let err: Vec<String> = self.err.try_iter().collect();
+                panic!(
+                    "watchdog: {} printed no line {want:?} on stdout within {limit:?}; stderr: {err:?}",
+                    self.desc
+                );
+            }
+        }
+    }
+
+    fn wait_on(
+        rx: &mpsc::Receiver<String>,
+        child: &mut Child,
+        desc: &str,
+        stream: &str,
+        want: &str,
+        limit: Duration,
+    ) -> String {
         let deadline = Instant::now() + limit;
         let mut seen = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
+            match rx.recv_timeout(left) {
                 Ok(l) if l.contains(want) => return l,
                 Ok(l) => seen.push(l),
                 Err(_) => {
-                    let _ = self.child.kill();
+                    let _ = child.kill();
                     panic!(
-                        "watchdog: {} printed no line with {want:?} within {limit:?}; \
-                         stderr so far: {seen:?}",
-                        self.desc
+                        "watchdog: {desc} printed no line with {want:?} on {stream} within \
+                         {limit:?}; {stream} so far: {seen:?}"
                     );
                 }
             }
