@@ -59,11 +59,9 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
         let m = mmf::Mapping::create(&name, size as u64).expect("create");
         let view = m.map_mut().expect("map");
 
-        #[cfg(feature = "value")]
         let value = crate::mmfv::Copy::new(size);
 
         let mut runs = Interleaved::new();
-        #[cfg(feature = "value")]
         {
             let v = &value;
             let s = &src;
@@ -71,17 +69,11 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
                 Ok(gbps(size, iters, || v.store(s)))
             });
         }
-        #[cfg(feature = "value")]
         {
             let v = &value;
             runs.add("mmf SharedValue::retrieve_into", Kind::Mmf, move || {
                 Ok(gbps(size, iters, || v.retrieve()))
             });
-        }
-        #[cfg(not(feature = "value"))]
-        {
-            runs.unavailable("mmf SharedValue::store", Kind::Mmf, crate::NO_VALUE);
-            runs.unavailable("mmf SharedValue::retrieve_into", Kind::Mmf, crate::NO_VALUE);
         }
         {
             let (s, d) = (&src, &mut dst);

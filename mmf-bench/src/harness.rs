@@ -254,6 +254,7 @@ impl<'a> Interleaved<'a> {
     }
 
     /// Adds a variant that cannot run here, with the reason.
+    #[cfg_attr(feature = "peers", allow(dead_code))]
     pub fn unavailable(&mut self, name: &str, kind: Kind, why: &str) -> &mut Self {
         let why = why.to_owned();
         self.entries

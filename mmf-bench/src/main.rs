@@ -13,7 +13,6 @@ mod copy;
 mod file;
 mod harness;
 mod latency;
-#[cfg(feature = "value")]
 mod mmfv;
 mod open;
 #[cfg(feature = "peers")]
@@ -26,11 +25,6 @@ use std::path::PathBuf;
 
 /// The 64-byte payload of scenarios 1 and 2 (the first 8 bytes carry a sequence number).
 pub const PAYLOAD: [u8; 64] = [0xa5; 64];
-
-/// Why mmf's shared-value figures are missing, while `SharedValue` is not in the library.
-#[cfg(not(feature = "value"))]
-pub const NO_VALUE: &str =
-    "mmf::SharedValue is not exported by the library yet (mmf/src/value.rs is a stub)";
 
 #[cfg(not(feature = "peers"))]
 const NO_PEERS: &str = "built without the `peers` feature (cargo run --release -p mmf-bench \
@@ -153,7 +147,6 @@ fn child(role: &str, args: &[String]) {
         "mmap-sync" => peers::child_mmap_sync(args),
         #[cfg(feature = "peers")]
         "shmem" => peers::child_shared_memory(args),
-        #[cfg(feature = "value")]
         r if r.starts_with("value-") => mmfv::child(r, args),
         _ => panic!("unknown child role {role}"),
     }
@@ -167,12 +160,9 @@ fn scenario_spin(cfg: &Config) -> Scenario {
         Better::Lower,
     );
     let mut runs = Interleaved::new();
-    #[cfg(feature = "value")]
     runs.add("mmf SharedValue (spin on version)", Kind::Mmf, || {
         Ok(mmfv::spin(cfg))
     });
-    #[cfg(not(feature = "value"))]
-    runs.unavailable("mmf SharedValue (spin on version)", Kind::Mmf, NO_VALUE);
     runs.add("raw shared cache line", Kind::Baseline, || {
         latency::cache_line(cfg)
     });
@@ -233,12 +223,9 @@ fn scenario_block(cfg: &Config) -> Scenario {
     );
     let mut runs = Interleaved::new();
     let us = |r: Result<f64, String>| r.map(|ns| ns / 1000.0);
-    #[cfg(feature = "value")]
     runs.add("mmf SharedValue (wait_newer)", Kind::Mmf, || {
         Ok(mmfv::block(cfg) / 1000.0)
     });
-    #[cfg(not(feature = "value"))]
-    runs.unavailable("mmf SharedValue (wait_newer)", Kind::Mmf, NO_VALUE);
     runs.add("raw futex", Kind::Baseline, || us(latency::futex(cfg)));
     runs.add("eventfd", Kind::Baseline, || us(latency::eventfd(cfg)));
     runs.add("Unix socket (blocking)", Kind::Baseline, || {
@@ -287,7 +274,7 @@ fn main() {
             1 => all.push(scenario_spin(&cfg)),
             2 => all.push(scenario_block(&cfg)),
             3 => all.extend(copy::run(&cfg)),
-            4 => all.extend(readers(&cfg)),
+            4 => all.extend(mmfv::readers(&cfg)),
             5 => all.extend(open::run(&cfg)),
             6 => all.extend(file::run(&cfg)),
             _ => unreachable!(),
@@ -309,37 +296,4 @@ fn main() {
     )
     .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     eprintln!("wrote {}", path.display());
-}
-
-fn readers(cfg: &Config) -> Vec<Scenario> {
-    #[cfg(feature = "value")]
-    {
-        mmfv::readers(cfg)
-    }
-    #[cfg(not(feature = "value"))]
-    {
-        let mut out = Vec::new();
-        for size in [4usize << 10, 64 << 10, 1 << 20] {
-            let mut sc = Scenario::new(
-                &format!("4 {}", copy::label(size)),
-                &format!(
-                    "reads per second per reader, {}, writer storing flat out vs no writer",
-                    copy::label(size)
-                ),
-                "M reads/s",
-                Better::Higher,
-            );
-            let mut runs = Interleaved::new();
-            runs.unavailable("mmf reader, writer storing flat out", Kind::Mmf, NO_VALUE);
-            runs.unavailable("mmf reader, no writer", Kind::Baseline, NO_VALUE);
-            sc.variants = runs.run(cfg.reps, false, &sc.id);
-            sc.goals.push(Goal {
-                mmf: "mmf reader, writer storing flat out".into(),
-                baseline: "mmf reader, no writer".into(),
-                ratio: 0.9,
-            });
-            out.push(sc);
-        }
-        out
-    }
 }
