@@ -156,6 +156,11 @@ mod payload {
         h
     }
 
+    /// The last 8 bytes: the hash of the body (bytes 8..len-8) sealed with the id (bytes 0..8).
+    fn seal(body_hash: u64, id: u64) -> u64 {
+        mix(body_hash ^ mix(id))
+    }
+
     pub fn make(id: u64, len: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(len);
         if len < 16 {
@@ -171,7 +176,7 @@ mod payload {
         while out.len() < len - 8 {
             out.push(k as u8);
         }
-        let h = hash(&out);
+        let h = seal(hash(&out[8..]), id);
         out.extend_from_slice(&h.to_le_bytes());
         out
     }
@@ -180,10 +185,12 @@ mod payload {
         if b.len() < 16 {
             return b.iter().all(|&x| x == b.len() as u8 ^ 0xa5);
         }
-        let (body, tail) = b.split_at(b.len() - 8);
-        let mut w = [0u8; 8];
-        w.copy_from_slice(tail);
-        hash(body) == u64::from_le_bytes(w)
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        seal(hash(&b[8..b.len() - 8]), word(0)) == word(b.len() - 8)
     }
 
     pub fn id(b: &[u8]) -> Option<u64> {

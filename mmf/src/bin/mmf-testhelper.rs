@@ -27,8 +27,8 @@
 //!     0..=MAXLEN for SECS seconds (at least once); prints `stores N`.
 //!   - `value-reader NAME SECS [ro]`: retrieves and checks values for SECS seconds (read-only
 //!     with `ro`); prints `reads N bad B versions V`; exits 3 if any value was torn or corrupt.
-//!   - `value-crash-writer NAME LEN`: stores checksummed LEN-byte values until killed, printing
-//!     `storing K` before and `stored K VERSION` after each store.
+//!   - `value-crash-writer NAME LEN`: stores checksummed LEN-byte values (at least 16) until
+//!     killed, printing `storing K` before and `stored K VERSION` after each store.
 
 use std::io::Read;
 use std::process::exit;
@@ -194,8 +194,8 @@ fn main() {
 }
 
 /// Test payloads for shared values: `len < 16`: every byte is `len ^ 0xa5`; otherwise an 8-byte
-/// id, a stream derived from the id, and an 8-byte hash of everything before it. A mix of two
-/// payloads fails the check. (The same code is in `mmf/tests/value.rs`.)
+/// id, a body, and 8 bytes sealing the body's hash with the id. A mix of two payloads fails the
+/// check. (The same code is in `mmf/tests/value.rs`.)
 mod payload {
     fn mix(mut z: u64) -> u64 {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -218,6 +218,11 @@ mod payload {
         h
     }
 
+    /// The last 8 bytes: the hash of the body (bytes 8..len-8) sealed with the id (bytes 0..8).
+    fn seal(body_hash: u64, id: u64) -> u64 {
+        mix(body_hash ^ mix(id))
+    }
+
     pub fn make(id: u64, len: usize, out: &mut Vec<u8>) {
         out.clear();
         if len < 16 {
@@ -233,18 +238,49 @@ mod payload {
         while out.len() < len - 8 {
             out.push(k as u8);
         }
-        let h = hash(out);
+        let h = seal(hash(&out[8..]), id);
         out.extend_from_slice(&h.to_le_bytes());
+    }
+
+    /// A large payload whose id changes without rewriting or rehashing its body (built once by
+    /// repeating a 64 KiB block): `len >= 16`.
+    pub struct Fixed {
+        buf: Vec<u8>,
+        body_hash: u64,
+    }
+
+    impl Fixed {
+        pub fn new(seed: u64, len: usize) -> Fixed {
+            let mut block = Vec::new();
+            make(seed, 64 << 10, &mut block);
+            let mut buf = Vec::with_capacity(len);
+            while buf.len() < len {
+                let n = (len - buf.len()).min(block.len());
+                buf.extend_from_slice(&block[..n]);
+            }
+            let body_hash = hash(&buf[8..len - 8]);
+            Fixed { buf, body_hash }
+        }
+
+        pub fn with_id(&mut self, id: u64) -> &[u8] {
+            let n = self.buf.len();
+            self.buf[..8].copy_from_slice(&id.to_le_bytes());
+            let tail = seal(self.body_hash, id);
+            self.buf[n - 8..].copy_from_slice(&tail.to_le_bytes());
+            &self.buf
+        }
     }
 
     pub fn check(b: &[u8]) -> bool {
         if b.len() < 16 {
             return b.iter().all(|&x| x == b.len() as u8 ^ 0xa5);
         }
-        let (body, tail) = b.split_at(b.len() - 8);
-        let mut w = [0u8; 8];
-        w.copy_from_slice(tail);
-        hash(body) == u64::from_le_bytes(w)
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        seal(hash(&b[8..b.len() - 8]), word(0)) == word(b.len() - 8)
     }
 }
 
@@ -307,12 +343,13 @@ fn value_command(args: &[String]) -> mmf::Result<()> {
         _ => {
             // value-crash-writer
             let value = mmf::SharedValue::open(arg(1))?;
-            let len = num(2) as usize;
-            let mut buf = Vec::new();
+            let len = (num(2) as usize).max(16);
+            let pid = std::process::id() as u64;
+            let mut payload = payload::Fixed::new(pid, len);
             for k in 0u64.. {
-                payload::make(((std::process::id() as u64) << 32) | k, len, &mut buf);
+                let bytes = payload.with_id((pid << 32) | k);
                 println!("storing {}", k);
-                let v = value.store(&buf)?;
+                let v = value.store(bytes)?;
                 println!("stored {} {}", k, v);
             }
         }

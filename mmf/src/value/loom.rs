@@ -77,15 +77,16 @@ impl Host for TestHost {
         token != self.dead
     }
 
-    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
         if timeout.is_some() {
             loom::thread::yield_now();
-            return;
+            return false; // "timed out"
         }
         let g = self.futex.lock.lock().unwrap();
         if word.load(Ordering::Relaxed) == expected {
             drop(self.futex.cv.wait(g).unwrap());
         }
+        true
     }
 
     fn wake(&self, _word: &AtomicU32) {

@@ -283,18 +283,23 @@ impl Host for MappedHost<'_> {
     }
 
     #[cfg(not(loom))]
-    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
-        if self.0.wait(word, expected, timeout).is_err() {
-            // No kernel wait here: do not spin.
-            std::thread::sleep(
-                timeout.map_or(READ_ONLY_WAIT_SLICE, |t| t.min(READ_ONLY_WAIT_SLICE)),
-            );
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
+        match self.0.wait(word, expected, timeout) {
+            Ok(woken) => woken,
+            Err(_) => {
+                // No kernel wait here: do not spin.
+                std::thread::sleep(
+                    timeout.map_or(READ_ONLY_WAIT_SLICE, |t| t.min(READ_ONLY_WAIT_SLICE)),
+                );
+                false
+            }
         }
     }
 
     #[cfg(loom)]
-    fn wait(&self, _word: &AtomicU32, _expected: u32, _timeout: Option<Duration>) {
+    fn wait(&self, _word: &AtomicU32, _expected: u32, _timeout: Option<Duration>) -> bool {
         // Mapped values are never built under loom (see `SharedValue::attach`).
+        false
     }
 
     #[cfg(not(loom))]
@@ -397,13 +402,11 @@ impl Inner {
     }
 
     /// A view covering at least `need` bytes, growing the object first if `grow`.
+    /// Other threads keep using the current view meanwhile: the lock is only held to swap it.
     fn remap(&self, op: &'static str, need: u64, grow: bool) -> Result<Arc<View>> {
-        let mut guard = match self.data.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        if guard.len() as u64 >= need {
-            return Ok(guard.clone());
+        let current = self.data_view();
+        if current.len() as u64 >= need {
+            return Ok(current);
         }
         if need > i64::MAX as u64 {
             return Err(self.error(
@@ -457,9 +460,14 @@ impl Inner {
                 ),
             ));
         }
-        let view = Arc::new(view);
-        *guard = view.clone();
-        Ok(view)
+        let mut guard = match self.data.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if guard.len() < view.len() {
+            *guard = Arc::new(view);
+        }
+        Ok(guard.clone())
     }
 
     fn read(&self, dest: &mut Dest<'_>) -> Result<u64> {

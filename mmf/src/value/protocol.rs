@@ -120,8 +120,8 @@ pub(crate) trait Host {
     fn token(&self) -> u64;
     /// `false` only when the process that `token` names has surely exited.
     fn alive(&self, token: u64) -> bool;
-    /// Blocks while `word == expected`, at most `timeout`.
-    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>);
+    /// Blocks while `word == expected`, at most `timeout`; `false` if the timeout passed.
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool;
     /// Wakes every waiter on `word`.
     fn wake(&self, word: &AtomicU32);
     /// Milliseconds on a clock shared by every process of the machine (for pin ages).
@@ -425,12 +425,12 @@ impl<'a, D: Data> Region<'a, D> {
             }
             c.lock_waiters.fetch_add(1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
-            if c.lock.load(Ordering::Relaxed) == owner {
-                host.wait(&c.lock_notify, seen, Some(LOCK_POLL));
-            }
+            let woken = c.lock.load(Ordering::Relaxed) != owner
+                || host.wait(&c.lock_notify, seen, Some(LOCK_POLL));
             c.lock_waiters.fetch_sub(1, Ordering::Relaxed);
-            // Every sleep ends with a look at the owner: a dead one is found within LOCK_POLL.
-            check_owner = true;
+            // A sleep that ran out means nobody released the lock for LOCK_POLL: look at the
+            // owner, so a dead one is found within LOCK_POLL.
+            check_owner = !woken;
         }
     }
 
@@ -595,7 +595,7 @@ impl<'a, D: Data> Region<'a, D> {
                 } else {
                     Some(remaining.map_or(read_only_slice, |r| r.min(read_only_slice)))
                 };
-                host.wait(&c.notify, n, timeout);
+                let _ = host.wait(&c.notify, n, timeout);
             }
             if self.writable {
                 c.waiters.fetch_sub(1, Ordering::Relaxed);
