@@ -6,63 +6,23 @@
 
 use mmf::{Disposition, ErrorKind, Mapping, Pod, Shared, SharedValue, ValueOptions};
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Child, ChildStdout, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
+mod common;
 
-fn unique(tag: &str) -> String {
-    format!(
-        "mmf-test-value-{}-{}-{}",
-        tag,
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
+use common::{check, unique, wait_output};
 
+/// Starts the helper with `args`, its stdout and stderr piped.
 fn helper(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_mmf-testhelper"))
+    common::helper()
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn mmf-testhelper")
-}
-
-/// Waits for a child with a watchdog: kills it and panics if it runs past `limit`.
-fn wait_output(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    loop {
-        match child.try_wait().expect("try_wait") {
-            Some(_) => return child.wait_with_output().expect("output"),
-            None if start.elapsed() > limit => {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
-                panic!(
-                    "watchdog: helper still running after {:?}; stdout {:?} stderr {:?}",
-                    limit,
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            None => std::thread::sleep(Duration::from_millis(5)),
-        }
-    }
-}
-
-fn check(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{} failed: status {:?}\nstdout: {}\nstderr: {}",
-        what,
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Reads a child's stdout line by line on a thread; `next` waits with a watchdog.
