@@ -689,3 +689,37 @@ fn threads_share_a_value() {
         assert!(h.join().unwrap() > 0);
     }
 }
+
+#[test]
+fn an_opener_never_sees_a_value_without_its_header() {
+    // One thread creates and drops values as fast as it can; another opens each name the moment
+    // it can, without waiting for a ready word (timeout 0). It may find nothing, but never a value
+    // whose header is missing: the header is written before the name appears.
+    let base = common::unique("nohdr");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opener = {
+        let (base, done) = (base.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut o = mmf::ValueOptions::new();
+            o.timeout(std::time::Duration::ZERO);
+            let (mut opened, mut i) = (0u32, 0u32);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                match o.open(format!("{}-{}", base, i % 200)) {
+                    Ok(_) => opened += 1,
+                    Err(e) if e.kind() == mmf::ErrorKind::NotFound => {}
+                    Err(e) => panic!("opened a value in an incomplete state: {}", e),
+                }
+                i += 1;
+            }
+            opened
+        })
+    };
+    for round in 0..2000u32 {
+        let v = mmf::SharedValue::create(format!("{}-{}", base, round % 200)).unwrap();
+        v.store(b"x").unwrap();
+        drop(v);
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let opened = opener.join().expect("the opener saw a half-made value");
+    println!("the opener caught {} values alive", opened);
+}

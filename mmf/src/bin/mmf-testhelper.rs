@@ -10,6 +10,9 @@
 //! - `race NAME SIZE`: open-or-create; prints `created` or `opened` and the size seen; fails if an
 //!   opener ever sees a size other than SIZE.
 //! - `exchange NAME`: opens NAME, prints what is at 0..5 as hex, writes `from-b` at 16.
+//! - `value-wait NAME SEEN`: opens the shared value NAME, prints `waiting`, waits (at most 60 s)
+//!   for a version newer than SEEN, prints `got VERSION HEX` with the value retrieved.
+//! - `value-store NAME HEX`: opens the shared value NAME, stores HEX, prints the new version.
 //! - `inherited LEN`: takes over the object whose token is in `$MMF_HANDLE`, prints `held` and
 //!   0..LEN as hex, waits until stdin closes.
 //! - `recv SOCKET LEN` (Unix): connects to the Unix socket, receives an object, prints 0..LEN as
@@ -108,6 +111,18 @@ fn run(args: &[String]) -> mmf::Result<()> {
             let v = m.map_mut()?;
             println!("{}", hex(&v.read_vec(0, 5)?));
             v.write_at(16, b"from-b")?;
+        }
+        "value-wait" => {
+            let value = mmf::SharedValue::open(arg(1))?;
+            println!("waiting");
+            let seen = arg(2).parse().unwrap_or(0);
+            value.wait_newer(seen, Some(std::time::Duration::from_secs(60)))?;
+            let (version, data) = value.retrieve_versioned()?;
+            println!("got {} {}", version, hex(&data));
+        }
+        "value-store" => {
+            let value = mmf::SharedValue::open(arg(1))?;
+            println!("{}", value.store(&unhex(arg(2)))?);
         }
         "inherited" => {
             let token = std::env::var("MMF_HANDLE").unwrap_or_default();

@@ -202,8 +202,16 @@ impl ValueOptions {
         if let Some(d) = &self.dir {
             co.dir(d.clone());
         }
-        let mapping = co.create(&name)?;
-        SharedValue::initialise(mapping, self.slots, cap, self.layout)
+        // The header is written by the creator's initialiser, which on Linux runs before the
+        // object has its name: no opener can ever see the object without its header, and a
+        // creator killed midway leaves no half-made value behind (see `CreateOptions::create_with`).
+        let (slots, layout) = (self.slots, self.layout);
+        let mapping = co.create_with(&name, |v| {
+            SharedValue::initialise(v.mapping(), slots, cap, layout).map(drop)
+        })?;
+        let mut o = self.clone();
+        o.writable = true;
+        SharedValue::attach(mapping, &o)
     }
 
     /// Opens an existing named value, waiting up to [`timeout`](Self::timeout) for a creator
@@ -660,7 +668,9 @@ impl SharedValue {
             mapping.map()?
         };
         let notifier = sys::Notifier::new(mapping.name(), false)?;
-        // Wait for the creator's ready word (the name exists before the header is written).
+        // Wait for the creator's ready word: on Linux mmf's creators publish the name after the
+        // header, but another implementation of FORMAT.md (or Windows, where a section is named
+        // at creation) may not.
         let deadline = Instant::now().checked_add(o.timeout);
         if let Some(ready) = ready_word(&view) {
             loop {
