@@ -4,7 +4,6 @@
 use crate::Config;
 use crate::harness::{Better, Goal, Interleaved, Kind, Scenario, pin, unique_name};
 use std::hint::black_box;
-use std::time::Instant;
 
 pub const SIZES: [usize; 3] = [4 << 10, 1 << 20, 64 << 20];
 
@@ -14,14 +13,17 @@ fn volume(cfg: &Config, size: usize) -> usize {
     v.max(2 * size)
 }
 
-/// GB/s (10^9 bytes per second) of `iters` calls of `f` moving `size` bytes each.
+/// GB/s (10^9 bytes per second) of `iters` calls of `f` moving `size` bytes each: the median
+/// over up to 32 timed chunks of the calls.
 pub fn gbps(size: usize, iters: usize, mut f: impl FnMut()) -> f64 {
     f(); // warm: faults, caches
-    let t = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    (size * iters) as f64 / t.elapsed().as_nanos() as f64
+    let chunks = iters.clamp(1, 32);
+    let per = (iters / chunks).max(1);
+    crate::harness::median_rate(chunks, (size * per) as f64, |_| {
+        for _ in 0..per {
+            f();
+        }
+    })
 }
 
 pub fn fill(buf: &mut [u8]) {
@@ -156,8 +158,8 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
             });
         }
         sc.notes.push(format!(
-            "{iters} copies of {} per figure, one process pinned to CPU {}; memcpy is glibc's, \
-             between two private buffers",
+            "{iters} copies of {} per figure (the median rate over up to 32 timed chunks of \
+             them), one process pinned to CPU {}; memcpy is glibc's, between two private buffers",
             label(size),
             cfg.cpu_a
         ));

@@ -8,13 +8,12 @@
 //! reads the same cached pages.
 
 use crate::Config;
-use crate::harness::{Better, Goal, Interleaved, Kind, Scenario, pin};
+use crate::harness::{Better, Goal, Interleaved, Kind, Scenario, median_rate, pin};
 use std::fs::File;
 use std::hint::black_box;
 use std::io::Write;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 const CHUNK: usize = 128 << 10;
 const PAGE: usize = 4096;
@@ -60,6 +59,35 @@ fn prepare(path: &Path, size: usize) -> File {
         off += buf.len();
     }
     f
+}
+
+/// GB/s of one sequential pass over `size` bytes, `read(off)` handling the CHUNK at `off`: the
+/// median rate over 16 equal segments of the pass.
+fn sequential(size: usize, mut read: impl FnMut(usize) -> u64) -> f64 {
+    const SEGMENTS: usize = 16;
+    let seg = size / SEGMENTS;
+    let mut acc = 0;
+    let r = median_rate(SEGMENTS, seg as f64, |k| {
+        for off in (k * seg..(k + 1) * seg).step_by(CHUNK) {
+            acc ^= read(off);
+        }
+    });
+    black_box(acc);
+    r
+}
+
+/// Millions of reads per second of `n` calls of `read`: the median over 20 equal chunks.
+fn random(n: usize, mut read: impl FnMut() -> u64) -> f64 {
+    const CHUNKS: usize = 20;
+    let per = n / CHUNKS;
+    let mut acc = 0;
+    let r = median_rate(CHUNKS, per as f64 * 1000.0, |_| {
+        for _ in 0..per {
+            acc ^= read();
+        }
+    });
+    black_box(acc);
+    r
 }
 
 struct Rng(u64);
@@ -115,47 +143,33 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
         let mut buf1 = vec![0u8; CHUNK];
         let mut buf2 = vec![0u8; CHUNK];
         let mut buf3 = vec![0u8; CHUNK];
-        let gb = |t: Instant| size as f64 / t.elapsed().as_nanos() as f64;
         let v = &view;
         let mm = &m;
         runs.add(
             "mmf View::read_at (long-lived view)",
             Kind::Mmf,
             move || {
-                let t = Instant::now();
-                let mut s = 0;
-                for off in (0..size).step_by(CHUNK) {
+                Ok(sequential(size, |off| {
                     v.read_at(off, &mut buf1).expect("read");
-                    s ^= fold(&buf1);
-                }
-                black_box(s);
-                Ok(gb(t))
+                    fold(&buf1)
+                }))
             },
         );
         runs.add("pread", Kind::Baseline, move || {
-            let t = Instant::now();
-            let mut s = 0;
-            for off in (0..size).step_by(CHUNK) {
+            Ok(sequential(size, |off| {
                 pread(fd, &mut buf2, off);
-                s ^= fold(&buf2);
-            }
-            black_box(s);
-            Ok(gb(t))
+                fold(&buf2)
+            }))
         });
         runs.add(
             "mmf View::read_at (new view each pass)",
             Kind::Info,
             move || {
-                let t = Instant::now();
                 let v = mm.map().expect("view");
-                let mut s = 0;
-                for off in (0..size).step_by(CHUNK) {
+                Ok(sequential(size, |off| {
                     v.read_at(off, &mut buf3).expect("read");
-                    s ^= fold(&buf3);
-                }
-                black_box(s);
-                drop(v);
-                Ok(gb(t))
+                    fold(&buf3)
+                }))
             },
         );
         #[cfg(target_arch = "x86_64")]
@@ -165,17 +179,13 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
                 "rep movsb out of the view (candidate copy, not in mmf)",
                 Kind::Info,
                 move || {
-                    let t = Instant::now();
-                    let mut s = 0;
-                    for off in (0..size).step_by(CHUNK) {
+                    Ok(sequential(size, |off| {
                         // SAFETY: `off + CHUNK <= size`, the view's length; `buf4` is CHUNK bytes.
                         unsafe {
                             crate::raw::rep_movsb(buf4.as_mut_ptr(), v.as_ptr().add(off), CHUNK)
                         };
-                        s ^= fold(&buf4);
-                    }
-                    black_box(s);
-                    Ok(gb(t))
+                        fold(&buf4)
+                    }))
                 },
             );
         }
@@ -183,11 +193,9 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
             "mmf unsafe View::as_slice (zero-copy fold)",
             Kind::Info,
             move || {
-                let t = Instant::now();
                 // SAFETY: nobody writes the benchmark's file while it runs.
-                let s = fold(unsafe { v.as_slice() });
-                black_box(s);
-                Ok(gb(t))
+                let all = unsafe { v.as_slice() };
+                Ok(sequential(size, |off| fold(&all[off..off + CHUNK])))
             },
         );
         seq.variants = runs.run(cfg.reps, cfg.verbose, &seq.id);
@@ -213,33 +221,24 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
         let mut runs = Interleaved::new();
         let mut buf1 = vec![0u8; PAGE];
         let mut buf2 = vec![0u8; PAGE];
-        let rate = move |t: Instant| rand_n as f64 / t.elapsed().as_nanos() as f64 * 1000.0;
         let v = &view;
         let (mut s1, mut s2, mut s3) = (0, 0, 0);
         let sd = &seeds;
         runs.add("mmf View::read_at", Kind::Mmf, move || {
             let mut r = Rng(sd[s1]);
             s1 += 1;
-            let t = Instant::now();
-            let mut s = 0;
-            for _ in 0..rand_n {
+            Ok(random(rand_n, || {
                 v.read_at(r.page(pages), &mut buf1).expect("read");
-                s ^= fold(&buf1);
-            }
-            black_box(s);
-            Ok(rate(t))
+                fold(&buf1)
+            }))
         });
         runs.add("pread", Kind::Baseline, move || {
             let mut r = Rng(sd[s2]);
             s2 += 1;
-            let t = Instant::now();
-            let mut s = 0;
-            for _ in 0..rand_n {
+            Ok(random(rand_n, || {
                 pread(fd, &mut buf2, r.page(pages));
-                s ^= fold(&buf2);
-            }
-            black_box(s);
-            Ok(rate(t))
+                fold(&buf2)
+            }))
         });
         runs.add(
             "mmf unsafe View::as_slice (zero-copy fold)",
@@ -249,14 +248,10 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
                 s3 += 1;
                 // SAFETY: nobody writes the benchmark's file while it runs.
                 let all = unsafe { v.as_slice() };
-                let t = Instant::now();
-                let mut s = 0;
-                for _ in 0..rand_n {
+                Ok(random(rand_n, || {
                     let o = r.page(pages);
-                    s ^= fold(&all[o..o + PAGE]);
-                }
-                black_box(s);
-                Ok(rate(t))
+                    fold(&all[o..o + PAGE])
+                }))
             },
         );
         rnd.variants = runs.run(cfg.reps, cfg.verbose, &rnd.id);
@@ -269,8 +264,9 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
 
     let note = format!(
         "{} MiB file on {}, written, fsynced, dropped with FADV_DONTNEED and read back once \
-         sequentially (cache filled by readahead); one process pinned to CPU {}; random: {} \
-         page-aligned reads per figure, the same offsets for every variant in a repetition",
+         sequentially (cache filled by readahead); one process pinned to CPU {}; sequential: one \
+         pass per figure, the median rate of its 16 segments; random: {} page-aligned reads per \
+         figure (median of 20 chunks), the same offsets for every variant in a repetition",
         size >> 20,
         fs_type(&dir),
         cfg.cpu_a,

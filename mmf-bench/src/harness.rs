@@ -54,6 +54,19 @@ pub fn batched_median_ns(total: usize, batch: usize, mut round_trip: impl FnMut(
     median(&mut means)
 }
 
+/// Runs `chunk(k)` for `k in 0..chunks`, timing each, and returns the median over chunks of
+/// `units` (the work one chunk does) per nanosecond. On a shared machine a preemption lands in
+/// one chunk and the median passes it over, where one long timed loop would absorb it.
+pub fn median_rate(chunks: usize, units: f64, mut chunk: impl FnMut(usize)) -> f64 {
+    let mut rates = Vec::with_capacity(chunks);
+    for k in 0..chunks {
+        let t = Instant::now();
+        chunk(k);
+        rates.push(units / t.elapsed().as_nanos() as f64);
+    }
+    median(&mut rates)
+}
+
 /// A unique name for a benchmark object: `mmf-bench-PID-TAG-N`.
 pub fn unique_name(tag: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};

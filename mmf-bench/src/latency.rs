@@ -13,9 +13,9 @@ use std::sync::atomic::Ordering;
 /// Round trips per measurement for each class of transport (the child runs warm-up + these).
 pub fn counts(cfg: &Config, class: Class) -> (usize, usize, usize) {
     let (n, batch) = match class {
-        Class::SpinShm => (200_000, 1000),
-        Class::SpinKernel => (40_000, 500),
-        Class::Blocking => (6_000, 100),
+        Class::SpinShm => (200_000, 100),
+        Class::SpinKernel => (40_000, 50),
+        Class::Blocking => (6_000, 20),
     };
     let n = if cfg.quick { n / 5 } else { n };
     (n / 10, n, batch)
