@@ -106,6 +106,7 @@ pub fn command_line() -> String {
     .to_owned()
 }
 
+/// Three significant digits (whole numbers from 100 up).
 fn fmt(x: f64) -> String {
     if !x.is_finite() {
         "—".into()
@@ -115,8 +116,11 @@ fn fmt(x: f64) -> String {
         format!("{x:.1}")
     } else if x >= 1.0 {
         format!("{x:.2}")
+    } else if x > 0.0 {
+        let decimals = (-x.log10().floor()) as usize + 2;
+        format!("{x:.decimals$}")
     } else {
-        format!("{x:.3}")
+        format!("{x}")
     }
 }
 
