@@ -93,82 +93,17 @@ impl Rng {
     }
 }
 
-/// The helper's payloads (`mod payload` in `src/bin/mmf-testhelper.rs`, same code).
-mod payload {
-    fn mix(mut z: u64) -> u64 {
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn hash(b: &[u8]) -> u64 {
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
-        let mut chunks = b.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0x0000_0100_0000_01b3);
-            h ^= h >> 29;
-        }
-        for &x in chunks.remainder() {
-            h = (h ^ x as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        h
-    }
-
-    /// The last 8 bytes: the hash of the body (bytes 8..len-8) sealed with the id (bytes 0..8).
-    fn seal(body_hash: u64, id: u64) -> u64 {
-        mix(body_hash ^ mix(id))
-    }
-
-    pub fn make(id: u64, len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(len);
-        if len < 16 {
-            out.resize(len, len as u8 ^ 0xa5);
-            return out;
-        }
-        out.extend_from_slice(&id.to_le_bytes());
-        let mut k = 0u64;
-        while out.len() + 8 <= len - 8 {
-            out.extend_from_slice(&mix(id ^ k).to_le_bytes());
-            k += 1;
-        }
-        while out.len() < len - 8 {
-            out.push(k as u8);
-        }
-        let h = seal(hash(&out[8..]), id);
-        out.extend_from_slice(&h.to_le_bytes());
-        out
-    }
-
-    pub fn check(b: &[u8]) -> bool {
-        if b.len() < 16 {
-            return b.iter().all(|&x| x == b.len() as u8 ^ 0xa5);
-        }
-        let word = |at: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[at..at + 8]);
-            u64::from_le_bytes(w)
-        };
-        seal(hash(&b[8..b.len() - 8]), word(0)) == word(b.len() - 8)
-    }
-
-    pub fn id(b: &[u8]) -> Option<u64> {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(b.get(..8)?);
-        Some(u64::from_le_bytes(w))
-    }
-}
+use common::payload;
 
 #[test]
 fn payloads_detect_mixing() {
-    let a = payload::make(1, 5000);
-    let b = payload::make(2, 5000);
+    let a = payload::make_vec(1, 5000);
+    let b = payload::make_vec(2, 5000);
     assert!(payload::check(&a) && payload::check(&b));
     let mut mixed = a.clone();
     mixed[2500..].copy_from_slice(&b[2500..]);
     assert!(!payload::check(&mixed));
-    assert!(payload::check(&payload::make(3, 0)) && payload::check(&payload::make(3, 15)));
+    assert!(payload::check(&payload::make_vec(3, 0)) && payload::check(&payload::make_vec(3, 15)));
 }
 
 /// Makes room for values of up to `max` bytes in `slots` slots where objects cannot grow
@@ -209,7 +144,7 @@ fn stress_two_writers_four_readers() {
     let value = room(&mut ValueOptions::new(), 1 << 20, 8)
         .create(&name)
         .unwrap();
-    value.store(&payload::make(7, 100)).unwrap();
+    value.store(&payload::make_vec(7, 100)).unwrap();
     let secs = "10";
     let max = (1u64 << 20).to_string();
     let writers: Vec<Child> = (0..2)
@@ -290,7 +225,7 @@ fn killed_writer_leaves_the_previous_value_and_never_blocks() {
         .create(&name)
         .unwrap();
     let mut rng = Rng::new();
-    let mut last = value.store(&payload::make(1, 1000)).unwrap();
+    let mut last = value.store(&payload::make_vec(1, 1000)).unwrap();
     // How long one 64 MiB store takes here, to aim the kills inside stores.
     let mut child = helper(&["value-crash-writer", &name, &LEN.to_string()]);
     let lines = Lines::new(child.stdout.take().unwrap());
@@ -335,7 +270,7 @@ fn killed_writer_leaves_the_previous_value_and_never_blocks() {
             v
         );
         assert!(data.len() == 1000 || data.len() == LEN);
-        let small = payload::make(1000 + round, 1000);
+        let small = payload::make_vec(1000 + round, 1000);
         last = within(Duration::from_secs(120), {
             let value = value.clone();
             move || value.store(&small).unwrap()
@@ -589,7 +524,7 @@ fn random_headers_and_live_state_never_panic() {
             .slots(4)
             .create(&name)
             .unwrap();
-        v.store(&payload::make(round, 200)).unwrap();
+        v.store(&payload::make_vec(round, 200)).unwrap();
         let header_size = v.header().unwrap().header_size as usize;
         // Keep magic and format in two thirds of the rounds, so the parser's later checks and the
         // live state (control block, slot descriptors) are reached too.
@@ -665,8 +600,11 @@ fn threads_share_a_value() {
             let mut rng = Rng(0x9e37_79b9 + w);
             let mut n = 0;
             while Instant::now() < deadline {
-                h.store(&payload::make(rng.next(), (rng.next() % 70_000) as usize))
-                    .unwrap();
+                h.store(&payload::make_vec(
+                    rng.next(),
+                    (rng.next() % 70_000) as usize,
+                ))
+                .unwrap();
                 n += 1;
             }
             n

@@ -109,6 +109,27 @@ pub(crate) enum Hint {
     Remove,
 }
 
+/// The letter for a backing in inheritance tokens and socket messages.
+#[allow(dead_code)] // unused where handing over is unsupported
+pub(crate) fn backing_tag(b: crate::Backing) -> char {
+    match b {
+        crate::Backing::Named => 'n',
+        crate::Backing::Anonymous => 'a',
+        crate::Backing::File => 'f',
+    }
+}
+
+/// The inverse of [`backing_tag`].
+#[allow(dead_code)]
+pub(crate) fn parse_backing(s: &str) -> Option<crate::Backing> {
+    match s {
+        "n" => Some(crate::Backing::Named),
+        "a" => Some(crate::Backing::Anonymous),
+        "f" => Some(crate::Backing::File),
+        _ => None,
+    }
+}
+
 /// The creator's initialiser: runs on the new object's memory before the object has its name.
 pub(crate) type Init<'a> = dyn FnMut(Object) -> crate::Result<()> + 'a;
 

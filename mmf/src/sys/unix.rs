@@ -27,7 +27,7 @@
 //! and destroy memory the compiler does not know about. Each call states the invariant it relies on.
 #![allow(unsafe_code)]
 
-use super::{CreateSpec, Hint, Init, OpenSpec};
+use super::{backing_tag, parse_backing, CreateSpec, Hint, Init, OpenSpec};
 use crate::{Access, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags};
@@ -336,8 +336,19 @@ fn finish(
     what: &str,
 ) -> Result<Object> {
     let st = rfs::fstat(&fd).map_err(|e| Error::os("create", what.to_owned(), ioerr(e)))?;
-    let (dev, ino) = ident(&st);
-    Ok(Object {
+    Ok(named_object(fd, &st, path, lifetime, writable))
+}
+
+/// A named object around an open descriptor `fd` whose status is `st`.
+fn named_object(
+    fd: OwnedFd,
+    st: &rfs::Stat,
+    path: PathBuf,
+    lifetime: Lifetime,
+    writable: bool,
+) -> Object {
+    let (dev, ino) = ident(st);
+    Object {
         fd,
         writable,
         commit: true,
@@ -347,7 +358,7 @@ fn finish(
             dev,
             ino,
         }),
-    })
+    }
 }
 
 /// Opens `spec.name` if it exists; `Ok(None)` if it does not (or was a stale handle-lifetime
@@ -454,18 +465,7 @@ fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
                 ),
             ));
         }
-        let (dev, ino) = ident(&st);
-        return Ok(Some(Object {
-            fd,
-            writable: spec.writable,
-            commit: true,
-            named: Some(Named {
-                path,
-                lifetime,
-                dev,
-                ino,
-            }),
-        }));
+        return Ok(Some(named_object(fd, &st, path, lifetime, spec.writable)));
     }
 }
 
@@ -909,23 +909,6 @@ impl Inheritance {
     }
 }
 
-fn backing_tag(b: Backing) -> char {
-    match b {
-        Backing::Named => 'n',
-        Backing::Anonymous => 'a',
-        Backing::File => 'f',
-    }
-}
-
-fn parse_backing(s: &str) -> Option<Backing> {
-    match s {
-        "n" => Some(Backing::Named),
-        "a" => Some(Backing::Anonymous),
-        "f" => Some(Backing::File),
-        _ => None,
-    }
-}
-
 /// Builds an `Object` around a descriptor received from another process. For a named object the
 /// descriptor already holds its own shared lock (see `transferable`).
 fn adopt(fd: OwnedFd, backing: Backing, writable: bool) -> Result<(Object, Backing, Option<Name>)> {
@@ -965,19 +948,8 @@ fn adopt(fd: OwnedFd, backing: Backing, writable: bool) -> Result<(Object, Backi
         .and_then(|n| n.to_str())
         .and_then(|n| Name::new(n).ok());
     let lifetime = read_lifetime(fd.as_fd()).unwrap_or(Lifetime::Persistent);
-    let (dev, ino) = ident(&st);
     Ok((
-        Object {
-            fd,
-            writable,
-            commit: true,
-            named: Some(Named {
-                path,
-                lifetime,
-                dev,
-                ino,
-            }),
-        },
+        named_object(fd, &st, path, lifetime, writable),
         backing,
         name,
     ))

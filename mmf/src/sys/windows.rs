@@ -52,7 +52,7 @@
 //! states the invariant it relies on; handles are owned by `OwnedHandle` as soon as they exist.
 #![allow(unsafe_code)]
 
-use super::{CreateSpec, Hint, Init, OpenSpec};
+use super::{backing_tag, parse_backing, CreateSpec, Hint, Init, OpenSpec};
 use crate::{
     Access, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Permissions, Result,
 };
@@ -989,23 +989,6 @@ pub(crate) struct Inheritance {
 impl Inheritance {
     pub(crate) fn token(&self) -> &str {
         &self.token
-    }
-}
-
-fn backing_tag(b: Backing) -> char {
-    match b {
-        Backing::Named => 'n',
-        Backing::Anonymous => 'a',
-        Backing::File => 'f',
-    }
-}
-
-fn parse_backing(s: &str) -> Option<Backing> {
-    match s {
-        "n" => Some(Backing::Named),
-        "a" => Some(Backing::Anonymous),
-        "f" => Some(Backing::File),
-        _ => None,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Support for mmf's integration tests: unique names, the helper process, watchdogs.
 #![allow(dead_code)]
 
+pub mod payload;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
