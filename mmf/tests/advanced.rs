@@ -180,20 +180,8 @@ fn reserve_64_gib_and_commit_1_gib() {
 fn commit_and_populate_report_out_of_space_instead_of_sigbus() {
     let dir = std::path::Path::new("/dev/shm").join(unique("small"));
     std::fs::create_dir_all(&dir).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args([
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=1m",
-            "mmf-test",
-            dir.to_str().unwrap(),
-        ])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+    let mounted = common::mount_small_tmpfs(&dir);
     if !mounted {
-        println!("SKIPPED: cannot mount a 1 MiB tmpfs here (needs root)");
         let _ = std::fs::remove_dir(&dir);
         return;
     }
@@ -233,7 +221,7 @@ fn commit_and_populate_report_out_of_space_instead_of_sigbus() {
             e
         );
     }
-    let _ = std::process::Command::new("umount").arg(&dir).status();
+    common::unmount(&dir);
     let _ = std::fs::remove_dir(&dir);
 }
 

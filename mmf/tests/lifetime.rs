@@ -291,37 +291,14 @@ fn another_users_object_is_opened_only_when_allowed() {
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
 }
 
-/// Mounts a 1 MiB tmpfs; `None` (with the reason printed) where this process may not mount.
+/// A 1 MiB tmpfs in a fresh directory, or `None` (with the reason printed) where we may not mount.
 fn small_tmpfs() -> Option<Dir> {
     let dir = Dir::new("tmpfs");
-    let out = std::process::Command::new("mount")
-        .args([
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=1m",
-            "mmf-test",
-            dir.0.to_str().unwrap(),
-        ])
-        .output();
-    match out {
-        Ok(o) if o.status.success() => Some(dir),
-        Ok(o) => {
-            println!(
-                "SKIPPED: cannot mount a small tmpfs: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-            None
-        }
-        Err(e) => {
-            println!("SKIPPED: cannot run mount: {}", e);
-            None
-        }
+    if common::mount_small_tmpfs(&dir.0) {
+        Some(dir)
+    } else {
+        None
     }
-}
-
-fn unmount(dir: &Dir) {
-    let _ = std::process::Command::new("umount").arg(&dir.0).status();
 }
 
 #[test]
@@ -349,7 +326,7 @@ fn a_full_shm_directory_is_out_of_space_not_sigbus() {
     let v = m.map_mut().unwrap();
     v.write_at((256 << 10) - 1, &[1]).unwrap();
     drop((v, m));
-    unmount(&dir);
+    common::unmount(&dir.0);
 }
 
 #[test]

@@ -119,6 +119,23 @@ pub(crate) fn backing_tag(b: crate::Backing) -> char {
     }
 }
 
+/// Splits an inheritance token `mmf:KIND:ACCESS:REST` into the backing, whether it is writable,
+/// and the platform's part (`REST`: a descriptor number, or a handle value and a name).
+#[allow(dead_code)]
+pub(crate) fn parse_token(token: &str) -> Option<(crate::Backing, bool, &str)> {
+    let mut parts = token.splitn(4, ':');
+    if parts.next() != Some("mmf") {
+        return None;
+    }
+    let backing = parse_backing(parts.next()?)?;
+    let writable = match parts.next()? {
+        "rw" => true,
+        "ro" => false,
+        _ => return None,
+    };
+    Some((backing, writable, parts.next()?))
+}
+
 /// The inverse of [`backing_tag`].
 #[allow(dead_code)]
 pub(crate) fn parse_backing(s: &str) -> Option<crate::Backing> {

@@ -27,7 +27,7 @@
 //! and destroy memory the compiler does not know about. Each call states the invariant it relies on.
 #![allow(unsafe_code)]
 
-use super::{backing_tag, parse_backing, CreateSpec, Hint, Init, OpenSpec};
+use super::{backing_tag, parse_backing, parse_token, CreateSpec, Hint, Init, OpenSpec};
 use crate::{Access, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags};
@@ -759,17 +759,8 @@ impl Object {
                 "not a token made by Mapping::inherit (expected mmf:KIND:ACCESS:FD)",
             )
         };
-        let parts: Vec<&str> = token.split(':').collect();
-        if parts.len() != 4 || parts[0] != "mmf" {
-            return Err(bad());
-        }
-        let backing = parse_backing(parts[1]).ok_or_else(bad)?;
-        let writable = match parts[2] {
-            "rw" => true,
-            "ro" => false,
-            _ => return Err(bad()),
-        };
-        let raw: i32 = parts[3].parse().map_err(|_| bad())?;
+        let (backing, writable, rest) = parse_token(token).ok_or_else(bad)?;
+        let raw: i32 = rest.parse().map_err(|_| bad())?;
         if raw < 0 {
             return Err(bad());
         }

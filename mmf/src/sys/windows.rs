@@ -52,7 +52,7 @@
 //! states the invariant it relies on; handles are owned by `OwnedHandle` as soon as they exist.
 #![allow(unsafe_code)]
 
-use super::{backing_tag, parse_backing, CreateSpec, Hint, Init, OpenSpec};
+use super::{backing_tag, parse_token, CreateSpec, Hint, Init, OpenSpec};
 use crate::{
     Access, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Permissions, Result,
 };
@@ -905,18 +905,10 @@ impl Object {
                  mmf:KIND:ACCESS:HANDLE[:NAMESPACE\\NAME])",
             )
         };
-        let parts: Vec<&str> = token.splitn(5, ':').collect();
-        if parts.len() < 4 || parts[0] != "mmf" {
-            return Err(bad());
-        }
-        let backing = parse_backing(parts[1]).ok_or_else(bad)?;
-        let writable = match parts[2] {
-            "rw" => true,
-            "ro" => false,
-            _ => return Err(bad()),
-        };
-        let value: usize = parts[3].parse().map_err(|_| bad())?;
-        let named = match parts.get(4) {
+        let (backing, writable, rest) = parse_token(token).ok_or_else(bad)?;
+        let mut parts = rest.splitn(2, ':');
+        let value: usize = parts.next().unwrap_or("").parse().map_err(|_| bad())?;
+        let named = match parts.next() {
             None => None,
             Some(full) => {
                 let (global, bare) = if let Some(b) = full.strip_prefix("Global\\") {

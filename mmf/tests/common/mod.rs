@@ -102,3 +102,31 @@ impl Drop for TempPath {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// Mounts a 1 MiB tmpfs on `dir` (an existing directory); prints a `SKIPPED:` line with the reason
+/// and returns `false` where this process may not mount (it needs root). Undo with [`unmount`].
+pub fn mount_small_tmpfs(dir: &std::path::Path) -> bool {
+    let out = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "mmf-test"])
+        .arg(dir)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => {
+            println!(
+                "SKIPPED: cannot mount a small tmpfs: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            false
+        }
+        Err(e) => {
+            println!("SKIPPED: cannot run mount: {}", e);
+            false
+        }
+    }
+}
+
+/// Unmounts what [`mount_small_tmpfs`] mounted.
+pub fn unmount(dir: &std::path::Path) {
+    let _ = Command::new("umount").arg(dir).status();
+}
