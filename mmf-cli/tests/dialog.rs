@@ -253,3 +253,66 @@ fn a_dialog_ends_cleanly_on_sigterm() {
     assert!(a.wait_exit().success());
     assert!(!env.exists("mmfobject"));
 }
+
+/// Runs `mmf dialog` on a pseudo-terminal from Python's `pty` module, stores "x", then closes the
+/// terminal's master side and exits, leaving the dialog behind as a closed window would. Prints the
+/// dialog's pid. (portable-pty keeps a reader open on the master, so it cannot close it for real.)
+const HANG_UP: &str = r#"
+import fcntl, os, pty, select, struct, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    os.execv(sys.argv[1], [sys.argv[1], "dialog"])
+print(pid, flush=True)
+buf, deadline = b"", time.time() + 30
+def wait_for(s):
+    global buf
+    while s not in buf:
+        if time.time() > deadline:
+            sys.exit("timed out waiting for %r" % s)
+        if select.select([fd], [], [], 0.5)[0]:
+            buf += os.read(fd, 65536)
+wait_for(b"Here:")
+os.write(fd, b"x\x1bs")
+wait_for(b"now!")
+os.close(fd)
+os._exit(0)
+"#;
+
+#[test]
+fn a_dialog_exits_when_its_terminal_goes_away() {
+    // Closing the terminal must end the dialog (and release the object) instead of leaving it
+    // spinning on a dead terminal.
+    let env = Env::new();
+    let out = std::process::Command::new("python3")
+        .args(["-c", HANG_UP, MMF])
+        .env("MMF_DIR", &env.dir)
+        .env("TERM", "xterm-256color")
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "driver failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let deadline = Instant::now() + LIMIT;
+    // The dialog is not our child: it is gone when /proc/PID is (or is a zombie of init).
+    let gone = || {
+        std::fs::read_to_string(proc_dir.join("stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+    };
+    while !gone() {
+        if Instant::now() > deadline {
+            common::signal(pid, "KILL");
+            panic!("watchdog: the dialog kept running after its terminal was closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !env.exists("mmfobject"),
+        "the last instance is gone, so is the object"
+    );
+}

@@ -13,6 +13,37 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+enum Input {
+    Ready,
+    None,
+    /// The terminal went away (window closed, connection dropped).
+    Gone,
+}
+
+/// Waits up to `timeout` for input on the terminal. A terminal that went away does not always
+/// send SIGHUP, and crossterm keeps reading a hung-up terminal in a loop (it reads as ready
+/// forever), so the hang-up is detected here, before crossterm reads: the dialog then ends like
+/// Exit, releasing the object, instead of spinning.
+fn terminal_input(timeout: Duration) -> Input {
+    use rustix::event::{PollFd, PollFlags};
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    match rustix::event::poll(&mut fds, ms) {
+        Ok(0) => Input::None,
+        Ok(_) => {
+            let got = fds[0].revents();
+            if got.intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL) {
+                Input::Gone
+            } else {
+                Input::Ready
+            }
+        }
+        Err(e) if e == rustix::io::Errno::INTR => Input::None,
+        Err(_) => Input::Gone,
+    }
+}
+
 pub fn run(ctx: &Ctx, a: DialogArgs) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err(CliError::Usage(
@@ -36,21 +67,29 @@ pub fn run(ctx: &Ctx, a: DialogArgs) -> anyhow::Result<()> {
         execute!(std::io::stdout(), EnableMouseCapture)?;
         while !ui.quit && !stop.load(Ordering::Relaxed) {
             terminal.draw(|f| ui.draw(f, &seed))?;
-            if !event::poll(Duration::from_millis(200))? {
-                continue;
+            match terminal_input(Duration::from_millis(200)) {
+                Input::Gone => break,
+                Input::None => continue,
+                Input::Ready => {}
             }
-            match event::read()? {
-                Event::Key(k) => ui.key(&mut seed, k),
-                Event::Mouse(m) => ui.mouse(&mut seed, m),
-                Event::Paste(s) => ui.paste(&s),
-                _ => {}
+            // crossterm reads everything available and may hold several events: handle them all.
+            while event::poll(Duration::ZERO)? {
+                match event::read()? {
+                    Event::Key(k) => ui.key(&mut seed, k),
+                    Event::Mouse(m) => ui.mouse(&mut seed, m),
+                    Event::Paste(s) => ui.paste(&s),
+                    _ => {}
+                }
             }
         }
         Ok(())
     })();
-    let _ = execute!(std::io::stdout(), DisableMouseCapture);
-    ratatui::restore();
-    // Exit: UnmapViewOfFile, CloseHandle. The last instance to go takes the object with it.
+    // Exit: UnmapViewOfFile, CloseHandle. The last instance to go takes the object with it. This
+    // comes first: releasing the object must not depend on a terminal that may be gone.
     drop(seed);
+    // Restoring a terminal that went away fails; `try_restore` reports that instead of printing
+    // (ratatui's `restore` prints to stderr, which would panic with no terminal behind it).
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    let _ = ratatui::try_restore();
     result
 }
