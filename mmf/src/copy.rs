@@ -1,9 +1,18 @@
 //! Copies between private buffers and memory that other processes may write at the same time.
 //!
-//! Every access to the shared side is a relaxed atomic load or store, so a concurrent writer in
-//! another process is not a data race in Rust's memory model: a reader may see a mix of old and
-//! new bytes (the shared-value protocol is what prevents that), but never undefined behaviour.
-//! Aligned 8-byte words carry the bulk; the unaligned head and tail go byte by byte.
+//! Every access to the shared side is atomic at some width, so a concurrent writer in another
+//! process is not a data race in Rust's memory model: a reader may see a mix of old and new bytes
+//! (the shared-value protocol is what rules that out), but never undefined behaviour.
+//!
+//! - The portable path: relaxed atomic loads and stores of aligned 8-byte words, four at a time,
+//!   with the unaligned head and tail byte by byte.
+//! - On x86-64, copies of [`REP_MOVSB_MIN`] bytes or more (reads: up to [`REP_MOVSB_READ_MAX`])
+//!   use `rep movsb` in inline assembly. The
+//!   Rust reference requires an `asm!` block to behave like some Rust code; `rep movsb` is exactly
+//!   a sequence of byte-wide relaxed atomic loads and stores (the hardware makes every byte access
+//!   single-copy atomic), the same accesses the portable path makes, so it is sound on the same
+//!   terms, and the compiler cannot assume anything about the bytes it reads. It runs at `memcpy`
+//!   speed (fast-string microcode), several times the portable loop on cached data.
 //!
 //! # Safety
 //! The functions take raw pointers into mapped memory; callers guarantee the ranges are mapped
@@ -14,32 +23,105 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 const WORD: usize = 8;
 
+/// From this size on, x86-64 copies with `rep movsb`; below it the start-up cost of the string
+/// instruction outweighs its speed.
+#[cfg(target_arch = "x86_64")]
+const REP_MOVSB_MIN: usize = 256;
+
+/// Reads larger than this use the word loop again: reading a mapping much larger than the caches
+/// with `rep movsb` ran at half the loop's speed here (`mmf-bench copy`, 64 MiB: 6.3 against
+/// 13.9 GB/s), while up to cache sizes `rep movsb` is the faster (4 KiB: 77 against 37 GB/s).
+#[cfg(target_arch = "x86_64")]
+const REP_MOVSB_READ_MAX: usize = 8 << 20;
+
+/// Copies `len` bytes from `src` to `dst` with `rep movsb`.
+///
+/// # Safety
+/// `src .. src + len` is readable and `dst .. dst + len` writable for the whole call, and the
+/// ranges do not overlap. Either side may be memory other processes access concurrently: the
+/// instruction's accesses are byte-wide and single-copy atomic (see the module documentation).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+unsafe fn rep_movsb(dst: *mut u8, src: *const u8, len: usize) {
+    // In pieces, so that no single instruction runs for long (it is interruptible, but a huge
+    // count makes some CPUs take a slower microcode path).
+    const PIECE: usize = 1 << 20;
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(PIECE);
+        // SAFETY: forwarded from the caller (`done + n <= len`). The direction flag is clear on
+        // entry to Rust code (the ABI guarantees it), so the copy runs forwards; rdi, rsi and
+        // rcx are declared clobbered.
+        unsafe {
+            std::arch::asm!(
+                "rep movsb",
+                inout("rcx") n => _,
+                inout("rdi") dst.add(done) => _,
+                inout("rsi") src.add(done) => _,
+                options(nostack, preserves_flags)
+            );
+        }
+        done += n;
+    }
+}
+
+/// Copies `len` bytes from shared memory at `src` to private memory at `dst`.
+///
+/// # Safety
+/// `src .. src + len` is mapped and readable and `dst .. dst + len` writable (and private to
+/// this thread) for the whole call; the ranges do not overlap. `dst` may be uninitialised.
+pub(crate) unsafe fn copy_out_raw(src: *const u8, dst: *mut u8, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if (REP_MOVSB_MIN..=REP_MOVSB_READ_MAX).contains(&len) {
+        // SAFETY: forwarded from the caller.
+        return unsafe { rep_movsb(dst, src, len) };
+    }
+    let head = src.align_offset(WORD).min(len);
+    let mut i = 0;
+    while i < head {
+        // SAFETY: `i < len`: in bounds on both sides (caller); AtomicU8 has u8's layout.
+        unsafe { *dst.add(i) = (*(src.add(i) as *const AtomicU8)).load(Ordering::Relaxed) };
+        i += 1;
+    }
+    while i + 4 * WORD <= len {
+        // SAFETY: `src + i` is 8-aligned (i >= head, steps of 8) and `i + 32 <= len`: four whole
+        // words in bounds; AtomicU64 has u64's layout; `dst` is written unaligned.
+        unsafe {
+            let s = src.add(i) as *const AtomicU64;
+            let w0 = (*s).load(Ordering::Relaxed);
+            let w1 = (*s.add(1)).load(Ordering::Relaxed);
+            let w2 = (*s.add(2)).load(Ordering::Relaxed);
+            let w3 = (*s.add(3)).load(Ordering::Relaxed);
+            let d = dst.add(i) as *mut u64;
+            d.write_unaligned(w0);
+            d.add(1).write_unaligned(w1);
+            d.add(2).write_unaligned(w2);
+            d.add(3).write_unaligned(w3);
+        }
+        i += 4 * WORD;
+    }
+    while i + WORD <= len {
+        // SAFETY: as above, one word.
+        unsafe {
+            let w = (*(src.add(i) as *const AtomicU64)).load(Ordering::Relaxed);
+            (dst.add(i) as *mut u64).write_unaligned(w);
+        }
+        i += WORD;
+    }
+    while i < len {
+        // SAFETY: as for the head.
+        unsafe { *dst.add(i) = (*(src.add(i) as *const AtomicU8)).load(Ordering::Relaxed) };
+        i += 1;
+    }
+}
+
 /// Copies `dst.len()` bytes from shared memory at `src` into `dst`.
 ///
 /// # Safety
 /// `src .. src + dst.len()` is mapped and readable for the whole call.
 pub(crate) unsafe fn copy_out(src: *const u8, dst: &mut [u8]) {
-    let len = dst.len();
-    let head = (src.align_offset(WORD)).min(len);
-    let mut i = 0;
-    while i < head {
-        // SAFETY: in bounds (i < len) and readable, forwarded from the caller; AtomicU8 has the
-        // size and alignment of u8.
-        dst[i] = unsafe { &*(src.add(i) as *const AtomicU8) }.load(Ordering::Relaxed);
-        i += 1;
-    }
-    while i + WORD <= len {
-        // SAFETY: `src + i` is 8-byte aligned (i >= head) and `i + 8 <= len`; AtomicU64 has the
-        // size and alignment of u64.
-        let w = unsafe { &*(src.add(i) as *const AtomicU64) }.load(Ordering::Relaxed);
-        dst[i..i + WORD].copy_from_slice(&w.to_ne_bytes());
-        i += WORD;
-    }
-    while i < len {
-        // SAFETY: as for the head.
-        dst[i] = unsafe { &*(src.add(i) as *const AtomicU8) }.load(Ordering::Relaxed);
-        i += 1;
-    }
+    // SAFETY: forwarded from the caller; `dst` is a private, writable slice of that length.
+    unsafe { copy_out_raw(src, dst.as_mut_ptr(), dst.len()) }
 }
 
 /// Copies `src` into shared memory at `dst`.
@@ -48,24 +130,44 @@ pub(crate) unsafe fn copy_out(src: *const u8, dst: &mut [u8]) {
 /// `dst .. dst + src.len()` is mapped and writable for the whole call.
 pub(crate) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
     let len = src.len();
-    let head = (dst.align_offset(WORD)).min(len);
+    let s = src.as_ptr();
+    #[cfg(target_arch = "x86_64")]
+    if len >= REP_MOVSB_MIN {
+        // SAFETY: `dst` range forwarded from the caller; `src` is a private slice of `len` bytes;
+        // a private slice cannot overlap a mapping the caller vouches for.
+        return unsafe { rep_movsb(dst, s, len) };
+    }
+    let head = dst.align_offset(WORD).min(len);
     let mut i = 0;
     while i < head {
-        // SAFETY: in bounds and writable, forwarded from the caller.
-        unsafe { &*(dst.add(i) as *const AtomicU8) }.store(src[i], Ordering::Relaxed);
+        // SAFETY: in bounds (i < len) and writable, forwarded from the caller.
+        unsafe { (*(dst.add(i) as *const AtomicU8)).store(*s.add(i), Ordering::Relaxed) };
         i += 1;
     }
+    while i + 4 * WORD <= len {
+        // SAFETY: `dst + i` is 8-aligned, four words in bounds, writable (caller); `src` read
+        // unaligned within its length.
+        unsafe {
+            let d = dst.add(i) as *const AtomicU64;
+            let p = s.add(i) as *const u64;
+            (*d).store(p.read_unaligned(), Ordering::Relaxed);
+            (*d.add(1)).store(p.add(1).read_unaligned(), Ordering::Relaxed);
+            (*d.add(2)).store(p.add(2).read_unaligned(), Ordering::Relaxed);
+            (*d.add(3)).store(p.add(3).read_unaligned(), Ordering::Relaxed);
+        }
+        i += 4 * WORD;
+    }
     while i + WORD <= len {
-        let mut w = [0u8; WORD];
-        w.copy_from_slice(&src[i..i + WORD]);
-        // SAFETY: aligned (i >= head), in bounds (i + 8 <= len), writable (caller).
-        unsafe { &*(dst.add(i) as *const AtomicU64) }
-            .store(u64::from_ne_bytes(w), Ordering::Relaxed);
+        // SAFETY: as above, one word.
+        unsafe {
+            let v = (s.add(i) as *const u64).read_unaligned();
+            (*(dst.add(i) as *const AtomicU64)).store(v, Ordering::Relaxed);
+        }
         i += WORD;
     }
     while i < len {
         // SAFETY: as for the head.
-        unsafe { &*(dst.add(i) as *const AtomicU8) }.store(src[i], Ordering::Relaxed);
+        unsafe { (*(dst.add(i) as *const AtomicU8)).store(*s.add(i), Ordering::Relaxed) };
         i += 1;
     }
 }
@@ -75,18 +177,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_every_alignment() {
-        let src: Vec<u8> = (0..200u32).map(|i| (i * 7 + 3) as u8).collect();
-        let mut shared = vec![0u64; 40]; // 8-aligned backing
-        let base = shared.as_mut_ptr() as *mut u8;
+    fn round_trip_every_alignment_and_both_paths() {
+        let src: Vec<u8> = (0..5000u32).map(|i| (i * 7 + 3) as u8).collect();
         for off in 0..9 {
-            for len in [0, 1, 7, 8, 9, 63, 100, 150] {
-                // SAFETY: off + len <= 159 < 320 bytes of `shared`.
+            for len in [
+                0, 1, 7, 8, 9, 31, 32, 33, 63, 100, 150, 255, 256, 257, 1000, 4999,
+            ] {
+                // 8-aligned backing of 6000 bytes, filled with a sentinel.
+                let mut shared = vec![0xeeee_eeee_eeee_eeee_u64; 750];
+                let base = shared.as_mut_ptr() as *mut u8;
+                // SAFETY: off + len <= 5007 < 6000 bytes of `shared`.
                 unsafe { copy_in(base.add(off), &src[..len]) };
                 let mut out = vec![0u8; len];
                 // SAFETY: same range.
                 unsafe { copy_out(base.add(off), &mut out) };
                 assert_eq!(out, &src[..len], "off {} len {}", off, len);
+                // SAFETY: every index is below 6000.
+                let bytes = unsafe { std::slice::from_raw_parts(base, 6000) };
+                assert!(
+                    bytes[..off].iter().all(|b| *b == 0xee),
+                    "wrote before the start"
+                );
+                assert!(
+                    bytes[off + len..].iter().all(|b| *b == 0xee),
+                    "wrote past the end"
+                );
             }
         }
     }

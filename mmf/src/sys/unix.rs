@@ -413,20 +413,15 @@ fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
             }
             Err(e) => return Err(Error::os("open", what, ioerr(e))),
         };
-        let st = rfs::fstat(&fd).map_err(|e| Error::os("open", what.clone(), ioerr(e)))?;
-        if !is_regular(&st) {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "open",
-                what,
-                "it is not a regular file, so not a shared memory object",
-            ));
-        }
+        // Only mmf's regular files carry the lifetime attribute, so anything else is persistent
+        // here and is refused below, after one `fstat`.
         let lifetime = read_lifetime(fd.as_fd()).unwrap_or(Lifetime::Persistent);
         if lifetime == Lifetime::Handle && last_holder(fd.as_fd()) {
             // Every holder is gone (killed, most likely): the object should not exist any more.
-            let (dev, ino) = ident(&st);
-            unlink_if_same(&path, dev, ino);
+            if let Ok(st) = rfs::fstat(&fd) {
+                let (dev, ino) = ident(&st);
+                unlink_if_same(&path, dev, ino);
+            }
             return Ok(None);
         }
         // Wait out an exclusive holder: a last closer or a reaper about to remove the name.
@@ -448,6 +443,14 @@ fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
             }
         }
         let st = rfs::fstat(&fd).map_err(|e| Error::os("open", what.clone(), ioerr(e)))?;
+        if !is_regular(&st) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "open",
+                what,
+                "it is not a regular file, so not a shared memory object",
+            ));
+        }
         if st.st_nlink == 0 {
             // Removed while we were opening it: look again.
             continue;

@@ -278,12 +278,20 @@ struct Inner {
     notifier: sys::Notifier,
 }
 
-/// The platform services for the protocol.
-struct MappedHost<'a>(&'a sys::Notifier);
+/// The platform services for the protocol, for one operation.
+struct MappedHost<'a>(&'a sys::Notifier, std::cell::Cell<u64>);
 
 impl Host for MappedHost<'_> {
+    /// Looked up once per operation (a store takes and releases the lock with it): the lookup
+    /// costs a system call, to notice a fork.
     fn token(&self) -> u64 {
-        sys::process_token()
+        let t = self.1.get();
+        if t != 0 {
+            return t;
+        }
+        let t = sys::process_token();
+        self.1.set(t);
+        t
     }
 
     fn alive(&self, token: u64) -> bool {
@@ -391,7 +399,7 @@ impl Inner {
     }
 
     fn host(&self) -> MappedHost<'_> {
-        MappedHost(&self.notifier)
+        MappedHost(&self.notifier, std::cell::Cell::new(0))
     }
 
     fn data_view(&self) -> Arc<View> {
@@ -510,15 +518,16 @@ impl Inner {
     }
 }
 
-/// Releases the writer lock when a store ends, however it ends.
+/// Releases the writer lock when a store ends, however it ends (with the host that took it).
 struct LockGuard<'a> {
     inner: &'a Inner,
+    host: MappedHost<'a>,
 }
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
         let data = self.inner.data_view();
-        self.inner.region(&data).unlock(&self.inner.host());
+        self.inner.region(&data).unlock(&self.host);
     }
 }
 
@@ -806,12 +815,14 @@ impl SharedValue {
                 ));
             }
         }
-        let host = inner.host();
         let mut data = inner.data_view();
-        inner.region(&data).lock(&host);
-        let _guard = LockGuard { inner };
+        let guard = LockGuard {
+            inner,
+            host: inner.host(),
+        };
+        inner.region(&data).lock(&guard.host);
         loop {
-            match inner.region(&data).store(&host, bytes) {
+            match inner.region(&data).store(&guard.host, bytes) {
                 Store::Done(v) => return Ok(v),
                 Store::Grow(need) => data = inner.remap("store into", need, true)?,
                 Store::Remap(need) => data = inner.remap("store into", need, false)?,

@@ -367,7 +367,8 @@ impl<'a, D: Data> Region<'a, D> {
         let len = len as usize;
         let copied = match dest {
             Dest::Vec(v) => {
-                v.clear();
+                // Only a new tail is zero-filled: bytes already there are overwritten by the copy,
+                // so a buffer reused for values of one size is never cleared first.
                 v.resize(len, 0);
                 self.data.read(offset, v)
             }
