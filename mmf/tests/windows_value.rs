@@ -47,3 +47,34 @@ fn a_shared_value_stored_in_one_process_is_retrieved_and_waited_on_in_another() 
         (third, b"from the helper".to_vec())
     );
 }
+
+#[test]
+fn a_global_value_is_created_opened_and_waited_on_in_global() {
+    let name = common::unique("gvalue");
+    let mut o = mmf::ValueOptions::new();
+    o.global(true);
+    let v = match o.create(&name) {
+        Ok(v) => v,
+        Err(e) if e.kind() == mmf::ErrorKind::PermissionDenied => {
+            println!("SKIPPED: no SeCreateGlobalPrivilege here: {}", e);
+            return;
+        }
+        Err(e) => panic!("{}", e),
+    };
+    let reader = o.open(&name).unwrap();
+    let seen = reader.version();
+    let waiter = std::thread::spawn(move || {
+        reader
+            .wait_newer(seen, Some(std::time::Duration::from_secs(30)))
+            .map(|ver| (ver, reader.retrieve().unwrap()))
+    });
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let stored = v.store(b"in Global").unwrap();
+    let (ver, got) = waiter.join().unwrap().unwrap();
+    assert_eq!((ver, got.as_slice()), (stored, &b"in Global"[..]));
+    // A Local open of the same name finds nothing: the namespaces are distinct.
+    assert_eq!(
+        mmf::SharedValue::open(&name).unwrap_err().kind(),
+        mmf::ErrorKind::NotFound
+    );
+}

@@ -25,7 +25,8 @@
 //!   - `Object::anonymous(size, commit) -> Result<Object>`: unnamed, memory-backed.
 //!   - `Object::from_file(File, size, writable, what) -> Result<Object>`: a file whose length is
 //!     already at least `size`.
-//!   - `len()`, `grow(new_len)`, `sync_file()`, `lifetime()`, `writable()`.
+//!   - `len()`, `grow(new_len)`, `sync_file()`, `lifetime()`, `writable()`, `global()` (the
+//!     name is in Windows' `Global\` namespace).
 //!   - `unsafe map(offset, len, access, at) -> io::Result<RawMap>`: `offset` is a multiple of
 //!     `allocation_granularity()`, `len > 0` and `offset + len <= len()` (checked by the caller).
 //!     Unsafe because mapping at a caller-chosen address must not replace an existing mapping: the

@@ -693,6 +693,11 @@ impl Object {
         self.writable
     }
 
+    /// Linux has one namespace (the directory); `Global\` is a Windows notion.
+    pub(crate) fn global(&self) -> bool {
+        false
+    }
+
     /// A new descriptor for this object that another process can hold on its own: for a named
     /// object a fresh open file description with its own shared lock (so the receiver is a holder
     /// independent of us), otherwise a duplicate. Close-on-exec is set.

@@ -60,6 +60,9 @@ impl Object {
     pub(crate) fn writable(&self) -> bool {
         false
     }
+    pub(crate) fn global(&self) -> bool {
+        false
+    }
     pub(crate) unsafe fn map(
         &self,
         _offset: u64,

@@ -778,6 +778,12 @@ impl Object {
         self.writable
     }
 
+    /// Whether the name lives in the `Global\` namespace (where shared values must also keep
+    /// their notification objects).
+    pub(crate) fn global(&self) -> bool {
+        self.named.as_ref().map_or(false, |n| n.global)
+    }
+
     /// Maps `len` bytes at `offset` (`MapViewOfFileEx`), committing them first for a
     /// `SEC_RESERVE` section.
     ///

@@ -82,6 +82,7 @@ pub struct ValueOptions {
     dir: Option<PathBuf>,
     writable: bool,
     allow_other_owner: bool,
+    global: bool,
     timeout: Duration,
     layout: Option<ValueLayout>,
 }
@@ -104,6 +105,7 @@ impl ValueOptions {
             dir: None,
             writable: true,
             allow_other_owner: false,
+            global: false,
             timeout: Duration::from_secs(1),
             layout: None,
         }
@@ -158,6 +160,13 @@ impl ValueOptions {
         self
     }
 
+    /// Windows: the value (and its notification objects) live in the `Global\` namespace
+    /// instead of `Local\`. Ignored on Linux.
+    pub fn global(&mut self, global: bool) -> &mut Self {
+        self.global = global;
+        self
+    }
+
     /// Opening: how long to wait for a creator that has not published the header yet before
     /// failing with `NotReady` (default 1 s).
     pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
@@ -198,7 +207,8 @@ impl ValueOptions {
         let mut co = CreateOptions::new();
         co.size(size)
             .lifetime(self.lifetime)
-            .permissions(self.permissions);
+            .permissions(self.permissions)
+            .global(self.global);
         if let Some(d) = &self.dir {
             co.dir(d.clone());
         }
@@ -225,7 +235,8 @@ impl ValueOptions {
         let name = name.into_name()?;
         let mut oo = OpenOptions::new();
         oo.writable(self.writable)
-            .allow_other_owner(self.allow_other_owner);
+            .allow_other_owner(self.allow_other_owner)
+            .global(self.global);
         if let Some(d) = &self.dir {
             oo.dir(d.clone());
         }
@@ -651,7 +662,7 @@ impl SharedValue {
         }
         view.write_at(SLOTS_OFFSET, &desc)?;
         view.write_at(format::OFF_DATA_END, &data_end.to_le_bytes())?;
-        let notifier = sys::Notifier::new(mapping.name(), false)?;
+        let notifier = sys::Notifier::new(mapping.name(), mapping.shared.sys.global())?;
         if let Some(ready) = ready_word(&view) {
             // The sync point: everything above is visible to whoever sees READY (Acquire).
             ready.store(READY, Ordering::Release);
@@ -676,7 +687,7 @@ impl SharedValue {
         } else {
             mapping.map()?
         };
-        let notifier = sys::Notifier::new(mapping.name(), false)?;
+        let notifier = sys::Notifier::new(mapping.name(), mapping.shared.sys.global())?;
         // Wait for the creator's ready word: on Linux mmf's creators publish the name after the
         // header, but another implementation of FORMAT.md (or Windows, where a section is named
         // at creation) may not.
