@@ -517,11 +517,20 @@ impl View {
     /// # Errors
     /// `OutOfRange`.
     pub fn read_pod<T: Pod>(&self, offset: usize) -> Result<T> {
-        let mut buf = vec![0u8; std::mem::size_of::<T>()];
-        self.read_at(offset, &mut buf)?;
-        // SAFETY: `buf` holds size_of::<T>() initialised bytes; T is valid for any bit pattern
-        // (Pod); read_unaligned copes with the Vec's alignment.
-        Ok(unsafe { std::ptr::read_unaligned(buf.as_ptr() as *const T) })
+        let size = std::mem::size_of::<T>();
+        self.check("read from", offset, size)?;
+        let mut value = std::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: `offset + size <= self.len` (checked above), so the source is mapped and
+        // readable; the destination is `value`, `size` writable private bytes. Every byte of it is
+        // written, and any bit pattern is a valid `T` (the `Pod` contract), so it is initialised.
+        unsafe {
+            copy::copy_out_raw(
+                self.ptr.as_ptr().add(offset),
+                value.as_mut_ptr() as *mut u8,
+                size,
+            );
+            Ok(value.assume_init())
+        }
     }
 
     /// Copies `value` into the view at byte `offset` (relative to the view).
@@ -811,20 +820,16 @@ impl View {
     }
 
     fn flush_inner(&self, offset: usize, len: usize, wait: bool) -> Result<()> {
-        self.check("flush", offset, len)?;
-        let map = match &self.map {
-            Some(m) => m,
-            None => return Ok(()),
-        };
         if self.access == Access::CopyOnWrite {
-            // Private pages have nowhere to go.
-            return Ok(());
+            // Private pages have nowhere to go; the range is still checked.
+            return self.check("flush", offset, len);
         }
-        let page = sys::page_size();
-        let start = self.delta + offset;
-        let aligned = start - start % page;
-        map.flush(aligned, len + (start - aligned), wait)
-            .map_err(|e| Error::os("flush", self.object.what.clone(), e))
+        match self.pages("flush", offset, len)? {
+            Some((map, start, n)) => map
+                .flush(start, n, wait)
+                .map_err(|e| self.os_err("flush", e)),
+            None => Ok(()),
+        }
     }
 
     /// Writes the view's changes back to the object and waits (`FlushViewOfFile`, `msync(MS_SYNC)`).

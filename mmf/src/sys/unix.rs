@@ -224,11 +224,12 @@ fn build_tmp(spec: &CreateSpec<'_>, dir: &Path) -> Result<Tmp> {
         Mode::from_raw_mode(0o600),
     )
     .map_err(|e| dir_error("create", what.clone(), dir, e))?;
-    let mut tmp = Tmp { fd: Some(fd), path };
-    let fd =
-        tmp.fd.as_ref().map(|f| f.as_fd()).ok_or_else(|| {
-            Error::new(ErrorKind::Other, "create", what.clone(), "internal error")
-        })?;
+    // From here on, dropping `tmp` removes the file again: every error below leaves nothing.
+    let tmp = Tmp { fd: Some(fd), path };
+    let fd = match &tmp.fd {
+        Some(fd) => fd.as_fd(),
+        None => unreachable!("set just above"),
+    };
     // Held from before the object has its name, so it is never seen unheld.
     rfs::flock(fd, FlockOperation::LockShared)
         .map_err(|e| Error::os("create", what.clone(), ioerr(e)))?;
@@ -264,7 +265,6 @@ fn build_tmp(spec: &CreateSpec<'_>, dir: &Path) -> Result<Tmp> {
         commit(fd, 0, spec.size)
             .map_err(|e| out_of_space("create", what.clone(), dir, spec.size, e))?;
     }
-    let _ = &mut tmp;
     Ok(tmp)
 }
 
