@@ -105,25 +105,30 @@ fn a_fixed_address_collision_fails_and_leaves_the_existing_mapping_intact() {
 
 #[test]
 fn a_view_maps_at_a_free_chosen_address() {
-    // Find a free range by mapping and unmapping a scratch view.
-    let scratch = Mapping::anonymous(1 << 20).unwrap();
-    let addr = {
-        let v = scratch.map().unwrap();
-        v.as_ptr() as usize
-    };
     let m = Mapping::anonymous(1 << 20).unwrap();
-    let v = match ViewOptions::new()
-        .at(addr)
-        .access(Access::ReadWrite)
-        .map(&m)
-    {
-        Ok(v) => v,
-        // Another thread of the test process may have taken the range meanwhile.
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => return,
-        Err(e) => panic!("{}", e),
-    };
+    // Find a free range by mapping and unmapping a scratch view. Another thread of the test
+    // process may take it before we map there, so try a few fresh ranges; never pass without one.
+    let scratch = Mapping::anonymous(1 << 20).unwrap();
+    let mut mapped = None;
+    for _ in 0..10 {
+        let addr = scratch.map().unwrap().as_ptr() as usize;
+        match ViewOptions::new()
+            .at(addr)
+            .access(Access::ReadWrite)
+            .map(&m)
+        {
+            Ok(v) => {
+                mapped = Some((addr, v));
+                break;
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => panic!("{}", e),
+        }
+    }
+    let (addr, v) = mapped.expect("no free address range in 10 tries");
     assert_eq!(v.as_ptr() as usize, addr);
     v.write_at(0, b"here").unwrap();
+    assert_eq!(m.map().unwrap().read_vec(0, 4).unwrap(), b"here");
     // Unaligned offset: the address must carry the same misalignment.
     let g = mmf::allocation_granularity();
     let e = ViewOptions::new()
