@@ -25,9 +25,7 @@ pub fn main() -> ExitCode {
         Err(err) => match exit::outcome(&err) {
             Outcome::BrokenPipe => ExitCode::from(exit::SUCCESS),
             Outcome::Fail(code, line) => {
-                // Not eprintln!: with stderr gone (a closed terminal) it would panic.
-                use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "{line}");
+                exit::note(format_args!("{line}"));
                 ExitCode::from(code)
             }
         },

@@ -52,6 +52,18 @@ pub enum Outcome {
 }
 
 /// The one mapping from an error to an exit code and a one-line message with a hint.
+/// Writes one line to stderr. Unlike `eprintln!`, it never panics: with stderr closed or a broken
+/// pipe, the line is dropped.
+pub fn note(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
+/// Whether an error means "no such object" (exit status 3), by the one mapping in [`outcome`].
+pub fn is_not_found(err: &anyhow::Error) -> bool {
+    matches!(outcome(err), Outcome::Fail(NOT_FOUND, _))
+}
+
 pub fn outcome(err: &anyhow::Error) -> Outcome {
     let mut code = FAILURE;
     let mut hint: Option<&str> = None;

@@ -22,7 +22,9 @@ pub fn read_value(data: Option<OsString>, file: Option<PathBuf>) -> anyhow::Resu
         Some(d) if d != "-" => Ok(d.into_encoded_bytes()),
         _ => {
             if std::io::stdin().is_terminal() {
-                eprintln!("mmf: reading the value from stdin; end it with Ctrl-D");
+                crate::exit::note(format_args!(
+                    "mmf: reading the value from stdin; end it with Ctrl-D"
+                ));
             }
             read_all(std::io::stdin().lock(), None, "reading stdin")
                 .context("cannot read the value from stdin")

@@ -936,6 +936,12 @@ impl Namespace {
         }
     }
 
+    /// The directory this namespace resolves to: the one given to [`at`](Self::at), else
+    /// `$MMF_DIR`, else `/dev/shm`. `None` on Windows, where names are not files.
+    pub fn dir(&self) -> Option<PathBuf> {
+        sys::namespace_dir(self.dir.as_deref())
+    }
+
     /// Every named object, sorted by name. Handle-lifetime objects whose holders are all gone are
     /// removed on the way and not listed.
     ///

@@ -11,7 +11,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
     out.flush()?;
     if removed.is_empty() && std::io::stdout().is_terminal() {
-        eprintln!("nothing to remove");
+        crate::exit::note(format_args!("nothing to remove"));
     }
     Ok(())
 }

@@ -26,14 +26,7 @@ pub struct Ctx {
 impl Ctx {
     /// The directory named objects live in, for messages and `info`.
     pub fn dir_path(&self) -> PathBuf {
-        self.dir
-            .clone()
-            .or_else(|| {
-                std::env::var_os("MMF_DIR")
-                    .filter(|d| !d.is_empty())
-                    .map(PathBuf::from)
-            })
-            .unwrap_or_else(|| PathBuf::from("/dev/shm"))
+        self.namespace().dir().unwrap_or_default()
     }
 
     /// The namespace to list, collect and remove in.

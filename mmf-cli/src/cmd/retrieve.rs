@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::cli::{RetrieveArgs, WaitArgs};
 use crate::exit::{CliError, object};
-use mmf::{ErrorKind, Mapping};
+use mmf::Mapping;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -63,7 +63,8 @@ impl Waiter {
             name: name.to_owned(),
             wait: w.wait,
             timeout: w.timeout,
-            deadline: w.timeout.map(|t| Instant::now() + t),
+            // A timeout too large for the clock (`--timeout 1e19`) means no deadline, not a panic.
+            deadline: w.timeout.and_then(|t| Instant::now().checked_add(t)),
         }
     }
 
@@ -93,7 +94,7 @@ impl Waiter {
                 Ok(t) => return Ok(t),
                 Err(e) => e.into(),
             };
-            if !self.wait || !is_not_found(&err) {
+            if !self.wait || !crate::exit::is_not_found(&err) {
                 return Err(err);
             }
             match self.remaining() {
@@ -110,16 +111,4 @@ impl Waiter {
     pub fn waits(&self) -> bool {
         self.wait
     }
-}
-
-/// Whether an error says the object does not exist.
-fn is_not_found(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        c.downcast_ref::<mmf::Error>()
-            .is_some_and(|e| e.kind() == ErrorKind::NotFound)
-            || matches!(
-                c.downcast_ref::<CliError>(),
-                Some(CliError::NotFound { .. })
-            )
-    })
 }

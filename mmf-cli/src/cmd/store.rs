@@ -14,7 +14,9 @@ pub const RAW_MIN_SIZE: u64 = 4096;
 const CHUNK: usize = 1 << 20;
 
 pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
-    // With --hold, catch the signals first: a Ctrl-C from now on ends the hold cleanly.
+    let data = input::read_value(a.data, a.file)?;
+    // With --hold, catch the signals once the value is read (a Ctrl-C while typing it still
+    // aborts) and before the object exists: a Ctrl-C from now on ends the hold cleanly.
     let signals = if a.hold {
         Some(signal_hook::iterator::Signals::new([
             signal_hook::consts::SIGINT,
@@ -24,7 +26,6 @@ pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let data = input::read_value(a.data, a.file)?;
     let lifetime = if a.hold {
         Lifetime::Handle
     } else {
@@ -44,11 +45,11 @@ pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
         )?)
     };
     if let Some(mut signals) = signals {
-        eprintln!(
+        crate::exit::note(format_args!(
             "mmf: holding {} ({} bytes stored); it goes away when this command ends (Ctrl-C)",
             object(&a.name),
             data.len()
-        );
+        ));
         signals.forever().next();
     }
     // Handle lifetime: closing the last handle removes the name, as in Win32.
@@ -67,9 +68,9 @@ fn store_raw(
     permissions: Option<Permissions>,
 ) -> anyhow::Result<Mapping> {
     if data.contains(&0) {
-        eprintln!(
+        crate::exit::note(format_args!(
             "mmf: warning: the value holds NUL bytes; readers of the seed's format stop at the first"
-        );
+        ));
     }
     let size = (data.len() as u64 + 1).max(RAW_MIN_SIZE);
     let mut opts = ctx.create_options();

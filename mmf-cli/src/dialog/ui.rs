@@ -241,8 +241,11 @@ impl Ui {
             (self.exit, Focus::Exit),
         ] {
             if r.contains(p) && self.enabled(seed, b) {
+                // One click presses one button, even where narrow buttons overlap (pressing
+                // Store enables Retrieve, which must not then be pressed by the same click).
                 self.focus = b;
                 self.press(seed, b);
+                break;
             }
         }
     }

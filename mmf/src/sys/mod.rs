@@ -41,7 +41,8 @@
 //!   range of the object with memory or disk (`fallocate`, hole punching); `OutOfSpace` at commit
 //!   time instead of a fault later. `Object::anonymous_huge(size)`: an anonymous object on huge
 //!   pages (`MFD_HUGETLB`), or an error saying why not.
-//! - `remove(name, dir)`, `list(dir)`, `gc(dir)`: maintenance of the namespace.
+//! - `remove(name, dir)`, `list(dir)`, `gc(dir)`: maintenance of the namespace;
+//!   `namespace_dir(dir)`: the directory it resolves to (`None` where names are not files).
 //! - Handing an object to another process:
 //!   - `Object::inherit(&self, backing, &mut Command) -> Result<Inheritance>`: a handle the child
 //!     spawned from `cmd` inherits (and no other child does), with `Inheritance::token()`, the text

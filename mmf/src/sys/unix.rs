@@ -55,6 +55,11 @@ pub(crate) fn allocation_granularity() -> usize {
     page_size()
 }
 
+/// The directory named objects live in (see `resolve_dir`); always one on Linux.
+pub(crate) fn namespace_dir(dir: Option<&Path>) -> Option<PathBuf> {
+    Some(resolve_dir(dir))
+}
+
 /// The directory for named objects: the one given, else `$MMF_DIR`, else `/dev/shm`.
 pub(crate) fn resolve_dir(dir: Option<&Path>) -> PathBuf {
     match dir {

@@ -15,6 +15,10 @@ fn unsupported<T>(what: impl Into<String>) -> Result<T> {
     ))
 }
 
+pub(crate) fn namespace_dir(_dir: Option<&Path>) -> Option<std::path::PathBuf> {
+    None
+}
+
 pub(crate) fn page_size() -> usize {
     4096
 }

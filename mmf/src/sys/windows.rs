@@ -107,6 +107,11 @@ fn system_info() -> (usize, usize) {
 }
 
 /// The page size (`dwPageSize`).
+/// Windows names live in kernel namespaces, not in a directory.
+pub(crate) fn namespace_dir(_dir: Option<&Path>) -> Option<std::path::PathBuf> {
+    None
+}
+
 pub(crate) fn page_size() -> usize {
     system_info().0
 }
