@@ -337,6 +337,11 @@ fn a_child_inherits_an_object_only_on_request() {
     let mut cmd = helper();
     cmd.arg("inherited").arg("9");
     let handle = m.inherit(&mut cmd).unwrap();
+    // The parent's own copy is not an inherited handle: taking it over would close it twice.
+    assert_eq!(
+        Mapping::from_inherited(handle.token()).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     cmd.env("MMF_HANDLE", handle.token())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());

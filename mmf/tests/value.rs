@@ -119,10 +119,12 @@ fn parse_counts(line: &str) -> Vec<(String, u64)> {
     let f: Vec<&str> = line.split_whitespace().collect();
     f.chunks(2)
         .map(|c| {
-            (
-                c[0].to_owned(),
-                c.get(1).and_then(|x| x.parse().ok()).unwrap_or(0),
-            )
+            // A malformed count must fail the test, not read as 0 (which the checks accept).
+            let n = c
+                .get(1)
+                .and_then(|x| x.parse().ok())
+                .unwrap_or_else(|| panic!("malformed counts from the helper: {:?}", line));
+            (c[0].to_owned(), n)
         })
         .collect()
 }
@@ -211,6 +213,11 @@ fn read_only_readers_are_never_torn() {
         let line = check(&wait_output(r, Duration::from_secs(60)), "read-only reader");
         eprintln!("read-only reader: {}", line);
         assert_eq!(count(&line, "bad"), 0, "{}", line);
+        assert!(
+            count(&line, "reads") > 0,
+            "a reader that read nothing tested nothing: {}",
+            line
+        );
     }
 }
 
@@ -663,4 +670,21 @@ fn an_opener_never_sees_a_value_without_its_header() {
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let opened = opener.join().expect("the opener saw a half-made value");
     println!("the opener caught {} values alive", opened);
+}
+
+#[test]
+fn a_damaged_version_counter_is_an_error_not_a_panic() {
+    // `next_version` (control block, offset 96) is shared memory any process can write: a
+    // counter at its maximum must not overflow (a panic) or wrap to version 0 (a lost value).
+    let name = common::unique("vcount");
+    let v = mmf::SharedValue::create(&name).unwrap();
+    v.store(b"before").unwrap();
+    let raw = mmf::Mapping::open(&name).unwrap();
+    raw.map_mut()
+        .unwrap()
+        .write_at(96, &u64::MAX.to_le_bytes())
+        .unwrap();
+    let e = v.store(b"after").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutOfSpace, "{}", e);
+    assert_eq!(v.retrieve().unwrap(), b"before", "the previous value stays");
 }

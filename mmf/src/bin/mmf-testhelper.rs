@@ -127,6 +127,10 @@ fn run(args: &[String]) -> mmf::Result<()> {
         "inherited" => {
             let token = std::env::var("MMF_HANDLE").unwrap_or_default();
             let m = mmf::Mapping::from_inherited(&token)?;
+            if mmf::Mapping::from_inherited(&token).is_ok() {
+                eprintln!("mmf-testhelper: a second takeover of {} succeeded", token);
+                exit(4);
+            }
             println!(
                 "held {}",
                 hex(&m.map()?.read_vec(0, arg(1).parse().unwrap_or(0))?)

@@ -49,9 +49,6 @@
 //! Calls Win32 functions (raw handles and pointers) and maps a view holding the slot table; each
 //! call states its invariant.
 #![allow(unsafe_code)]
-// Shared values (value.rs) are the user; until they call it, parts look unused in builds that do
-// not run the tests below.
-#![allow(dead_code)]
 
 use super::imp::{kernel_name, owned};
 use crate::{Error, Name, Result};
@@ -62,7 +59,8 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use windows_sys::Win32::Foundation::{
-    ERROR_ACCESS_DENIED, FILETIME, HANDLE, INVALID_HANDLE_VALUE, WAIT_OBJECT_0, WAIT_TIMEOUT,
+    ERROR_ACCESS_DENIED, ERROR_INVALID_PARAMETER, FILETIME, HANDLE, INVALID_HANDLE_VALUE,
+    WAIT_OBJECT_0, WAIT_TIMEOUT,
 };
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, MapViewOfFile, UnmapViewOfFile, FILE_MAP_READ, FILE_MAP_WRITE,
@@ -378,7 +376,10 @@ pub(crate) fn process_alive(token: u64) -> Option<bool> {
         // It exists, but we may not look at it.
         None if err.raw_os_error() == Some(ERROR_ACCESS_DENIED as i32) => return None,
         // ERROR_INVALID_PARAMETER: no process has this id.
-        None => return Some(false),
+        None if err.raw_os_error() == Some(ERROR_INVALID_PARAMETER as i32) => return Some(false),
+        // Anything else (handle or quota exhaustion, ...) says nothing about the process: a live
+        // writer's lock must not be taken over on a guess.
+        None => return None,
     };
     let raw = h.as_raw_handle() as HANDLE;
     // SAFETY: polls (timeout 0) a process handle we own; signalled means it has exited.

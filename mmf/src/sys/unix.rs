@@ -777,18 +777,32 @@ impl Object {
         if raw < 0 {
             return Err(bad());
         }
-        // SAFETY: `raw` was parsed, not guessed, so it may still be anything: check it is an open
-        // descriptor before taking ownership.
-        let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
-        let flags = rustix::io::fcntl_getfd(borrowed).map_err(|e| {
+        let refuse = |detail: &'static str| {
             Error::new(
                 ErrorKind::NotFound,
                 "take over",
                 format!("inherited handle {:?}", token),
-                "descriptor is not open in this process; was the child spawned with Mapping::inherit?",
+                detail,
             )
-            .with_source(ioerr(e))
+        };
+        // SAFETY: the borrow is only used for the two `fcntl` checks below, which are harmless
+        // on any number; ownership is taken only once both pass.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
+        let flags = rustix::io::fcntl_getfd(borrowed).map_err(|e| {
+            refuse("descriptor is not open in this process; was the child spawned with Mapping::inherit?")
+                .with_source(ioerr(e))
         })?;
+        // An inherited descriptor arrives with close-on-exec cleared (`inherit` clears it in the
+        // child only); every descriptor this process opened itself, std's and mmf's, has it set.
+        // This refuses the parent's own token, a second takeover of the same token (the number
+        // was closed, or reused by a close-on-exec descriptor), and taking over a descriptor
+        // something else in this process owns, any of which would close it twice.
+        if flags.contains(rustix::io::FdFlags::CLOEXEC) {
+            return Err(refuse(
+                "that descriptor belongs to this process, not to an inherited handle (taken over \
+                 already, or the token is the parent's)",
+            ));
+        }
         let fd = rustix::io::fcntl_dupfd_cloexec(borrowed, 0).map_err(|e| {
             Error::os(
                 "take over",
@@ -796,9 +810,9 @@ impl Object {
                 ioerr(e),
             )
         })?;
-        let _ = flags;
         // Close the inherited number: our duplicate (close-on-exec) replaces it.
-        // SAFETY: the descriptor is open (checked) and was handed to this process to own.
+        // SAFETY: the descriptor is open and not close-on-exec, so it came from the parent for
+        // this takeover (checked above) and nothing else here owns it.
         drop(unsafe { <OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(raw) });
         adopt(fd, backing, writable)
     }

@@ -106,12 +106,12 @@ fn system_info() -> (usize, usize) {
     (page, gran)
 }
 
-/// The page size (`dwPageSize`).
 /// Windows names live in kernel namespaces, not in a directory.
 pub(crate) fn namespace_dir(_dir: Option<&Path>) -> Option<std::path::PathBuf> {
     None
 }
 
+/// The page size (`dwPageSize`).
 pub(crate) fn page_size() -> usize {
     system_info().0
 }
@@ -390,7 +390,7 @@ fn name_error(op: &'static str, what: String, global: bool, e: io::Error) -> Err
              which shares the namespace with file mappings",
         )
         .with_source(e),
-        ERROR_ACCESS_DENIED if global && op == "create" => Error::new(
+        ERROR_ACCESS_DENIED if global && op != "open" => Error::new(
             ErrorKind::PermissionDenied,
             op,
             what,
@@ -602,39 +602,32 @@ impl Object {
     ) -> Result<(Object, Disposition)> {
         check_create(c, "open or create")?;
         let what = c.name.describe();
-        for _ in 0..100 {
-            match create_section(c, "open or create") {
-                Ok((h, false)) => {
-                    let obj = Object::created(h, c);
-                    init(obj.duplicate(&what)?)?;
-                    return Ok((obj, Disposition::Created));
-                }
-                Ok((h, true)) => {
-                    let reopened = open_section(o)?;
-                    drop(h);
-                    return match reopened {
-                        Some(obj) => Ok((obj, Disposition::Opened)),
-                        None => Err(not_found(o.name, o.global, "open")),
-                    };
-                }
-                Err(e) if e.kind() == ErrorKind::PermissionDenied => {
-                    // The existing object refuses the read-write access CreateFileMappingW asks
-                    // for; the opener may still be allowed what it asked for.
-                    if let Some(obj) = open_section(o)? {
-                        return Ok((obj, Disposition::Opened));
-                    }
-                    // It went away in between: try to create it again.
-                }
-                Err(e) => return Err(e),
+        // CreateFileMappingW is itself the atomic open-or-create: no retry loop is needed.
+        match create_section(c, "open or create") {
+            Ok((h, false)) => {
+                let obj = Object::created(h, c);
+                init(obj.duplicate(&what)?)?;
+                Ok((obj, Disposition::Created))
             }
+            Ok((h, true)) => {
+                let reopened = open_section(o)?;
+                drop(h);
+                match reopened {
+                    Some(obj) => Ok((obj, Disposition::Opened)),
+                    None => Err(not_found(o.name, o.global, "open")),
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                // The existing object refuses the read-write access CreateFileMappingW asks for;
+                // the opener may still be allowed what it asked for. With nothing to open, the
+                // denial was for creating (Global\ without SeCreateGlobalPrivilege).
+                match open_section(o)? {
+                    Some(obj) => Ok((obj, Disposition::Opened)),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
         }
-        Err(Error::new(
-            ErrorKind::Busy,
-            "open or create",
-            what,
-            "the name kept appearing and disappearing (100 attempts); another process is creating \
-             and closing it in a loop",
-        ))
     }
 
     /// An unnamed pagefile-backed section.
@@ -960,6 +953,17 @@ impl Object {
             )
             .with_source(e)
         })?;
+        // An inherited handle is inheritable; taking it over clears the flag (below). A handle
+        // without it belongs to this process already (taken over before, or never inherited):
+        // taking it would close it twice.
+        if flags & HANDLE_FLAG_INHERIT == 0 {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                "take over",
+                what(),
+                "that handle is not an inherited one (taken over already?)",
+            ));
+        }
         // SAFETY: `h` is open (checked above), it is a section, and the parent handed it to this
         // process to own: nothing else here knows its value.
         let section = unsafe { OwnedHandle::from_raw_handle(h as RawHandle) };

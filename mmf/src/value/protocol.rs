@@ -466,10 +466,16 @@ impl<'a, D: Data> Region<'a, D> {
         if data_end > self.data.len() {
             return Store::Remap(data_end);
         }
-        let version = c.next_version.load(Ordering::Relaxed).max(cur >> 8) + 1;
-        if version > MAX_VERSION {
-            return Store::Exhausted;
-        }
+        // `next_version` is in shared memory, so it may hold anything: no overflow, no wrap to 0.
+        let version = match c
+            .next_version
+            .load(Ordering::Relaxed)
+            .max(cur >> 8)
+            .checked_add(1)
+        {
+            Some(v) if v <= MAX_VERSION => v,
+            _ => return Store::Exhausted,
+        };
         let now = host.now_ms();
         let mut refused: u64 = 0; // slots found pinned after a claim
         loop {
