@@ -344,7 +344,10 @@ impl Mapping {
     /// Returns a token: pass it to the child (an argument or an environment variable) and call
     /// [`Mapping::from_inherited`] with it there. Keep the returned [`Inheritance`] until `cmd` has
     /// been spawned. Objects are never inherited by default (close-on-exec), and only `cmd`'s
-    /// child gets this one, not children other threads spawn meanwhile. The child is a holder of
+    /// child gets this one, not children other threads spawn meanwhile (on Linux; on Windows, whose
+    /// `Command` cannot restrict inheritance, any child spawned while the `Inheritance` lives gets
+    /// it too). Taking the same token over twice is refused, and on Linux so is taking it over in the
+    /// parent. The child is a holder of
     /// its own: a handle-lifetime object lives while the parent or the child has it.
     ///
     /// ```no_run

@@ -45,7 +45,8 @@
 //!   `namespace_dir(dir)`: the directory it resolves to (`None` where names are not files).
 //! - Handing an object to another process:
 //!   - `Object::inherit(&self, backing, &mut Command) -> Result<Inheritance>`: a handle the child
-//!     spawned from `cmd` inherits (and no other child does), with `Inheritance::token()`, the text
+//!     spawned from `cmd` inherits (on Linux no other child does; on Windows children spawned
+//!     meanwhile do too), with `Inheritance::token()`, the text
 //!     the child passes to `Object::from_inherited(token) -> Result<(Object, Backing, Option<Name>)>`.
 //!     The inherited handle counts as a holder of its own, independent of the parent's.
 //!   - Unix only: `Object::send(&self, backing, &UnixStream)` and `Object::receive(&UnixStream)`
