@@ -380,7 +380,7 @@ fn ready_word(view: &View) -> Option<&AtomicU32> {
 impl Inner {
     fn control(&self) -> &Control {
         // SAFETY: `header` is at least `header_size` = 128 + 64·slots bytes long (checked in
-        // `attach`/`initialise`) and starts on a page boundary, so bytes 64..128 are in bounds and
+        // `finish`, the only constructor of `Inner`) and starts on a page boundary, so bytes 64..128 are in bounds and
         // 8-byte aligned. `Control` is `repr(C)` and made only of atomics (64 bytes, asserted in
         // `protocol`), so every bit pattern is valid and concurrent writes by other processes are
         // not data races. The memory stays mapped while `self.header` lives. Read-only handles
@@ -779,8 +779,25 @@ impl SharedValue {
         writable: bool,
         notifier: sys::Notifier,
     ) -> Result<SharedValue> {
-        debug_assert!(view.len() as u64 >= header_size);
-        debug_assert!(header_size % DATA_ALIGN == 0);
+        // The invariant `Inner::control` and `Inner::slots` rely on, checked here, in the one
+        // constructor of `Inner`: the header lies inside this view. (The parser checked the header
+        // against the object's length, which another process may have grown past this view's.)
+        if header_size != self::format::header_size(slots)
+            || (view.len() as u64) < header_size
+            || header_size % DATA_ALIGN != 0
+        {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                "open",
+                mapping.describe().to_owned(),
+                format!(
+                    "its header ({} bytes for {} slots) does not fit the {} bytes mapped",
+                    header_size,
+                    slots,
+                    view.len()
+                ),
+            ));
+        }
         let view = Arc::new(view);
         Ok(SharedValue {
             inner: Arc::new(Inner {
