@@ -435,7 +435,9 @@ impl Inner {
         if current.len() as u64 >= need {
             return Ok(current);
         }
-        if need > i64::MAX as u64 {
+        // Only a store (`grow`) can need more; for a reader, a region past the object is damage,
+        // reported as `Corrupt` below whatever its size.
+        if grow && need > i64::MAX as u64 {
             return Err(self.error(
                 ErrorKind::OutOfSpace,
                 op,
