@@ -71,20 +71,27 @@ unsafe impl<T: Pod, const N: usize> Pod for [T; N] {
         .wrapping_add(N as u64);
 }
 
-/// The layout fingerprint of `T`: size, alignment and [`Pod::LAYOUT_ID`], mixed (FNV-1a).
+/// The layout fingerprint of `T`: size, alignment and [`Pod::LAYOUT_ID`], mixed (FNV-1a); never 0.
+/// This is what a typed shared value records in its header (`FORMAT.md`).
 pub fn layout_fingerprint<T: Pod>() -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for word in [
+    fingerprint(
         std::mem::size_of::<T>() as u64,
         std::mem::align_of::<T>() as u64,
         T::LAYOUT_ID,
-    ] {
+    )
+}
+
+/// FNV-1a over `size`, `align` and `id` (8 little-endian bytes each), with 0 mapped to 1 (0 marks
+/// an untyped value in a header).
+pub(crate) fn fingerprint(size: u64, align: u64, id: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for word in [size, align, id] {
         for b in word.to_le_bytes() {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x100_0000_01b3);
         }
     }
-    h
+    h.max(1)
 }
 
 /// A link to a `T` inside a shared object, stored as the byte offset from the object's start

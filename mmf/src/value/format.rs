@@ -49,19 +49,6 @@ pub(crate) fn align_data(n: u64) -> Option<u64> {
     n.checked_add(DATA_ALIGN - 1).map(|x| x & !(DATA_ALIGN - 1))
 }
 
-/// 64-bit FNV-1a, usable in constants.
-pub(crate) const fn fnv1a(bytes: &[u8], mut hash: u64) -> u64 {
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64;
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        i += 1;
-    }
-    hash
-}
-
-pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-
 /// The layout of a typed value: what [`Shared<T>`](crate::Shared) records at creation and checks
 /// on open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,14 +65,7 @@ impl ValueLayout {
     /// The fingerprint stored in the header: FNV-1a over size, align and id (little-endian,
     /// 8 bytes each), never 0 (0 marks an untyped value).
     pub fn fingerprint(&self) -> u64 {
-        let mut h = fnv1a(&self.size.to_le_bytes(), FNV_OFFSET);
-        h = fnv1a(&(self.align as u64).to_le_bytes(), h);
-        h = fnv1a(&self.id.to_le_bytes(), h);
-        if h == 0 {
-            1
-        } else {
-            h
-        }
+        crate::pod::fingerprint(self.size, u64::from(self.align), self.id)
     }
 }
 
