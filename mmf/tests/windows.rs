@@ -159,28 +159,38 @@ fn open_or_create_reports_who_created() {
 #[test]
 fn racing_processes_agree_on_exactly_one_creator() {
     let name = unique("race");
-    // Collected so that all four run at once before any is waited for.
-    let children: Vec<_> = (0..4)
+    // All four start at once and keep their handle until every one has reported, so the object
+    // lives throughout: exactly one of them can have created it.
+    let mut children: Vec<_> = (0..4)
         .map(|_| {
             helper()
-                .args(["race", &name, "4096"])
-                .stdin(Stdio::null())
+                .args(["race", &name, "4096", "hold"])
+                .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    let outs: Vec<String> = children
-        .into_iter()
-        .map(|c| check(&wait_output(c, WATCHDOG), "helper race"))
-        .collect();
-    // The object may have gone between two helpers (each closes its handle on exit), so each may
-    // create again; what matters is that every helper either created or opened a full object.
+    let mut outs = Vec::new();
+    for c in &mut children {
+        let (line, out) = read_line(c.stdout.take().unwrap(), WATCHDOG);
+        c.stdout = Some(out);
+        outs.push(line.trim().to_owned());
+    }
+    for mut c in children {
+        drop(c.stdin.take());
+        check(&wait_output(c, WATCHDOG), "helper race");
+    }
     for o in &outs {
         assert!(o == "created 4096" || o == "opened 4096", "{:?}", outs);
     }
-    assert!(outs.iter().any(|o| o == "created 4096"), "{:?}", outs);
+    assert_eq!(
+        outs.iter().filter(|o| *o == "created 4096").count(),
+        1,
+        "{:?}",
+        outs
+    );
 }
 
 #[test]

@@ -7,8 +7,8 @@
 //! - `hold NAME`: opens NAME, prints `held`, then waits until stdin closes (or it is killed).
 //! - `create-hold NAME SIZE HEX`: creates NAME (handle lifetime), writes HEX at 0, prints `held`,
 //!   waits until stdin closes.
-//! - `race NAME SIZE`: open-or-create; prints `created` or `opened` and the size seen; fails if an
-//!   opener ever sees a size other than SIZE.
+//! - `race NAME SIZE [hold]`: open-or-create; prints `created` or `opened` and the size seen; fails
+//!   if an opener ever sees a size other than SIZE. With `hold`, keeps the object until stdin closes.
 //! - `exchange NAME`: opens NAME, prints what is at 0..5 as hex, writes `from-b` at 16.
 //! - `value-wait NAME SEEN`: opens the shared value NAME, prints `waiting`, waits (at most 60 s)
 //!   for a version newer than SEEN, prints `got VERSION HEX` with the value retrieved.
@@ -104,6 +104,9 @@ fn run(args: &[String]) -> mmf::Result<()> {
             );
             if seen != size {
                 exit(3);
+            }
+            if arg(3) == "hold" {
+                wait_stdin();
             }
         }
         "exchange" => {
