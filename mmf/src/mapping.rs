@@ -903,6 +903,11 @@ pub struct ObjectInfo {
     /// The lifetime mmf gave it; `None` for objects made by other programs (treated as persistent).
     pub lifetime: Option<Lifetime>,
     /// Open handles holding it (processes may hold more than one); `None` where it cannot be read.
+    ///
+    /// On Linux this is read from `/proc/locks`, which the kernel can only hand over consistently
+    /// in one `read` of at most a page (about 80 locks on the whole machine); mmf retries until it
+    /// gets such a read. On a machine with more locks than that, while other processes lock and
+    /// unlock, the count is approximate (never 0 for an object that is held).
     pub holders: Option<usize>,
     /// The processes holding it, where visible.
     pub holder_pids: Vec<u32>,

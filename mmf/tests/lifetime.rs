@@ -153,6 +153,57 @@ fn one_holder_alive_keeps_the_object_and_its_data() {
     assert!(dir.entries().is_empty(), "left behind: {:?}", dir.entries());
 }
 
+#[test]
+fn holder_counts_stay_exact_while_other_processes_lock_and_unlock() {
+    // The kernel's /proc/locks, read in several pieces while other processes take and drop
+    // locks, lists some locks twice and others not at all; mmf reads it in one piece.
+    let churn_dir = Dir::new("churn");
+    // Declared after the directory, so dropped (killed, also on a failed assertion) before it.
+    let mut churners = KillOnDrop(
+        (0..2)
+            .map(|_| {
+                let mut c = helper()
+                    .arg("churn")
+                    .env("MMF_DIR", &churn_dir.0)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("spawn helper");
+                let (line, out) = read_line(c.stdout.take().unwrap(), Duration::from_secs(30));
+                assert_eq!(line.trim(), "churning");
+                c.stdout = Some(out);
+                c
+            })
+            .collect(),
+    );
+    let dir = Dir::new("counted");
+    let name = unique("obj");
+    let holders = three_holders(&dir, &name);
+    let mut expected: Vec<u32> = holders.iter().map(Child::id).collect();
+    expected.sort_unstable();
+    for _ in 0..200 {
+        let info = Namespace::at(&dir.0).list().unwrap();
+        assert_eq!(info[0].holders, Some(3));
+        assert_eq!(info[0].holder_pids, expected);
+    }
+    for c in churners.0.drain(..).chain(holders) {
+        let out = wait_output(close_stdin(c), Duration::from_secs(30));
+        assert!(out.status.success());
+    }
+}
+
+/// Children that are killed if the test fails before it ends them.
+struct KillOnDrop(Vec<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 fn close_stdin(mut c: Child) -> Child {
     drop(c.stdin.take());
     c

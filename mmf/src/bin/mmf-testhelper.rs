@@ -7,6 +7,8 @@
 //! - `hold NAME`: opens NAME, prints `held`, then waits until stdin closes (or it is killed).
 //! - `create-hold NAME SIZE HEX`: creates NAME (handle lifetime), writes HEX at 0, prints `held`,
 //!   waits until stdin closes.
+//! - `churn`: prints `churning`, then creates and drops handle-lifetime objects (each create and
+//!   close takes and tests flocks) until stdin closes.
 //! - `race NAME SIZE [hold]`: open-or-create; prints `created` or `opened` and the size seen; fails
 //!   if an opener ever sees a size other than SIZE. With `hold`, keeps the object until stdin closes.
 //! - `exchange NAME`: opens NAME, prints what is at 0..5 as hex, writes `from-b` at 16.
@@ -88,6 +90,17 @@ fn run(args: &[String]) -> mmf::Result<()> {
             m.map_mut()?.write_at(0, &unhex(arg(3)))?;
             println!("held");
             wait_stdin();
+        }
+        "churn" => {
+            std::thread::spawn(|| {
+                wait_stdin();
+                exit(0);
+            });
+            println!("churning");
+            for i in 0u64.. {
+                let name = format!("churn-{}-{}", std::process::id(), i % 16);
+                let _ = mmf::Mapping::open_or_create(name.as_str(), 4096)?;
+            }
         }
         "race" => {
             let size: u64 = arg(2).parse().unwrap_or(4096);

@@ -1116,9 +1116,59 @@ pub(crate) fn remove(name: &Name, dir: Option<&Path>) -> Result<()> {
         .map_err(|e| Error::os("remove", what, ioerr(e)))
 }
 
-/// One line of `/proc/locks` for an flock: (pid, dev major, dev minor, inode).
-fn flock_holders() -> Vec<(u32, u64, u64, u64)> {
-    let text = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+/// The flocks in `/proc/locks` on the filesystem `(major, minor)`: (pid, major, minor, inode),
+/// one entry per lock (per open file description).
+///
+/// The kernel produces `/proc/locks` under its lock-table lock, but one `read` may stop early
+/// (at a page, or when the reader should yield), and the next `read` walks the table again from
+/// the position where the previous one stopped. Locks taken or dropped by other processes in
+/// between shift the table, so a lock can appear twice or not at all: with two processes
+/// locking in a loop, more than half of such multi-read passes were wrong in our measurements,
+/// while every pass delivered by a single `read` was right. So the file is read until one `read`
+/// returns it whole. When the table is too large for that (more than about 80 locks on the whole
+/// machine) or never settles, the last pass is used with duplicate entries of one process
+/// merged: counts are then approximate.
+fn flock_holders(major: u64, minor: u64) -> Vec<(u32, u64, u64, u64)> {
+    let mut last = String::new();
+    for _ in 0..64 {
+        match read_locks() {
+            Some((text, true)) => return parse_flocks(&text, major, minor),
+            Some((text, false)) => last = text,
+            None => return Vec::new(),
+        }
+    }
+    let mut out = parse_flocks(&last, major, minor);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Reads `/proc/locks`; the flag says whether one `read` returned all of it.
+fn read_locks() -> Option<(String, bool)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open("/proc/locks").ok()?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut len = 0;
+    let mut reads = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                reads += 1;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    buf.truncate(len);
+    Some((String::from_utf8(buf).ok()?, reads <= 1))
+}
+
+fn parse_flocks(text: &str, major: u64, minor: u64) -> Vec<(u32, u64, u64, u64)> {
     let mut out = Vec::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -1136,7 +1186,9 @@ fn flock_holders() -> Vec<(u32, u64, u64, u64)> {
             u64::from_str_radix(parts[1], 16),
             parts[2].parse::<u64>(),
         ) {
-            out.push((pid, maj, min, ino));
+            if (maj, min) == (major, minor) {
+                out.push((pid, maj, min, ino));
+            }
         }
     }
     out
@@ -1152,7 +1204,14 @@ fn scan(dir: Option<&Path>, reap_tmp: bool, removed: &mut Vec<String>) -> Result
     let dir = resolve_dir(dir);
     let what = format!("directory {}", dir.display());
     let entries = std::fs::read_dir(&dir).map_err(|e| Error::os("list", what.clone(), e))?;
-    let locks = flock_holders();
+    // Every regular file in the directory is on the directory's filesystem.
+    let locks = match rfs::stat(&dir) {
+        Ok(st) => {
+            let (maj, min) = dev_major_minor(ident(&st).0);
+            flock_holders(maj, min)
+        }
+        Err(_) => Vec::new(),
+    };
     let mut out = Vec::new();
     for entry in entries {
         let entry = match entry {
@@ -1202,7 +1261,8 @@ fn scan(dir: Option<&Path>, reap_tmp: bool, removed: &mut Vec<String>) -> Result
             .collect();
         let holders = match unheld {
             Some(true) => Some(0),
-            Some(false) => Some(pids.len()),
+            // It is held, whatever an approximate reading of /proc/locks says.
+            Some(false) => Some(pids.len().max(1)),
             None => None,
         };
         pids.sort_unstable();
