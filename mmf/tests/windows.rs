@@ -11,7 +11,8 @@ use mmf::{
     Access, CreateOptions, Disposition, ErrorKind, FileOptions, Lifetime, Mapping, Namespace,
     OpenOptions, Permissions, ViewOptions,
 };
-use std::process::Stdio;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use windows_sys::Win32::Foundation::{CloseHandle, GetLastError, ERROR_ALREADY_EXISTS};
 use windows_sys::Win32::System::Memory::{
@@ -21,6 +22,26 @@ use windows_sys::Win32::System::Memory::{
 use windows_sys::Win32::System::Threading::CreateEventW;
 
 const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// Held while this test process spawns a child, and by the inheritance test for as long as its
+/// inheritable handle exists. Windows snapshots the handles a child inherits atomically, but
+/// Wine's CreateProcess fails now and then with ERROR_INTERNAL_ERROR (1359) when another thread
+/// closes an inheritable handle while it runs; serialising the two keeps this suite about mmf.
+static SPAWN: Mutex<()> = Mutex::new(());
+
+fn spawn_lock() -> MutexGuard<'static, ()> {
+    SPAWN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn spawn(cmd: &mut Command) -> Child {
+    let _guard = spawn_lock();
+    cmd.spawn().expect("spawn mmf-testhelper")
+}
+
+fn run(args: &[&str]) -> Output {
+    let _guard = spawn_lock();
+    run_helper(args)
+}
 
 fn wide(s: &str) -> Vec<u16> {
     s.encode_utf16().chain(std::iter::once(0)).collect()
@@ -107,15 +128,15 @@ fn global_names_are_created_and_opened_in_global() {
 fn one_exe_creates_another_opens_by_name_and_reads() {
     let name = unique("two-exes");
     // Before anyone created it, the second exe gets NotFound (exit code 10).
-    let out = run_helper(&["read", &name, "0", "4"]);
+    let out = run(&["read", &name, "0", "4"]);
     assert_eq!(out.status.code(), Some(10), "{:?}", out);
     let m = Mapping::create(&name, 100_000).unwrap();
     let v = m.map_mut().unwrap();
     v.write_at(70_000, b"past the first 64 KiB").unwrap();
-    let out = run_helper(&["read", &name, "70000", "21"]);
+    let out = run(&["read", &name, "70000", "21"]);
     assert_eq!(check(&out, "helper read"), hex(b"past the first 64 KiB"));
     // The other exe writes; this one sees it.
-    let out = run_helper(&["write", &name, "99990", &hex(b"0123456789")]);
+    let out = run(&["write", &name, "99990", &hex(b"0123456789")]);
     check(&out, "helper write");
     assert_eq!(v.read_vec(99_990, 10).unwrap(), b"0123456789");
 }
@@ -126,7 +147,7 @@ fn open_or_create_reports_who_created() {
     let (m, how) = Mapping::open_or_create(&name, 4096).unwrap();
     assert_eq!(how, Disposition::Created);
     // Another process: the object exists, so it opened it.
-    let out = run_helper(&["race", &name, "4096"]);
+    let out = run(&["race", &name, "4096"]);
     assert_eq!(check(&out, "helper race"), "opened 4096");
     // Same process, second call: Opened, same memory.
     m.map_mut().unwrap().write_at(0, b"same").unwrap();
@@ -163,13 +184,13 @@ fn racing_processes_agree_on_exactly_one_creator() {
     // lives throughout: exactly one of them can have created it.
     let mut children: Vec<_> = (0..4)
         .map(|_| {
-            helper()
-                .args(["race", &name, "4096", "hold"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            spawn(
+                helper()
+                    .args(["race", &name, "4096", "hold"])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped()),
+            )
         })
         .collect();
     let mut outs = Vec::new();
@@ -199,13 +220,13 @@ fn the_name_disappears_after_the_last_handle_closes() {
     let m = Mapping::create(&name, 4096).unwrap();
     m.map_mut().unwrap().write_at(0, b"kept").unwrap();
     // A second process holds it; we close ours; the name stays while the helper holds it.
-    let mut holder = helper()
-        .args(["hold", &name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut holder = spawn(
+        helper()
+            .args(["hold", &name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let (line, _out) = read_line(holder.stdout.take().unwrap(), WATCHDOG);
     assert!(line.starts_with("held"), "{:?}", line);
     drop(m);
@@ -223,13 +244,13 @@ fn the_name_disappears_after_the_last_handle_closes() {
     assert!(native_read(&format!("Local\\{}", name), 1).is_none());
     // A killed holder releases it too.
     let m = Mapping::create(&name, 4096).unwrap();
-    let mut holder = helper()
-        .args(["hold", &name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut holder = spawn(
+        helper()
+            .args(["hold", &name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     let (line, _out) = read_line(holder.stdout.take().unwrap(), WATCHDOG);
     assert!(line.starts_with("held"), "{:?}", line);
     drop(m);
@@ -254,12 +275,14 @@ fn a_child_inherits_a_handle_and_reads_through_it() {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let guard = spawn_lock();
         let inh = m.inherit(&mut cmd).unwrap();
         let token = inh.token().to_owned();
         assert!(token.starts_with("mmf:"), "{}", token);
         cmd.env("MMF_HANDLE", &token);
         let mut child = cmd.spawn().unwrap();
         drop(inh);
+        drop(guard);
         let (line, _out) = read_line(child.stdout.take().unwrap(), WATCHDOG);
         assert_eq!(
             line.trim(),
@@ -322,7 +345,7 @@ fn a_copy_on_write_view_stays_private() {
     assert_eq!(cow.read_vec(66_000, 8).unwrap(), b"PRIVATE!");
     assert_eq!(shared.read_vec(66_000, 8).unwrap(), b"original");
     // Another process sees the object, not the private page.
-    let out = run_helper(&["read", &name, "66000", "8"]);
+    let out = run(&["read", &name, "66000", "8"]);
     assert_eq!(check(&out, "helper read"), hex(b"original"));
     // And a file mapped copy-on-write keeps its bytes on disk.
     let p = TempPath::new("cow-file");
@@ -349,7 +372,7 @@ fn reserved_objects_commit_what_their_views_map() {
     let piece = m.map_range(512 << 20, 1 << 20, Access::ReadWrite).unwrap();
     piece.commit(0, 1 << 20).unwrap();
     piece.write_at(0, b"reserved").unwrap();
-    let out = run_helper(&["read", &name, &(512u64 << 20).to_string(), "8"]);
+    let out = run(&["read", &name, &(512u64 << 20).to_string(), "8"]);
     assert_eq!(check(&out, "helper read"), hex(b"reserved"));
     assert_eq!(
         piece.decommit(0, 4096).unwrap_err().kind(),
