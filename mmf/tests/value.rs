@@ -512,7 +512,7 @@ fn damaged_headers_are_clear_errors() {
     let name = unique("shortdata");
     let v = ValueOptions::new().capacity(64).create(&name).unwrap();
     let hs = v.header().unwrap().header_size;
-    scribble(&name, 104, &(hs + (1 << 30)).to_le_bytes());
+    scribble(&name, 152, &(hs + (1 << 30)).to_le_bytes()); // data_end
     let err = open_fast(&name).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Corrupt);
     assert!(err.to_string().contains("truncated"), "{}", err);
@@ -539,7 +539,7 @@ fn random_headers_and_live_state_never_panic() {
             0 | 1 => 0,
             2 | 3 => 12,
             4 => 64,
-            _ => 128, // slot descriptors only
+            _ => 192, // slot descriptors only
         };
         let mut junk = vec![0u8; header_size - from];
         for b in junk.iter_mut() {
@@ -674,7 +674,7 @@ fn an_opener_never_sees_a_value_without_its_header() {
 
 #[test]
 fn a_damaged_version_counter_is_an_error_not_a_panic() {
-    // `next_version` (control block, offset 96) is shared memory any process can write: a
+    // `next_version` (control block, offset 144) is shared memory any process can write: a
     // counter at its maximum must not overflow (a panic) or wrap to version 0 (a lost value).
     let name = common::unique("vcount");
     let v = mmf::SharedValue::create(&name).unwrap();
@@ -682,7 +682,7 @@ fn a_damaged_version_counter_is_an_error_not_a_panic() {
     let raw = mmf::Mapping::open(&name).unwrap();
     raw.map_mut()
         .unwrap()
-        .write_at(96, &u64::MAX.to_le_bytes())
+        .write_at(144, &u64::MAX.to_le_bytes())
         .unwrap();
     let e = v.store(b"after").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::OutOfSpace, "{}", e);

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(h) = mmf::ValueHeader::parse(bytes, object_len) {
             assert_eq!(h.format_version, 1);
             assert!((2..=64).contains(&h.slots));
-            assert_eq!(h.header_size, 128 + 64 * h.slots as u64);
+            assert_eq!(h.header_size, 192 + 64 * h.slots as u64);
             assert!(h.header_size <= h.data_end && h.data_end <= object_len);
             assert!(h.header_size <= bytes.len() as u64);
             assert!(h.version == 0 || h.current_slot < h.slots);

@@ -78,6 +78,8 @@
 //! - `process_alive(token: u64) -> Option<bool>`: `Some(false)` only when the process is surely
 //!   gone (exited, a zombie, or its pid now names a process started at another time);
 //!   `Some(true)` when it runs; `None` when it cannot be told (treated as alive).
+//! - `now_ms() -> u64`: wall-clock milliseconds since the Unix epoch, cheap (Linux: the coarse
+//!   clock, a few milliseconds of resolution), for the ages of reader pins.
 
 #[cfg_attr(unix, path = "unix.rs")]
 #[cfg_attr(windows, path = "windows.rs")]

@@ -17,7 +17,8 @@ use rustix::io::Errno;
 use rustix::process::Pid;
 use rustix::thread::futex;
 use std::io;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Once;
 use std::time::Duration;
 
 /// Blocks on a 32-bit word in shared memory until another process changes it.
@@ -73,17 +74,64 @@ fn stat(pid: u32) -> Option<(u8, u64)> {
 /// This process's token: pid | start time << 32, where a start time that cannot be read (or whose
 /// low 32 bits are 0) is recorded as 1, "unknown". The high half is never 0, so a token from
 /// damaged memory that is only a small number is never taken for a live process.
+///
+/// Computed once and cached; a `pthread_atfork` handler clears the cache in the child of every
+/// `fork`, so a forked child never writes its parent's token (a child made by a raw `clone`
+/// system call, which runs no fork handlers and is not supported, would). If the handler cannot
+/// be registered, every call compares the cached pid with `getpid`.
 pub(crate) fn process_token() -> u64 {
-    static CACHE: AtomicU64 = AtomicU64::new(0);
+    let cached = TOKEN.load(Ordering::Relaxed);
+    if cached != 0 && FORK_HANDLER.load(Ordering::Relaxed) {
+        return cached;
+    }
+    register_fork_handler();
     let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
-    let cached = CACHE.load(Ordering::Relaxed);
+    let cached = TOKEN.load(Ordering::Relaxed);
     if cached != 0 && cached as u32 == pid {
         return cached;
     }
     let start = stat(pid).map_or(1, |(_, start)| (start as u32).max(1));
     let token = ((start as u64) << 32) | pid as u64;
-    CACHE.store(token, Ordering::Relaxed);
+    TOKEN.store(token, Ordering::Relaxed);
     token
+}
+
+static TOKEN: AtomicU64 = AtomicU64::new(0);
+static FORK_HANDLER: AtomicBool = AtomicBool::new(false);
+
+extern "C" {
+    fn pthread_atfork(
+        prepare: Option<unsafe extern "C" fn()>,
+        parent: Option<unsafe extern "C" fn()>,
+        child: Option<unsafe extern "C" fn()>,
+    ) -> std::os::raw::c_int;
+}
+
+/// Runs in the child of a `fork`, where only the forking thread exists: one atomic store, which
+/// is async-signal-safe.
+#[allow(unsafe_code)]
+unsafe extern "C" fn forget_token_in_child() {
+    TOKEN.store(0, Ordering::Relaxed);
+}
+
+#[allow(unsafe_code)]
+fn register_fork_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic. glibc ties the handler to
+        // the shared object that registered it (`__dso_handle`) and drops it when that object
+        // is unloaded, so it never runs after the code is gone. A failure to register is
+        // handled by the getpid path.
+        let ok = unsafe { pthread_atfork(None, None, Some(forget_token_in_child)) } == 0;
+        FORK_HANDLER.store(ok, Ordering::Relaxed);
+    });
+}
+
+/// Wall-clock milliseconds since the Unix epoch from the coarse clock (a few nanoseconds, no
+/// system call; a resolution of a few milliseconds, plenty for pin ages measured in seconds).
+pub(crate) fn now_ms() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    (t.tv_sec.max(0) as u64) * 1000 + (t.tv_nsec.max(0) as u64) / 1_000_000
 }
 
 /// Whether the process a token names is alive: `Some(false)` only when it surely is not (no such
@@ -128,6 +176,48 @@ mod tests {
         assert_eq!(process_alive(0), Some(false));
         // Only a small number (as damaged memory might hold): not a token.
         assert_eq!(process_alive(1), Some(false));
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn a_forked_child_has_its_own_token() {
+        let parent = process_token();
+        let mut fds = [0i32; 2];
+        // SAFETY: plain libc calls; the child only computes its token, writes 8 bytes to the
+        // pipe and leaves with _exit, so it runs no destructors of the parent's state.
+        unsafe {
+            assert_eq!(pipe(fds.as_mut_ptr()), 0);
+            let pid = fork();
+            assert!(pid >= 0);
+            if pid == 0 {
+                let t = process_token().to_ne_bytes();
+                write(fds[1], t.as_ptr(), 8);
+                _exit(0);
+            }
+            let mut buf = [0u8; 8];
+            assert_eq!(read(fds[0], buf.as_mut_ptr(), 8), 8);
+            let child = u64::from_ne_bytes(buf);
+            assert_eq!(
+                child as u32, pid as u32,
+                "the child's token names the child"
+            );
+            assert_ne!(child, parent);
+            let mut status = 0;
+            waitpid(pid, &mut status, 0);
+            close(fds[0]);
+            close(fds[1]);
+        }
+        assert_eq!(process_token(), parent);
+    }
+
+    extern "C" {
+        fn pipe(fds: *mut i32) -> i32;
+        fn fork() -> i32;
+        fn write(fd: i32, buf: *const u8, n: usize) -> isize;
+        fn read(fd: i32, buf: *mut u8, n: usize) -> isize;
+        fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+        fn close(fd: i32) -> i32;
+        fn _exit(code: i32) -> !;
     }
 
     #[test]

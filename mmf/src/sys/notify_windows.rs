@@ -337,7 +337,17 @@ fn creation_bits(h: HANDLE) -> Option<u32> {
     Some(bits.max(1))
 }
 
-/// This process's token: process id | creation-time bits << 32. Never 0.
+/// Wall-clock milliseconds since the Unix epoch (for pin ages, which are measured in seconds).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// This process's token: process id | creation-time bits << 32, where bits that cannot be read
+/// are recorded as 1, "unknown". The high half is never 0, so a token from damaged memory that is
+/// only a small number (which may well be the id of some live process) is never taken for one.
 pub(crate) fn process_token() -> u64 {
     static CACHE: AtomicU64 = AtomicU64::new(0);
     // SAFETY: no preconditions.
@@ -347,7 +357,7 @@ pub(crate) fn process_token() -> u64 {
         return cached;
     }
     // SAFETY: the pseudo-handle of this process, which has every access right.
-    let bits = creation_bits(unsafe { GetCurrentProcess() }).unwrap_or(0);
+    let bits = creation_bits(unsafe { GetCurrentProcess() }).unwrap_or(1);
     let token = (u64::from(bits) << 32) | u64::from(pid.max(1));
     CACHE.store(token, Ordering::Relaxed);
     token
@@ -357,9 +367,9 @@ pub(crate) fn process_token() -> u64 {
 /// process, exited, or the id now belongs to a process created at another time); `None` if it
 /// cannot be told.
 pub(crate) fn process_alive(token: u64) -> Option<bool> {
-    let pid = token as u32;
-    if pid == 0 {
-        return Some(false);
+    let (pid, bits) = (token as u32, (token >> 32) as u32);
+    if pid == 0 || bits == 0 {
+        return Some(false); // no process has this token
     }
     // SAFETY: opens a process by id with query and wait rights; NULL on failure.
     let h = unsafe {
@@ -387,7 +397,7 @@ pub(crate) fn process_alive(token: u64) -> Option<bool> {
         return Some(false);
     }
     match creation_bits(raw) {
-        Some(bits) if token >> 32 != 0 && u64::from(bits) != token >> 32 => Some(false),
+        Some(now) if bits != 1 && now != bits => Some(false),
         _ => Some(true),
     }
 }
@@ -424,8 +434,10 @@ mod tests {
         let pid = child.id();
         child.wait().unwrap();
         drop(child);
-        assert_eq!(process_alive(u64::from(pid)), Some(false));
+        assert_eq!(process_alive(u64::from(pid) | 1 << 32), Some(false));
         assert_eq!(process_alive(0), Some(false));
+        // Only a small number (as damaged memory might hold), here our own id: not a token.
+        assert_eq!(process_alive(u64::from(std::process::id())), Some(false));
     }
 
     #[test]

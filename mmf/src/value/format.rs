@@ -10,7 +10,7 @@ use crate::{Error, ErrorKind, Result};
 /// The first eight bytes of every mmf shared value.
 pub(crate) const MAGIC: [u8; 8] = *b"MMFVAL\0\x01";
 /// The format this library reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// The value of the ready word once the creator has initialised the header ("REDY").
 pub(crate) const READY: u32 = u32::from_le_bytes(*b"REDY");
 
@@ -25,12 +25,13 @@ pub(crate) const OFF_READY: usize = 36;
 pub(crate) const OFF_LAYOUT_ID: usize = 40;
 pub(crate) const OFF_FINGERPRINT: usize = 48;
 pub(crate) const OFF_CREATOR: usize = 56;
-/// The control block (`protocol::Control`): 64 bytes of atomics.
+/// The control block (`protocol::Control`): 128 bytes of atomics, in two cache lines: what
+/// readers poll (64..128) apart from what only writers touch (128..192).
 pub(crate) const CONTROL_OFFSET: usize = 64;
 pub(crate) const OFF_CURRENT: usize = CONTROL_OFFSET;
-pub(crate) const OFF_DATA_END: usize = CONTROL_OFFSET + 40;
+pub(crate) const OFF_DATA_END: usize = CONTROL_OFFSET + 88;
 /// The slot descriptors (`protocol::Slot`), 64 bytes each.
-pub(crate) const SLOTS_OFFSET: usize = 128;
+pub(crate) const SLOTS_OFFSET: usize = 192;
 pub(crate) const SLOT_SIZE: usize = 64;
 
 /// The fewest and most slots a value may have.
@@ -369,7 +370,9 @@ mod tests {
         b[0] = b'X';
         assert_eq!(kind(&b, n), ErrorKind::Corrupt);
         let mut b = good.clone();
-        b[OFF_FORMAT] = 2;
+        b[OFF_FORMAT] = 1; // the first format, with one control cache line
+        assert_eq!(kind(&b, n), ErrorKind::VersionMismatch);
+        b[OFF_FORMAT] = 3;
         assert_eq!(kind(&b, n), ErrorKind::VersionMismatch);
         let mut b = good.clone();
         b[OFF_READY..OFF_READY + 4].copy_from_slice(&[0; 4]);

@@ -111,12 +111,13 @@ fn zero_control() -> Control {
         current: AtomicU64::new(0),
         notify: AtomicU32::new(0),
         waiters: AtomicU32::new(0),
+        reserved_readers: Default::default(),
         lock: AtomicU64::new(0),
         lock_notify: AtomicU32::new(0),
         lock_waiters: AtomicU32::new(0),
         next_version: AtomicU64::new(0),
         data_end: AtomicU64::new(0),
-        reserved: [AtomicU64::new(0), AtomicU64::new(0)],
+        reserved_writers: Default::default(),
     }
 }
 
@@ -265,8 +266,8 @@ fn two_slots_override_pins_safely() {
 }
 
 /// A pinned reader is never overwritten while another slot is free: its copy is never thrown
-/// away. Slot 0 holds the current version 5; the writer stores 8 (into slot 2, the oldest) and 9,
-/// whose oldest candidate is the reader's slot 0.
+/// away. Slot 0 holds the current version 5; the writer stores 8 (into slot 1, the next in turn),
+/// 9 (slot 2) and 10, whose slot in turn is the reader's slot 0: a pin there sends it elsewhere.
 #[test]
 fn pinned_reader_is_not_overwritten() {
     model(3, || {
@@ -275,6 +276,7 @@ fn pinned_reader_is_not_overwritten() {
         let t = loom::thread::spawn(move || {
             w2.store(1, 8);
             w2.store(1, 9);
+            w2.store(1, 10);
         });
         let (v, x, retries) = w.read(true);
         assert_eq!(v, x);
@@ -294,6 +296,7 @@ fn unpinned_reader_can_be_torn_but_never_returns_torn() {
         let t = loom::thread::spawn(move || {
             w2.store(1, 8);
             w2.store(1, 9);
+            w2.store(1, 10);
         });
         let (v, x, retries) = w.read(false);
         assert_eq!(v, x);

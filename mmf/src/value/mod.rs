@@ -293,8 +293,7 @@ struct Inner {
 struct MappedHost<'a>(&'a sys::Notifier, std::cell::Cell<u64>);
 
 impl Host for MappedHost<'_> {
-    /// Looked up once per operation (a store takes and releases the lock with it): the lookup
-    /// costs a system call, to notice a fork.
+    /// Looked up once per operation (a store takes and releases the lock with it).
     fn token(&self) -> u64 {
         let t = self.1.get();
         if t != 0 {
@@ -338,10 +337,7 @@ impl Host for MappedHost<'_> {
     fn wake(&self, _word: &AtomicU32) {}
 
     fn now_ms(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
+        sys::now_ms()
     }
 }
 
@@ -379,17 +375,18 @@ fn ready_word(view: &View) -> Option<&AtomicU32> {
 
 impl Inner {
     fn control(&self) -> &Control {
-        // SAFETY: `header` is at least `header_size` = 128 + 64·slots bytes long (checked in
-        // `finish`, the only constructor of `Inner`) and starts on a page boundary, so bytes 64..128 are in bounds and
-        // 8-byte aligned. `Control` is `repr(C)` and made only of atomics (64 bytes, asserted in
-        // `protocol`), so every bit pattern is valid and concurrent writes by other processes are
-        // not data races. The memory stays mapped while `self.header` lives. Read-only handles
-        // only load from it (`writable` guards every store).
+        // SAFETY: `header` is at least `header_size` = 192 + 64·slots bytes long (checked in
+        // `finish`, the only constructor of `Inner`) and starts on a page boundary, so bytes
+        // 64..192 are in bounds and 8-byte aligned. `Control` is `repr(C)` and made only of
+        // atomics (128 bytes, asserted in `protocol`), so every bit pattern is valid and
+        // concurrent writes by other processes are not data races. The memory stays mapped while
+        // `self.header` lives. Read-only handles only load from it (`writable` guards every
+        // store).
         unsafe { &*(self.header.as_ptr().add(CONTROL_OFFSET) as *const Control) }
     }
 
     fn slots(&self) -> &[Slot] {
-        // SAFETY: as for `control`: bytes 128 .. 128 + 64·slots lie within the header view,
+        // SAFETY: as for `control`: bytes 192 .. 192 + 64·slots lie within the header view,
         // 8-byte aligned, and `Slot` is a `repr(C)` block of atomics.
         unsafe {
             std::slice::from_raw_parts(

@@ -57,7 +57,9 @@ pub(crate) const LOCK_POLL: Duration = Duration::from_millis(10);
 /// the state space).
 const LOCK_SPINS: u32 = if cfg!(loom) { 0 } else { 100 };
 
-/// The live part of the header, at byte 64 of the object. All fields are little-endian.
+/// The live part of the header, at byte 64 of the object, in two cache lines: the first holds
+/// what readers poll and what waiters count in, the second what only writers touch, so a spinning
+/// reader does not pull the writer's lock line away from it. All fields are little-endian.
 #[repr(C)]
 pub(crate) struct Control {
     /// Latest published version << 8 | its slot; 0 before the first store.
@@ -66,6 +68,8 @@ pub(crate) struct Control {
     pub notify: AtomicU32,
     /// Writable handles blocked in `wait_newer` (a hint: the writer wakes only when non-zero).
     pub waiters: AtomicU32,
+    /// Zero; reserved (pads the readers' line to 64 bytes).
+    pub reserved_readers: [AtomicU64; 6],
     /// The writer lock: 0, or the owner's process token.
     pub lock: AtomicU64,
     /// Incremented when the lock is released; the futex word lock waiters sleep on.
@@ -76,11 +80,11 @@ pub(crate) struct Control {
     pub next_version: AtomicU64,
     /// End of the allocated data area.
     pub data_end: AtomicU64,
-    /// Zero; reserved.
-    pub reserved: [AtomicU64; 2],
+    /// Zero; reserved (pads the writers' line to 64 bytes).
+    pub reserved_writers: [AtomicU64; 4],
 }
 
-/// One slot descriptor, at byte 128 + 64·i.
+/// One slot descriptor, at byte 192 + 64·i.
 #[repr(C)]
 pub(crate) struct Slot {
     /// The version held, with [`BUSY`] while it is written; 0 when empty.
@@ -100,7 +104,7 @@ pub(crate) struct Slot {
 
 #[cfg(not(loom))]
 const _: () = {
-    assert!(std::mem::size_of::<Control>() == 64);
+    assert!(std::mem::size_of::<Control>() == 128);
     assert!(std::mem::size_of::<Slot>() == super::format::SLOT_SIZE);
 };
 
@@ -477,35 +481,27 @@ impl<'a, D: Data> Region<'a, D> {
             _ => return Store::Exhausted,
         };
         let now = host.now_ms();
-        let mut refused: u64 = 0; // slots found pinned after a claim
+        // Slots found pinned after a claim.
+        let mut refused: u64 = 0;
+        // First look only at the slot after the current one: when stores take the slots in turn
+        // it holds the oldest version, and looking at no other slot leaves their cache lines with
+        // the readers that pinned them.
+        let mut next_in_turn = Some(cur_slot.map_or(0, |c| (c + 1) % n));
         loop {
             let force = (0..n).all(|i| Some(i) == cur_slot || refused & (1 << i) != 0);
-            // Choose: unpinned before pinned (then oldest pin first), big enough before too
-            // small, oldest version first.
-            let mut best: Option<(usize, (bool, u64, bool, u64))> = None;
-            for (i, s) in self.slots.iter().enumerate() {
-                if Some(i) == cur_slot || (!force && refused & (1 << i) != 0) {
-                    continue;
-                }
-                let pins = s.pins.load(Ordering::Relaxed);
-                let pinned = pin_fresh(pins, now);
-                let fits = self
-                    .region_ok(s, data_end)
-                    .map_or(false, |(_, cap)| cap >= len);
-                let rank = (
-                    pinned,
-                    if pinned { pin_time(pins) } else { 0 },
-                    !fits,
-                    s.seq.load(Ordering::Relaxed) & !BUSY,
-                );
-                if best.as_ref().map_or(true, |(_, r)| rank < *r) {
-                    best = Some((i, rank));
-                }
-            }
-            let i = match best {
-                Some((i, _)) => i,
-                None => return Store::Corrupt("no slot can take the value"),
-            };
+            let quick = next_in_turn.take().filter(|&i| {
+                let s = &self.slots[i];
+                Some(i) != cur_slot
+                    && !pin_fresh(s.pins.load(Ordering::Relaxed), now)
+                    && self
+                        .region_ok(s, data_end)
+                        .map_or(false, |(_, cap)| cap >= len)
+            });
+            let i =
+                match quick.or_else(|| self.choose(cur_slot, force, refused, data_end, len, now)) {
+                    Some(i) => i,
+                    None => return Store::Corrupt("no slot can take the value"),
+                };
             let slot = &self.slots[i];
             let (offset, cap, new_end) = match self.region_ok(slot, data_end) {
                 Some((off, cap)) if cap >= len => (off, cap, None),
@@ -525,7 +521,7 @@ impl<'a, D: Data> Region<'a, D> {
                     (data_end, cap, Some(end))
                 }
             };
-            if !self.claim(slot, force, host.now_ms()) {
+            if !self.claim(slot, force, now) {
                 // A reader pinned it since we looked: leave it alone.
                 refused |= 1 << i;
                 continue;
@@ -557,6 +553,41 @@ impl<'a, D: Data> Region<'a, D> {
             }
             return Store::Done(version);
         }
+    }
+
+    /// The slot to store into, looking at every slot but the current one (and, unless `force`,
+    /// those in `refused`): unpinned before pinned (then the oldest pin first), big enough before
+    /// too small, the oldest version first.
+    fn choose(
+        &self,
+        cur_slot: Option<usize>,
+        force: bool,
+        refused: u64,
+        data_end: u64,
+        len: u64,
+        now: u64,
+    ) -> Option<usize> {
+        let mut best: Option<(usize, (bool, u64, bool, u64))> = None;
+        for (i, s) in self.slots.iter().enumerate() {
+            if Some(i) == cur_slot || (!force && refused & (1 << i) != 0) {
+                continue;
+            }
+            let pins = s.pins.load(Ordering::Relaxed);
+            let pinned = pin_fresh(pins, now);
+            let fits = self
+                .region_ok(s, data_end)
+                .map_or(false, |(_, cap)| cap >= len);
+            let rank = (
+                pinned,
+                if pinned { pin_time(pins) } else { 0 },
+                !fits,
+                s.seq.load(Ordering::Relaxed) & !BUSY,
+            );
+            if best.as_ref().map_or(true, |(_, r)| rank < *r) {
+                best = Some((i, rank));
+            }
+        }
+        best.map(|(i, _)| i)
     }
 
     /// A slot's data region if it lies inside the allocated data area.
