@@ -70,9 +70,24 @@ impl Name {
         &self.0
     }
 
-    /// How messages refer to the object.
+    /// How messages refer to the object: `shared memory object "NAME"`, with NAME escaped as
+    /// Rust's `{:?}` does when it has anything but plain printable ASCII. (Opening an object
+    /// builds this string, so the common case stays clear of the formatting machinery and its
+    /// Unicode tables, which a new process would first have to fault in.)
     pub(crate) fn describe(&self) -> String {
-        format!("shared memory object {:?}", self.0)
+        const PREFIX: &str = "shared memory object \"";
+        let plain = self
+            .0
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+        if !plain {
+            return format!("shared memory object {:?}", self.0);
+        }
+        let mut s = String::with_capacity(PREFIX.len() + self.0.len() + 1);
+        s.push_str(PREFIX);
+        s.push_str(&self.0);
+        s.push('"');
+        s
     }
 }
 
@@ -139,6 +154,25 @@ impl IntoName for &String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_escape_like_debug() {
+        let mut escaped = 0;
+        for n in [
+            "plain-name_1.2",
+            "with space",
+            "quote\"d",
+            "back\\slash",
+            "tab\there",
+            "é",
+        ] {
+            if let Ok(name) = Name::new(n) {
+                assert_eq!(name.describe(), format!("shared memory object {:?}", n));
+                escaped += usize::from(format!("{:?}", n).len() != n.len() + 2);
+            }
+        }
+        assert!(escaped >= 2, "the escaping path was not exercised");
+    }
 
     #[test]
     fn rules() {
