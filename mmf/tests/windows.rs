@@ -378,6 +378,14 @@ fn reserved_objects_commit_what_their_views_map() {
         piece.decommit(0, 4096).unwrap_err().kind(),
         ErrorKind::Unsupported
     );
+    // A copy-on-write view of a reserved object: its writes stay private.
+    let cow = m
+        .map_range(512 << 20, 1 << 20, Access::CopyOnWrite)
+        .unwrap();
+    assert_eq!(cow.read_vec(0, 8).unwrap(), b"reserved");
+    cow.write_at(0, b"PRIVATE!").unwrap();
+    assert_eq!(cow.read_vec(0, 8).unwrap(), b"PRIVATE!");
+    assert_eq!(piece.read_vec(0, 8).unwrap(), b"reserved");
 }
 
 #[test]

@@ -78,9 +78,9 @@ use windows_sys::Win32::Security::{
 use windows_sys::Win32::Storage::FileSystem::READ_CONTROL;
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, FlushViewOfFile, MapViewOfFileEx, OpenFileMappingW, UnmapViewOfFile,
-    VirtualAlloc, VirtualLock, VirtualUnlock, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE,
-    MEMORY_MAPPED_VIEW_ADDRESS, MEM_COMMIT, PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY,
-    SECTION_QUERY, SEC_COMMIT, SEC_RESERVE, WIN32_MEMORY_RANGE_ENTRY,
+    VirtualAlloc, VirtualLock, VirtualProtect, VirtualUnlock, FILE_MAP_COPY, FILE_MAP_READ,
+    FILE_MAP_WRITE, MEMORY_MAPPED_VIEW_ADDRESS, MEM_COMMIT, PAGE_READONLY, PAGE_READWRITE,
+    PAGE_WRITECOPY, SECTION_QUERY, SEC_COMMIT, SEC_RESERVE, WIN32_MEMORY_RANGE_ENTRY,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
@@ -828,11 +828,27 @@ impl Object {
             access,
         };
         if self.reserve {
+            // VirtualAlloc does not take PAGE_WRITECOPY: a copy-on-write view commits its pages
+            // read-only, then asks for copy-on-write with VirtualProtect.
+            let first = if commit_prot == PAGE_WRITECOPY {
+                PAGE_READONLY
+            } else {
+                commit_prot
+            };
             // SAFETY: commits pages of the view we just mapped (`len` bytes at its start); no
             // other memory is touched. On failure `map` is dropped, which unmaps the view.
-            let p = unsafe { VirtualAlloc(map.ptr as *const c_void, len, MEM_COMMIT, commit_prot) };
+            let p = unsafe { VirtualAlloc(map.ptr as *const c_void, len, MEM_COMMIT, first) };
             if p.is_null() {
                 return Err(last_error());
+            }
+            if first != commit_prot {
+                let (at, mut old) = (map.ptr as *const c_void, 0);
+                // SAFETY: changes the protection of the same pages of our own view, which the
+                // view's access (FILE_MAP_COPY) allows.
+                let ok = unsafe { VirtualProtect(at, len, commit_prot, &mut old) };
+                if ok == 0 {
+                    return Err(last_error());
+                }
             }
         }
         Ok(map)
