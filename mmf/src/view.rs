@@ -106,19 +106,6 @@ pub enum UncheckedAdvice {
     Remove,
 }
 
-impl Advice {
-    fn hint(self) -> sys::Hint {
-        match self {
-            Advice::Normal => sys::Hint::Normal,
-            Advice::Sequential => sys::Hint::Sequential,
-            Advice::Random => sys::Hint::Random,
-            Advice::WillNeed => sys::Hint::WillNeed,
-            Advice::HugePage => sys::Hint::HugePage,
-            Advice::NoHugePage => sys::Hint::NoHugePage,
-        }
-    }
-}
-
 /// Options for mapping a view: range, access, a chosen base address (`MapViewOfFileEx`),
 /// prefaulting and advice.
 ///
@@ -697,7 +684,7 @@ impl View {
     pub fn advise_range(&self, offset: usize, len: usize, advice: Advice) -> Result<()> {
         match self.pages("advise", offset, len)? {
             Some((map, start, n)) => map
-                .advise(start, n, advice.hint())
+                .advise(start, n, advice)
                 .map_err(|e| self.os_err("advise", e)),
             None => Ok(()),
         }
@@ -718,13 +705,9 @@ impl View {
         offset: usize,
         len: usize,
     ) -> Result<()> {
-        let hint = match advice {
-            UncheckedAdvice::DontNeed => sys::Hint::DontNeed,
-            UncheckedAdvice::Remove => sys::Hint::Remove,
-        };
         match self.pages("advise", offset, len)? {
             // SAFETY: range checked by `pages`; the content change is the caller's promise.
-            Some((map, start, n)) => unsafe { map.advise_unchecked(start, n, hint) }
+            Some((map, start, n)) => unsafe { map.advise_unchecked(start, n, advice) }
                 .map_err(|e| self.os_err("advise", e)),
             None => Ok(()),
         }

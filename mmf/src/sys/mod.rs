@@ -32,11 +32,11 @@
 //!     Unsafe because mapping at a caller-chosen address must not replace an existing mapping: the
 //!     backend refuses an occupied range.
 //! - `struct RawMap`: a mapped range; dropping it unmaps. `flush(offset, len, wait)` writes dirty
-//!   pages back to the object (`msync`, `FlushViewOfFile`). `advise(offset, len, Hint)`,
+//!   pages back to the object (`msync`, `FlushViewOfFile`). `advise(offset, len, Advice)`,
 //!   `populate(offset, len, write)` (prefault, reporting errors instead of faulting),
 //!   `lock(offset, len)` / `unlock(offset, len)` (`mlock`, `VirtualLock`). Offsets are page-aligned
-//!   and ranges lie within the mapping (checked by the caller). `advise` with `DontNeed`/`Remove`
-//!   is unsafe: it may change the memory's contents.
+//!   and ranges lie within the mapping (checked by the caller). `advise_unchecked(offset, len,
+//!   UncheckedAdvice)` is unsafe: it may change the memory's contents.
 //! - `Object::commit_range(offset, len)` / `decommit_range(offset, len)`: back (or stop backing) a
 //!   range of the object with memory or disk (`fallocate`, hole punching); `OutOfSpace` at commit
 //!   time instead of a fault later. `Object::anonymous_huge(size)`: an anonymous object on huge
@@ -96,23 +96,19 @@ mod notify;
 #[allow(unused_imports)]
 pub(crate) use notify::*;
 
+/// Wall-clock milliseconds since the Unix epoch (for pin ages, which are measured in seconds);
+/// Unix has its own, from the coarse clock.
+#[cfg(not(unix))]
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 use crate::{Lifetime, Name, Permissions};
 use std::path::Path;
 use std::time::Duration;
-
-/// Access-pattern advice handed to the platform (`madvise`, `PrefetchVirtualMemory`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // not every backend supports every kind
-pub(crate) enum Hint {
-    Normal,
-    Sequential,
-    Random,
-    WillNeed,
-    HugePage,
-    NoHugePage,
-    DontNeed,
-    Remove,
-}
 
 /// The letter for a backing in inheritance tokens and socket messages.
 #[allow(dead_code)] // unused where handing over is unsupported

@@ -32,14 +32,6 @@ impl Notifier {
 }
 
 /// Without a way to identify processes, every process has the same token.
-/// Wall-clock milliseconds since the Unix epoch (for pin ages, which are measured in seconds).
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 pub(crate) fn process_token() -> u64 {
     1
 }

@@ -337,14 +337,6 @@ fn creation_bits(h: HANDLE) -> Option<u32> {
     Some(bits.max(1))
 }
 
-/// Wall-clock milliseconds since the Unix epoch (for pin ages, which are measured in seconds).
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// This process's token: process id | creation-time bits << 32, where bits that cannot be read
 /// are recorded as 1, "unknown". The high half is never 0, so a token from damaged memory that is
 /// only a small number (which may well be the id of some live process) is never taken for one.

@@ -27,8 +27,11 @@
 //! and destroy memory the compiler does not know about. Each call states the invariant it relies on.
 #![allow(unsafe_code)]
 
-use super::{backing_tag, parse_backing, parse_token, CreateSpec, Hint, Init, OpenSpec};
-use crate::{Access, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result};
+use super::{backing_tag, parse_backing, parse_token, CreateSpec, Init, OpenSpec};
+use crate::{
+    Access, Advice, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result,
+    UncheckedAdvice,
+};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
@@ -1003,29 +1006,23 @@ impl RawMap {
         self.ptr.wrapping_add(offset).cast()
     }
 
-    /// `madvise` with a hint that does not change memory contents.
-    pub(crate) fn advise(&self, offset: usize, len: usize, hint: Hint) -> io::Result<()> {
-        use rustix::mm::Advice;
-        let advice = match hint {
-            Hint::Normal => Advice::Normal,
-            Hint::Sequential => Advice::Sequential,
-            Hint::Random => Advice::Random,
-            Hint::WillNeed => Advice::WillNeed,
-            Hint::HugePage => Advice::LinuxHugepage,
-            Hint::NoHugePage => Advice::LinuxNoHugepage,
-            Hint::DontNeed | Hint::Remove => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "use advise_unchecked",
-                ))
-            }
+    /// `madvise` with advice that does not change memory contents.
+    pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
+        use rustix::mm::Advice as M;
+        let advice = match advice {
+            Advice::Normal => M::Normal,
+            Advice::Sequential => M::Sequential,
+            Advice::Random => M::Random,
+            Advice::WillNeed => M::WillNeed,
+            Advice::HugePage => M::LinuxHugepage,
+            Advice::NoHugePage => M::LinuxNoHugepage,
         };
-        // SAFETY: the range lies within this live mapping (caller-checked) and these hints do not
-        // change what the memory holds.
+        // SAFETY: the range lies within this live mapping (caller-checked) and this advice does
+        // not change what the memory holds.
         unsafe { mm::madvise(self.range(offset), len, advice) }.map_err(ioerr)
     }
 
-    /// `madvise` with a hint that may discard contents.
+    /// `madvise` with advice that may discard contents.
     ///
     /// # Safety
     /// Nobody may hold a reference into the range that assumes its contents do not change.
@@ -1033,13 +1030,12 @@ impl RawMap {
         &self,
         offset: usize,
         len: usize,
-        hint: Hint,
+        advice: UncheckedAdvice,
     ) -> io::Result<()> {
-        use rustix::mm::Advice;
-        let advice = match hint {
-            Hint::DontNeed => Advice::LinuxDontNeed,
-            Hint::Remove => Advice::LinuxRemove,
-            other => return self.advise(offset, len, other),
+        use rustix::mm::Advice as M;
+        let advice = match advice {
+            UncheckedAdvice::DontNeed => M::LinuxDontNeed,
+            UncheckedAdvice::Remove => M::LinuxRemove,
         };
         // SAFETY: in range (caller-checked); the content change is the caller's responsibility.
         unsafe { mm::madvise(self.range(offset), len, advice) }.map_err(ioerr)

@@ -52,9 +52,10 @@
 //! states the invariant it relies on; handles are owned by `OwnedHandle` as soon as they exist.
 #![allow(unsafe_code)]
 
-use super::{backing_tag, parse_token, CreateSpec, Hint, Init, OpenSpec};
+use super::{backing_tag, parse_token, CreateSpec, Init, OpenSpec};
 use crate::{
-    Access, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Permissions, Result,
+    Access, Advice, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo,
+    Permissions, Result, UncheckedAdvice,
 };
 use std::ffi::c_void;
 use std::fs::File;
@@ -1064,10 +1065,10 @@ impl RawMap {
     /// range in (`PrefetchVirtualMemory`, Windows 8 and later; nothing on older systems);
     /// transparent huge pages do not exist on Windows, so `NoHugePage` holds already and
     /// `HugePage` is `Unsupported`.
-    pub(crate) fn advise(&self, offset: usize, len: usize, hint: Hint) -> io::Result<()> {
-        match hint {
-            Hint::Normal | Hint::Sequential | Hint::Random => Ok(()),
-            Hint::WillNeed => {
+    pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
+        match advice {
+            Advice::Normal | Advice::Sequential | Advice::Random => Ok(()),
+            Advice::WillNeed => {
                 let f = match prefetch_fn() {
                     Some(f) => f,
                     None => return Ok(()),
@@ -1084,15 +1085,11 @@ impl RawMap {
                 Ok(())
             }
             // Windows has no transparent huge pages: never using them is what it does anyway.
-            Hint::NoHugePage => Ok(()),
-            Hint::HugePage => Err(io::Error::new(
+            Advice::NoHugePage => Ok(()),
+            Advice::HugePage => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "Windows has no transparent huge pages (only large-page sections, which need \
                  SeLockMemoryPrivilege)",
-            )),
-            Hint::DontNeed | Hint::Remove => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "use advise_unchecked",
             )),
         }
     }
@@ -1108,10 +1105,10 @@ impl RawMap {
         &self,
         offset: usize,
         len: usize,
-        hint: Hint,
+        advice: UncheckedAdvice,
     ) -> io::Result<()> {
-        match hint {
-            Hint::DontNeed if self.access != Access::CopyOnWrite => {
+        match advice {
+            UncheckedAdvice::DontNeed if self.access != Access::CopyOnWrite => {
                 // SAFETY: a range inside this live view; unlocking pages that are not locked only
                 // removes them from the working set, contents stay.
                 let ok = unsafe { VirtualUnlock(self.at(offset), len) };
@@ -1121,15 +1118,14 @@ impl RawMap {
                 }
                 Ok(())
             }
-            Hint::DontNeed => Err(io::Error::new(
+            UncheckedAdvice::DontNeed => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "Windows cannot discard the private pages of a copy-on-write view; map it again",
             )),
-            Hint::Remove => Err(io::Error::new(
+            UncheckedAdvice::Remove => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "Windows cannot free the memory of a section while it exists",
             )),
-            other => self.advise(offset, len, other),
         }
     }
 
