@@ -1112,8 +1112,8 @@ pub(crate) fn remove(name: &Name, dir: Option<&Path>) -> Result<()> {
         .map_err(|e| Error::os("remove", what, ioerr(e)))
 }
 
-/// The flocks in `/proc/locks` on the filesystem `(major, minor)`: (pid, major, minor, inode),
-/// one entry per lock (per open file description).
+/// The flocks in `/proc/locks`: (pid, device major, device minor, inode), one entry per lock (per
+/// open file description).
 ///
 /// The kernel produces `/proc/locks` under its lock-table lock, but one `read` may stop early
 /// (at a page, or when the reader should yield), and the next `read` walks the table again from
@@ -1124,16 +1124,16 @@ pub(crate) fn remove(name: &Name, dir: Option<&Path>) -> Result<()> {
 /// returns it whole. When the table is too large for that (more than about 80 locks on the whole
 /// machine) or never settles, the last pass is used with duplicate entries of one process
 /// merged: counts are then approximate.
-fn flock_holders(major: u64, minor: u64) -> Vec<(u32, u64, u64, u64)> {
+fn flock_holders() -> Vec<(u32, u64, u64, u64)> {
     let mut last = String::new();
     for _ in 0..64 {
         match read_locks() {
-            Some((text, true)) => return parse_flocks(&text, major, minor),
+            Some((text, true)) => return parse_flocks(&text),
             Some((text, false)) => last = text,
             None => return Vec::new(),
         }
     }
-    let mut out = parse_flocks(&last, major, minor);
+    let mut out = parse_flocks(&last);
     out.sort_unstable();
     out.dedup();
     out
@@ -1164,7 +1164,7 @@ fn read_locks() -> Option<(String, bool)> {
     Some((String::from_utf8(buf).ok()?, reads <= 1))
 }
 
-fn parse_flocks(text: &str, major: u64, minor: u64) -> Vec<(u32, u64, u64, u64)> {
+fn parse_flocks(text: &str) -> Vec<(u32, u64, u64, u64)> {
     let mut out = Vec::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -1182,9 +1182,7 @@ fn parse_flocks(text: &str, major: u64, minor: u64) -> Vec<(u32, u64, u64, u64)>
             u64::from_str_radix(parts[1], 16),
             parts[2].parse::<u64>(),
         ) {
-            if (maj, min) == (major, minor) {
-                out.push((pid, maj, min, ino));
-            }
+            out.push((pid, maj, min, ino));
         }
     }
     out
@@ -1200,14 +1198,7 @@ fn scan(dir: Option<&Path>, reap_tmp: bool, removed: &mut Vec<String>) -> Result
     let dir = resolve_dir(dir);
     let what = format!("directory {}", dir.display());
     let entries = std::fs::read_dir(&dir).map_err(|e| Error::os("list", what.clone(), e))?;
-    // Every regular file in the directory is on the directory's filesystem.
-    let locks = match rfs::stat(&dir) {
-        Ok(st) => {
-            let (maj, min) = dev_major_minor(ident(&st).0);
-            flock_holders(maj, min)
-        }
-        Err(_) => Vec::new(),
-    };
+    let locks = flock_holders();
     let mut out = Vec::new();
     for entry in entries {
         let entry = match entry {
@@ -1293,4 +1284,23 @@ pub(crate) fn gc(dir: Option<&Path>) -> Result<Vec<String>> {
     scan(dir, true, &mut removed)?;
     removed.sort();
     Ok(removed)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::parse_flocks;
+
+    #[test]
+    fn flocks_are_read_from_proc_locks_lines() {
+        let text = "1: POSIX  ADVISORY  WRITE 10 fd:00:77 0 EOF\n\
+                    2: FLOCK  ADVISORY  READ 1234 00:1b:5678 0 EOF\n\
+                    2: -> FLOCK  ADVISORY  WRITE 99 00:1b:5678 0 EOF\n\
+                    3: FLOCK  ADVISORY  WRITE 42 fd:01:9 0 EOF\n\
+                    garbage\n";
+        assert_eq!(
+            parse_flocks(text),
+            vec![(1234, 0, 0x1b, 5678), (42, 0xfd, 1, 9)],
+            "POSIX locks and waiters are not holders"
+        );
+    }
 }
