@@ -265,23 +265,34 @@ fn two_slots_override_pins_safely() {
     });
 }
 
+/// Slots hold versions 5, 7 and 6, slot 0 current. A writer stores 8 (into slot 1, the next in
+/// turn), 9 (slot 2) and 10, whose slot in turn is slot 0, while a reader (pinning its slot or
+/// not) reads. The reader always returns a whole value; returns how many copies it threw away
+/// as torn.
+fn read_while_the_writer_laps(pin: bool) -> u32 {
+    let w = world(&[5, 7, 6], Some(0));
+    let w2 = w.clone();
+    let t = loom::thread::spawn(move || {
+        w2.store(1, 8);
+        w2.store(1, 9);
+        w2.store(1, 10);
+    });
+    let (v, x, retries) = w.read(pin);
+    assert_eq!(v, x);
+    t.join().unwrap();
+    retries.torn
+}
+
 /// A pinned reader is never overwritten while another slot is free: its copy is never thrown
-/// away. Slot 0 holds the current version 5; the writer stores 8 (into slot 1, the next in turn),
-/// 9 (slot 2) and 10, whose slot in turn is the reader's slot 0: a pin there sends it elsewhere.
+/// away (a pin on slot 0 sends the writer's third store elsewhere).
 #[test]
 fn pinned_reader_is_not_overwritten() {
     model(3, || {
-        let w = world(&[5, 7, 6], Some(0));
-        let w2 = w.clone();
-        let t = loom::thread::spawn(move || {
-            w2.store(1, 8);
-            w2.store(1, 9);
-            w2.store(1, 10);
-        });
-        let (v, x, retries) = w.read(true);
-        assert_eq!(v, x);
-        assert_eq!(retries.torn, 0, "a pinned copy was overwritten");
-        t.join().unwrap();
+        assert_eq!(
+            read_while_the_writer_laps(true),
+            0,
+            "a pinned copy was overwritten"
+        );
     });
 }
 
@@ -291,19 +302,9 @@ fn pinned_reader_is_not_overwritten() {
 fn unpinned_reader_can_be_torn_but_never_returns_torn() {
     static TORN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     model(3, || {
-        let w = world(&[5, 7, 6], Some(0));
-        let w2 = w.clone();
-        let t = loom::thread::spawn(move || {
-            w2.store(1, 8);
-            w2.store(1, 9);
-            w2.store(1, 10);
-        });
-        let (v, x, retries) = w.read(false);
-        assert_eq!(v, x);
-        if retries.torn > 0 {
+        if read_while_the_writer_laps(false) > 0 {
             TORN.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        t.join().unwrap();
     });
     assert!(
         TORN.load(std::sync::atomic::Ordering::Relaxed),

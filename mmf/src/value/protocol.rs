@@ -485,14 +485,13 @@ impl<'a, D: Data> Region<'a, D> {
         let mut refused: u64 = 0;
         // First look only at the slot after the current one: when stores take the slots in turn
         // it holds the oldest version, and looking at no other slot leaves their cache lines with
-        // the readers that pinned them.
+        // the readers that pinned them. (It is never the current slot: there are at least two.)
         let mut next_in_turn = Some(cur_slot.map_or(0, |c| (c + 1) % n));
         loop {
             let force = (0..n).all(|i| Some(i) == cur_slot || refused & (1 << i) != 0);
             let quick = next_in_turn.take().filter(|&i| {
                 let s = &self.slots[i];
-                Some(i) != cur_slot
-                    && !pin_fresh(s.pins.load(Ordering::Relaxed), now)
+                !pin_fresh(s.pins.load(Ordering::Relaxed), now)
                     && self
                         .region_ok(s, data_end)
                         .map_or(false, |(_, cap)| cap >= len)
