@@ -129,7 +129,7 @@ mod msync {
     pub fn recv_spin(s: &mut Synchronizer, seen: &mut u64, out: &mut [u8; 64]) {
         loop {
             let v = s.version().expect("mmap-sync version");
-            let raw: u64 = unsafe { std::mem::transmute(v) };
+            let raw = u64::from(v);
             if raw != *seen {
                 *seen = raw;
                 break;
