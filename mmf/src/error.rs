@@ -46,6 +46,10 @@ pub enum ErrorKind {
     VersionMismatch,
     /// The object's contents are not what they claim to be (bad magic, bad header, truncated).
     Corrupt,
+    /// The object shrank under a view while it was being read or written (another process
+    /// truncated it): the bytes past its new end are gone. The view stays usable for the part
+    /// that still exists; reopen the object to see its new size.
+    Truncated,
     /// Any other operating-system error; see [`Error::os_error`].
     Other,
 }
@@ -69,6 +73,7 @@ impl ErrorKind {
             ErrorKind::LayoutMismatch => "layout mismatch",
             ErrorKind::VersionMismatch => "version mismatch",
             ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Truncated => "truncated",
             ErrorKind::Other => "system error",
         }
     }
@@ -216,6 +221,7 @@ impl From<Error> for io::Error {
             | ErrorKind::LayoutMismatch
             | ErrorKind::VersionMismatch
             | ErrorKind::SizeMismatch => io::ErrorKind::InvalidData,
+            ErrorKind::Truncated => io::ErrorKind::UnexpectedEof,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
