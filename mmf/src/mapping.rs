@@ -333,9 +333,18 @@ impl Mapping {
                 "this handle is read-only",
             ));
         }
-        self.shared
-            .sys
-            .grow(new_len)
+        let sys = &self.shared.sys;
+        let cur = self.len();
+        if sys.commits_on_grow() && new_len > cur {
+            if let Some(short) = sys.shortage(cur, new_len - cur) {
+                return Err(sys::shortage_error(
+                    "grow",
+                    self.shared.what.clone(),
+                    &short,
+                ));
+            }
+        }
+        sys.grow(new_len)
             .map_err(|e| Error::os("grow", self.shared.what.clone(), e))
     }
 

@@ -721,6 +721,17 @@ impl View {
     #[doc(alias = "MADV_POPULATE_WRITE")]
     #[doc(alias = "PrefetchVirtualMemory")]
     pub fn populate(&self) -> Result<()> {
+        // A shared view's faults allocate the object's holes; a copy-on-write view's writes
+        // allocate private copies, which the object's commit limit does not see.
+        if self.access != Access::CopyOnWrite {
+            if let Some(short) = self.object.sys.shortage(self.offset, self.len as u64) {
+                return Err(sys::shortage_error(
+                    "prefault",
+                    self.object.what.clone(),
+                    &short,
+                ));
+            }
+        }
         match self.pages("prefault", 0, self.len)? {
             Some((map, start, n)) => map
                 .populate(start, n, self.access != Access::ReadOnly)
@@ -766,6 +777,17 @@ impl View {
     pub fn commit(&self, offset: usize, len: usize) -> Result<()> {
         self.check_writable("commit memory of")?;
         self.check("commit memory of", offset, len)?;
+        if let Some(short) = self
+            .object
+            .sys
+            .shortage(self.offset + offset as u64, len as u64)
+        {
+            return Err(sys::shortage_error(
+                "commit memory of",
+                self.object.what.clone(),
+                &short,
+            ));
+        }
         self.object
             .sys
             .commit_range(self.offset + offset as u64, len as u64)

@@ -254,18 +254,50 @@ fn concurrent_create_or_open_races_have_exactly_one_creator() {
 
 #[test]
 fn a_creator_killed_midway_leaves_nothing_that_blocks() {
-    // Simulate a creator that died between building and publishing: a temporary file nobody holds.
+    // Creation builds an unnamed file (O_TMPFILE), so a killed creator normally leaves nothing.
+    // Where that is unavailable it builds under `.mmf-new.TOKEN.N`: simulate a creator that died
+    // between building and publishing, whose process token names no live process.
     let dir = Dir::new("midway");
-    let tmp = dir.0.join(".mmf-new.999999.0.0");
-    std::fs::write(&tmp, b"").unwrap();
+    let dead = ".mmf-new.1000f423f.0"; // pid 999999, start time 1: not running
+    std::fs::write(dir.0.join(dead), b"").unwrap();
+    // Older versions of mmf wrote `.mmf-new.PID.N.NANOS`: reaped once old enough.
+    let old = dir.0.join(".mmf-new.999999.0.0");
+    let f = std::fs::File::create(&old).unwrap();
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+    drop(f);
     let name = unique("obj");
     let _m = dir.create(64).create(&name).unwrap();
     assert!(dir.open().open(&name).is_ok());
     assert_eq!(
         Namespace::at(&dir.0).gc().unwrap(),
-        vec![".mmf-new.999999.0.0".to_owned()]
+        vec![dead.to_owned(), ".mmf-new.999999.0.0".to_owned()]
     );
-    assert!(!tmp.exists());
+    assert_eq!(dir.entries(), vec![name]);
+}
+
+#[test]
+fn a_live_creators_temporary_file_is_never_reaped() {
+    // The fallback's temporary name carries the creator's token: while the creator lives, gc
+    // leaves it alone even though it is not locked yet (the window issue #11 item 6 measured).
+    let dir = Dir::new("live-tmp");
+    let me = format!(".mmf-new.{:x}.7", token_of_self());
+    std::fs::write(dir.0.join(&me), b"").unwrap();
+    let fresh_old_format = ".mmf-new.1.2.3";
+    std::fs::write(dir.0.join(fresh_old_format), b"").unwrap();
+    assert_eq!(Namespace::at(&dir.0).gc().unwrap(), Vec::<String>::new());
+    let mut want = vec![me, fresh_old_format.to_owned()];
+    want.sort();
+    assert_eq!(dir.entries(), want);
+}
+
+/// This process's token as mmf computes it: pid | low 32 bits of the start time (clock ticks
+/// since boot, field 22 of /proc/self/stat) << 32.
+fn token_of_self() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let start: u64 = after.split(' ').nth(19).unwrap().parse().unwrap();
+    u64::from(std::process::id()) | (start & 0xffff_ffff) << 32
 }
 
 #[test]
@@ -488,8 +520,9 @@ fn anonymous_objects_cannot_be_shrunk_by_whoever_receives_them() {
     let v = m.map_mut().unwrap();
     let mut cmd = std::process::Command::new("true");
     let h = m.inherit(&mut cmd).unwrap();
-    // The token's last field is the descriptor number; truncate through it as a hostile peer would.
-    let fd: i32 = h.token().rsplit(':').next().unwrap().parse().unwrap();
+    // The token's fourth field is the descriptor number; truncate through it as a hostile peer
+    // would.
+    let fd: i32 = h.token().split(':').nth(3).unwrap().parse().unwrap();
     // SAFETY: the descriptor belongs to `h`; ManuallyDrop keeps it from being closed twice.
     let f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
     assert!(

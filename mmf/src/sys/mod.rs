@@ -86,6 +86,9 @@
 #[cfg_attr(not(any(unix, windows)), path = "unsupported.rs")]
 mod imp;
 
+#[cfg(unix)]
+mod commit_limit;
+
 pub(crate) use imp::*;
 
 #[cfg_attr(unix, path = "notify_unix.rs")]
@@ -172,4 +175,63 @@ pub(crate) struct OpenSpec<'a> {
     pub lock_timeout: Duration,
     #[cfg_attr(not(windows), allow(dead_code))]
     pub global: bool,
+}
+
+/// Why a commitment does not fit: what was asked, what is free, and what bounds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(dead_code)] // never built where the platform enforces its own commit limit
+pub(crate) struct Shortage {
+    /// Bytes that would have to be newly backed.
+    pub asked: u64,
+    /// Bytes the tightest bound still allows.
+    pub free: u64,
+    /// That bound, in words ("the memory cgroup /x", "the machine's available memory").
+    pub by: String,
+}
+
+impl Shortage {
+    /// The detail of an `OutOfSpace` error about this shortage.
+    pub(crate) fn detail(&self) -> String {
+        format!(
+            "{} cannot be backed: {} has {} left; free some memory or space, or create the object \
+             with commit(false) to overcommit on purpose",
+            bytes(self.asked),
+            self.by,
+            bytes(self.free)
+        )
+    }
+}
+
+/// `N bytes` with a binary-unit figure beside it when that reads better.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{} bytes", n);
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{} bytes ({:.1} {})", n, v, UNITS[u])
+}
+
+/// The `OutOfSpace` error for a commitment the commit limit refuses.
+#[allow(dead_code)]
+pub(crate) fn shortage_error(
+    op: &'static str,
+    what: impl Into<String>,
+    s: &Shortage,
+) -> crate::Error {
+    crate::Error::new(crate::ErrorKind::OutOfSpace, op, what, s.detail())
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    #[test]
+    fn sizes_read_in_bytes_and_units() {
+        assert_eq!(super::bytes(100), "100 bytes");
+        assert_eq!(super::bytes(3 << 30), "3221225472 bytes (3.0 GiB)");
+    }
 }

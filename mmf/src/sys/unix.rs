@@ -1,6 +1,7 @@
 //! The Linux backend: named objects are files in a shared-memory directory (`/dev/shm` by default,
 //! where `shm_open("/NAME")` finds them), anonymous objects are memfds, file-backed objects are the
-//! file's own descriptor.
+//! file's own descriptor. It runs on Linux 5.4 and later (see the README's Platforms section for
+//! what needs newer kernels).
 //!
 //! # Lifetime without bytes in the object
 //!
@@ -8,18 +9,45 @@
 //! description) holds a shared `flock` on it. The kernel drops that lock when the descriptor is
 //! closed, including when the process is killed. A holder that can convert its lock to an
 //! exclusive one without waiting is the last one; for [`Lifetime::Handle`] it then removes the
-//! name. Any process that finds a handle-lifetime object nobody holds (every holder was killed)
-//! removes it before going on. The lifetime kind is kept in the extended attribute
-//! `user.mmf.lifetime`; an object without it (one made by `shm_open` in C or by Python) is
-//! persistent and never removed behind anyone's back.
+//! name. Any process that finds a handle-lifetime object of its own user that nobody holds (every
+//! holder was killed) removes it before going on.
+//!
+//! ## The lifetime marker: the sticky bit
+//!
+//! A handle-lifetime object carries the sticky bit (`S_ISVTX`, mode `01000`, shown by `ls -l` as
+//! a trailing `T`). Design note, on why this bit and not an extended attribute:
+//!
+//! - Linux ignores the sticky bit on regular files, so it changes nothing about the object. Every
+//!   filesystem keeps it, on every kernel: tmpfs has user extended attributes only since 6.6,
+//!   ramfs none at all, so an xattr marker made handle lifetime fail on Debian 12, Ubuntu 22.04
+//!   and RHEL 9.
+//! - Only the owner (or root) can set it (`chmod`); writing or truncating the file, which anyone
+//!   with write access can do, leaves it alone (only the set-user-ID and set-group-ID bits are
+//!   cleared by writes). A `user.*` attribute could be set by any process with write access, so a
+//!   peer could get another user's object deleted by its owner's next `list` or `gc`.
+//! - A foreign program does not produce it by accident: `shm_open` and Python's `SharedMemory`
+//!   create `0600`/`0666`-style modes, and nothing creates shared memory with the sticky bit.
+//! - Reaping trusts nothing a non-owner could write: an object is reaped only when it carries the
+//!   bit, belongs to the reaping process's own user, and nobody holds a lock on it.
+//!
+//! An object that loses the bit (its owner ran `chmod`) is persistent from then on. mmf also
+//! writes `user.mmf.lifetime` where the filesystem has user attributes, but only to tell objects
+//! made by mmf from foreign ones in listings; it decides nothing.
 //!
 //! # Creation without a half-made window
 //!
-//! A new object is built under a hidden temporary name (`.mmf-new.PID.N`): sized, committed with
-//! `fallocate` (so a full `/dev/shm` is `OutOfSpace` now rather than `SIGBUS` later), given its mode
-//! and lifetime, and locked; only then is it renamed to its name with `RENAME_NOREPLACE`. An opener
-//! therefore never sees a zero-sized or half-initialised object, and a creator killed midway leaves
-//! only a temporary file, which `gc` removes and which never blocks the next creator.
+//! A new object is built as an unnamed file (`O_TMPFILE` in the namespace directory): sized,
+//! committed with `fallocate` after checking the commit limit (so a full `/dev/shm` or a memory
+//! cgroup is `OutOfSpace` now rather than `SIGBUS` or the OOM killer later), given its mode, and
+//! locked; only then does it get its name, with `linkat`, which fails if the name exists. An
+//! opener therefore never sees a zero-sized or half-initialised object, no reaper can see (let
+//! alone remove) an object under construction, and a creator killed midway leaves nothing at all.
+//!
+//! Where `O_TMPFILE` is not available (a filesystem without it, or no `/proc` to link through),
+//! the file is built under a hidden temporary name, `.mmf-new.TOKEN.N`, where `TOKEN` is the
+//! creator's process token (pid and start time), and published with `RENAME_NOREPLACE`. `gc`
+//! removes such a file only when it is its own user's, unlocked, and its creator is surely gone,
+//! so a live creator is never interrupted.
 //!
 //! # Safety
 //!
@@ -27,7 +55,7 @@
 //! and destroy memory the compiler does not know about. Each call states the invariant it relies on.
 #![allow(unsafe_code)]
 
-use super::{backing_tag, parse_backing, parse_token, CreateSpec, Init, OpenSpec};
+use super::{backing_tag, parse_backing, parse_token, shortage_error, CreateSpec, Init, OpenSpec};
 use crate::{
     Access, Advice, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result,
     UncheckedAdvice,
@@ -42,13 +70,16 @@ use std::io;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 /// Where named objects live unless told otherwise: the directory `shm_open` uses.
 pub(crate) const DEFAULT_DIR: &str = "/dev/shm";
+/// Informational only: tells objects made by mmf from foreign ones in listings (see above).
 const XATTR_LIFETIME: &str = "user.mmf.lifetime";
 const TMP_PREFIX: &str = ".mmf-new.";
+/// The sticky bit: the handle-lifetime marker (see the module documentation).
+const HANDLE_BIT: u32 = 0o1000;
 
 pub(crate) fn page_size() -> usize {
     rustix::param::page_size()
@@ -92,10 +123,30 @@ fn is_regular(st: &rfs::Stat) -> bool {
     rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::RegularFile
 }
 
+/// The lifetime an object's mode says it has: the sticky bit marks handle lifetime.
+fn lifetime_of(st: &rfs::Stat) -> Lifetime {
+    #[allow(clippy::unnecessary_cast)]
+    if (st.st_mode as u32) & HANDLE_BIT != 0 {
+        Lifetime::Handle
+    } else {
+        Lifetime::Persistent
+    }
+}
+
+/// Whether this process may remove the object once nobody holds it: a regular file with the
+/// handle-lifetime marker that belongs to our own user. Nothing a non-owner can change decides it.
+fn reapable(st: &rfs::Stat) -> bool {
+    is_regular(st)
+        && lifetime_of(st) == Lifetime::Handle
+        && st.st_uid == rustix::process::geteuid().as_raw()
+}
+
 /// The identity of a named object: where it lives and which inode it was.
 struct Named {
     path: PathBuf,
     lifetime: Lifetime,
+    /// Removed by its last holder: handle lifetime and our own user's object.
+    reap: bool,
     dev: u64,
     ino: u64,
 }
@@ -112,7 +163,7 @@ pub(crate) struct Object {
 impl Drop for Object {
     fn drop(&mut self) {
         if let Some(n) = &self.named {
-            if n.lifetime == Lifetime::Handle && last_holder(self.fd.as_fd()) {
+            if n.reap && last_holder(self.fd.as_fd()) {
                 unlink_if_same(&n.path, n.dev, n.ino);
             }
         }
@@ -135,28 +186,27 @@ fn unlink_if_same(path: &Path, dev: u64, ino: u64) -> bool {
     }
 }
 
-fn read_lifetime(fd: BorrowedFd<'_>) -> Option<Lifetime> {
-    let mut buf = [0u8; 16];
-    match rfs::fgetxattr(fd, XATTR_LIFETIME, &mut buf) {
-        Ok(n) => match &buf[..n] {
-            b"handle" => Some(Lifetime::Handle),
-            b"persistent" => Some(Lifetime::Persistent),
-            _ => None,
-        },
-        Err(_) => None,
+/// Whether mmf made the object: it has the handle marker or mmf's (informational) attribute.
+fn made_by_mmf(fd: BorrowedFd<'_>, st: &rfs::Stat) -> bool {
+    if lifetime_of(st) == Lifetime::Handle {
+        return true;
     }
+    let mut buf = [0u8; 16];
+    rfs::fgetxattr(fd, XATTR_LIFETIME, &mut buf).is_ok()
 }
 
-/// A temporary object under construction; removed on drop unless it was published.
+/// A new object under construction: unnamed (`O_TMPFILE`), or under a temporary name that is
+/// removed on drop unless the object was published.
 struct Tmp {
     fd: Option<OwnedFd>,
-    path: PathBuf,
+    /// `None` for an unnamed file.
+    path: Option<PathBuf>,
 }
 
 impl Drop for Tmp {
     fn drop(&mut self) {
-        if self.fd.is_some() {
-            let _ = rfs::unlinkat(rfs::CWD, &self.path, AtFlags::empty());
+        if let (Some(_), Some(path)) = (&self.fd, &self.path) {
+            let _ = rfs::unlinkat(rfs::CWD, path, AtFlags::empty());
         }
     }
 }
@@ -211,55 +261,123 @@ fn run_init(tmp: &Tmp, init: &mut Init<'_>, what: &str) -> Result<()> {
     })
 }
 
-fn build_tmp(spec: &CreateSpec<'_>, dir: &Path) -> Result<Tmp> {
-    let what = spec.name.describe();
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let path = dir.join(format!(
-        "{}{}.{}.{}",
-        TMP_PREFIX,
-        rustix::process::getpid().as_raw_nonzero(),
-        n,
-        nanos
-    ));
+/// Whether unnamed files can be given a name here: `linkat` through `/proc/self/fd` needs
+/// `/proc` (0: not looked yet, 1: yes, 2: no).
+static PROC_FD: AtomicU8 = AtomicU8::new(0);
+
+fn proc_fd_available() -> bool {
+    match PROC_FD.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let yes = Path::new("/proc/self/fd").is_dir();
+            PROC_FD.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
+            yes
+        }
+    }
+}
+
+/// The temporary name of an object under construction when `O_TMPFILE` is unavailable: it
+/// carries the creator's process token, so a reaper can tell a live creator from a dead one.
+fn tmp_name(n: u64) -> String {
+    format!("{}{:x}.{}", TMP_PREFIX, super::process_token(), n)
+}
+
+/// Whether a temporary name's creator is surely gone. Names without a token (older versions of
+/// mmf wrote `.mmf-new.PID.N.NANOS`) are judged by their age instead.
+fn tmp_creator_gone(name: &str, st: &rfs::Stat) -> bool {
+    let rest = &name[TMP_PREFIX.len()..];
+    let mut parts = rest.split('.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(token), Some(_), None) => match u64::from_str_radix(token, 16) {
+            Ok(t) => super::process_alive(t) == Some(false),
+            Err(_) => false,
+        },
+        _ => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            #[allow(clippy::unnecessary_cast)]
+            let age = now - st.st_mtime as i64;
+            age > 600
+        }
+    }
+}
+
+/// Creates the file the new object is built in: unnamed where possible, else under a temporary
+/// name (see the module documentation).
+fn new_file(dir: &Path, what: &str) -> Result<Tmp> {
+    if proc_fd_available() {
+        match rfs::openat(
+            rfs::CWD,
+            dir,
+            OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        ) {
+            Ok(fd) => {
+                return Ok(Tmp {
+                    fd: Some(fd),
+                    path: None,
+                })
+            }
+            // No O_TMPFILE on this filesystem (or kernel): fall back to a temporary name.
+            Err(e) if e == Errno::OPNOTSUPP || e == Errno::ISDIR || e == Errno::INVAL => {}
+            Err(e) => return Err(dir_error("create", what.to_owned(), dir, e)),
+        }
+    }
+    let path = dir.join(tmp_name(TMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
     let fd = rfs::openat(
         rfs::CWD,
         &path,
         OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::from_raw_mode(0o600),
     )
-    .map_err(|e| dir_error("create", what.clone(), dir, e))?;
-    // From here on, dropping `tmp` removes the file again: every error below leaves nothing.
-    let tmp = Tmp { fd: Some(fd), path };
+    .map_err(|e| dir_error("create", what.to_owned(), dir, e))?;
+    // From here on, dropping the Tmp removes the file again: every error leaves nothing.
+    Ok(Tmp {
+        fd: Some(fd),
+        path: Some(path),
+    })
+}
+
+fn build_tmp(spec: &CreateSpec<'_>, dir: &Path) -> Result<Tmp> {
+    let what = spec.name.describe();
+    let tmp = new_file(dir, &what)?;
     let fd = match &tmp.fd {
         Some(fd) => fd.as_fd(),
-        None => unreachable!("set just above"),
+        None => unreachable!("set by new_file"),
     };
     // Held from before the object has its name, so it is never seen unheld.
     rfs::flock(fd, FlockOperation::LockShared)
         .map_err(|e| Error::os("create", what.clone(), ioerr(e)))?;
-    rfs::fchmod(fd, Mode::from_raw_mode(spec.permissions.mode()))
+    let marker = match spec.lifetime {
+        Lifetime::Handle => HANDLE_BIT,
+        Lifetime::Persistent => 0,
+    };
+    rfs::fchmod(fd, Mode::from_raw_mode(spec.permissions.mode() | marker))
         .map_err(|e| Error::os("create", what.clone(), ioerr(e)))?;
+    if rfs::fstat(fd).map(|st| lifetime_of(&st)).ok() != Some(spec.lifetime) {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "create",
+            what,
+            format!(
+                "the filesystem of {} does not keep the sticky bit, which marks handle lifetime; \
+                 use a tmpfs or ramfs directory, or Lifetime::Persistent",
+                dir.display()
+            ),
+        ));
+    }
+    // Informational, where the filesystem has user attributes (see the module documentation).
     let tag: &[u8] = match spec.lifetime {
         Lifetime::Handle => b"handle",
         Lifetime::Persistent => b"persistent",
     };
-    if let Err(e) = rfs::fsetxattr(fd, XATTR_LIFETIME, tag, rfs::XattrFlags::empty()) {
-        if spec.lifetime == Lifetime::Handle {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "create",
-                what,
-                format!(
-                    "handle lifetime needs user extended attributes, which the filesystem of {} \
-                     does not support; use a tmpfs directory (Linux 6.6 or later) or Lifetime::Persistent",
-                    dir.display()
-                ),
-            )
-            .with_source(ioerr(e)));
+    let _ = rfs::fsetxattr(fd, XATTR_LIFETIME, tag, rfs::XattrFlags::empty());
+    if spec.commit {
+        if let Some(short) = super::commit_limit::shortage(fd, 0, spec.size) {
+            return Err(shortage_error("create", what, &short));
         }
     }
     rfs::ftruncate(fd, spec.size).map_err(|e| {
@@ -286,23 +404,35 @@ fn commit(fd: BorrowedFd<'_>, offset: u64, len: u64) -> std::result::Result<(), 
     }
 }
 
-/// Gives the temporary object its name. `Ok(None)` if the name is taken.
+/// Gives the new object its name. `Ok(None)` if the name is taken.
 fn publish(tmp: &mut Tmp, path: &Path, what: &str) -> Result<Option<OwnedFd>> {
-    let r = rfs::renameat_with(
-        rfs::CWD,
-        &tmp.path,
-        rfs::CWD,
-        path,
-        rfs::RenameFlags::NOREPLACE,
-    );
-    let r = match r {
-        Err(e) if e == Errno::INVAL || e == Errno::NOSYS => {
-            // The filesystem has no RENAME_NOREPLACE: link(2) is just as exclusive.
-            rfs::linkat(rfs::CWD, &tmp.path, rfs::CWD, path, AtFlags::empty()).map(|()| {
-                let _ = rfs::unlinkat(rfs::CWD, &tmp.path, AtFlags::empty());
-            })
+    let r = match (&tmp.fd, &tmp.path) {
+        (None, _) => return Ok(None),
+        // An unnamed file: link(2) never replaces an existing name.
+        (Some(fd), None) => rfs::linkat(
+            rfs::CWD,
+            format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(fd)).as_str(),
+            rfs::CWD,
+            path,
+            AtFlags::SYMLINK_FOLLOW,
+        ),
+        (Some(_), Some(tmp_path)) => {
+            match rfs::renameat_with(
+                rfs::CWD,
+                tmp_path,
+                rfs::CWD,
+                path,
+                rfs::RenameFlags::NOREPLACE,
+            ) {
+                Err(e) if e == Errno::INVAL || e == Errno::NOSYS => {
+                    // The filesystem has no RENAME_NOREPLACE: link(2) is just as exclusive.
+                    rfs::linkat(rfs::CWD, tmp_path, rfs::CWD, path, AtFlags::empty()).map(|()| {
+                        let _ = rfs::unlinkat(rfs::CWD, tmp_path, AtFlags::empty());
+                    })
+                }
+                r => r,
+            }
         }
-        r => r,
     };
     match r {
         Ok(()) => Ok(tmp.fd.take()),
@@ -311,7 +441,7 @@ fn publish(tmp: &mut Tmp, path: &Path, what: &str) -> Result<Option<OwnedFd>> {
     }
 }
 
-/// If `path` is a handle-lifetime object that nobody holds, removes it and says so.
+/// If `path` is a handle-lifetime object of ours that nobody holds, removes it and says so.
 fn reap_if_stale(path: &Path) -> bool {
     let fd = match rfs::openat(
         rfs::CWD,
@@ -326,35 +456,20 @@ fn reap_if_stale(path: &Path) -> bool {
         Ok(st) => st,
         Err(_) => return false,
     };
-    if !is_regular(&st) || read_lifetime(fd.as_fd()) != Some(Lifetime::Handle) {
-        return false;
-    }
-    if !last_holder(fd.as_fd()) {
+    if !reapable(&st) || !last_holder(fd.as_fd()) {
         return false;
     }
     let (dev, ino) = ident(&st);
     unlink_if_same(path, dev, ino)
 }
 
-fn finish(
-    fd: OwnedFd,
-    path: PathBuf,
-    lifetime: Lifetime,
-    writable: bool,
-    what: &str,
-) -> Result<Object> {
+fn finish(fd: OwnedFd, path: PathBuf, writable: bool, what: &str) -> Result<Object> {
     let st = rfs::fstat(&fd).map_err(|e| Error::os("create", what.to_owned(), ioerr(e)))?;
-    Ok(named_object(fd, &st, path, lifetime, writable))
+    Ok(named_object(fd, &st, path, writable))
 }
 
 /// A named object around an open descriptor `fd` whose status is `st`.
-fn named_object(
-    fd: OwnedFd,
-    st: &rfs::Stat,
-    path: PathBuf,
-    lifetime: Lifetime,
-    writable: bool,
-) -> Object {
+fn named_object(fd: OwnedFd, st: &rfs::Stat, path: PathBuf, writable: bool) -> Object {
     let (dev, ino) = ident(st);
     Object {
         fd,
@@ -362,7 +477,8 @@ fn named_object(
         commit: true,
         named: Some(Named {
             path,
-            lifetime,
+            lifetime: lifetime_of(st),
+            reap: reapable(st),
             dev,
             ino,
         }),
@@ -370,7 +486,7 @@ fn named_object(
 }
 
 /// Opens `spec.name` if it exists; `Ok(None)` if it does not (or was a stale handle-lifetime
-/// object, which is removed on the way).
+/// object of ours, which is removed on the way).
 fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
     let what = spec.name.describe();
     let path = dir.join(spec.name.as_str());
@@ -421,15 +537,11 @@ fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
             }
             Err(e) => return Err(Error::os("open", what, ioerr(e))),
         };
-        // Only mmf's regular files carry the lifetime attribute, so anything else is persistent
-        // here and is refused below, after one `fstat`.
-        let lifetime = read_lifetime(fd.as_fd()).unwrap_or(Lifetime::Persistent);
-        if lifetime == Lifetime::Handle && last_holder(fd.as_fd()) {
+        let st = rfs::fstat(&fd).map_err(|e| Error::os("open", what.clone(), ioerr(e)))?;
+        if reapable(&st) && last_holder(fd.as_fd()) {
             // Every holder is gone (killed, most likely): the object should not exist any more.
-            if let Ok(st) = rfs::fstat(&fd) {
-                let (dev, ino) = ident(&st);
-                unlink_if_same(&path, dev, ino);
-            }
+            let (dev, ino) = ident(&st);
+            unlink_if_same(&path, dev, ino);
             return Ok(None);
         }
         // Wait out an exclusive holder: a last closer or a reaper about to remove the name.
@@ -476,7 +588,7 @@ fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
                 ),
             ));
         }
-        return Ok(Some(named_object(fd, &st, path, lifetime, spec.writable)));
+        return Ok(Some(named_object(fd, &st, path, spec.writable)));
     }
 }
 
@@ -499,7 +611,7 @@ impl Object {
         // A stale handle-lifetime object (all its holders killed) does not block a new creator.
         for _ in 0..3 {
             if let Some(fd) = publish(&mut tmp, &path, &what)? {
-                return finish(fd, path, spec.lifetime, true, &what);
+                return finish(fd, path, true, &what);
             }
             if !reap_if_stale(&path) {
                 break;
@@ -544,10 +656,7 @@ impl Object {
             }
             if let Some(t) = tmp.as_mut() {
                 if let Some(fd) = publish(t, &path, &what)? {
-                    return Ok((
-                        finish(fd, path, c.lifetime, true, &what)?,
-                        Disposition::Created,
-                    ));
+                    return Ok((finish(fd, path, true, &what)?, Disposition::Created));
                 }
             }
         }
@@ -567,6 +676,11 @@ impl Object {
             rfs::MemfdFlags::CLOEXEC | rfs::MemfdFlags::ALLOW_SEALING,
         )
         .map_err(|e| Error::os("create", what, ioerr(e)))?;
+        if commit_now {
+            if let Some(short) = super::commit_limit::shortage(fd.as_fd(), 0, size) {
+                return Err(shortage_error("create", what, &short));
+            }
+        }
         rfs::ftruncate(&fd, size).map_err(|e| Error::os("create", what, ioerr(e)))?;
         if commit_now {
             commit(fd.as_fd(), 0, size).map_err(|e| Error::os("create", what, ioerr(e)))?;
@@ -631,6 +745,17 @@ impl Object {
             commit: true,
             named: None,
         })
+    }
+
+    /// What stops `len` more bytes at `offset` from being backed (the commit limit, see
+    /// `commit_limit.rs`); `None` if they fit or nothing can be measured. Only holes count.
+    pub(crate) fn shortage(&self, offset: u64, len: u64) -> Option<super::Shortage> {
+        super::commit_limit::shortage(self.fd.as_fd(), offset, len)
+    }
+
+    /// Whether growing commits memory or disk blocks (`fallocate`), so the commit limit applies.
+    pub(crate) fn commits_on_grow(&self) -> bool {
+        self.commit
     }
 
     /// Backs `[offset, offset + len)` with memory or disk blocks now (`fallocate`).
@@ -747,11 +872,17 @@ impl Object {
         use std::os::unix::process::CommandExt;
         let keep = self.transferable(what)?;
         let raw = rustix::fd::AsRawFd::as_raw_fd(&keep);
+        let st =
+            rfs::fstat(&keep).map_err(|e| Error::os("hand over", what.to_owned(), ioerr(e)))?;
+        let (dev, ino) = ident(&st);
+        // The identity lets the child check that the number still names this object.
         let token = format!(
-            "mmf:{}:{}:{}",
+            "mmf:{}:{}:{}:{}:{}",
             backing_tag(backing),
             if self.writable { "rw" } else { "ro" },
-            raw
+            raw,
+            dev,
+            ino
         );
         // SAFETY: the closure runs in the child between fork and exec and only makes one
         // async-signal-safe system call (fcntl) on a descriptor that is open there: `fd` lives in
@@ -766,58 +897,83 @@ impl Object {
     }
 
     /// Takes over a descriptor inherited from the parent, described by `token`.
+    ///
+    /// Everything is checked on a borrowed descriptor first: the number is not a standard stream
+    /// (0-2), it is open, it is the very object the token names (device and inode), it is the kind
+    /// of object the token says, it allows the access the token claims, and it was inherited
+    /// (close-on-exec clear). Only then is it taken: duplicated with close-on-exec and the
+    /// inherited number closed. On every error the descriptor is left open and unchanged.
     pub(crate) fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
+        let what = || format!("inherited handle {:?}", token);
         let bad = || {
             Error::new(
                 ErrorKind::InvalidInput,
                 "take over",
-                format!("inherited handle {:?}", token),
-                "not a token made by Mapping::inherit (expected mmf:KIND:ACCESS:FD)",
+                what(),
+                "not a token made by Mapping::inherit (expected mmf:KIND:ACCESS:FD:DEV:INO)",
             )
         };
         let (backing, writable, rest) = parse_token(token).ok_or_else(bad)?;
-        let raw: i32 = rest.parse().map_err(|_| bad())?;
+        let mut nums = rest.split(':');
+        let (raw, dev, ino) = match (nums.next(), nums.next(), nums.next(), nums.next()) {
+            (Some(fd), Some(dev), Some(ino), None) => (
+                fd.parse::<i32>().map_err(|_| bad())?,
+                dev.parse::<u64>().map_err(|_| bad())?,
+                ino.parse::<u64>().map_err(|_| bad())?,
+            ),
+            _ => return Err(bad()),
+        };
         if raw < 0 {
             return Err(bad());
         }
-        let refuse = |detail: &'static str| {
-            Error::new(
-                ErrorKind::NotFound,
-                "take over",
-                format!("inherited handle {:?}", token),
-                detail,
-            )
-        };
-        // SAFETY: the borrow is only used for the two `fcntl` checks below, which are harmless
-        // on any number; ownership is taken only once both pass.
+        let refuse =
+            |kind: ErrorKind, detail: &'static str| Error::new(kind, "take over", what(), detail);
+        if raw <= 2 {
+            return Err(refuse(
+                ErrorKind::InvalidInput,
+                "descriptors 0, 1 and 2 are standard input, output and error, never an inherited \
+                 object",
+            ));
+        }
+        // SAFETY: the borrow is only used for checks (fcntl, fstat, readlink) that do not change
+        // the descriptor, whatever it is; ownership is taken only once every check has passed.
         let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
         let flags = rustix::io::fcntl_getfd(borrowed).map_err(|e| {
-            refuse("descriptor is not open in this process; was the child spawned with Mapping::inherit?")
-                .with_source(ioerr(e))
+            refuse(
+                ErrorKind::NotFound,
+                "descriptor is not open in this process; was the child spawned with \
+                 Mapping::inherit?",
+            )
+            .with_source(ioerr(e))
         })?;
+        let st = rfs::fstat(borrowed).map_err(|e| Error::os("take over", what(), ioerr(e)))?;
+        if ident(&st) != (dev, ino) {
+            return Err(refuse(
+                ErrorKind::NotFound,
+                "that descriptor number now names another file, not the inherited object (was it \
+                 closed and reused?)",
+            ));
+        }
         // An inherited descriptor arrives with close-on-exec cleared (`inherit` clears it in the
         // child only); every descriptor this process opened itself, std's and mmf's, has it set.
-        // This refuses the parent's own token, a second takeover of the same token (the number
-        // was closed, or reused by a close-on-exec descriptor), and taking over a descriptor
-        // something else in this process owns, any of which would close it twice.
+        // This refuses the parent's own token, a second takeover of the same token, and taking
+        // over a descriptor something else in this process owns, any of which would close it
+        // twice.
         if flags.contains(rustix::io::FdFlags::CLOEXEC) {
             return Err(refuse(
+                ErrorKind::NotFound,
                 "that descriptor belongs to this process, not to an inherited handle (taken over \
                  already, or the token is the parent's)",
             ));
         }
-        let fd = rustix::io::fcntl_dupfd_cloexec(borrowed, 0).map_err(|e| {
-            Error::os(
-                "take over",
-                format!("inherited handle {:?}", token),
-                ioerr(e),
-            )
-        })?;
+        let checked = inspect(borrowed, &st, backing, writable, "take over", &what())?;
+        let fd = rustix::io::fcntl_dupfd_cloexec(borrowed, 0)
+            .map_err(|e| Error::os("take over", what(), ioerr(e)))?;
         // Close the inherited number: our duplicate (close-on-exec) replaces it.
-        // SAFETY: the descriptor is open and not close-on-exec, so it came from the parent for
-        // this takeover (checked above) and nothing else here owns it.
+        // SAFETY: the descriptor is open, not close-on-exec and the object the token names, so it
+        // came from the parent for this takeover (checked above) and nothing else here owns it.
         drop(unsafe { <OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(raw) });
-        adopt(fd, backing, writable)
+        Ok(checked.into_object(fd))
     }
 
     /// Sends this object over a Unix socket (`SCM_RIGHTS`).
@@ -877,7 +1033,9 @@ impl Object {
         let fd = fds
             .pop()
             .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "receive", what, "no descriptor"))?;
-        adopt(fd, backing, header[5] != 0)
+        let st = rfs::fstat(&fd).map_err(|e| Error::os("receive", what, ioerr(e)))?;
+        let checked = inspect(fd.as_fd(), &st, backing, header[5] != 0, "receive", what)?;
+        Ok(checked.into_object(fd))
     }
 
     /// Maps `len` bytes at `offset`.
@@ -930,30 +1088,46 @@ impl Inheritance {
     }
 }
 
-/// Builds an `Object` around a descriptor received from another process. For a named object the
-/// descriptor already holds its own shared lock (see `transferable`).
-fn adopt(fd: OwnedFd, backing: Backing, writable: bool) -> Result<(Object, Backing, Option<Name>)> {
-    let what = "handed-over object";
-    let st = rfs::fstat(&fd).map_err(|e| Error::os("take over", what, ioerr(e)))?;
-    if !is_regular(&st) {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            "take over",
-            what,
-            "the descriptor is not a regular file",
-        ));
-    }
-    if backing != Backing::Named {
-        let commit = backing == Backing::Anonymous;
-        return Ok((
-            Object {
+/// A handed-over descriptor that passed every check, waiting to be owned.
+struct Checked {
+    st: rfs::Stat,
+    backing: Backing,
+    writable: bool,
+    path: Option<PathBuf>,
+    name: Option<Name>,
+}
+
+impl Checked {
+    /// The object around `fd`, the descriptor that was checked (or a duplicate of it). For a
+    /// named object the descriptor already holds its own shared lock (see `transferable`).
+    fn into_object(self, fd: OwnedFd) -> (Object, Backing, Option<Name>) {
+        let object = match self.path {
+            Some(path) => named_object(fd, &self.st, path, self.writable),
+            None => Object {
                 fd,
-                writable,
-                commit,
+                writable: self.writable,
+                commit: self.backing == Backing::Anonymous,
                 named: None,
             },
-            backing,
-            None,
+        };
+        (object, self.backing, self.name)
+    }
+}
+
+/// Checks that `fd` (whose status is `st`) is the kind of object `backing` says and allows the
+/// access claimed, without taking or changing it.
+fn inspect(
+    fd: BorrowedFd<'_>,
+    st: &rfs::Stat,
+    backing: Backing,
+    writable: bool,
+    op: &'static str,
+    what: &str,
+) -> Result<Checked> {
+    let wrong = |detail: String| Error::new(ErrorKind::InvalidInput, op, what.to_owned(), detail);
+    if !is_regular(st) {
+        return Err(wrong(
+            "the descriptor is not a regular file, so not a mapping object".to_owned(),
         ));
     }
     let link = rfs::readlinkat(
@@ -961,19 +1135,49 @@ fn adopt(fd: OwnedFd, backing: Backing, writable: bool) -> Result<(Object, Backi
         format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&fd)),
         Vec::new(),
     )
-    .map_err(|e| Error::os("take over", what, ioerr(e)))?;
+    .map_err(|e| Error::os(op, what.to_owned(), ioerr(e)))?;
     let link = link.to_string_lossy().into_owned();
-    let path = PathBuf::from(link.trim_end_matches(" (deleted)"));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| Name::new(n).ok());
-    let lifetime = read_lifetime(fd.as_fd()).unwrap_or(Lifetime::Persistent);
-    Ok((
-        named_object(fd, &st, path, lifetime, writable),
+    let memfd = link.starts_with("/memfd:");
+    let kind = match backing {
+        Backing::Anonymous => "an anonymous object",
+        Backing::Named => "a named object",
+        Backing::File => "a file",
+    };
+    // A file-backed object may be any regular file, a memfd included.
+    if backing != Backing::File && memfd != (backing == Backing::Anonymous) {
+        return Err(wrong(format!(
+            "the token says {} but the descriptor is {}",
+            kind,
+            if memfd {
+                "an anonymous memory object"
+            } else {
+                "a file with a name"
+            }
+        )));
+    }
+    let mode = rustix::fs::fcntl_getfl(fd).map_err(|e| Error::os(op, what.to_owned(), ioerr(e)))?;
+    if writable && (mode & OFlags::RWMODE) != OFlags::RDWR {
+        return Err(wrong(
+            "the token says read-write but the descriptor is open read-only".to_owned(),
+        ));
+    }
+    let (path, name) = if backing == Backing::Named {
+        let path = PathBuf::from(link.trim_end_matches(" (deleted)"));
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| Name::new(n).ok());
+        (Some(path), name)
+    } else {
+        (None, None)
+    };
+    Ok(Checked {
+        st: *st,
         backing,
+        writable,
+        path,
         name,
-    ))
+    })
 }
 
 /// A mapped range, unmapped on drop.
@@ -1227,15 +1431,33 @@ fn scan(dir: Option<&Path>, reap_tmp: bool, removed: &mut Vec<String>) -> Result
             Mode::empty(),
         )
         .ok();
-        let lifetime = fd.as_ref().and_then(|fd| read_lifetime(fd.as_fd()));
+        // Decide on the descriptor's own status: the name may have been replaced meanwhile.
+        let st = match fd.as_ref().map(rfs::fstat) {
+            Some(Ok(st)) => st,
+            _ => st,
+        };
+        let ours = st.st_uid == rustix::process::geteuid().as_raw();
+        // Another user's objects are never reaped; ours only when the mode says so and nobody
+        // holds them (see the module documentation: nothing a non-owner can write decides it).
+        let may_reap = if is_tmp {
+            ours && tmp_creator_gone(&name, &st)
+        } else {
+            reapable(&st)
+        };
         let unheld = fd.as_ref().map(|fd| last_holder(fd.as_fd()));
-        if unheld == Some(true) && (is_tmp || lifetime == Some(Lifetime::Handle)) {
+        if may_reap && unheld == Some(true) {
             // A creator that died before publishing, or a handle-lifetime object whose holders
             // are all gone.
             if unlink_if_same(&path, dev, ino) {
                 removed.push(name);
             }
             continue;
+        }
+        if unheld == Some(true) {
+            // We took the lock exclusively only to look: let go so others can open it.
+            if let Some(fd) = &fd {
+                let _ = rfs::flock(fd, FlockOperation::Unlock);
+            }
         }
         if is_tmp {
             continue;
@@ -1255,15 +1477,20 @@ fn scan(dir: Option<&Path>, reap_tmp: bool, removed: &mut Vec<String>) -> Result
         pids.sort_unstable();
         pids.dedup();
         let mut magic = [0u8; 8];
+        let mut lifetime = None;
         if let Some(fd) = &fd {
             let _ = rustix::io::pread(fd, &mut magic, 0);
+            if made_by_mmf(fd.as_fd(), &st) {
+                lifetime = Some(lifetime_of(&st));
+            }
         }
         #[allow(clippy::unnecessary_cast)]
         out.push(ObjectInfo {
             name,
             size: size_of(&st),
             owner_uid: st.st_uid as u32,
-            mode: (st.st_mode as u32) & 0o7777,
+            // The permission bits; the sticky bit is mmf's lifetime marker, reported as such.
+            mode: (st.st_mode as u32) & 0o777,
             lifetime,
             holders,
             holder_pids: pids,

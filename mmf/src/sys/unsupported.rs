@@ -55,6 +55,12 @@ impl Object {
     pub(crate) fn grow(&self, _new_len: u64) -> io::Result<()> {
         Err(io::ErrorKind::Unsupported.into())
     }
+    pub(crate) fn shortage(&self, _offset: u64, _len: u64) -> Option<super::Shortage> {
+        None
+    }
+    pub(crate) fn commits_on_grow(&self) -> bool {
+        false
+    }
     pub(crate) fn sync_file(&self) -> io::Result<()> {
         Ok(())
     }

@@ -669,6 +669,16 @@ impl Object {
         ))
     }
 
+    /// Windows enforces its commit limit itself (`ERROR_COMMITMENT_LIMIT` when a view commits).
+    pub(crate) fn shortage(&self, _offset: u64, _len: u64) -> Option<super::Shortage> {
+        None
+    }
+
+    /// Sections never grow in place on Windows (see `grow`).
+    pub(crate) fn commits_on_grow(&self) -> bool {
+        false
+    }
+
     /// Every page a view covers was committed when the view was mapped (see `map`), and the
     /// core commits only ranges inside a view, so there is nothing left to do. (Committing only
     /// on demand would let a safe read of an uncommitted page of a `SEC_RESERVE` view crash the
