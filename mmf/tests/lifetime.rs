@@ -12,12 +12,32 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 /// A private directory for named objects, removed with everything in it on drop.
+///
+/// With `MMF_TEST_FS=ramfs` it is a fresh ramfs mount instead of a directory of `/dev/shm`: a
+/// filesystem without any extended attributes, like tmpfs before Linux 6.6 (Debian 12, Ubuntu
+/// 22.04, RHEL 9). CI runs this whole file a second time that way (`.ci/run`).
 struct Dir(PathBuf);
+
+fn on_ramfs() -> bool {
+    std::env::var("MMF_TEST_FS").map_or(false, |v| v == "ramfs")
+}
 
 impl Dir {
     fn new(tag: &str) -> Dir {
         let p = Path::new("/dev/shm").join(unique(tag));
         std::fs::create_dir_all(&p).unwrap();
+        if on_ramfs() {
+            let out = std::process::Command::new("mount")
+                .args(["-t", "ramfs", "mmf-test-ramfs"])
+                .arg(&p)
+                .output()
+                .expect("run mount");
+            assert!(
+                out.status.success(),
+                "MMF_TEST_FS=ramfs needs root to mount a ramfs: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         Dir(p)
     }
     fn entries(&self) -> Vec<String> {
@@ -42,8 +62,41 @@ impl Dir {
 
 impl Drop for Dir {
     fn drop(&mut self) {
+        if on_ramfs() {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+#[test]
+fn the_filesystem_under_test_is_the_one_asked_for() {
+    // Under MMF_TEST_FS=ramfs the suite must really run where user attributes do not exist.
+    let dir = Dir::new("fs");
+    let probe = dir.0.join("probe");
+    std::fs::write(&probe, b"").unwrap();
+    let set = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import os,sys; os.setxattr(sys.argv[1], 'user.x', b'1')",
+        ])
+        .arg(&probe)
+        .output();
+    if let Ok(o) = set {
+        if o.status.code() == Some(0) || o.status.code() == Some(1) {
+            assert_eq!(
+                o.status.success(),
+                !on_ramfs(),
+                "user xattrs on the test filesystem: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let here = mounts
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some(dir.0.to_str().unwrap()) && l.contains(" ramfs "));
+    assert_eq!(here, on_ramfs());
 }
 
 /// Starts the helper with `args` in `dir`, waits for its `held` line, returns it still running.

@@ -34,6 +34,7 @@
 //!     with `ro`); prints `reads N bad B versions V`; exits 3 if any value was torn or corrupt.
 //!   - `value-crash-writer NAME LEN`: stores checksummed LEN-byte values (at least 16) until
 //!     killed, printing `storing K` before and `stored K VERSION` after each store.
+//! - Careless and hostile peers, limited machines (Linux): see `testhelper/hostile.rs`.
 
 use std::io::Read;
 use std::process::exit;
@@ -208,6 +209,8 @@ fn run(args: &[String]) -> mmf::Result<()> {
         "value-waiter" | "value-stress-writer" | "value-reader" | "value-crash-writer" => {
             value_command(args)?;
         }
+        #[cfg(target_os = "linux")]
+        cmd if hostile::handles(cmd) => hostile::run(args)?,
         other => {
             eprintln!("mmf-testhelper: unknown command {:?}", other);
             exit(2);
@@ -230,6 +233,10 @@ fn main() {
 
 #[path = "../../tests/common/payload.rs"]
 mod payload;
+
+#[cfg(target_os = "linux")]
+#[path = "testhelper/hostile.rs"]
+mod hostile;
 
 fn value_command(args: &[String]) -> mmf::Result<()> {
     use std::time::{Duration, Instant};

@@ -307,8 +307,8 @@ fn tmp_creator_gone(name: &str, st: &rfs::Stat) -> bool {
 
 /// Creates the file the new object is built in: unnamed where possible, else under a temporary
 /// name (see the module documentation).
-fn new_file(dir: &Path, what: &str) -> Result<Tmp> {
-    if proc_fd_available() {
+fn new_file(dir: &Path, what: &str, unnamed: bool) -> Result<Tmp> {
+    if unnamed {
         match rfs::openat(
             rfs::CWD,
             dir,
@@ -343,7 +343,7 @@ fn new_file(dir: &Path, what: &str) -> Result<Tmp> {
 
 fn build_tmp(spec: &CreateSpec<'_>, dir: &Path) -> Result<Tmp> {
     let what = spec.name.describe();
-    let tmp = new_file(dir, &what)?;
+    let tmp = new_file(dir, &what, proc_fd_available())?;
     let fd = match &tmp.fd {
         Some(fd) => fd.as_fd(),
         None => unreachable!("set by new_file"),
@@ -1515,7 +1515,57 @@ pub(crate) fn gc(dir: Option<&Path>) -> Result<Vec<String>> {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::parse_flocks;
+    use super::{new_file, parse_flocks, publish, TMP_PREFIX};
+
+    #[test]
+    fn both_ways_of_building_an_object_publish_exclusively_and_leave_nothing() {
+        let dir = std::path::Path::new("/dev/shm")
+            .join(format!("mmf-unit-publish-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let entries = || {
+            let mut v: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        for unnamed in [true, false] {
+            let target = dir.join(format!("obj-{}", unnamed));
+            let mut first = new_file(&dir, "t", unnamed).unwrap();
+            // The fallback's temporary name carries this process's token.
+            match &first.path {
+                Some(p) => assert!(p
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with(&format!(
+                        "{}{:x}.",
+                        TMP_PREFIX,
+                        super::super::process_token()
+                    ))),
+                None => assert!(unnamed, "only the fallback has a name"),
+            }
+            assert!(publish(&mut first, &target, "t").unwrap().is_some());
+            let mut second = new_file(&dir, "t", unnamed).unwrap();
+            assert!(
+                publish(&mut second, &target, "t").unwrap().is_none(),
+                "name taken"
+            );
+            drop((first, second));
+            assert!(
+                entries().iter().all(|e| !e.starts_with(TMP_PREFIX)),
+                "{:?}",
+                entries()
+            );
+        }
+        assert_eq!(
+            entries(),
+            vec!["obj-false".to_owned(), "obj-true".to_owned()]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn flocks_are_read_from_proc_locks_lines() {
