@@ -11,7 +11,8 @@ pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 /// The named object does not exist.
 pub const NOT_FOUND: u8 = 3;
-/// A wait (`--wait --timeout`) ran out of time.
+/// A wait ran out of time: `--wait --timeout`, or a store whose value's writer lock another
+/// process kept (`store --timeout`).
 pub const TIMEOUT: u8 = 4;
 
 /// Errors the CLI raises itself (the library's errors arrive as `mmf::Error`).
@@ -92,7 +93,10 @@ pub fn outcome(err: &anyhow::Error) -> Outcome {
                     FAILURE,
                     Some("it is not an mmf shared value; read it with `mmf retrieve --raw`"),
                 ),
-                K::Busy | K::NotReady => (FAILURE, Some("try again in a moment")),
+                // The writer lock of a value was kept by another process: the message names it
+                // and says what to do.
+                K::Busy => (TIMEOUT, None),
+                K::NotReady => (FAILURE, Some("try again in a moment")),
                 _ => (FAILURE, None),
             };
             code = c;

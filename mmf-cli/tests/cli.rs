@@ -541,6 +541,43 @@ fn a_value_store_refuses_a_plain_object() {
     r.expect_error(USAGE, "z");
 }
 
+/// The process token mmf writes into a value's lock word for `pid` (`FORMAT.md`, process tokens).
+fn process_token(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = s[s.rfind(')').unwrap() + 1..].split_whitespace().collect();
+    let start: u64 = fields[19].parse().unwrap();
+    u64::from((start as u32).max(1)) << 32 | u64::from(pid)
+}
+
+/// Writes the lock word of the value in `path` (offset 128, `FORMAT.md`).
+fn set_lock_word(path: &std::path::Path, token: u64) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.write_all_at(&token.to_le_bytes(), 128).unwrap();
+}
+
+#[test]
+fn store_gives_up_on_a_writer_lock_another_process_keeps() {
+    let env = Env::new();
+    env.ok(&["store", "locked", "before"]);
+    // A lock word naming a live process (this test) that never releases it.
+    let me = std::process::id();
+    set_lock_word(&env.dir.join("locked"), process_token(me));
+    let r = env.run(&["store", "--timeout", "0.3", "locked", "after"], b"");
+    r.expect_error(TIMEOUT, "locked");
+    let err = r.stderr_str();
+    assert!(
+        err.contains(&format!("held by pid {me}")),
+        "{}",
+        r.explain()
+    );
+    assert!(err.contains("waited"), "{}", r.explain());
+    assert_eq!(env.ok(&["retrieve", "locked"]).stdout(), b"before");
+    set_lock_word(&env.dir.join("locked"), 0);
+    env.ok(&["store", "--timeout", "0.3", "locked", "after"]);
+    assert_eq!(env.ok(&["retrieve", "locked"]).stdout(), b"after");
+}
+
 // ---- lifetimes: --hold, kill -9 and gc ----
 
 /// `mmf store --hold`, kill -9, then `mmf gc` removes the object and `mmf list` stops showing it.

@@ -42,6 +42,7 @@ pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
             &data,
             lifetime,
             permissions,
+            a.timeout,
         )?)
     };
     if let Some(mut signals) = signals {

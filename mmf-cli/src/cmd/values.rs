@@ -60,16 +60,21 @@ pub fn open_any(ctx: &Ctx, name: &str) -> anyhow::Result<Opened> {
 }
 
 /// Stores `data` as a new version of the shared value `name`, creating it if needed (with handle
-/// lifetime it must be new).
+/// lifetime it must be new). `lock_timeout` overrides the library's patience with a writer lock
+/// another process keeps.
 pub fn store(
     ctx: &Ctx,
     name: &str,
     data: &[u8],
     lifetime: Lifetime,
     permissions: Option<Permissions>,
+    lock_timeout: Option<Duration>,
 ) -> anyhow::Result<SharedValue> {
     let mut o = options(ctx);
     o.lifetime(lifetime).timeout(PLAIN_GRACE);
+    if let Some(t) = lock_timeout {
+        o.lock_timeout(t);
+    }
     let len = data.len() as u64;
     if len > 0 && len <= PRESIZE_LIMIT {
         o.capacity(len);
