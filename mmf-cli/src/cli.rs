@@ -107,7 +107,8 @@ pub struct StoreArgs {
     #[arg(long)]
     pub raw: bool,
 
-    /// Handle lifetime: the object lives only while this command runs (until Ctrl-C or SIGTERM)
+    /// Handle lifetime: the object lives only while this command (or another holder of it) runs;
+    /// an existing object is joined as one more holder and keeps its own lifetime
     #[arg(long)]
     pub hold: bool,
 

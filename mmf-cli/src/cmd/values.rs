@@ -3,7 +3,7 @@
 use super::Ctx;
 use super::retrieve::{Waiter, read_plain};
 use crate::exit::{CliError, object};
-use mmf::{ErrorKind, Lifetime, Mapping, Permissions, SharedValue, ValueOptions};
+use mmf::{Disposition, ErrorKind, Lifetime, Mapping, Permissions, SharedValue, ValueOptions};
 use std::time::Duration;
 
 /// Values up to this size get slots of their own size at creation; larger ones start with the
@@ -59,9 +59,12 @@ pub fn open_any(ctx: &Ctx, name: &str) -> anyhow::Result<Opened> {
     }
 }
 
-/// Stores `data` as a new version of the shared value `name`, creating it if needed (with handle
-/// lifetime it must be new). `lock_timeout` overrides the library's patience with a writer lock
-/// another process keeps.
+/// Stores `data` as a new version of the shared value `name`, creating it with `lifetime` if it
+/// does not exist, and says which. An existing value keeps its own lifetime: as with Win32's
+/// `CreateFileMapping`, opening an existing handle-lifetime object makes this process one more
+/// holder. A value this call created is removed again if the store fails (out of space, say), so
+/// a failed store leaves nothing behind. `lock_timeout` overrides the library's patience with a
+/// writer lock another process keeps.
 pub fn store(
     ctx: &Ctx,
     name: &str,
@@ -69,7 +72,7 @@ pub fn store(
     lifetime: Lifetime,
     permissions: Option<Permissions>,
     lock_timeout: Option<Duration>,
-) -> anyhow::Result<SharedValue> {
+) -> anyhow::Result<(SharedValue, Disposition)> {
     let mut o = options(ctx);
     o.lifetime(lifetime).timeout(PLAIN_GRACE);
     if let Some(t) = lock_timeout {
@@ -82,14 +85,19 @@ pub fn store(
     if let Some(p) = permissions {
         o.permissions(p);
     }
-    let made = if lifetime == Lifetime::Handle {
-        o.create(name)
-    } else {
-        o.open_or_create(name).map(|(v, _)| v)
-    };
-    let v = made.map_err(|e| plain_in_the_way(ctx, name, e))?;
-    v.store(data)?;
-    Ok(v)
+    let (v, how) = o
+        .open_or_create(name)
+        .map_err(|e| plain_in_the_way(ctx, name, e))?;
+    if let Err(e) = v.store(data) {
+        // Nothing was ever stored in a value made here: take the name back, so that a failed
+        // store leaves no empty value behind. (Another process that opened it meanwhile keeps
+        // its handle.)
+        if how == Disposition::Created && v.version() == 0 {
+            let _ = ctx.namespace().remove(name);
+        }
+        return Err(e.into());
+    }
+    Ok((v, how))
 }
 
 /// A plain object where a value was expected gets an error that says what to do.
