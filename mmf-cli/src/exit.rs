@@ -91,7 +91,7 @@ pub fn outcome(err: &anyhow::Error) -> Outcome {
                 ),
                 K::Corrupt | K::VersionMismatch | K::LayoutMismatch => (
                     FAILURE,
-                    Some("it is not an mmf shared value; read it with `mmf retrieve --raw`"),
+                    Some("read its bytes with `mmf retrieve --raw` or `mmf dump`"),
                 ),
                 // The writer lock of a value was kept by another process: the message names it
                 // and says what to do.

@@ -608,6 +608,46 @@ fn a_store_that_runs_out_of_space_leaves_nothing() {
     );
 }
 
+/// A shared value whose magic is damaged (bits flipped, zeroed, overwritten) is a `Corrupt` error
+/// for `retrieve`, `watch` and `store`, not a plain object whose header is printed as data; plain
+/// objects, even ones whose text starts like the magic, are still read as plain.
+#[test]
+fn a_value_with_a_damaged_magic_is_an_error_not_plain_bytes() {
+    use std::os::unix::fs::FileExt;
+    let env = Env::new();
+    for (name, head) in [
+        ("flipped", *b"LMFVAL\0\x01"),
+        ("zeroed", [0u8; 8]),
+        ("overwritten", *b"NOTVALUE"),
+    ] {
+        env.ok(&["store", name, "secret"]);
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(env.dir.join(name))
+            .unwrap();
+        f.write_all_at(&head, 0).unwrap();
+        for args in [
+            &["retrieve", name][..],
+            &["watch", name],
+            &["store", name, "v"],
+        ] {
+            let r = env.run(args, b"");
+            r.expect_error(1, name);
+            assert!(
+                r.stderr_str().contains("magic is damaged"),
+                "{args:?}{}",
+                r.explain()
+            );
+        }
+        // Its bytes are still there for whoever asks for them.
+        env.ok(&["retrieve", "--raw", name]);
+    }
+    for text in ["MMFVAL is text, not a header", "MMFVAL"] {
+        env.ok(&["store", "--raw", "text", text]);
+        assert_eq!(env.ok(&["retrieve", "text"]).stdout(), text.as_bytes());
+    }
+}
+
 // ---- lifetimes: --hold, kill -9 and gc ----
 
 /// `mmf store --hold`, kill -9, then `mmf gc` removes the object and `mmf list` stops showing it.

@@ -3,7 +3,9 @@
 use super::Ctx;
 use super::retrieve::{Waiter, read_plain};
 use crate::exit::{CliError, object};
-use mmf::{Disposition, ErrorKind, Lifetime, Mapping, Permissions, SharedValue, ValueOptions};
+use mmf::{
+    Disposition, ErrorKind, Lifetime, Mapping, Permissions, SharedValue, ValueHeader, ValueOptions,
+};
 use std::time::Duration;
 
 /// Values up to this size get slots of their own size at creation; larger ones start with the
@@ -51,9 +53,12 @@ pub fn open_any(ctx: &Ctx, name: &str) -> anyhow::Result<Opened> {
                 // It says it is a value but cannot be read as one: report that, not its bytes.
                 return Err(e.into());
             }
-            Ok(Opened::Plain(
-                ctx.open_options().writable(false).open(name)?,
-            ))
+            let plain = ctx.open_options().writable(false).open(name)?;
+            if damaged_value(&plain) {
+                // A value whose magic was damaged: its header is not data either.
+                return Err(e.into());
+            }
+            Ok(Opened::Plain(plain))
         }
         Err(e) => Err(e.into()),
     }
@@ -100,10 +105,25 @@ pub fn store(
     Ok((v, how))
 }
 
+/// Whether a plain-looking object is really a shared value whose magic was damaged (see
+/// [`ValueHeader::has_damaged_magic`]), judged from its first 64 bytes.
+fn damaged_value(m: &Mapping) -> bool {
+    if m.len() < 8 {
+        return false;
+    }
+    let head = m.map().and_then(|v| v.read_vec(0, v.len().min(64)));
+    head.is_ok_and(|h| ValueHeader::has_damaged_magic(&h))
+}
+
 /// A plain object where a value was expected gets an error that says what to do.
 fn plain_in_the_way(ctx: &Ctx, name: &str, e: mmf::Error) -> anyhow::Error {
     let plain = matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::NotReady)
-        && ctx.find(name).is_ok_and(|o| !o.is_value());
+        && ctx.find(name).is_ok_and(|o| !o.is_value())
+        && !ctx
+            .open_options()
+            .writable(false)
+            .open(name)
+            .is_ok_and(|m| damaged_value(&m));
     if plain {
         CliError::Usage(format!(
             "{} is a plain object, not an mmf shared value; store into it with --raw, or remove \
