@@ -856,6 +856,69 @@ fn list_and_info_describe_objects() {
     assert_eq!(empty.ok(&["list", "--json"]).stdout_str(), "[]\n");
 }
 
+/// Names holding a newline or a terminal escape are shown escaped by `list`, `info` and `gc`, so
+/// they cannot forge rows or drive the terminal; `--json` carries them exactly.
+#[test]
+fn unprintable_names_are_escaped_in_human_output() {
+    let env = Env::new();
+    let forged = "evil\nforged  4096  value  persistent  0  root";
+    let esc = "esc\u{1b}[2Jx";
+    for name in [forged, esc] {
+        env.ok(&["store", "--raw", name, "x"]);
+    }
+    let r = env.ok(&["list"]);
+    let out = r.stdout_str();
+    assert_eq!(out.lines().count(), 3, "{}", r.explain());
+    assert!(!out.contains('\u{1b}'), "{}", r.explain());
+    assert!(out.contains("evil\\nforged"), "{}", r.explain());
+    assert!(out.contains("esc\\u{1b}[2Jx"), "{}", r.explain());
+    assert!(
+        !out.lines().any(|l| l.starts_with("forged")),
+        "{}",
+        r.explain()
+    );
+
+    let j: serde_json::Value =
+        serde_json::from_slice(env.ok(&["list", "--json"]).stdout()).unwrap();
+    let mut names: Vec<&str> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, [esc, forged]);
+
+    let r = env.ok(&["info", forged]);
+    let out = r.stdout_str();
+    assert!(
+        out.starts_with("name:     evil\\nforged  4096"),
+        "{}",
+        r.explain()
+    );
+    assert!(
+        !out.lines().any(|l| l.starts_with("forged")),
+        "{}",
+        r.explain()
+    );
+    let r = env.ok(&["info", esc]);
+    assert!(!r.stdout_str().contains('\u{1b}'), "{}", r.explain());
+
+    // gc: a handle-lifetime object whose holder was killed.
+    let held = "held\nforged";
+    let mut bg = Background::spawn(env.cmd(&["store", "--hold", held, "x"]));
+    bg.wait_for_line("holding", Duration::from_secs(30));
+    signal(bg.child.id(), "KILL");
+    bg.wait(Duration::from_secs(30));
+    let gc = env.ok(&["gc"]);
+    assert_eq!(
+        gc.stdout_str(),
+        "removed held\\nforged\n",
+        "{}",
+        gc.explain()
+    );
+}
+
 #[test]
 fn dir_flag_overrides_the_environment() {
     let a = Env::new();
