@@ -107,13 +107,19 @@ pub struct StoreArgs {
     #[arg(long)]
     pub raw: bool,
 
-    /// Handle lifetime: the object lives only while this command runs (until Ctrl-C or SIGTERM)
+    /// Handle lifetime: the object lives only while this command (or another holder of it) runs;
+    /// an existing object is joined as one more holder and keeps its own lifetime
     #[arg(long)]
     pub hold: bool,
 
     /// Permission bits for a new object, in octal (default 600: owner only)
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
     pub mode: Option<u32>,
+
+    /// Give up when another process keeps the value's writer lock for SECS seconds without
+    /// releasing it [default: 5] (exit status 4)
+    #[arg(long, value_name = "SECS", conflicts_with = "raw", value_parser = parse_secs)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// `mmf retrieve`.
@@ -272,6 +278,9 @@ mod tests {
             (&["store", "--raw", "--hold", "x", "v"], true),
             (&["store", "x", "v", "--mode", "644"], true),
             (&["store", "x", "v", "--mode", "999"], false),
+            (&["store", "x", "v", "--timeout", "0.5"], true),
+            (&["store", "x", "v", "--timeout", "never"], false),
+            (&["store", "--raw", "x", "v", "--timeout", "1"], false),
             (&["store"], false),
             (&["retrieve", "x"], true),
             (&["retrieve", "x", "--raw"], true),
@@ -338,7 +347,10 @@ mod tests {
             .unwrap()
             .command
         {
-            Command::Store(s) => assert_eq!(s.mode, Some(0o644)),
+            Command::Store(s) => {
+                assert_eq!(s.mode, Some(0o644));
+                assert_eq!(s.timeout, None);
+            }
             other => panic!("parsed as {other:?}"),
         }
     }

@@ -11,7 +11,8 @@ pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 /// The named object does not exist.
 pub const NOT_FOUND: u8 = 3;
-/// A wait (`--wait --timeout`) ran out of time.
+/// A wait ran out of time: `--wait --timeout`, or a store whose value's writer lock another
+/// process kept (`store --timeout`).
 pub const TIMEOUT: u8 = 4;
 
 /// Errors the CLI raises itself (the library's errors arrive as `mmf::Error`).
@@ -90,9 +91,12 @@ pub fn outcome(err: &anyhow::Error) -> Outcome {
                 ),
                 K::Corrupt | K::VersionMismatch | K::LayoutMismatch => (
                     FAILURE,
-                    Some("it is not an mmf shared value; read it with `mmf retrieve --raw`"),
+                    Some("read its bytes with `mmf retrieve --raw` or `mmf dump`"),
                 ),
-                K::Busy | K::NotReady => (FAILURE, Some("try again in a moment")),
+                // The writer lock of a value was kept by another process: the message names it
+                // and says what to do.
+                K::Busy => (TIMEOUT, None),
+                K::NotReady => (FAILURE, Some("try again in a moment")),
                 _ => (FAILURE, None),
             };
             code = c;

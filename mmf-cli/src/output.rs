@@ -1,6 +1,29 @@
-//! Writing results: byte-exact stdout, a hex view, and JSON helpers.
+//! Writing results: byte-exact stdout, a hex view, JSON helpers, and names safe for a terminal.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
+
+/// A name (or path) as human output shows it: unchanged when every character is printable and
+/// none is a backslash; otherwise control and other unprintable characters are escaped the way
+/// Rust's `escape_debug` writes them (`\n`, `\t`, `\u{1b}`, `\u{202e}`, ...) and backslashes are
+/// doubled. A name holding a newline or a terminal escape can then neither forge a table row nor
+/// drive the terminal, and no two names are shown alike. JSON output does not use this: it
+/// carries names exactly.
+pub fn shown(name: &str) -> Cow<'_, str> {
+    let plain = |c: char| c != '\\' && c.escape_debug().len() == 1 || c == '"' || c == '\'';
+    if name.chars().all(plain) {
+        return Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' | '\'' => out.push(c),
+            _ => out.extend(c.escape_debug()),
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// A `hexdump -C`-style view, fed in chunks whose lengths are multiples of 16 (except the last).
 /// Runs of identical lines are shown once and then `*`, as `hexdump` does.
@@ -139,5 +162,36 @@ mod tests {
         ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
+    }
+}
+
+#[cfg(test)]
+mod shown_tests {
+    use super::shown;
+
+    #[test]
+    fn names_that_cannot_forge_output_are_unchanged() {
+        for name in [
+            "plain",
+            "with space",
+            "it's \"quoted\"",
+            "ünïcödé",
+            "日本語",
+            "a.b-c_d",
+        ] {
+            assert_eq!(shown(name), name);
+        }
+    }
+
+    #[test]
+    fn unprintable_names_are_escaped() {
+        assert_eq!(shown("a\nb"), "a\\nb");
+        assert_eq!(shown("x\r\ty"), "x\\r\\ty");
+        assert_eq!(shown("\u{1b}[31mred"), "\\u{1b}[31mred");
+        assert_eq!(shown("bidi\u{202e}txt"), "bidi\\u{202e}txt");
+        // A backslash is always doubled, so the result reads one way only: a name holding a
+        // backslash and an `n` is not shown like a name holding a newline.
+        assert_eq!(shown("a\\nb"), "a\\\\nb");
+        assert_eq!(shown("a\\n\nb"), "a\\\\n\\nb");
     }
 }

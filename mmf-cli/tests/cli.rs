@@ -390,10 +390,6 @@ fn a_failure_is_one_line_that_says_what_to_do() {
     r.expect_code(1);
     assert_eq!(r.stderr_str().lines().count(), 1, "{}", r.explain());
     assert!(r.stderr_str().contains("/no/such/file"), "{}", r.explain());
-    env.ok(&["store", "--raw", "p", "x"]);
-    let r = env.run(&["store", "--raw", "--hold", "p", "y"], b"");
-    r.expect_error(1, "p");
-    assert!(r.stderr_str().contains("mmf rm NAME"), "{}", r.explain());
 }
 
 #[test]
@@ -541,6 +537,117 @@ fn a_value_store_refuses_a_plain_object() {
     r.expect_error(USAGE, "z");
 }
 
+/// The process token mmf writes into a value's lock word for `pid` (`FORMAT.md`, process tokens).
+fn process_token(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = s[s.rfind(')').unwrap() + 1..].split_whitespace().collect();
+    let start: u64 = fields[19].parse().unwrap();
+    u64::from((start as u32).max(1)) << 32 | u64::from(pid)
+}
+
+/// Writes the lock word of the value in `path` (offset 128, `FORMAT.md`).
+fn set_lock_word(path: &std::path::Path, token: u64) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.write_all_at(&token.to_le_bytes(), 128).unwrap();
+}
+
+#[test]
+fn store_gives_up_on_a_writer_lock_another_process_keeps() {
+    let env = Env::new();
+    env.ok(&["store", "locked", "before"]);
+    // A lock word naming a live process (this test) that never releases it.
+    let me = std::process::id();
+    set_lock_word(&env.dir.join("locked"), process_token(me));
+    let r = env.run(&["store", "--timeout", "0.3", "locked", "after"], b"");
+    r.expect_error(TIMEOUT, "locked");
+    let err = r.stderr_str();
+    assert!(
+        err.contains(&format!("held by pid {me}")),
+        "{}",
+        r.explain()
+    );
+    assert!(err.contains("waited"), "{}", r.explain());
+    assert_eq!(env.ok(&["retrieve", "locked"]).stdout(), b"before");
+    set_lock_word(&env.dir.join("locked"), 0);
+    env.ok(&["store", "--timeout", "0.3", "locked", "after"]);
+    assert_eq!(env.ok(&["retrieve", "locked"]).stdout(), b"after");
+}
+
+/// A store that runs out of space fails (status 1, one line) and leaves no object behind: not an
+/// empty value, not a half-made plain object.
+#[test]
+fn a_store_that_runs_out_of_space_leaves_nothing() {
+    let env = Env::new();
+    let Some(small) = SmallTmpfs::mount(env.dir.join("small")) else {
+        return;
+    };
+    let dir = small.dir.to_str().unwrap();
+    let big = pattern(2 << 20); // twice the filesystem
+    for extra in [&[][..], &["--raw"], &["--hold"]] {
+        let mut args = vec!["--dir", dir, "store", "big"];
+        args.extend_from_slice(extra);
+        let r = env.run(&args, &big);
+        r.expect_code(1);
+        let err = r.stderr_str();
+        assert!(err.contains("out of space"), "{extra:?}{}", r.explain());
+        assert!(
+            err.lines().any(|l| l.contains("\"big\"")),
+            "{}",
+            r.explain()
+        );
+        let left: Vec<_> = std::fs::read_dir(&small.dir).unwrap().collect();
+        assert!(left.is_empty(), "{extra:?} left {left:?}{}", r.explain());
+        assert_eq!(env.ok(&["--dir", dir, "list"]).stdout(), b"", "{extra:?}");
+    }
+    // What fits still stores.
+    env.ok(&["--dir", dir, "store", "small", "fits"]);
+    assert_eq!(
+        env.ok(&["--dir", dir, "retrieve", "small"]).stdout(),
+        b"fits"
+    );
+}
+
+/// A shared value whose magic is damaged (bits flipped, zeroed, overwritten) is a `Corrupt` error
+/// for `retrieve`, `watch` and `store`, not a plain object whose header is printed as data; plain
+/// objects, even ones whose text starts like the magic, are still read as plain.
+#[test]
+fn a_value_with_a_damaged_magic_is_an_error_not_plain_bytes() {
+    use std::os::unix::fs::FileExt;
+    let env = Env::new();
+    for (name, head) in [
+        ("flipped", *b"LMFVAL\0\x01"),
+        ("zeroed", [0u8; 8]),
+        ("overwritten", *b"NOTVALUE"),
+    ] {
+        env.ok(&["store", name, "secret"]);
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(env.dir.join(name))
+            .unwrap();
+        f.write_all_at(&head, 0).unwrap();
+        for args in [
+            &["retrieve", name][..],
+            &["watch", name],
+            &["store", name, "v"],
+        ] {
+            let r = env.run(args, b"");
+            r.expect_error(1, name);
+            assert!(
+                r.stderr_str().contains("magic is damaged"),
+                "{args:?}{}",
+                r.explain()
+            );
+        }
+        // Its bytes are still there for whoever asks for them.
+        env.ok(&["retrieve", "--raw", name]);
+    }
+    for text in ["MMFVAL is text, not a header", "MMFVAL"] {
+        env.ok(&["store", "--raw", "text", text]);
+        assert_eq!(env.ok(&["retrieve", "text"]).stdout(), text.as_bytes());
+    }
+}
+
 // ---- lifetimes: --hold, kill -9 and gc ----
 
 /// `mmf store --hold`, kill -9, then `mmf gc` removes the object and `mmf list` stops showing it.
@@ -610,6 +717,94 @@ fn a_held_object_goes_away_on_sigterm_sigint_and_sighup() {
     }
 }
 
+/// The `list` row of `name`, split into columns.
+fn list_row(env: &Env, name: &str) -> Vec<String> {
+    let list = env.ok(&["list"]).stdout_str();
+    let line = list
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not listed:\n{list}"));
+    line.split_whitespace().map(str::to_owned).collect()
+}
+
+/// Two `mmf store --hold` of one name: the second joins the first as a holder (as Win32's
+/// `CreateFileMapping` opens an existing object), both are counted, killing either leaves the
+/// object and the latest value, and once both are gone `mmf gc` removes it.
+#[test]
+fn a_second_hold_joins_the_first_as_a_holder() {
+    let limit = Duration::from_secs(30);
+    for (raw, kill_first) in [(false, 0), (true, 1), (false, 1)] {
+        let env = Env::new();
+        let name = "joined";
+        let hold = |value: &str| {
+            let mut args = vec!["store", "--hold", name, value];
+            if raw {
+                args.push("--raw");
+            }
+            Background::spawn(env.cmd(&args))
+        };
+        let mut a = hold("from-a");
+        let line = a.wait_for_line("holding", limit);
+        assert!(!line.contains("already exists"), "{line}");
+        let mut b = hold("from-b");
+        let line = b.wait_for_line("holding", limit);
+        assert!(line.contains("already exists"), "{line}");
+        assert!(line.contains("last of them"), "{line}");
+        let row = list_row(&env, name);
+        assert_eq!(&row[3..5], ["handle", "2"], "raw {raw}: {row:?}");
+        assert_eq!(env.ok(&["retrieve", name]).stdout(), b"from-b");
+
+        let (first, second) = if kill_first == 0 { (a, b) } else { (b, a) };
+        for (i, mut bg) in [first, second].into_iter().enumerate() {
+            signal(bg.child.id(), "KILL");
+            bg.wait(limit);
+            if i == 0 {
+                // The other holder keeps it, with the latest value; gc leaves it alone.
+                assert!(env.exists(name), "raw {raw}");
+                assert_eq!(env.ok(&["retrieve", name]).stdout(), b"from-b");
+                assert_eq!(env.ok(&["gc"]).stdout(), b"");
+                assert_eq!(&list_row(&env, name)[3..5], ["handle", "1"]);
+            }
+        }
+        let gc = env.ok(&["gc"]);
+        assert_eq!(
+            gc.stdout_str(),
+            format!("removed {name}\n"),
+            "{}",
+            gc.explain()
+        );
+        assert!(!env.exists(name), "raw {raw}");
+    }
+}
+
+/// `--hold` of a persistent object holds it and says it stays; it does stay.
+#[test]
+fn a_hold_of_a_persistent_object_leaves_it_persistent() {
+    let limit = Duration::from_secs(30);
+    let env = Env::new();
+    for raw in [true, false] {
+        let name = if raw { "kept-raw" } else { "kept-value" };
+        let mut store = vec!["store", name, "first"];
+        let mut hold = vec!["store", "--hold", name, "second"];
+        if raw {
+            store.push("--raw");
+            hold.push("--raw");
+        }
+        env.ok(&store);
+        let mut bg = Background::spawn(env.cmd(&hold));
+        let line = bg.wait_for_line("holding", limit);
+        assert!(line.contains("is persistent"), "{line}");
+        assert!(line.contains(&format!("mmf rm {name}")), "{line}");
+        assert_eq!(&list_row(&env, name)[3..5], ["persistent", "1"]);
+        signal(bg.child.id(), "TERM");
+        assert_eq!(bg.wait(limit).code(), Some(0));
+        assert!(env.exists(name));
+        assert_eq!(env.ok(&["retrieve", name]).stdout(), b"second");
+        env.ok(&["gc"]);
+        assert!(env.exists(name), "gc leaves a persistent object");
+    }
+}
+
 #[test]
 fn a_persistent_value_stays_until_rm() {
     let env = Env::new();
@@ -659,6 +854,69 @@ fn list_and_info_describe_objects() {
     let empty = Env::new();
     assert_eq!(empty.ok(&["list"]).stdout(), b"");
     assert_eq!(empty.ok(&["list", "--json"]).stdout_str(), "[]\n");
+}
+
+/// Names holding a newline or a terminal escape are shown escaped by `list`, `info` and `gc`, so
+/// they cannot forge rows or drive the terminal; `--json` carries them exactly.
+#[test]
+fn unprintable_names_are_escaped_in_human_output() {
+    let env = Env::new();
+    let forged = "evil\nforged  4096  value  persistent  0  root";
+    let esc = "esc\u{1b}[2Jx";
+    for name in [forged, esc] {
+        env.ok(&["store", "--raw", name, "x"]);
+    }
+    let r = env.ok(&["list"]);
+    let out = r.stdout_str();
+    assert_eq!(out.lines().count(), 3, "{}", r.explain());
+    assert!(!out.contains('\u{1b}'), "{}", r.explain());
+    assert!(out.contains("evil\\nforged"), "{}", r.explain());
+    assert!(out.contains("esc\\u{1b}[2Jx"), "{}", r.explain());
+    assert!(
+        !out.lines().any(|l| l.starts_with("forged")),
+        "{}",
+        r.explain()
+    );
+
+    let j: serde_json::Value =
+        serde_json::from_slice(env.ok(&["list", "--json"]).stdout()).unwrap();
+    let mut names: Vec<&str> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, [esc, forged]);
+
+    let r = env.ok(&["info", forged]);
+    let out = r.stdout_str();
+    assert!(
+        out.starts_with("name:     evil\\nforged  4096"),
+        "{}",
+        r.explain()
+    );
+    assert!(
+        !out.lines().any(|l| l.starts_with("forged")),
+        "{}",
+        r.explain()
+    );
+    let r = env.ok(&["info", esc]);
+    assert!(!r.stdout_str().contains('\u{1b}'), "{}", r.explain());
+
+    // gc: a handle-lifetime object whose holder was killed.
+    let held = "held\nforged";
+    let mut bg = Background::spawn(env.cmd(&["store", "--hold", held, "x"]));
+    bg.wait_for_line("holding", Duration::from_secs(30));
+    signal(bg.child.id(), "KILL");
+    bg.wait(Duration::from_secs(30));
+    let gc = env.ok(&["gc"]);
+    assert_eq!(
+        gc.stdout_str(),
+        "removed held\\nforged\n",
+        "{}",
+        gc.explain()
+    );
 }
 
 #[test]

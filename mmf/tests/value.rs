@@ -466,10 +466,21 @@ fn open_fast(name: &str) -> mmf::Result<SharedValue> {
 
 #[test]
 fn damaged_headers_are_clear_errors() {
-    // Wrong magic.
+    // A value whose magic was overwritten: a damaged value, told apart from plain bytes.
     let name = unique("magic");
     let _v = SharedValue::create(&name).unwrap();
     scribble(&name, 0, b"NOTVALUE");
+    let err = open_fast(&name).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupt);
+    assert!(err.to_string().contains("magic is damaged"), "{}", err);
+
+    // Plain bytes: not a shared value at all.
+    let name = unique("plain");
+    let m = Mapping::create(name.as_str(), 4096).unwrap();
+    m.map_mut()
+        .unwrap()
+        .write_at(0, b"typed by the user\0")
+        .unwrap();
     let err = open_fast(&name).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Corrupt);
     assert!(

@@ -2,6 +2,7 @@
 
 use super::{Ctx, kind_word, lifetime_word, user_name};
 use crate::cli::InfoArgs;
+use crate::output::shown;
 use std::io::Write;
 
 pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
@@ -36,7 +37,7 @@ pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
                 format!("{n} (pid {})", pids.join(", "))
             }
         };
-        writeln!(out, "name:     {}", o.name)?;
+        writeln!(out, "name:     {}", shown(&o.name))?;
         writeln!(out, "kind:     {}", kind_word(&o))?;
         if let Some((version, len)) = value {
             writeln!(out, "version:  {version}")?;
@@ -52,7 +53,7 @@ pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
             o.owner_uid
         )?;
         writeln!(out, "mode:     {:04o}", o.mode)?;
-        writeln!(out, "path:     {}", path.display())?;
+        writeln!(out, "path:     {}", shown(&path.display().to_string()))?;
     }
     out.flush()?;
     Ok(())

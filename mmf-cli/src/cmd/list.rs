@@ -2,6 +2,7 @@
 
 use super::{Ctx, kind_word, lifetime_word, user_name};
 use crate::cli::ListArgs;
+use crate::output::shown;
 use mmf::ObjectInfo;
 use serde_json::json;
 use std::io::Write;
@@ -35,7 +36,8 @@ pub fn to_json(o: &ObjectInfo) -> serde_json::Value {
     })
 }
 
-/// The table `mmf list` prints; empty when there are no objects.
+/// The table `mmf list` prints; empty when there are no objects. Names are [`shown`] escaped, so
+/// a name holding a newline or a terminal escape cannot forge rows.
 fn table(objects: &[ObjectInfo]) -> String {
     if objects.is_empty() {
         return String::new();
@@ -45,7 +47,7 @@ fn table(objects: &[ObjectInfo]) -> String {
         .iter()
         .map(|o| {
             [
-                o.name.clone(),
+                shown(&o.name).into_owned(),
                 o.size.to_string(),
                 kind_word(o).to_owned(),
                 lifetime_word(o.lifetime).to_owned(),

@@ -5,7 +5,7 @@ use crate::cli::StoreArgs;
 use crate::exit::{CliError, object};
 use crate::input;
 use crate::progress::Progress;
-use mmf::{Lifetime, Mapping, Permissions};
+use mmf::{Disposition, Lifetime, Mapping, Permissions};
 
 /// The seed's object size, and the least `--raw` creates.
 pub const RAW_MIN_SIZE: u64 = 4096;
@@ -32,23 +32,21 @@ pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
         Lifetime::Persistent
     };
     let permissions = a.mode.map(Permissions::from_mode);
-    // What stays open while `--hold` waits.
-    let held: Box<dyn std::any::Any> = if a.raw {
-        Box::new(store_raw(ctx, &a.name, &data, lifetime, permissions)?)
+    // What stays open while `--hold` waits, whether it was made here, and its lifetime (an
+    // existing object keeps its own).
+    let (held, how, lifetime): (Box<dyn std::any::Any>, Disposition, Lifetime) = if a.raw {
+        let (m, how) = store_raw(ctx, &a.name, &data, lifetime, permissions)?;
+        let l = m.lifetime();
+        (Box::new(m), how, l)
     } else {
-        Box::new(super::values::store(
-            ctx,
-            &a.name,
-            &data,
-            lifetime,
-            permissions,
-        )?)
+        let (v, how) = super::values::store(ctx, &a.name, &data, lifetime, permissions, a.timeout)?;
+        let l = v.mapping().lifetime();
+        (Box::new(v), how, l)
     };
     if let Some(mut signals) = signals {
         crate::exit::note(format_args!(
-            "mmf: holding {} ({} bytes stored); it goes away when this command ends (Ctrl-C)",
-            object(&a.name),
-            data.len()
+            "{}",
+            holding_note(&a.name, data.len(), how, lifetime)
         ));
         signals.forever().next();
     }
@@ -57,16 +55,38 @@ pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `--hold` says on stderr once the value is stored.
+///
+/// Like Win32's `CreateFileMapping` on an existing name (`ERROR_ALREADY_EXISTS`), `--hold` on an
+/// object that exists opens it and holds it like its other holders: a handle-lifetime object then
+/// lives until its last holder ends, and a persistent one stays persistent.
+fn holding_note(name: &str, len: usize, how: Disposition, lifetime: Lifetime) -> String {
+    let obj = object(name);
+    match (how, lifetime) {
+        (Disposition::Created, _) => format!(
+            "mmf: holding {obj} ({len} bytes stored); it goes away when this command ends (Ctrl-C)"
+        ),
+        (_, Lifetime::Handle) => format!(
+            "mmf: {obj} already exists: holding it with its other holders ({len} bytes stored); \
+             it goes away when the last of them ends (Ctrl-C ends this one)"
+        ),
+        _ => format!(
+            "mmf: {obj} already exists and is persistent: holding it ({len} bytes stored) until \
+             Ctrl-C, and it stays after that (remove it with `mmf rm {name}`)"
+        ),
+    }
+}
+
 /// Writes `data` and a NUL into the plain object `name`, creating it with at least
-/// [`RAW_MIN_SIZE`] bytes, or overwriting it in place when it exists (as `CreateFileMapping`
-/// opens an existing object). With handle lifetime the object must be new.
+/// [`RAW_MIN_SIZE`] bytes and `lifetime`, or overwriting it in place when it exists (as
+/// `CreateFileMapping` opens an existing object, which keeps its own lifetime).
 fn store_raw(
     ctx: &Ctx,
     name: &str,
     data: &[u8],
     lifetime: Lifetime,
     permissions: Option<Permissions>,
-) -> anyhow::Result<Mapping> {
+) -> anyhow::Result<(Mapping, Disposition)> {
     if data.contains(&0) {
         crate::exit::note(format_args!(
             "mmf: warning: the value holds NUL bytes; readers of the seed's format stop at the first"
@@ -78,19 +98,15 @@ fn store_raw(
     if let Some(p) = permissions {
         opts.permissions(p);
     }
-    let m = if lifetime == Lifetime::Handle {
-        opts.create(name)?
-    } else {
-        if ctx.find(name).is_ok_and(|o| o.is_value()) {
-            return Err(CliError::Usage(format!(
-                "{} holds an mmf shared value; store without --raw, or remove it first with \
-                 `mmf rm {name}`",
-                object(name)
-            ))
-            .into());
-        }
-        opts.open_or_create(name)?.0
-    };
+    if ctx.find(name).is_ok_and(|o| o.is_value()) {
+        return Err(CliError::Usage(format!(
+            "{} holds an mmf shared value; store without --raw, or remove it first with \
+             `mmf rm {name}`",
+            object(name)
+        ))
+        .into());
+    }
+    let (m, how) = opts.open_or_create(name)?;
     let view = m.map_mut()?;
     let mut progress = Progress::bytes(Some(data.len() as u64), "storing");
     for (i, chunk) in data.chunks(CHUNK).enumerate() {
@@ -98,5 +114,5 @@ fn store_raw(
         progress.inc(chunk.len() as u64);
     }
     view.write_at(data.len(), &[0])?;
-    Ok(m)
+    Ok((m, how))
 }

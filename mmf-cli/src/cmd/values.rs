@@ -3,7 +3,9 @@
 use super::Ctx;
 use super::retrieve::{Waiter, read_plain};
 use crate::exit::{CliError, object};
-use mmf::{ErrorKind, Lifetime, Mapping, Permissions, SharedValue, ValueOptions};
+use mmf::{
+    Disposition, ErrorKind, Lifetime, Mapping, Permissions, SharedValue, ValueHeader, ValueOptions,
+};
 use std::time::Duration;
 
 /// Values up to this size get slots of their own size at creation; larger ones start with the
@@ -51,25 +53,36 @@ pub fn open_any(ctx: &Ctx, name: &str) -> anyhow::Result<Opened> {
                 // It says it is a value but cannot be read as one: report that, not its bytes.
                 return Err(e.into());
             }
-            Ok(Opened::Plain(
-                ctx.open_options().writable(false).open(name)?,
-            ))
+            let plain = ctx.open_options().writable(false).open(name)?;
+            if damaged_value(&plain) {
+                // A value whose magic was damaged: its header is not data either.
+                return Err(e.into());
+            }
+            Ok(Opened::Plain(plain))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Stores `data` as a new version of the shared value `name`, creating it if needed (with handle
-/// lifetime it must be new).
+/// Stores `data` as a new version of the shared value `name`, creating it with `lifetime` if it
+/// does not exist, and says which. An existing value keeps its own lifetime: as with Win32's
+/// `CreateFileMapping`, opening an existing handle-lifetime object makes this process one more
+/// holder. A value this call created is removed again if the store fails (out of space, say), so
+/// a failed store leaves nothing behind. `lock_timeout` overrides the library's patience with a
+/// writer lock another process keeps.
 pub fn store(
     ctx: &Ctx,
     name: &str,
     data: &[u8],
     lifetime: Lifetime,
     permissions: Option<Permissions>,
-) -> anyhow::Result<SharedValue> {
+    lock_timeout: Option<Duration>,
+) -> anyhow::Result<(SharedValue, Disposition)> {
     let mut o = options(ctx);
     o.lifetime(lifetime).timeout(PLAIN_GRACE);
+    if let Some(t) = lock_timeout {
+        o.lock_timeout(t);
+    }
     let len = data.len() as u64;
     if len > 0 && len <= PRESIZE_LIMIT {
         o.capacity(len);
@@ -77,20 +90,40 @@ pub fn store(
     if let Some(p) = permissions {
         o.permissions(p);
     }
-    let made = if lifetime == Lifetime::Handle {
-        o.create(name)
-    } else {
-        o.open_or_create(name).map(|(v, _)| v)
-    };
-    let v = made.map_err(|e| plain_in_the_way(ctx, name, e))?;
-    v.store(data)?;
-    Ok(v)
+    let (v, how) = o
+        .open_or_create(name)
+        .map_err(|e| plain_in_the_way(ctx, name, e))?;
+    if let Err(e) = v.store(data) {
+        // Nothing was ever stored in a value made here: take the name back, so that a failed
+        // store leaves no empty value behind. (Another process that opened it meanwhile keeps
+        // its handle.)
+        if how == Disposition::Created && v.version() == 0 {
+            let _ = ctx.namespace().remove(name);
+        }
+        return Err(e.into());
+    }
+    Ok((v, how))
+}
+
+/// Whether a plain-looking object is really a shared value whose magic was damaged (see
+/// [`ValueHeader::has_damaged_magic`]), judged from its first 64 bytes.
+fn damaged_value(m: &Mapping) -> bool {
+    if m.len() < 8 {
+        return false;
+    }
+    let head = m.map().and_then(|v| v.read_vec(0, v.len().min(64)));
+    head.is_ok_and(|h| ValueHeader::has_damaged_magic(&h))
 }
 
 /// A plain object where a value was expected gets an error that says what to do.
 fn plain_in_the_way(ctx: &Ctx, name: &str, e: mmf::Error) -> anyhow::Error {
     let plain = matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::NotReady)
-        && ctx.find(name).is_ok_and(|o| !o.is_value());
+        && ctx.find(name).is_ok_and(|o| !o.is_value())
+        && !ctx
+            .open_options()
+            .writable(false)
+            .open(name)
+            .is_ok_and(|m| damaged_value(&m));
     if plain {
         CliError::Usage(format!(
             "{} is a plain object, not an mmf shared value; store into it with --raw, or remove \

@@ -342,3 +342,35 @@ pub fn signal(pid: u32, sig: &str) {
         .unwrap();
     assert!(st.success(), "kill -{sig} {pid} failed");
 }
+
+/// A 1 MiB tmpfs mounted on a directory, unmounted (and the directory removed) on drop.
+pub struct SmallTmpfs {
+    pub dir: PathBuf,
+}
+
+impl SmallTmpfs {
+    /// Mounts it on a new directory `dir`; prints a `SKIPPED:` line with the reason and returns
+    /// `None` where this process may not mount (it needs root).
+    pub fn mount(dir: PathBuf) -> Option<SmallTmpfs> {
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "mmf-cli-test"])
+            .arg(&dir)
+            .output();
+        let why = match out {
+            Ok(o) if o.status.success() => return Some(SmallTmpfs { dir }),
+            Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+            Err(e) => format!("cannot run mount: {e}"),
+        };
+        let _ = std::fs::remove_dir(&dir);
+        println!("SKIPPED: cannot mount a small tmpfs: {why}");
+        None
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}

@@ -34,6 +34,9 @@
 //!     with `ro`); prints `reads N bad B versions V`; exits 3 if any value was torn or corrupt.
 //!   - `value-crash-writer NAME LEN`: stores checksummed LEN-byte values (at least 16) until
 //!     killed, printing `storing K` before and `stored K VERSION` after each store.
+//!   - `value-lock-loop NAME LEN`: prints `looping`, then stores LEN-byte values with a 2 ms
+//!     pause after each (so the writer lock is held for most of the time, yet others get it)
+//!     until stdin closes; prints `stores N`. The lock-timeout tests stop it with SIGSTOP.
 //! - Careless and hostile peers, limited machines (Linux): see `testhelper/hostile.rs`.
 
 use std::io::Read;
@@ -206,7 +209,11 @@ fn run(args: &[String]) -> mmf::Result<()> {
             }
             println!("{}", created);
         }
-        "value-waiter" | "value-stress-writer" | "value-reader" | "value-crash-writer" => {
+        "value-waiter"
+        | "value-stress-writer"
+        | "value-reader"
+        | "value-crash-writer"
+        | "value-lock-loop" => {
             value_command(args)?;
         }
         #[cfg(target_os = "linux")]
@@ -293,6 +300,26 @@ fn value_command(args: &[String]) -> mmf::Result<()> {
             if bad > 0 {
                 exit(3);
             }
+        }
+        "value-lock-loop" => {
+            use std::sync::atomic::{AtomicBool, Ordering};
+            use std::sync::Arc;
+            let value = mmf::SharedValue::open(arg(1))?;
+            let bytes = vec![0x5a; num(2) as usize];
+            let done = Arc::new(AtomicBool::new(false));
+            let flag = done.clone();
+            std::thread::spawn(move || {
+                wait_stdin();
+                flag.store(true, Ordering::Relaxed);
+            });
+            println!("looping");
+            let mut stores = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                value.store(&bytes)?;
+                stores += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            println!("stores {}", stores);
         }
         _ => {
             // value-crash-writer

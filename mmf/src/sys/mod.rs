@@ -78,6 +78,10 @@
 //! - `process_alive(token: u64) -> Option<bool>`: `Some(false)` only when the process is surely
 //!   gone (exited, a zombie, or its pid now names a process started at another time);
 //!   `Some(true)` when it runs; `None` when it cannot be told (treated as alive).
+//! - `process_stopped(token: u64) -> Option<bool>`: whether that process is stopped (Linux: state
+//!   `T` or `t` in `/proc/PID/stat`: SIGSTOP, Ctrl-Z, a debugger), for the message of a writer
+//!   that gave up waiting for the lock; `None` when it cannot be told (Windows, other platforms,
+//!   or the process is gone).
 //! - `now_ms() -> u64`: wall-clock milliseconds since the Unix epoch, cheap (Linux: the coarse
 //!   clock, a few milliseconds of resolution), for the ages of reader pins.
 

@@ -158,6 +158,18 @@ pub(crate) fn process_alive(token: u64) -> Option<bool> {
     }
 }
 
+/// Whether the process a token names is stopped: state `T` in `/proc/PID/stat` (stopped by a
+/// signal: SIGSTOP, or SIGTSTP from Ctrl-Z) or `t` (stopped by a debugger). `None` when it cannot
+/// be told: no procfs, or the pid now names a process started at another time (or none).
+pub(crate) fn process_stopped(token: u64) -> Option<bool> {
+    let (pid, start) = (token as u32, (token >> 32) as u32);
+    let (state, now) = stat(pid)?;
+    if start != 1 && (now as u32).max(1) != start {
+        return None;
+    }
+    Some(state == b'T' || state == b't')
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -176,6 +188,47 @@ mod tests {
         assert_eq!(process_alive(0), Some(false));
         // Only a small number (as damaged memory might hold): not a token.
         assert_eq!(process_alive(1), Some(false));
+    }
+
+    #[test]
+    fn a_stopped_child_is_reported_as_stopped() {
+        assert_eq!(process_stopped(process_token()), Some(false));
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let token = pid as u64 | ((stat(pid).unwrap().1 as u32).max(1) as u64) << 32;
+        let signal = |sig: &str| {
+            let st = std::process::Command::new("kill")
+                .args([sig, &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(st.success());
+        };
+        signal("-STOP");
+        // The signal is delivered asynchronously: wait (with a watchdog) for the state to show.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while process_stopped(token) != Some(true) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "watchdog: never seen stopped"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        signal("-CONT");
+        while process_stopped(token) != Some(false) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "watchdog: never seen running"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Another start time: not this process.
+        assert_eq!(process_stopped(token ^ (1 << 40)), None);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(process_stopped(token), None);
     }
 
     #[test]

@@ -40,3 +40,8 @@ pub(crate) fn process_token() -> u64 {
 pub(crate) fn process_alive(_token: u64) -> Option<bool> {
     None
 }
+
+/// Whether a process is stopped cannot be told here.
+pub(crate) fn process_stopped(_token: u64) -> Option<bool> {
+    None
+}

@@ -394,6 +394,13 @@ pub(crate) fn process_alive(token: u64) -> Option<bool> {
     }
 }
 
+/// Whether a process is stopped: Windows has no stopped state that a process can be put in from
+/// outside the way SIGSTOP does (a debugger's break suspends threads, which cannot be queried
+/// cheaply), so it cannot be told.
+pub(crate) fn process_stopped(_token: u64) -> Option<bool> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

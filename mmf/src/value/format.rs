@@ -121,12 +121,67 @@ impl ValueHeader {
     ///
     /// # Errors
     /// `NotReady` (the header is not initialised yet: all zero, or the ready word is not set),
-    /// `Corrupt` (not a shared value, or fields that contradict each other or the size),
-    /// `VersionMismatch` (another format version).
+    /// `Corrupt` (not a shared value, a damaged magic (see
+    /// [`has_damaged_magic`](Self::has_damaged_magic)), or fields that contradict each other or
+    /// the size), `VersionMismatch` (another format version).
     pub fn parse(bytes: &[u8], object_len: u64) -> Result<ValueHeader> {
         parse(bytes, object_len)
             .map_err(|(kind, detail)| Error::new(kind, "parse", "shared value header", detail))
     }
+
+    /// Whether `bytes`, the first bytes of an object (64 are enough), are a shared value whose
+    /// magic was damaged, as opposed to a plain object that is simply not a shared value. Tools
+    /// that read plain objects as such (`mmf retrieve`) use it to refuse a damaged value instead
+    /// of printing its header as if it were data.
+    ///
+    /// The magic is damaged when the first 8 bytes are not `"MMFVAL\0\x01"` (whatever they
+    /// hold: flipped bits, zeros, text) but the rest of the fixed header is a shared value's:
+    /// format version 2 at byte 8, 2 to 64 slots at byte 16, the matching header size
+    /// (192 + 64 · slots) at byte 12, and the ready word `"REDY"` at byte 36. An intact magic is
+    /// not damaged; plain bytes (zeros, text, even text that starts like the magic, another
+    /// program's header) are not either. A value whose header fields were overwritten along with
+    /// its magic cannot be told from plain bytes.
+    ///
+    /// ```
+    /// # let name = format!("mmf-doc-damaged-magic-{}", std::process::id());
+    /// let v = mmf::SharedValue::create(&name)?;
+    /// let view = v.mapping().map_mut()?;
+    /// assert!(!mmf::ValueHeader::has_damaged_magic(&view.read_vec(0, 64)?));
+    /// view.write_at(0, b"garbage!")?; // the magic is overwritten; the rest is intact
+    /// assert!(mmf::ValueHeader::has_damaged_magic(&view.read_vec(0, 64)?));
+    /// assert!(!mmf::ValueHeader::has_damaged_magic(b"plain text, as C or Python writes it"));
+    /// # Ok::<(), mmf::Error>(())
+    /// ```
+    pub fn has_damaged_magic(bytes: &[u8]) -> bool {
+        damaged_magic(bytes)
+    }
+}
+
+/// Whether `b`, the first bytes of an object, is a shared value whose magic was damaged rather
+/// than a plain object: the first 8 bytes are not the magic (flipped bits, zeros, anything), yet
+/// the rest of the fixed header is a shared value's: format version 2 at byte 8, 2 to 64 slots at
+/// byte 16, `header_size == 192 + 64 · slots` at byte 12, and the ready word `"REDY"` at byte 36
+/// (a creator writes the magic before it publishes `ready`, so a sound value never has a wrong
+/// magic and a set ready word).
+///
+/// Anything else without the magic is a plain object, whatever its first bytes: zeros, text (even
+/// text that starts like the magic, such as the C string `"MMFVAL"`, which differs from it in one
+/// bit), another program's header. Plain bytes pass these checks only if 16 of their first 40
+/// bytes hold exactly these values (about 2^-90 for random bytes). A value whose magic *and*
+/// header fields were both overwritten cannot be told from plain bytes, and is read as such.
+pub(crate) fn damaged_magic(b: &[u8]) -> bool {
+    match b.get(..8) {
+        Some(m) if m != MAGIC => {}
+        _ => return false,
+    }
+    if b.len() < OFF_READY + 4 {
+        return false;
+    }
+    let slots = u32_at(b, OFF_SLOTS);
+    u32_at(b, OFF_FORMAT) == FORMAT_VERSION
+        && (MIN_SLOTS..=MAX_SLOTS).contains(&slots)
+        && u64::from(u32_at(b, OFF_HEADER_SIZE)) == header_size(slots)
+        && u32_at(b, OFF_READY) == READY
 }
 
 /// The parser behind [`ValueHeader::parse`], with errors that callers attach to an object.
@@ -135,6 +190,17 @@ pub(crate) fn parse(b: &[u8], object_len: u64) -> std::result::Result<ValueHeade
     let magic = b.get(..8);
     match magic {
         Some(m) if m == MAGIC => {}
+        Some(m) if damaged_magic(b) => {
+            return Err((
+                ErrorKind::Corrupt,
+                format!(
+                    "it is an mmf shared value whose magic is damaged: the first 8 bytes are \
+                     {:02x?}, not \"MMFVAL\\0\\x01\", but the rest of its header is a shared \
+                     value's",
+                    m
+                ),
+            ))
+        }
         Some(m) if m.iter().all(|&x| x == 0) && have >= SLOTS_OFFSET as u64 => {
             return Err((
                 ErrorKind::NotReady,
@@ -389,6 +455,46 @@ mod tests {
         let mut b = good;
         b[OFF_CURRENT..OFF_CURRENT + 8].copy_from_slice(&((5u64 << 8) | 9).to_le_bytes());
         assert_eq!(kind(&b, n), ErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn damaged_magic_is_told_from_plain_bytes() {
+        let good = valid(4, None);
+        assert!(!damaged_magic(&good));
+        let n = good.len() as u64;
+        // Flipped bits, with the rest of the header intact; without it, plain bytes.
+        for bits in [1u8, 0x81, 0xff] {
+            let mut b = good.clone();
+            b[3] ^= bits;
+            assert!(damaged_magic(&b), "{:#x}", bits);
+            assert!(!damaged_magic(&b[..8]), "{:#x}", bits);
+            let e = parse(&b, n).unwrap_err();
+            assert_eq!(e.0, ErrorKind::Corrupt);
+            assert!(e.1.contains("magic is damaged"), "{}", e.1);
+        }
+        // Overwritten or zeroed, with the rest intact.
+        for head in [*b"NOTVALUE", [0; 8]] {
+            let mut b = good.clone();
+            b[..8].copy_from_slice(&head);
+            assert!(damaged_magic(&b));
+            assert_eq!(parse(&b, n).unwrap_err().0, ErrorKind::Corrupt);
+        }
+        // Plain bytes: text, zeros, text that starts like the magic, the C string "MMFVAL".
+        let mut c_string = vec![0u8; 4096];
+        c_string[..6].copy_from_slice(b"MMFVAL");
+        for plain in [
+            &b"typed by the user\0"[..],
+            &[0u8; 4096][..],
+            b"MMFVAL is not a header, it is text",
+            &c_string,
+            &[],
+        ] {
+            assert!(!damaged_magic(plain), "{:?}", plain);
+        }
+        // Zeros with a ready word but not a header's other fields: not a value.
+        let mut b = vec![0u8; 192];
+        b[OFF_READY..OFF_READY + 4].copy_from_slice(&READY.to_le_bytes());
+        assert!(!damaged_magic(&b));
     }
 
     #[test]

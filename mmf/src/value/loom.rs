@@ -12,7 +12,7 @@
 //! Values are two 8-byte words that must be equal; the data memory is loom atomics, so loom
 //! explores readers copying word by word while writers write.
 
-use super::protocol::{Control, Data, Dest, Host, Read, Region, Retries, Slot, Store, BUSY};
+use super::protocol::{Control, Data, Dest, Host, Lock, Read, Region, Retries, Slot, Store, BUSY};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 use loom::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -187,7 +187,12 @@ impl World {
     fn store(&self, token: u64, x: u64) -> u64 {
         let host = self.host(token);
         let r = self.region(true);
-        r.lock(&host);
+        let locked = r.lock(&host, None);
+        assert!(
+            matches!(locked, Lock::Taken | Lock::TakenOver),
+            "{:?}",
+            locked
+        );
         let mut bytes = x.to_le_bytes().to_vec();
         bytes.extend_from_slice(&x.to_le_bytes());
         let out = r.store(&host, &bytes);
@@ -364,5 +369,27 @@ fn waiter_is_woken() {
             .wait_newer(&host, 1, None, Duration::from_millis(10));
         assert_eq!(v, Some(2));
         t.join().unwrap();
+    });
+}
+
+/// A live owner that keeps the lock: a writer with no patience left gives up with `Busy`, naming
+/// it, and leaves the lock word alone; if the owner releases the lock meanwhile, the writer may
+/// take it instead. Either way nothing is corrupted and the lock ends free.
+#[test]
+fn a_writer_gives_up_on_a_live_owner_that_keeps_the_lock() {
+    model(2, || {
+        let w = world(&[1, 0, 0], Some(0));
+        w.control.lock.store(7, Ordering::Relaxed); // a live owner (the host's dead one is 99)
+        let w2 = w.clone();
+        let t = loom::thread::spawn(move || w2.region(true).unlock(&w2.host(7)));
+        let host = w.host(1);
+        let r = w.region(true);
+        match r.lock(&host, Some(Duration::ZERO)) {
+            Lock::Busy { owner, .. } => assert_eq!(owner, 7),
+            Lock::Taken => r.unlock(&host),
+            Lock::TakenOver => panic!("a live owner was taken over"),
+        }
+        t.join().unwrap();
+        assert_eq!(w.control.lock.load(Ordering::Relaxed), 0);
     });
 }

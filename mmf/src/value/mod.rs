@@ -31,7 +31,7 @@ use self::format::{
     align_data, header_size, CONTROL_OFFSET, DATA_ALIGN, FORMAT_VERSION, MAX_SLOTS, MIN_SLOTS,
     OFF_READY, READY, SLOTS_OFFSET,
 };
-use self::protocol::{Control, Data, Dest, Host, Read, Region, Slot, Store};
+use self::protocol::{Control, Data, Dest, Host, Lock, Read, Region, Slot, Store};
 use crate::sync::{fence, AtomicU32, Ordering};
 use crate::sys;
 use crate::view::View;
@@ -52,6 +52,8 @@ const READ_ONLY_WAIT_SLICE: Duration = Duration::from_millis(10);
 const DEFAULT_CAPACITY: u64 = 4096;
 /// The default number of slots.
 const DEFAULT_SLOTS: u32 = 8;
+/// The default for [`ValueOptions::lock_timeout`].
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn layout_of<T: Pod>() -> ValueLayout {
     ValueLayout {
@@ -84,6 +86,7 @@ pub struct ValueOptions {
     allow_other_owner: bool,
     global: bool,
     timeout: Duration,
+    lock_timeout: Duration,
     layout: Option<ValueLayout>,
 }
 
@@ -95,7 +98,7 @@ impl Default for ValueOptions {
 
 impl ValueOptions {
     /// Defaults: 4 KiB capacity, 8 slots, handle lifetime, owner-only, writable, 1 s to wait for
-    /// a creator that has not finished initialising.
+    /// a creator that has not finished initialising, 5 s for a writer lock that is not released.
     pub fn new() -> ValueOptions {
         ValueOptions {
             capacity: DEFAULT_CAPACITY,
@@ -107,6 +110,7 @@ impl ValueOptions {
             allow_other_owner: false,
             global: false,
             timeout: Duration::from_secs(1),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             layout: None,
         }
     }
@@ -171,6 +175,37 @@ impl ValueOptions {
     /// failing with `NotReady` (default 1 s).
     pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How long a store waits for the writer lock while another live process keeps it without
+    /// releasing it (default 5 s) before failing with [`ErrorKind::Busy`]. The error names the
+    /// holder's pid and, on Linux, says whether it is stopped (SIGSTOP, Ctrl-Z, a debugger).
+    ///
+    /// The clock restarts whenever the lock is released, so stores queued behind other writers
+    /// wait as long as the lock keeps changing hands; what the timeout catches is one holder that
+    /// stopped making progress. A holder that *died* is taken over within 10 ms whatever this
+    /// says. A store of a value of several GiB holds the lock as long as the copy takes: raise
+    /// the timeout for such values; `Duration::MAX` waits as long as it takes (the behaviour
+    /// before this option existed).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mmf::{ErrorKind, ValueOptions};
+    /// # let name = format!("mmf-doc-lock-timeout-{}", std::process::id());
+    /// let v = ValueOptions::new()
+    ///     .lock_timeout(Duration::from_millis(500))
+    ///     .create(&name)?;
+    /// match v.store(b"hello") {
+    ///     Ok(_) => {}
+    ///     // Another process kept the writer lock for 500 ms: the message names it.
+    ///     Err(e) if e.kind() == ErrorKind::Busy => eprintln!("{}", e),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), mmf::Error>(())
+    /// ```
+    pub fn lock_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.lock_timeout = timeout;
         self
     }
 
@@ -287,6 +322,8 @@ struct Inner {
     layout: Option<ValueLayout>,
     writable: bool,
     notifier: sys::Notifier,
+    /// How long a store waits for a writer lock that is not released (`None`: for ever).
+    lock_timeout: Option<Duration>,
 }
 
 /// The platform services for the protocol, for one operation.
@@ -423,6 +460,37 @@ impl Inner {
 
     fn error(&self, kind: ErrorKind, op: &'static str, detail: impl Into<String>) -> Error {
         Error::new(kind, op, self.what(), detail.into())
+    }
+
+    /// The error for a store that gave up waiting for the writer lock: who holds it, whether it
+    /// is stopped, and what to do.
+    fn lock_busy(&self, host: &MappedHost<'_>, owner: u64, waited: Duration) -> Error {
+        let pid = owner as u32;
+        let waited = format!(
+            "waited {:.1} s without it being released",
+            waited.as_secs_f64()
+        );
+        let detail = if owner == host.token() {
+            format!(
+                "the writer lock is held by this process (pid {}): another thread is storing a \
+                 very large value, or the lock word is damaged and names this process; {}",
+                pid, waited
+            )
+        } else if sys::process_stopped(owner) == Some(true) {
+            format!(
+                "the writer lock is held by pid {}, which is stopped (SIGSTOP, Ctrl-Z or a \
+                 debugger); resume it with `kill -CONT {}`; {}",
+                pid, pid, waited
+            )
+        } else {
+            format!(
+                "the writer lock is held by pid {}; if that process is hung, stop it (a writer \
+                 that dies is taken over at once), or wait longer with a larger \
+                 ValueOptions::lock_timeout; {}",
+                pid, waited
+            )
+        };
+        self.error(ErrorKind::Busy, "store into", detail)
     }
 
     /// A view covering at least `need` bytes, growing the object first if `grow`.
@@ -581,7 +649,10 @@ impl Drop for LockGuard<'_> {
 ///   [`capacity`](ValueOptions::capacity).
 /// - **Writers** are serialised by a lock word holding the owner's process id and start time. A
 ///   writer killed in the middle of a store never published its slot, so the previous value is
-///   intact; the next writer notices the dead owner within 10 ms and takes the lock over.
+///   intact; the next writer notices the dead owner within 10 ms and takes the lock over. A
+///   live owner that keeps the lock without releasing it (stopped with Ctrl-Z, hung) makes
+///   other stores fail with [`ErrorKind::Busy`] after [`ValueOptions::lock_timeout`] (5 s by
+///   default), naming it.
 /// - **Notification** is a futex word (a kernel event on Windows) incremented by every store;
 ///   [`SharedValue::wait_newer`] sleeps on it.
 ///
@@ -668,7 +739,7 @@ impl SharedValue {
             #[cfg(not(loom))]
             notifier.wake_all(ready);
         }
-        SharedValue::finish(mapping, view, slots, hs, layout, true, notifier)
+        SharedValue::finish(mapping, view, slots, hs, layout, true, notifier, None)
     }
 
     fn attach(mapping: Mapping, o: &ValueOptions) -> Result<SharedValue> {
@@ -766,9 +837,12 @@ impl SharedValue {
             h.layout,
             o.writable,
             notifier,
+            Some(o.lock_timeout),
         )
     }
 
+    // A private constructor with one caller per path; a struct of arguments would only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn finish(
         mapping: Mapping,
         view: View,
@@ -777,6 +851,7 @@ impl SharedValue {
         layout: Option<ValueLayout>,
         writable: bool,
         notifier: sys::Notifier,
+        lock_timeout: Option<Duration>,
     ) -> Result<SharedValue> {
         // The invariant `Inner::control` and `Inner::slots` rely on, checked here, in the one
         // constructor of `Inner`: the header lies inside this view. (The parser checked the header
@@ -808,6 +883,7 @@ impl SharedValue {
                 layout,
                 writable,
                 notifier,
+                lock_timeout,
             }),
         })
     }
@@ -819,7 +895,10 @@ impl SharedValue {
     /// # Errors
     /// `PermissionDenied` (read-only handle); `InvalidInput` (a typed value and a length other
     /// than its type's); `OutOfSpace` (the object cannot grow, or 2^56 versions were used);
-    /// `Unsupported` (growth on a platform where objects cannot grow); `Corrupt`.
+    /// `Unsupported` (growth on a platform where objects cannot grow); `Busy` (another live
+    /// process kept the writer lock for [`ValueOptions::lock_timeout`] without releasing it:
+    /// the message names its pid and says whether it is stopped; nothing was stored);
+    /// `Corrupt`.
     pub fn store(&self, bytes: &[u8]) -> Result<u64> {
         let inner = &*self.inner;
         if !inner.writable {
@@ -843,11 +922,12 @@ impl SharedValue {
             }
         }
         let mut data = inner.data_view();
-        let guard = LockGuard {
-            inner,
-            host: inner.host(),
-        };
-        inner.region(&data).lock(&guard.host);
+        let host = inner.host();
+        match inner.region(&data).lock(&host, inner.lock_timeout) {
+            Lock::Taken | Lock::TakenOver => {}
+            Lock::Busy { owner, waited } => return Err(inner.lock_busy(&host, owner, waited)),
+        }
+        let guard = LockGuard { inner, host };
         loop {
             match inner.region(&data).store(&guard.host, bytes) {
                 Store::Done(v) => return Ok(v),

@@ -35,10 +35,12 @@
 //!   rely on the `seq` check and retry.
 //! - Writers are serialised by `Control::lock`, which holds the owner's process token (pid and
 //!   start time). A waiter that finds the owner dead takes the lock over; a dead writer's slot is
-//!   simply never published, so the previous value stays intact.
+//!   simply never published, so the previous value stays intact. A waiter whose live owner keeps
+//!   the lock without releasing it for the caller's patience (a stopped or hung process, or a
+//!   damaged lock word naming a live one) gives up with [`Lock::Busy`] and changes nothing.
 
 use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Set in a slot's `seq` while a writer fills it.
 pub(crate) const BUSY: u64 = 1 << 63;
@@ -153,6 +155,18 @@ pub(crate) enum Read {
     WrongLength(u64),
     /// The live state contradicts itself.
     Corrupt(&'static str),
+}
+
+/// The result of [`Region::lock`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Lock {
+    /// Taken: it was free, or its owner released it.
+    Taken,
+    /// Taken over from an owner that had died holding it.
+    TakenOver,
+    /// `owner` (a process token, alive or unknown, possibly this process's own) held it without
+    /// releasing it for `waited`, at least the patience given: not taken.
+    Busy { owner: u64, waited: Duration },
 }
 
 /// The result of [`Region::store`].
@@ -395,13 +409,20 @@ impl<'a, D: Data> Region<'a, D> {
         Some(Ok(()))
     }
 
-    /// Takes the writer lock, waiting for a live owner and taking over from a dead one. Returns
-    /// `true` if the lock was taken over from a dead owner.
-    pub(crate) fn lock<H: Host>(&self, host: &H) -> bool {
+    /// Takes the writer lock, waiting for a live owner and taking over from a dead one.
+    ///
+    /// `patience` bounds how long one owner may keep the lock while this waits: the clock
+    /// restarts whenever the lock is released (`lock_notify` moves), so a waiter that loses races
+    /// to writers that each hold the lock briefly keeps waiting, while an owner that holds it for
+    /// `patience` without releasing it (stopped, hung, or a damaged lock word naming a live
+    /// process) makes this return [`Lock::Busy`]. `None` waits without limit.
+    pub(crate) fn lock<H: Host>(&self, host: &H, patience: Option<Duration>) -> Lock {
         let c = self.control;
         let me = host.token();
         let mut spins = 0;
         let mut check_owner = false;
+        // The last release seen, and when this waiter first saw the lock held since then.
+        let mut since: Option<(u32, Instant)> = None;
         loop {
             let seen = c.lock_notify.load(Ordering::Relaxed);
             let owner = c.lock.load(Ordering::Relaxed);
@@ -410,7 +431,7 @@ impl<'a, D: Data> Region<'a, D> {
                     .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return false;
+                    return Lock::Taken;
                 }
                 continue;
             }
@@ -419,9 +440,19 @@ impl<'a, D: Data> Region<'a, D> {
                     .compare_exchange(owner, me, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return true;
+                    return Lock::TakenOver;
                 }
                 continue;
+            }
+            if patience.is_some() && since.map_or(true, |(n, _)| n != seen) {
+                // The first look, or the lock was released since: the clock (re)starts.
+                since = Some((seen, Instant::now()));
+            }
+            if let (true, Some(limit), Some((_, start))) = (check_owner, patience, since) {
+                let waited = start.elapsed();
+                if waited >= limit {
+                    return Lock::Busy { owner, waited };
+                }
             }
             if spins < LOCK_SPINS {
                 spins += 1;
@@ -434,7 +465,7 @@ impl<'a, D: Data> Region<'a, D> {
                 || host.wait(&c.lock_notify, seen, Some(LOCK_POLL));
             c.lock_waiters.fetch_sub(1, Ordering::Relaxed);
             // A sleep that ran out means nobody released the lock for LOCK_POLL: look at the
-            // owner, so a dead one is found within LOCK_POLL.
+            // owner, so a dead one is found within LOCK_POLL, and at the clock.
             check_owner = !woken;
         }
     }
