@@ -914,7 +914,12 @@ impl Object {
             let _ = unsafe { mm::munmap(p, len) };
             return Err(io::Error::from_raw_os_error(Errno::EXIST.raw_os_error()));
         }
-        Ok(RawMap { ptr: p.cast(), len })
+        Ok(RawMap {
+            ptr: p.cast(),
+            len,
+            offset,
+            access,
+        })
     }
 }
 
@@ -980,6 +985,31 @@ fn adopt(fd: OwnedFd, backing: Backing, writable: bool) -> Result<(Object, Backi
 pub(crate) struct RawMap {
     pub ptr: *mut u8,
     pub len: usize,
+    /// The object offset it maps and how (to map a page back after a fault; see `fault.rs`).
+    offset: u64,
+    access: Access,
+}
+
+impl RawMap {
+    /// Runs `f`, which accesses `len` bytes at `offset` of this mapping of `object`, catching
+    /// `SIGBUS` there (see `fault.rs`). At most `MAX_GUARD_PAGES` pages, inside the mapping.
+    pub(crate) fn guard<R>(
+        &self,
+        object: &Object,
+        offset: usize,
+        len: usize,
+        f: impl FnOnce() -> R,
+    ) -> std::result::Result<R, super::Fault> {
+        let target = super::fault::Target {
+            fd: object.fd.as_fd(),
+            base: self.ptr,
+            len: self.len,
+            file_offset: self.offset,
+            writable: self.access != Access::ReadOnly,
+            private: self.access == Access::CopyOnWrite,
+        };
+        super::fault::guarded(&target, offset, len, f)
+    }
 }
 
 impl RawMap {

@@ -84,6 +84,19 @@ pub(crate) struct RawMap {
 }
 
 impl RawMap {
+    /// Runs `f`: there are no mappings on this platform, so nothing to catch.
+    pub(crate) fn guard<R>(
+        &self,
+        _object: &Object,
+        _offset: usize,
+        _len: usize,
+        f: impl FnOnce() -> R,
+    ) -> std::result::Result<R, super::Fault> {
+        Ok(f())
+    }
+}
+
+impl RawMap {
     pub(crate) fn flush(&self, _offset: usize, _len: usize, _wait: bool) -> io::Result<()> {
         Ok(())
     }

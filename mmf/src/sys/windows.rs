@@ -1053,6 +1053,20 @@ fn prefetch_fn() -> Option<PrefetchFn> {
 }
 
 impl RawMap {
+    /// Runs `f` unguarded: a section cannot shrink while a view of it is mapped, so there is
+    /// no `SIGBUS`-like fault to catch (see `sys/mod.rs`).
+    pub(crate) fn guard<R>(
+        &self,
+        _object: &Object,
+        _offset: usize,
+        _len: usize,
+        f: impl FnOnce() -> R,
+    ) -> std::result::Result<R, super::Fault> {
+        Ok(f())
+    }
+}
+
+impl RawMap {
     fn at(&self, offset: usize) -> *const c_void {
         debug_assert!(offset <= self.len);
         // SAFETY: callers pass an offset within the view (checked by the core), so the pointer
