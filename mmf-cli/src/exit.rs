@@ -93,6 +93,10 @@ pub fn outcome(err: &anyhow::Error) -> Outcome {
                     Some("it is not an mmf shared value; read it with `mmf retrieve --raw`"),
                 ),
                 K::Busy | K::NotReady => (FAILURE, Some("try again in a moment")),
+                K::Truncated => (
+                    FAILURE,
+                    Some("another process cut the object short while it was read; try again"),
+                ),
                 _ => (FAILURE, None),
             };
             code = c;

@@ -223,6 +223,12 @@ impl ViewOptions {
 ///
 /// A view keeps its object alive: dropping the `Mapping` does not unmap it (as in Win32).
 ///
+/// If another process truncates the object under the view, or the object is sparse and its file
+/// system cannot provide a page, the copying methods return [`ErrorKind::Truncated`] or
+/// [`ErrorKind::OutOfSpace`] instead of letting the kernel's `SIGBUS` kill the process (Linux; see
+/// [`read_at`](Self::read_at)). Accesses through raw pointers, the atomics and the `unsafe` slices
+/// are not guarded: there, such a page still raises `SIGBUS`.
+///
 /// ```
 /// # let name = format!("mmf-doc-view-{}", std::process::id());
 /// let m = mmf::Mapping::create(&name, 10_000)?;
@@ -698,7 +704,8 @@ impl View {
 
     /// An atomic 32-bit word at `offset`, shared with every process that maps the object: the
     /// building block for flags, counters and futex words. Requires a writable view (atomic
-    /// read-modify-write operations write).
+    /// read-modify-write operations write). Accesses through the reference are not guarded: if
+    /// the object is truncated under the view, they raise `SIGBUS` (see [`View`]).
     ///
     /// # Errors
     /// `OutOfRange`, `InvalidInput` (not 4-byte aligned), `PermissionDenied` (read-only view).

@@ -676,6 +676,9 @@ impl Drop for LockGuard<'_> {
 /// - **Writers** are serialised by a lock word holding the owner's process id and start time. A
 ///   writer killed in the middle of a store never published its slot, so the previous value is
 ///   intact; the next writer notices the dead owner within 10 ms and takes the lock over.
+/// - **Truncation.** If another process cuts the object short (or a sparse object's file system
+///   cannot provide a page), every operation returns `Truncated` (or `OutOfSpace`) instead of
+///   dying of `SIGBUS`, including a `wait_newer` already asleep; see [`View`](crate::View).
 /// - **Notification** is a futex word (a kernel event on Windows) incremented by every store;
 ///   [`SharedValue::wait_newer`] sleeps on it.
 ///
@@ -915,7 +918,9 @@ impl SharedValue {
     /// # Errors
     /// `PermissionDenied` (read-only handle); `InvalidInput` (a typed value and a length other
     /// than its type's); `OutOfSpace` (the object cannot grow, or 2^56 versions were used);
-    /// `Unsupported` (growth on a platform where objects cannot grow); `Corrupt`.
+    /// `Unsupported` (growth on a platform where objects cannot grow); `Corrupt`; `Truncated` (another
+    /// process cut the object short; nothing was published); `OutOfSpace` also when a page of a
+    /// sparse object could not be provided.
     pub fn store(&self, bytes: &[u8]) -> Result<u64> {
         let inner = &*self.inner;
         if !inner.writable {
@@ -971,7 +976,9 @@ impl SharedValue {
     /// Copies the latest value out; an empty vector if nothing was stored yet.
     ///
     /// # Errors
-    /// `Corrupt` (the object was damaged or truncated).
+    /// `Corrupt` (the object was damaged); `Truncated` (another process cut the object short
+    /// under this handle: reported instead of the `SIGBUS` the kernel raises); `OutOfSpace` (a
+    /// page of a sparse object could not be provided: its file system is full).
     pub fn retrieve(&self) -> Result<Vec<u8>> {
         let mut v = Vec::new();
         self.retrieve_into(&mut v)?;
@@ -1016,7 +1023,8 @@ impl SharedValue {
     /// spins. `None` waits without limit.
     ///
     /// # Errors
-    /// `Timeout` when `timeout` passes first.
+    /// `Timeout` when `timeout` passes first; `Truncated` when another process cuts the object
+    /// short meanwhile (noticed within a second).
     pub fn wait_newer(&self, seen: u64, timeout: Option<Duration>) -> Result<u64> {
         let inner = &*self.inner;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
