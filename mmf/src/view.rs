@@ -497,8 +497,8 @@ impl View {
         }
     }
 
-    /// Runs `f`, which accesses `len` bytes at `offset` of the view (at most
-    /// `sys::MAX_GUARD_PAGES` pages, inside the view: checked by the caller), so that a page the
+    /// Runs `f`, which accesses `len` bytes at `offset` of the view (at most 16 pages, inside the
+    /// view: checked by the caller), so that a page the
     /// object cannot provide any more is an error instead of a `SIGBUS` (see `sys/fault.rs`).
     /// Guards nest.
     pub(crate) fn guarded<R>(
@@ -517,8 +517,9 @@ impl View {
     }
 
     /// Calls `f(position, length)` for consecutive pieces of `[offset, offset + len)` of the
-    /// view, each under its own guard covering at most `sys::MAX_GUARD_PAGES` pages; stops at the
-    /// first piece that faulted. The range is inside the view (checked by the caller).
+    /// view (positions relative to the view), each under its own guard covering a few pages
+    /// (`sys::RawMap::guard_each`); stops at the first piece that faulted. The range is inside
+    /// the view (checked by the caller).
     fn chunked(
         &self,
         op: &'static str,
@@ -526,19 +527,16 @@ impl View {
         len: usize,
         mut f: impl FnMut(usize, usize),
     ) -> Result<()> {
-        let page = sys::page_size();
-        let max = sys::MAX_GUARD_PAGES * page;
-        let end = offset + len;
-        let mut pos = offset;
-        while pos < end {
-            // The piece ends at most MAX_GUARD_PAGES pages after the page it starts in.
-            let abs = self.delta + pos;
-            let limit = abs - abs % page + max;
-            let n = (limit - abs).min(end - pos);
-            self.guarded(op, pos, n, || f(pos, n))?;
-            pos += n;
+        let delta = self.delta;
+        match &self.map {
+            Some(map) => map
+                .guard_each(&self.object.sys, delta + offset, len, |pos, n| {
+                    f(pos - delta, n)
+                })
+                .map_err(|fault| self.fault_error(op, offset, len, fault)),
+            // An empty view: `len` is 0 (checked by the caller).
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Copies `buf.len()` bytes at `offset` (relative to the view) into `buf`. Sound while other

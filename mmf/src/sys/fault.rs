@@ -129,7 +129,8 @@ pub(crate) const MAX_NEST: usize = 3;
 /// Slots kept for each nesting level beyond the outermost.
 const RESERVE: usize = 8;
 
-/// One guard's registration.
+/// One guard's registration, on cache lines of its own (threads claim slots concurrently).
+#[repr(align(64))]
 struct Slot {
     /// 0: free; otherwise the owner's thread id.
     owner: AtomicU64,
@@ -182,48 +183,74 @@ static PREV_ACTION: AtomicUsize = AtomicUsize::new(libc::SIG_DFL);
 static PREV_FLAGS: AtomicUsize = AtomicUsize::new(0);
 static INSTALL: Once = Once::new();
 
+/// What a thread keeps about its guards (normal context only), in cells read and written one
+/// at a time.
+struct ThreadState {
+    /// The fork generation `tid` was looked up in.
+    gen: Cell<u64>,
+    /// The thread's id; 0 until looked up.
+    tid: Cell<u64>,
+    /// How many guards the thread holds (the nesting depth of its next guard).
+    depth: Cell<usize>,
+    /// The slot last used at each depth: tried first, so a thread keeps reusing a slot whose
+    /// cache line is already its own.
+    hint: [Cell<u8>; MAX_NEST],
+}
+
+#[allow(clippy::declare_interior_mutable_const)] // only used to initialise the thread-local
+const NO_HINT: Cell<u8> = Cell::new(u8::MAX);
+
 thread_local! {
-    /// Normal context only: the fork generation this thread's id was looked up in, the id, and
-    /// how many guards the thread holds (the nesting depth of its next guard).
-    static THREAD: Cell<(u64, u64, usize)> = const { Cell::new((0, 0, 0)) };
+    static THREAD: ThreadState = const {
+        ThreadState {
+            gen: Cell::new(0),
+            tid: Cell::new(0),
+            depth: Cell::new(0),
+            hint: [NO_HINT; MAX_NEST],
+        }
+    };
 }
 
 fn raw_tid() -> u64 {
     rustix::thread::gettid().as_raw_nonzero().get() as u64
 }
 
-/// The calling thread's id and the number of guards it holds, cached per thread (normal context
-/// only; the handler asks the kernel). Without thread-locals (a thread being torn down) both are
-/// looked up: the depth by counting the thread's slots.
-fn current() -> (u64, usize) {
+/// The calling thread's id, guard count and slot hint for that depth (normal context only; the
+/// handler asks the kernel). Without thread-locals (a thread being torn down) they are looked up:
+/// the depth by counting the thread's slots.
+#[inline]
+fn current() -> (u64, usize, usize) {
     let gen = FORK_GEN.load(Ordering::Relaxed);
     THREAD
-        .try_with(|c| {
-            let (g, t, depth) = c.get();
-            if t != 0 && g == gen {
-                (t, depth)
-            } else {
+        .try_with(|st| {
+            if st.tid.get() == 0 || st.gen.get() != gen {
                 // First use, or a forked child (whose slots were all freed).
-                let t = raw_tid();
-                c.set((gen, t, 0));
-                (t, 0)
+                st.gen.set(gen);
+                st.tid.set(raw_tid());
+                st.depth.set(0);
             }
+            let depth = st.depth.get();
+            let hint = st.hint.get(depth).map_or(usize::MAX, |h| h.get() as usize);
+            (st.tid.get(), depth, hint)
         })
         .unwrap_or_else(|_| {
-            let t = raw_tid();
+            let tid = raw_tid();
             let depth = REGISTRY
                 .iter()
-                .filter(|s| s.owner.load(Ordering::Relaxed) == t)
+                .filter(|s| s.owner.load(Ordering::Relaxed) == tid)
                 .count();
-            (t, depth)
+            (tid, depth, usize::MAX)
         })
 }
 
-/// Records the calling thread's guard count (see [`current`]).
-fn set_depth(depth: usize) {
-    let _ = THREAD.try_with(|c| {
-        let (g, t, _) = c.get();
-        c.set((g, t, depth));
+/// Records that the calling thread holds `depth` guards, the last one in slot `index` if given.
+#[inline]
+fn set_current(depth: usize, index: Option<usize>) {
+    let _ = THREAD.try_with(|st| {
+        st.depth.set(depth);
+        if let (Some(i), Some(h)) = (index, depth.checked_sub(1).and_then(|d| st.hint.get(d))) {
+            h.set(i as u8);
+        }
     });
 }
 
@@ -236,6 +263,7 @@ extern "C" fn after_fork_child() {
 }
 
 /// Installs the handler once per process.
+#[inline]
 fn install() {
     INSTALL.call_once(|| {
         PAGE_SIZE.store(rustix::param::page_size(), Ordering::Relaxed);
@@ -404,21 +432,51 @@ pub(crate) fn epoch() -> u64 {
 }
 
 /// Claims a free slot for a guard of thread `tid` that holds `depth` guards already (normal
-/// context), waiting while all usable ones are busy.
-fn claim(tid: u64, depth: usize) -> &'static Slot {
+/// context), trying slot `hint` first; waits while all usable ones are busy. Returns its index.
+#[inline]
+fn claim(tid: u64, depth: usize, hint: usize) -> usize {
+    if let Some(s) = REGISTRY.get(hint) {
+        if hint < usable_slots(depth)
+            && s.owner
+                .compare_exchange(0, tid, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return hint;
+        }
+    }
+    claim_any(tid, depth, hint)
+}
+
+/// How many slots, from the first, a guard at `depth` may use: outer guards leave the last ones
+/// to inner guards (see "Nested guards").
+#[inline]
+fn usable_slots(depth: usize) -> usize {
+    SLOTS - RESERVE * (MAX_NEST - 1).saturating_sub(depth)
+}
+
+/// [`claim`] when the hinted slot is taken or unusable.
+#[cold]
+fn claim_any(tid: u64, depth: usize, hint: usize) -> usize {
+    let usable = usable_slots(depth);
+    let mut i = if hint < usable {
+        hint
+    } else {
+        (tid as usize) % usable
+    };
     let mut spins = 0u32;
     loop {
-        // Outer guards leave the last slots to inner ones (see "Nested guards").
-        let usable = SLOTS - RESERVE * (MAX_NEST - 1).saturating_sub(depth);
-        let first = (tid as usize) % usable;
-        for i in 0..usable {
-            let s = &REGISTRY[(first + i) % usable];
+        for _ in 0..usable {
+            let s = &REGISTRY[i];
             if s.owner.load(Ordering::Relaxed) == 0
                 && s.owner
                     .compare_exchange(0, tid, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
-                return s;
+                return i;
+            }
+            i += 1;
+            if i == usable {
+                i = 0;
             }
         }
         spins += 1;
@@ -455,10 +513,14 @@ struct Active<'a, 't> {
 
 impl Active<'_, '_> {
     /// Maps the object back over every patched page; returns the lowest object offset patched.
+    #[inline]
     fn restore(&self) -> Option<u64> {
         compiler_fence(Ordering::SeqCst);
-        let t = self.target;
         let n = self.slot.count.load(Ordering::Relaxed).min(MAX_GUARD_PAGES);
+        if n == 0 {
+            return None;
+        }
+        let t = self.target;
         let ps = PAGE_SIZE.load(Ordering::Relaxed);
         let (prot, flags) = match (t.writable, t.private) {
             (false, _) => (ProtFlags::READ, MapFlags::SHARED),
@@ -494,12 +556,13 @@ impl Active<'_, '_> {
 }
 
 impl Drop for Active<'_, '_> {
+    #[inline]
     fn drop(&mut self) {
         self.restore();
         compiler_fence(Ordering::SeqCst);
         self.slot.end.store(0, Ordering::Relaxed);
         self.slot.owner.store(0, Ordering::Release);
-        set_depth(self.depth);
+        set_current(self.depth, None);
     }
 }
 
@@ -528,13 +591,14 @@ pub(crate) fn guarded<R>(
     let start = (base + offset) & !(ps - 1);
     let end = (base + offset + len + ps - 1) & !(ps - 1);
     assert!(
-        (end - start) / ps <= MAX_GUARD_PAGES,
+        end - start <= MAX_GUARD_PAGES * ps,
         "guarded range of more than {} pages",
         MAX_GUARD_PAGES
     );
-    let (tid, depth) = current();
-    let slot = claim(tid, depth);
-    set_depth(depth + 1);
+    let (tid, depth, hint) = current();
+    let index = claim(tid, depth, hint);
+    let slot = &REGISTRY[index];
+    set_current(depth + 1, Some(index));
     slot.depth.store(depth, Ordering::Relaxed);
     slot.writable.store(target.writable, Ordering::Relaxed);
     slot.fd.store(target.fd.as_raw_fd(), Ordering::Relaxed);
@@ -594,17 +658,41 @@ fn roomy(fd: BorrowedFd<'_>) -> bool {
     })
 }
 
+/// Calls `f(position, length)` for consecutive pieces of `[offset, offset + len)` of the target
+/// mapping, each under its own guard of at most [`MAX_GUARD_PAGES`] pages (pieces end on page
+/// boundaries); stops at the first piece that faulted. The range lies inside the mapping.
+pub(crate) fn guarded_each(
+    target: &Target<'_>,
+    offset: usize,
+    len: usize,
+    mut f: impl FnMut(usize, usize),
+) -> Result<(), Fault> {
+    install();
+    let ps = PAGE_SIZE.load(Ordering::Relaxed);
+    let max = MAX_GUARD_PAGES * ps;
+    let base = target.base as usize;
+    let end = offset + len;
+    let mut pos = offset;
+    while pos < end {
+        let abs = base + pos;
+        let n = ((abs & !(ps - 1)) + max - abs).min(end - pos);
+        guarded(target, pos, n, || f(pos, n))?;
+        pos += n;
+    }
+    Ok(())
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
     #[test]
     fn slots_are_claimed_released_and_nested() {
-        let (tid, depth) = current();
+        let (tid, depth, _) = current();
         assert_eq!(tid, raw_tid(), "cached thread id");
         assert_eq!(depth, 0);
-        let a = claim(tid, 0);
-        let b = claim(tid, 1);
+        let a = &REGISTRY[claim(tid, 0, usize::MAX)];
+        let b = &REGISTRY[claim(tid, 1, usize::MAX)];
         assert!(!std::ptr::eq(a, b));
         assert_eq!(a.owner.load(Ordering::Relaxed), tid);
         assert_eq!(b.owner.load(Ordering::Relaxed), tid);
@@ -638,9 +726,9 @@ mod tests {
     fn outer_guards_leave_slots_for_inner_ones() {
         // Fill every slot an outermost guard may use with foreign owners, then claim as a thread
         // that holds one already: it must get one of the reserved slots, not wait.
-        let (tid, _) = current();
+        let tid = current().0;
         let fake = u64::MAX - 7;
-        let outer = claim(tid, 0);
+        let outer = &REGISTRY[claim(tid, 0, usize::MAX)];
         let mut taken = Vec::new();
         // Only the slots an outermost guard may use: other tests' inner guards keep theirs.
         for s in REGISTRY.iter().take(SLOTS - RESERVE * (MAX_NEST - 1)) {
@@ -651,7 +739,7 @@ mod tests {
                 taken.push(s);
             }
         }
-        let inner = claim(tid, 1);
+        let inner = &REGISTRY[claim(tid, 1, usize::MAX)];
         inner.owner.store(0, Ordering::Release);
         outer.owner.store(0, Ordering::Release);
         for s in taken {

@@ -42,7 +42,10 @@
 //!   page that cannot be provided (the object was truncated under the view, or its file system is
 //!   full) makes the access read zeros and the call return a [`Fault`] instead of killing the
 //!   process with `SIGBUS`; the mapping is intact afterwards. The range lies inside the mapping
-//!   and covers at most `MAX_GUARD_PAGES` pages (callers copy in chunks); guards nest. Linux:
+//!   and covers at most 16 pages (`fault::MAX_GUARD_PAGES`); guards nest.
+//!   `RawMap::guard_each(&self, object, offset, len, f: FnMut(position, length)) -> Result<(),
+//!   Fault>` runs `f` over a range of any size in pieces, each under its own guard, and stops at
+//!   the first piece that faulted (positions are offsets into the mapping). Linux:
 //!   `fault.rs` (its module documentation has the signal-safety argument). Windows runs `f`
 //!   unguarded: a section cannot shrink while a view of it is mapped, and pagefile-backed
 //!   sections are committed at creation (or by `MEM_COMMIT`, which fails cleanly). The fallback
@@ -100,12 +103,6 @@ pub(crate) use imp::*;
 
 #[cfg(unix)]
 mod fault;
-
-/// The most pages one `RawMap::guard` may cover.
-#[cfg(unix)]
-pub(crate) const MAX_GUARD_PAGES: usize = fault::MAX_GUARD_PAGES;
-#[cfg(not(unix))]
-pub(crate) const MAX_GUARD_PAGES: usize = 16;
 
 /// Bumped whenever a page is patched anywhere in the process (see `fault.rs`); a wait that sees
 /// it change gives up early so its guard can report the fault.

@@ -1000,15 +1000,31 @@ impl RawMap {
         len: usize,
         f: impl FnOnce() -> R,
     ) -> std::result::Result<R, super::Fault> {
-        let target = super::fault::Target {
+        super::fault::guarded(&self.target(object), offset, len, f)
+    }
+
+    #[inline]
+    fn target<'a>(&self, object: &'a Object) -> super::fault::Target<'a> {
+        super::fault::Target {
             fd: object.fd.as_fd(),
             base: self.ptr,
             len: self.len,
             file_offset: self.offset,
             writable: self.access != Access::ReadOnly,
             private: self.access == Access::CopyOnWrite,
-        };
-        super::fault::guarded(&target, offset, len, f)
+        }
+    }
+
+    /// Calls `f(position, length)` for pieces of `len` bytes at `offset` of this mapping, each
+    /// under its own guard (see `fault.rs`); stops at the first piece that faulted.
+    pub(crate) fn guard_each(
+        &self,
+        object: &Object,
+        offset: usize,
+        len: usize,
+        f: impl FnMut(usize, usize),
+    ) -> std::result::Result<(), super::Fault> {
+        super::fault::guarded_each(&self.target(object), offset, len, f)
     }
 }
 

@@ -94,6 +94,20 @@ impl RawMap {
     ) -> std::result::Result<R, super::Fault> {
         Ok(f())
     }
+
+    /// Calls `f` once for the whole range, unguarded (see `guard`).
+    pub(crate) fn guard_each(
+        &self,
+        _object: &Object,
+        offset: usize,
+        len: usize,
+        mut f: impl FnMut(usize, usize),
+    ) -> std::result::Result<(), super::Fault> {
+        if len > 0 {
+            f(offset, len);
+        }
+        Ok(())
+    }
 }
 
 impl RawMap {
