@@ -269,6 +269,46 @@ fn readers_in_other_processes_survive_truncation_and_reopen() {
 }
 
 #[test]
+fn a_waiter_asleep_on_a_value_that_is_cut_short_wakes_with_truncated() {
+    let dir = Dir::new("trunc-wait");
+    let name = unique("wait");
+    let path = dir.path(&name);
+    let value = dir.value().create(&name).unwrap();
+    value.store(b"before").unwrap();
+    let mut child = helper()
+        .args(["value-wait", &name, "1000"])
+        .env("MMF_DIR", &dir.0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (line, out) = read_line(child.stdout.take().unwrap(), WATCHDOG);
+    assert_eq!(line.trim(), "waiting");
+    child.stdout = Some(out);
+    // Give it a moment to fall asleep in the kernel (not needed for correctness).
+    std::thread::sleep(Duration::from_millis(50));
+    resize(&path, 0);
+    // The helper waits at most 60 s; a Timeout would say "timed out", not "truncated".
+    let out = wait_output(child, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an error exit, not a signal: {:?} (signal {:?}), stderr {:?}",
+        out.status,
+        out.status.signal(),
+        stderr
+    );
+    assert!(stderr.contains("truncated"), "{:?}", stderr);
+    assert!(
+        stderr.contains(&name),
+        "the error names the value: {:?}",
+        stderr
+    );
+}
+
+#[test]
 fn writes_into_a_truncated_range_fail_and_views_work_again_after_growth() {
     let dir = Dir::new("trunc-w");
     let name = unique("w");
@@ -342,6 +382,76 @@ fn writes_into_a_truncated_range_fail_and_views_work_again_after_growth() {
         0,
         "grown back with zeros"
     );
+}
+
+#[test]
+fn threads_sharing_a_view_survive_repeated_cuts() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let dir = Dir::new("trunc-t");
+    let name = unique("t");
+    let path = dir.path(&name);
+    let size = 64 * 4096u64;
+    let mut create = mmf::CreateOptions::new();
+    create.dir(&dir.0).size(size);
+    let m = create.create(&name).unwrap();
+    let view = Arc::new(m.map_mut().unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    // ok, truncated, other
+    let counts = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (view, stop, counts) = (view.clone(), stop.clone(), counts.clone());
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; view.len()];
+                while !stop.load(Ordering::Relaxed) {
+                    let r = if t % 2 == 0 {
+                        view.read_at(0, &mut buf)
+                    } else {
+                        view.write_at(4096 * t, &[t as u8; 3 * 4096])
+                    };
+                    let i = match r {
+                        Ok(()) => 0,
+                        Err(e) if e.kind() == ErrorKind::Truncated => 1,
+                        Err(e) => {
+                            eprintln!("unexpected: {}", e);
+                            2
+                        }
+                    };
+                    counts[i].fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    for round in 0..50u64 {
+        resize(&path, (round % 3) * 4096);
+        std::thread::sleep(Duration::from_millis(1));
+        resize(&path, size);
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(start.elapsed() < WATCHDOG, "watchdog");
+    }
+    // At least one cut seen while the threads run, then stop them.
+    while counts[1].load(Ordering::Relaxed) == 0 {
+        resize(&path, 0);
+        std::thread::sleep(Duration::from_millis(1));
+        resize(&path, size);
+        assert!(start.elapsed() < WATCHDOG, "watchdog: no thread saw a cut");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let c: Vec<u64> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    assert_eq!(c[2], 0, "only Truncated errors: {:?}", c);
+    // The views work again: a write reaches the file, the file's bytes are read.
+    view.write_at(5 * 4096, b"whole again").unwrap();
+    let mut back = [0u8; 11];
+    std::fs::File::open(&path)
+        .unwrap()
+        .read_exact_at(&mut back, 5 * 4096)
+        .unwrap();
+    assert_eq!(&back, b"whole again");
 }
 
 #[test]
