@@ -76,7 +76,11 @@
 //!
 //! **Nested guards** (a shared value's header guard around the guarded copies of its data) each
 //! hold their own slot; the handler records a fault in the innermost guard covering the address
-//! (the one with the greatest nesting depth), which is the one that restores it first. Slots are
+//! (the one with the greatest nesting depth), which is the one that restores it first. A guard
+//! whose pages the thread's innermost guard already covers claims no slot: that guard records,
+//! restores and reports its faults (so such an inner copy returns normally, over zeros, and the
+//! enclosing operation fails). Normal context keeps each thread's id, guard count, innermost
+//! range and last slot in a thread-local; the handler never reads it. Slots are
 //! claimed in normal context; when all are busy the claimer yields and tries again, never
 //! proceeding unguarded. Outer guards may only use the first slots and inner ones all of them, so
 //! threads waiting for an inner slot never hold every slot (no deadlock for up to [`MAX_NEST`]
@@ -192,6 +196,9 @@ struct ThreadState {
     tid: Cell<u64>,
     /// How many guards the thread holds (the nesting depth of its next guard).
     depth: Cell<usize>,
+    /// The page range of its innermost guard (when `depth > 0`).
+    start: Cell<usize>,
+    end: Cell<usize>,
     /// The slot last used at each depth: tried first, so a thread keeps reusing a slot whose
     /// cache line is already its own.
     hint: [Cell<u8>; MAX_NEST],
@@ -206,6 +213,8 @@ thread_local! {
             gen: Cell::new(0),
             tid: Cell::new(0),
             depth: Cell::new(0),
+            start: Cell::new(0),
+            end: Cell::new(0),
             hint: [NO_HINT; MAX_NEST],
         }
     };
@@ -243,11 +252,30 @@ fn current() -> (u64, usize, usize) {
         })
 }
 
-/// Records that the calling thread holds `depth` guards, the last one in slot `index` if given.
+/// Whether the innermost guard of the calling thread covers the pages `[start, end)`.
 #[inline]
-fn set_current(depth: usize, index: Option<usize>) {
+fn covered(start: usize, end: usize) -> bool {
+    THREAD
+        .try_with(|st| st.depth.get() > 0 && st.start.get() <= start && end <= st.end.get())
+        .unwrap_or(false)
+}
+
+/// The calling thread's innermost guard's range.
+#[inline]
+fn innermost() -> (usize, usize) {
+    THREAD
+        .try_with(|st| (st.start.get(), st.end.get()))
+        .unwrap_or((0, 0))
+}
+
+/// Records that the calling thread holds `depth` guards, the innermost covering `range`, the
+/// last one claimed in slot `index` if given.
+#[inline]
+fn set_current(depth: usize, range: (usize, usize), index: Option<usize>) {
     let _ = THREAD.try_with(|st| {
         st.depth.set(depth);
+        st.start.set(range.0);
+        st.end.set(range.1);
         if let (Some(i), Some(h)) = (index, depth.checked_sub(1).and_then(|d| st.hint.get(d))) {
             h.set(i as u8);
         }
@@ -507,8 +535,9 @@ pub(crate) struct Target<'a> {
 struct Active<'a, 't> {
     slot: &'static Slot,
     target: &'a Target<'t>,
-    /// The thread's guard count before this one.
+    /// The thread's guard count and innermost range before this guard.
     depth: usize,
+    outer: (usize, usize),
 }
 
 impl Active<'_, '_> {
@@ -562,7 +591,7 @@ impl Drop for Active<'_, '_> {
         compiler_fence(Ordering::SeqCst);
         self.slot.end.store(0, Ordering::Relaxed);
         self.slot.owner.store(0, Ordering::Release);
-        set_current(self.depth, None);
+        set_current(self.depth, self.outer, None);
     }
 }
 
@@ -595,10 +624,17 @@ pub(crate) fn guarded<R>(
         "guarded range of more than {} pages",
         MAX_GUARD_PAGES
     );
+    if covered(start, end) {
+        // The enclosing guard of this thread covers these pages: a fault here is recorded,
+        // restored and reported by it (the handler picks the innermost guard covering the
+        // address, which is that one), so this one would only add cost.
+        return Ok(f());
+    }
     let (tid, depth, hint) = current();
+    let outer = innermost();
     let index = claim(tid, depth, hint);
     let slot = &REGISTRY[index];
-    set_current(depth + 1, Some(index));
+    set_current(depth + 1, (start, end), Some(index));
     slot.depth.store(depth, Ordering::Relaxed);
     slot.writable.store(target.writable, Ordering::Relaxed);
     slot.fd.store(target.fd.as_raw_fd(), Ordering::Relaxed);
@@ -615,6 +651,7 @@ pub(crate) fn guarded<R>(
         slot,
         target,
         depth,
+        outer,
     };
     let r = f();
     let patched = active.restore();
@@ -710,6 +747,8 @@ mod tests {
         };
         let inner = guarded(&target, 10, 100, || {
             assert_eq!(current().1, 1);
+            // Inside the outer guard's page: no slot of its own.
+            assert_eq!(guarded(&target, 200, 10, || current().1), Ok(1));
             guarded(&target, 4096, 10, || current().1)
         });
         assert_eq!(inner, Ok(Ok(2)));
