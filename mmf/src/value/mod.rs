@@ -291,6 +291,7 @@ struct Inner {
 
 /// How long a writable handle sleeps in the kernel before it looks at the value again: a value
 /// truncated under a sleeper is never woken, and this is how soon the sleeper notices.
+#[cfg(not(loom))]
 const WAIT_SLICE: Duration = Duration::from_secs(1);
 
 /// The platform services for the protocol, for one operation: the notifier, the process token
