@@ -66,7 +66,11 @@
 //! pattern is valid for what mmf copies), and the caller gets an error rather than the bytes.
 //!
 //! **Faults in unguarded code** (the `unsafe` slice accessors, user code with raw pointers) are
-//! never patched: they go to the previous handler or kill the process as before.
+//! never patched: they go to the previous handler or kill the process as before. Nor are faults
+//! other than `BUS_ADRERR` (a page that cannot be provided), such as a hardware memory error
+//! (`BUS_MCEERR_*`). One edge stays: when a chained fault does not happen again on re-execution
+//! (the page came back in between), the process goes on with `SIGBUS` at its default action (our
+//! reset, or std's), so later guards no longer catch anything.
 //!
 //! **Rust's std** installs a `SIGSEGV`/`SIGBUS` handler at start-up for stack-overflow detection.
 //! mmf installs its own later (at the first guard) and chains to it, so a guard-page hit is still
@@ -759,6 +763,43 @@ mod tests {
         // SAFETY: descriptor 0 stays open for the test process; only fstat'ed after a fault,
         // and nothing faults here.
         unsafe { BorrowedFd::borrow_raw(0) }
+    }
+
+    #[test]
+    fn more_threads_than_slots_nest_guards_without_deadlock() {
+        let threads = SLOTS + 16;
+        let (done, finished) = std::sync::mpsc::channel();
+        for _ in 0..threads {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut page = vec![0u8; 2 * 4096];
+                let target = Target {
+                    fd: unsafe_stdin(),
+                    base: page.as_mut_ptr(),
+                    len: page.len(),
+                    file_offset: 0,
+                    writable: true,
+                    private: true,
+                };
+                let mut sum = 0;
+                for _ in 0..500 {
+                    let r = guarded(&target, 0, 8, || {
+                        guarded(&target, 4096, 8, || {
+                            std::thread::yield_now();
+                            1
+                        })
+                    });
+                    sum += r.unwrap().unwrap();
+                }
+                let _ = done.send(sum);
+            });
+        }
+        for _ in 0..threads {
+            let n = finished
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .expect("watchdog: guards deadlocked");
+            assert_eq!(n, 500);
+        }
     }
 
     #[test]
