@@ -97,6 +97,10 @@ pub fn outcome(err: &anyhow::Error) -> Outcome {
                 // and says what to do.
                 K::Busy => (TIMEOUT, None),
                 K::NotReady => (FAILURE, Some("try again in a moment")),
+                K::Truncated => (
+                    FAILURE,
+                    Some("another process cut the object short while it was read; try again"),
+                ),
                 _ => (FAILURE, None),
             };
             code = c;

@@ -976,3 +976,67 @@ fn completions_and_man_page_are_generated() {
         assert!(out.join(page).is_file(), "{page} missing");
     }
 }
+
+/// Unmounts a directory on drop.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn dump_and_retrieve_on_a_full_tmpfs_fail_with_a_message_not_sigbus() {
+    let env = Env::new();
+    match Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "mmf-cli-test"])
+        .arg(&env.dir)
+        .output()
+    {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            let why = String::from_utf8_lossy(&o.stderr);
+            println!("SKIPPED: cannot mount a small tmpfs: {}", why.trim());
+            return;
+        }
+        Err(e) => {
+            println!("SKIPPED: cannot run mount: {e}");
+            return;
+        }
+    }
+    let _unmount = Unmount(env.dir.clone());
+    // A foreign object as Python's SharedMemory(size=...) makes it: ftruncate only, larger than
+    // the file system.
+    std::fs::File::create(env.dir.join("sparse"))
+        .unwrap()
+        .set_len(4 << 20)
+        .unwrap();
+    // A value whose pages after the first are holes again.
+    env.run(&["store", "value"], &pattern(12_000))
+        .expect_code(0);
+    let m = mmf::OpenOptions::new().dir(&env.dir).open("value").unwrap();
+    let page = 4096;
+    let holes = (m.len() as usize - page) / page * page;
+    m.map_mut().unwrap().decommit(page, holes).unwrap();
+    drop(m);
+    // Fill the file system.
+    let mut filler = std::fs::File::create(env.dir.join("filler")).unwrap();
+    loop {
+        use std::io::Write;
+        match filler.write_all(&[1u8; 4096]) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+            Err(e) => panic!("filling the tmpfs: {e}"),
+        }
+    }
+
+    let r = env.run(&["dump", "sparse"], b"");
+    r.expect_error(1, "sparse");
+    assert!(r.stderr_str().contains("out of space"), "{}", r.explain());
+    let r = env.run(&["dump", "--hex", "value"], b"");
+    r.expect_error(1, "value");
+    let r = env.run(&["retrieve", "value"], b"");
+    r.expect_error(1, "value");
+    assert!(r.stderr_str().contains("out of space"), "{}", r.explain());
+}

@@ -65,14 +65,17 @@ unsafe fn rep_movsb(dst: *mut u8, src: *const u8, len: usize) {
     }
 }
 
-/// Copies `len` bytes from shared memory at `src` to private memory at `dst`.
+/// Copies `len` bytes from shared memory at `src` to private memory at `dst`, as one piece of a
+/// copy of `whole` bytes made in pieces (views copy in chunks, each under its own fault guard):
+/// the method is chosen by the whole copy's size, so chunking does not change which one runs.
 ///
 /// # Safety
 /// `src .. src + len` is mapped and readable and `dst .. dst + len` writable (and private to
 /// this thread) for the whole call; the ranges do not overlap. `dst` may be uninitialised.
-pub(crate) unsafe fn copy_out_raw(src: *const u8, dst: *mut u8, len: usize) {
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+pub(crate) unsafe fn copy_out_part(src: *const u8, dst: *mut u8, len: usize, whole: usize) {
     #[cfg(target_arch = "x86_64")]
-    if (REP_MOVSB_MIN..=REP_MOVSB_READ_MAX).contains(&len) {
+    if len >= REP_MOVSB_MIN && whole <= REP_MOVSB_READ_MAX {
         // SAFETY: forwarded from the caller.
         return unsafe { rep_movsb(dst, src, len) };
     }
@@ -113,15 +116,6 @@ pub(crate) unsafe fn copy_out_raw(src: *const u8, dst: *mut u8, len: usize) {
         unsafe { *dst.add(i) = (*(src.add(i) as *const AtomicU8)).load(Ordering::Relaxed) };
         i += 1;
     }
-}
-
-/// Copies `dst.len()` bytes from shared memory at `src` into `dst`.
-///
-/// # Safety
-/// `src .. src + dst.len()` is mapped and readable for the whole call.
-pub(crate) unsafe fn copy_out(src: *const u8, dst: &mut [u8]) {
-    // SAFETY: forwarded from the caller; `dst` is a private, writable slice of that length.
-    unsafe { copy_out_raw(src, dst.as_mut_ptr(), dst.len()) }
 }
 
 /// Copies `src` into shared memory at `dst`.
@@ -190,7 +184,7 @@ mod tests {
                 unsafe { copy_in(base.add(off), &src[..len]) };
                 let mut out = vec![0u8; len];
                 // SAFETY: same range.
-                unsafe { copy_out(base.add(off), &mut out) };
+                unsafe { copy_out_part(base.add(off), out.as_mut_ptr(), len, len) };
                 assert_eq!(out, &src[..len], "off {} len {}", off, len);
                 // SAFETY: every index is below 6000.
                 let bytes = unsafe { std::slice::from_raw_parts(base, 6000) };

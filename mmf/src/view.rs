@@ -223,6 +223,12 @@ impl ViewOptions {
 ///
 /// A view keeps its object alive: dropping the `Mapping` does not unmap it (as in Win32).
 ///
+/// If another process truncates the object under the view, or the object is sparse and its file
+/// system cannot provide a page, the copying methods return [`ErrorKind::Truncated`] or
+/// [`ErrorKind::OutOfSpace`] instead of letting the kernel's `SIGBUS` kill the process (Linux; see
+/// [`read_at`](Self::read_at)). Accesses through raw pointers, the atomics and the `unsafe` slices
+/// are not guarded: there, such a page still raises `SIGBUS`.
+///
 /// ```
 /// # let name = format!("mmf-doc-view-{}", std::process::id());
 /// let m = mmf::Mapping::create(&name, 10_000)?;
@@ -461,24 +467,108 @@ impl View {
         Ok(())
     }
 
+    /// The error for a guarded access that faulted.
+    fn fault_error(&self, op: &'static str, offset: usize, len: usize, f: sys::Fault) -> Error {
+        let from = self.offset + offset as u64;
+        let to = from + len as u64;
+        if f.truncated {
+            let size = f.size.map_or_else(|| "fewer".to_owned(), |s| s.to_string());
+            Error::new(
+                ErrorKind::Truncated,
+                op,
+                self.object.what.clone(),
+                format!(
+                    "the object shrank under this view: it has {} bytes now, and bytes {}..{} \
+                     were accessed (the page at offset {} is gone)",
+                    size, from, to, f.offset
+                ),
+            )
+        } else {
+            Error::new(
+                ErrorKind::OutOfSpace,
+                op,
+                self.object.what.clone(),
+                format!(
+                    "the page at object offset {} could not be provided: the file system holding \
+                     the object is full (a sparse object?); bytes {}..{} were accessed",
+                    f.offset, from, to
+                ),
+            )
+        }
+    }
+
+    /// Runs `f`, which accesses `len` bytes at `offset` of the view (at most 16 pages, inside the
+    /// view: checked by the caller), so that a page the
+    /// object cannot provide any more is an error instead of a `SIGBUS` (see `sys/fault.rs`).
+    /// Guards nest.
+    pub(crate) fn guarded<R>(
+        &self,
+        op: &'static str,
+        offset: usize,
+        len: usize,
+        f: impl FnOnce() -> R,
+    ) -> Result<R> {
+        match &self.map {
+            Some(map) => map
+                .guard(&self.object.sys, self.delta + offset, len, f)
+                .map_err(|fault| self.fault_error(op, offset, len, fault)),
+            None => Ok(f()),
+        }
+    }
+
+    /// Calls `f(position, length)` for consecutive pieces of `[offset, offset + len)` of the
+    /// view (positions relative to the view), each under its own guard covering a few pages
+    /// (`sys::RawMap::guard_each`); stops at the first piece that faulted. The range is inside
+    /// the view (checked by the caller).
+    fn chunked(
+        &self,
+        op: &'static str,
+        offset: usize,
+        len: usize,
+        mut f: impl FnMut(usize, usize),
+    ) -> Result<()> {
+        let delta = self.delta;
+        match &self.map {
+            Some(map) => map
+                .guard_each(&self.object.sys, delta + offset, len, |pos, n| {
+                    f(pos - delta, n)
+                })
+                .map_err(|fault| self.fault_error(op, offset, len, fault)),
+            // An empty view: `len` is 0 (checked by the caller).
+            None => Ok(()),
+        }
+    }
+
     /// Copies `buf.len()` bytes at `offset` (relative to the view) into `buf`. Sound while other
     /// processes write: the copy uses atomic loads (it may of course see a write half done; use
     /// a shared value for whole values).
     ///
+    /// If the object shrinks under the view (another process truncates it) or its file system
+    /// cannot provide a page (a sparse object on a full tmpfs), the read fails with an error
+    /// instead of the `SIGBUS` that would kill the process; the view stays usable, and reads the
+    /// object again if it grows back. `buf` may then hold zeros for the missing part.
+    ///
     /// # Errors
-    /// `OutOfRange`.
+    /// `OutOfRange`; `Truncated` when the bytes now lie past the object's end; `OutOfSpace` when
+    /// the object's file system could not provide a page.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.check("read from", offset, buf.len())?;
-        // SAFETY: `offset + buf.len() <= self.len`, checked just above; the view is mapped and
-        // readable while `self` lives.
-        unsafe { copy::copy_out(self.ptr.as_ptr().add(offset), buf) };
-        Ok(())
+        let whole = buf.len();
+        let src = self.ptr.as_ptr();
+        let dst = buf.as_mut_ptr();
+        self.chunked("read from", offset, whole, |pos, n| {
+            // SAFETY: `offset <= pos` and `pos + n <= offset + buf.len() <= self.len` (checked
+            // above, pieces from `chunked`): the source is mapped and readable while `self` lives
+            // (a page that vanishes meanwhile is replaced by zeros under the guard), and the
+            // destination is `n` bytes of `buf` at `pos - offset`.
+            unsafe { copy::copy_out_part(src.add(pos), dst.add(pos - offset), n, whole) }
+        })
     }
 
     /// Reads `len` bytes at `offset` into a new vector.
     ///
     /// # Errors
-    /// `OutOfRange`.
+    /// As for [`read_at`](Self::read_at).
     pub fn read_vec(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
         self.check("read from", offset, len)?;
         let mut v = vec![0u8; len];
@@ -488,42 +578,51 @@ impl View {
 
     /// Copies `data` into the view at `offset`.
     ///
+    /// As for [`read_at`](Self::read_at), an object that shrank under the view or a full file
+    /// system is an error, not a `SIGBUS`; bytes written past the object's new end are lost, and
+    /// once the object grows back, writes reach it again.
+    ///
     /// # Errors
-    /// `OutOfRange`; `PermissionDenied` for a read-only view.
+    /// `OutOfRange`; `PermissionDenied` for a read-only view; `Truncated` when the bytes now lie
+    /// past the object's end; `OutOfSpace` when the object's file system could not provide a page.
     pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<()> {
         self.check_writable("write to")?;
         self.check("write to", offset, data.len())?;
-        // SAFETY: in bounds (checked above) and writable (ReadWrite or CopyOnWrite, checked above).
-        unsafe { copy::copy_in(self.ptr.as_ptr().add(offset), data) };
-        Ok(())
+        let dst = self.ptr.as_ptr();
+        self.chunked("write to", offset, data.len(), |pos, n| {
+            // SAFETY: in bounds (checked above; pieces from `chunked`) and writable (ReadWrite or
+            // CopyOnWrite, checked above); the source is `n` bytes of `data` at `pos - offset`.
+            unsafe { copy::copy_in(dst.add(pos), &data[pos - offset..pos - offset + n]) }
+        })
     }
 
     /// Copies a `T` out of the view at byte `offset` (relative to the view). Sound while other
     /// processes write (atomic copy); any bit pattern is a valid `T` by the [`Pod`] contract.
     ///
     /// # Errors
-    /// `OutOfRange`.
+    /// `OutOfRange`; `Truncated`, `OutOfSpace` as for [`read_at`](Self::read_at).
     pub fn read_pod<T: Pod>(&self, offset: usize) -> Result<T> {
         let size = std::mem::size_of::<T>();
         self.check("read from", offset, size)?;
         let mut value = std::mem::MaybeUninit::<T>::uninit();
-        // SAFETY: `offset + size <= self.len` (checked above), so the source is mapped and
-        // readable; the destination is `value`, `size` writable private bytes. Every byte of it is
-        // written, and any bit pattern is a valid `T` (the `Pod` contract), so it is initialised.
-        unsafe {
-            copy::copy_out_raw(
-                self.ptr.as_ptr().add(offset),
-                value.as_mut_ptr() as *mut u8,
-                size,
-            );
-            Ok(value.assume_init())
-        }
+        let src = self.ptr.as_ptr();
+        let dst = value.as_mut_ptr() as *mut u8;
+        self.chunked("read from", offset, size, |pos, n| {
+            // SAFETY: `offset + size <= self.len` (checked above; pieces from `chunked`), so the
+            // source is mapped and readable; the destination is `n` of the `size` writable
+            // private bytes of `value`, at `pos - offset`.
+            unsafe { copy::copy_out_part(src.add(pos), dst.add(pos - offset), n, size) }
+        })?;
+        // SAFETY: `chunked` returned Ok, so every piece was copied: all `size` bytes of `value`
+        // are written, and any bit pattern is a valid `T` (the `Pod` contract).
+        Ok(unsafe { value.assume_init() })
     }
 
     /// Copies `value` into the view at byte `offset` (relative to the view).
     ///
     /// # Errors
-    /// `OutOfRange`; `PermissionDenied` for a read-only view.
+    /// `OutOfRange`; `PermissionDenied` for a read-only view; `Truncated`, `OutOfSpace` as for
+    /// [`write_at`](Self::write_at).
     pub fn write_pod<T: Pod>(&self, offset: usize, value: &T) -> Result<()> {
         // SAFETY: T is Pod, so it has no padding: all size_of::<T>() bytes are initialised.
         let bytes = unsafe {
@@ -568,7 +667,8 @@ impl View {
     /// of this view. A corrupt offset (null, outside the view, misaligned) is an error.
     ///
     /// # Errors
-    /// `OutOfRange`, `InvalidInput` (misaligned).
+    /// `OutOfRange`, `InvalidInput` (misaligned); `Truncated`, `OutOfSpace` as for
+    /// [`read_at`](Self::read_at).
     pub fn load<T: Pod>(&self, at: Offset<T>) -> Result<T> {
         let rel = self.offset_in_view("follow an offset in", at)?;
         self.read_pod(rel)
@@ -577,7 +677,8 @@ impl View {
     /// Writes `value` where `at` (relative to the object's start) designates.
     ///
     /// # Errors
-    /// `OutOfRange`, `InvalidInput` (misaligned), `PermissionDenied` (read-only view).
+    /// `OutOfRange`, `InvalidInput` (misaligned), `PermissionDenied` (read-only view);
+    /// `Truncated`, `OutOfSpace` as for [`write_at`](Self::write_at).
     pub fn store<T: Pod>(&self, at: Offset<T>, value: &T) -> Result<()> {
         let rel = self.offset_in_view("store through an offset in", at)?;
         self.write_pod(rel, value)
@@ -601,7 +702,8 @@ impl View {
 
     /// An atomic 32-bit word at `offset`, shared with every process that maps the object: the
     /// building block for flags, counters and futex words. Requires a writable view (atomic
-    /// read-modify-write operations write).
+    /// read-modify-write operations write). Accesses through the reference are not guarded: if
+    /// the object is truncated under the view, they raise `SIGBUS` (see [`View`]).
     ///
     /// # Errors
     /// `OutOfRange`, `InvalidInput` (not 4-byte aligned), `PermissionDenied` (read-only view).

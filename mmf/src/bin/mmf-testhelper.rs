@@ -38,6 +38,20 @@
 //!     pause after each (so the writer lock is held for most of the time, yet others get it)
 //!     until stdin closes; prints `stores N`. The lock-timeout tests stop it with SIGSTOP.
 //! - Careless and hostile peers, limited machines (Linux): see `testhelper/hostile.rs`.
+//! - Objects shrinking under a view (`mmf/tests/truncation.rs`):
+//!   - `survive view|value NAME`: opens NAME (read-only; as a shared value for `value`) and reads
+//!     it in a loop (`View::read_at` of the whole view, or `SharedValue::retrieve`), counting
+//!     outcomes by error kind. Prints `ready` after the first read. Commands on stdin, one a
+//!     line: `status` prints `status ok=N truncated=N oos=N corrupt=N other=N`; `reopen` opens
+//!     NAME again and prints `reopened HEX` (the first 16 bytes, or the value) once a read works.
+//!     At end of input it prints the status again and exits 0, or 3 if an error of any other
+//!     kind was seen.
+//!   - `probe view|value NAME`: opens NAME and reads it once (the whole view, or a retrieve);
+//!     prints `ok HEX16` or `error KIND MESSAGE`, and exits 0 either way.
+//!   - `touch-unguarded NAME OFFSET`: maps NAME, prints `mapped`, waits for a line on stdin,
+//!     reads the byte at OFFSET with `read_at` (printing `guarded KIND`), then reads it through
+//!     the `unsafe` slice, unguarded (which must kill it with `SIGBUS` if the page is gone),
+//!     and prints `survived` if it did not die.
 
 use std::io::Read;
 use std::process::exit;
@@ -218,6 +232,7 @@ fn run(args: &[String]) -> mmf::Result<()> {
         }
         #[cfg(target_os = "linux")]
         cmd if hostile::handles(cmd) => hostile::run(args)?,
+        "survive" | "probe" | "touch-unguarded" => truncation_command(args)?,
         other => {
             eprintln!("mmf-testhelper: unknown command {:?}", other);
             exit(2);
@@ -332,6 +347,152 @@ fn value_command(args: &[String]) -> mmf::Result<()> {
                 println!("storing {}", k);
                 let v = value.store(bytes)?;
                 println!("stored {} {}", k, v);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A handle that reads an object the way `survive` and `probe` do.
+enum Reader {
+    View(mmf::View),
+    Value(mmf::SharedValue),
+}
+
+impl Reader {
+    fn open(kind: &str, name: &str) -> mmf::Result<Reader> {
+        Ok(if kind == "value" {
+            Reader::Value(mmf::ValueOptions::new().open(name)?)
+        } else {
+            let m = mmf::OpenOptions::new().writable(false).open(name)?;
+            Reader::View(m.map()?)
+        })
+    }
+
+    /// The whole view, or the value.
+    fn read(&self, buf: &mut Vec<u8>) -> mmf::Result<()> {
+        match self {
+            Reader::View(v) => {
+                buf.resize(v.len(), 0);
+                v.read_at(0, buf)
+            }
+            Reader::Value(v) => v.retrieve_into(buf).map(|_| ()),
+        }
+    }
+
+    /// What `reopen` and `probe` print: the value, or the first 16 bytes of the view.
+    fn shown<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        match self {
+            Reader::View(_) => &buf[..buf.len().min(16)],
+            Reader::Value(_) => buf,
+        }
+    }
+}
+
+fn truncation_command(args: &[String]) -> mmf::Result<()> {
+    use mmf::ErrorKind;
+    use std::io::BufRead;
+    use std::time::{Duration, Instant};
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+    match arg(0) {
+        "probe" => {
+            let mut buf = Vec::new();
+            let r = Reader::open(arg(1), arg(2));
+            match r.and_then(|r| r.read(&mut buf).map(|()| r)) {
+                Ok(r) => println!("ok {}", hex(r.shown(&buf))),
+                Err(e) => println!("error {:?} {}", e.kind(), e),
+            }
+        }
+        "touch-unguarded" => {
+            let m = mmf::OpenOptions::new().writable(false).open(arg(1))?;
+            let v = m.map()?;
+            let at: usize = arg(2).parse().unwrap_or(0);
+            println!("mapped");
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            let mut b = [0u8];
+            match v.read_at(at, &mut b) {
+                Ok(()) => println!("guarded ok"),
+                Err(e) => println!("guarded {:?}", e.kind()),
+            }
+            // SAFETY: nobody writes the object in this test; the point is the fault itself.
+            let byte = unsafe { std::ptr::read_volatile(&v.as_slice()[at]) };
+            println!("survived {}", byte);
+        }
+        _ => {
+            // survive
+            let kind = arg(1).to_owned();
+            let name = arg(2).to_owned();
+            let (tx, rx) = std::sync::mpsc::channel::<String>();
+            std::thread::spawn(move || {
+                let stdin = std::io::stdin();
+                for line in stdin.lock().lines() {
+                    match line {
+                        Ok(l) => {
+                            if tx.send(l).is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
+                    }
+                }
+            });
+            let mut reader = Reader::open(&kind, &name)?;
+            let mut buf = Vec::new();
+            // ok, truncated, out of space, corrupt, other
+            let mut counts = [0u64; 5];
+            let mut ready = false;
+            let status = |c: &[u64; 5]| {
+                println!(
+                    "status ok={} truncated={} oos={} corrupt={} other={}",
+                    c[0], c[1], c[2], c[3], c[4]
+                );
+            };
+            loop {
+                match rx.try_recv() {
+                    Ok(cmd) if cmd == "status" => status(&counts),
+                    Ok(cmd) if cmd == "reopen" => {
+                        drop(reader);
+                        let deadline = Instant::now() + Duration::from_secs(30);
+                        reader = loop {
+                            let attempt = Reader::open(&kind, &name)
+                                .and_then(|r| r.read(&mut buf).map(|()| r));
+                            match attempt {
+                                Ok(r) => break r,
+                                Err(e) if Instant::now() > deadline => return Err(e),
+                                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                            }
+                        };
+                        println!("reopened {}", hex(reader.shown(&buf)));
+                    }
+                    Ok(other) => eprintln!("mmf-testhelper: unknown survive command {:?}", other),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                }
+                let i = match reader.read(&mut buf) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        let i = match e.kind() {
+                            ErrorKind::Truncated => 1,
+                            ErrorKind::OutOfSpace => 2,
+                            ErrorKind::Corrupt => 3,
+                            _ => 4,
+                        };
+                        if counts[i] == 0 {
+                            eprintln!("mmf-testhelper: first {:?} error: {}", e.kind(), e);
+                        }
+                        i
+                    }
+                };
+                counts[i] += 1;
+                if !ready && i == 0 {
+                    ready = true;
+                    println!("ready");
+                }
+            }
+            status(&counts);
+            if counts[4] > 0 {
+                exit(3);
             }
         }
     }

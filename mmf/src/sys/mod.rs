@@ -37,6 +37,19 @@
 //!   `lock(offset, len)` / `unlock(offset, len)` (`mlock`, `VirtualLock`). Offsets are page-aligned
 //!   and ranges lie within the mapping (checked by the caller). `advise_unchecked(offset, len,
 //!   UncheckedAdvice)` is unsafe: it may change the memory's contents.
+//! - `RawMap::guard(&self, object, offset, len, f) -> Result<R, Fault>`: runs `f`, which
+//!   accesses `len` bytes at `offset` of the mapping (`object` is the object it maps), so that a
+//!   page that cannot be provided (the object was truncated under the view, or its file system is
+//!   full) makes the access read zeros and the call return a [`Fault`] instead of killing the
+//!   process with `SIGBUS`; the mapping is intact afterwards. The range lies inside the mapping
+//!   and covers at most 16 pages (`fault::MAX_GUARD_PAGES`); guards nest.
+//!   `RawMap::guard_each(&self, object, offset, len, f: FnMut(position, length)) -> Result<(),
+//!   Fault>` runs `f` over a range of any size in pieces, each under its own guard, and stops at
+//!   the first piece that faulted (positions are offsets into the mapping). Linux:
+//!   `fault.rs` (its module documentation has the signal-safety argument). Windows runs `f`
+//!   unguarded: a section cannot shrink while a view of it is mapped, and pagefile-backed
+//!   sections are committed at creation (or by `MEM_COMMIT`, which fails cleanly). The fallback
+//!   backend has no mappings.
 //! - `Object::commit_range(offset, len)` / `decommit_range(offset, len)`: back (or stop backing) a
 //!   range of the object with memory or disk (`fallocate`, hole punching); `OutOfSpace` at commit
 //!   time instead of a fault later. `Object::anonymous_huge(size)`: an anonymous object on huge
@@ -94,6 +107,32 @@ mod imp;
 mod commit_limit;
 
 pub(crate) use imp::*;
+
+#[cfg(unix)]
+mod fault;
+
+/// Bumped whenever a page is patched anywhere in the process (see `fault.rs`); a wait that sees
+/// it change gives up early so its guard can report the fault.
+#[cfg(unix)]
+pub(crate) fn fault_epoch() -> u64 {
+    fault::epoch()
+}
+#[cfg(not(unix))]
+pub(crate) fn fault_epoch() -> u64 {
+    0
+}
+
+/// A guarded access that could not be completed: a page of the range was gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fault {
+    /// The page lies past the object's end now (it was truncated); otherwise the backing store
+    /// could not provide the page (out of space).
+    pub truncated: bool,
+    /// The object offset of the (first) page that faulted.
+    pub offset: u64,
+    /// The object's size after the fault, if it could be read.
+    pub size: Option<u64>,
+}
 
 #[cfg_attr(unix, path = "notify_unix.rs")]
 #[cfg_attr(windows, path = "notify_windows.rs")]

@@ -1072,7 +1072,12 @@ impl Object {
             let _ = unsafe { mm::munmap(p, len) };
             return Err(io::Error::from_raw_os_error(Errno::EXIST.raw_os_error()));
         }
-        Ok(RawMap { ptr: p.cast(), len })
+        Ok(RawMap {
+            ptr: p.cast(),
+            len,
+            offset,
+            access,
+        })
     }
 }
 
@@ -1184,6 +1189,47 @@ fn inspect(
 pub(crate) struct RawMap {
     pub ptr: *mut u8,
     pub len: usize,
+    /// The object offset it maps and how (to map a page back after a fault; see `fault.rs`).
+    offset: u64,
+    access: Access,
+}
+
+impl RawMap {
+    /// Runs `f`, which accesses `len` bytes at `offset` of this mapping of `object`, catching
+    /// `SIGBUS` there (see `fault.rs`). At most `MAX_GUARD_PAGES` pages, inside the mapping.
+    pub(crate) fn guard<R>(
+        &self,
+        object: &Object,
+        offset: usize,
+        len: usize,
+        f: impl FnOnce() -> R,
+    ) -> std::result::Result<R, super::Fault> {
+        super::fault::guarded(&self.target(object), offset, len, f)
+    }
+
+    #[inline]
+    fn target<'a>(&self, object: &'a Object) -> super::fault::Target<'a> {
+        super::fault::Target {
+            fd: object.fd.as_fd(),
+            base: self.ptr,
+            len: self.len,
+            file_offset: self.offset,
+            writable: self.access != Access::ReadOnly,
+            private: self.access == Access::CopyOnWrite,
+        }
+    }
+
+    /// Calls `f(position, length)` for pieces of `len` bytes at `offset` of this mapping, each
+    /// under its own guard (see `fault.rs`); stops at the first piece that faulted.
+    pub(crate) fn guard_each(
+        &self,
+        object: &Object,
+        offset: usize,
+        len: usize,
+        f: impl FnMut(usize, usize),
+    ) -> std::result::Result<(), super::Fault> {
+        super::fault::guarded_each(&self.target(object), offset, len, f)
+    }
 }
 
 impl RawMap {

@@ -90,6 +90,33 @@ pub(crate) struct RawMap {
 }
 
 impl RawMap {
+    /// Runs `f`: there are no mappings on this platform, so nothing to catch.
+    pub(crate) fn guard<R>(
+        &self,
+        _object: &Object,
+        _offset: usize,
+        _len: usize,
+        f: impl FnOnce() -> R,
+    ) -> std::result::Result<R, super::Fault> {
+        Ok(f())
+    }
+
+    /// Calls `f` once for the whole range, unguarded (see `guard`).
+    pub(crate) fn guard_each(
+        &self,
+        _object: &Object,
+        offset: usize,
+        len: usize,
+        mut f: impl FnMut(usize, usize),
+    ) -> std::result::Result<(), super::Fault> {
+        if len > 0 {
+            f(offset, len);
+        }
+        Ok(())
+    }
+}
+
+impl RawMap {
     pub(crate) fn flush(&self, _offset: usize, _len: usize, _wait: bool) -> io::Result<()> {
         Ok(())
     }

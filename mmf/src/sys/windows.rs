@@ -1063,6 +1063,34 @@ fn prefetch_fn() -> Option<PrefetchFn> {
 }
 
 impl RawMap {
+    /// Runs `f` unguarded: a section cannot shrink while a view of it is mapped, so there is
+    /// no `SIGBUS`-like fault to catch (see `sys/mod.rs`).
+    pub(crate) fn guard<R>(
+        &self,
+        _object: &Object,
+        _offset: usize,
+        _len: usize,
+        f: impl FnOnce() -> R,
+    ) -> std::result::Result<R, super::Fault> {
+        Ok(f())
+    }
+
+    /// Calls `f` once for the whole range, unguarded (see `guard`).
+    pub(crate) fn guard_each(
+        &self,
+        _object: &Object,
+        offset: usize,
+        len: usize,
+        mut f: impl FnMut(usize, usize),
+    ) -> std::result::Result<(), super::Fault> {
+        if len > 0 {
+            f(offset, len);
+        }
+        Ok(())
+    }
+}
+
+impl RawMap {
     fn at(&self, offset: usize) -> *const c_void {
         debug_assert!(offset <= self.len);
         // SAFETY: callers pass an offset within the view (checked by the core), so the pointer

@@ -326,8 +326,14 @@ struct Inner {
     lock_timeout: Option<Duration>,
 }
 
-/// The platform services for the protocol, for one operation.
-struct MappedHost<'a>(&'a sys::Notifier, std::cell::Cell<u64>);
+/// How long a writable handle sleeps in the kernel before it looks at the value again: a value
+/// truncated under a sleeper is never woken, and this is how soon the sleeper notices.
+#[cfg(not(loom))]
+const WAIT_SLICE: Duration = Duration::from_secs(1);
+
+/// The platform services for the protocol, for one operation: the notifier, the process token
+/// (looked up once) and the fault epoch when the operation started.
+struct MappedHost<'a>(&'a sys::Notifier, std::cell::Cell<u64>, u64);
 
 impl Host for MappedHost<'_> {
     /// Looked up once per operation (a store takes and releases the lock with it).
@@ -347,6 +353,8 @@ impl Host for MappedHost<'_> {
 
     #[cfg(not(loom))]
     fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
+        // Spurious wake-ups are allowed: callers look again (and notice a truncation).
+        let timeout = Some(timeout.map_or(WAIT_SLICE, |t| t.min(WAIT_SLICE)));
         match self.0.wait(word, expected, timeout) {
             Ok(woken) => woken,
             Err(_) => {
@@ -376,23 +384,65 @@ impl Host for MappedHost<'_> {
     fn now_ms(&self) -> u64 {
         sys::now_ms()
     }
+
+    /// A page was patched somewhere in the process since the operation started (see
+    /// `sys/fault.rs`): perhaps ours, so a wait must stop and let the guard report it.
+    fn abandoned(&self) -> bool {
+        sys::fault_epoch() != self.2
+    }
 }
 
-impl Data for View {
+/// A data view for one protocol call: a copy that faulted (`Truncated`, `OutOfSpace`) is kept, so
+/// the operation reports it rather than the `Corrupt` the protocol makes of a failed copy.
+struct Bytes<'a> {
+    view: &'a View,
+    fault: std::cell::Cell<Option<Error>>,
+}
+
+impl<'a> Bytes<'a> {
+    fn new(view: &'a View) -> Bytes<'a> {
+        Bytes {
+            view,
+            fault: std::cell::Cell::new(None),
+        }
+    }
+
+    fn keep(&self, r: Result<()>) -> bool {
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                if matches!(e.kind(), ErrorKind::Truncated | ErrorKind::OutOfSpace) {
+                    self.fault.set(Some(e));
+                }
+                false
+            }
+        }
+    }
+
+    /// The fault a copy met, if any.
+    fn take(&self) -> Result<()> {
+        match self.fault.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Data for Bytes<'_> {
     fn len(&self) -> u64 {
-        View::len(self) as u64
+        self.view.len() as u64
     }
 
     fn read(&self, offset: u64, dst: &mut [u8]) -> bool {
         match usize::try_from(offset) {
-            Ok(o) => self.read_at(o, dst).is_ok(),
+            Ok(o) => self.keep(self.view.read_at(o, dst)),
             Err(_) => false,
         }
     }
 
     fn write(&self, offset: u64, src: &[u8]) -> bool {
         match usize::try_from(offset) {
-            Ok(o) => self.write_at(o, src).is_ok(),
+            Ok(o) => self.keep(self.view.write_at(o, src)),
             Err(_) => false,
         }
     }
@@ -433,7 +483,7 @@ impl Inner {
         }
     }
 
-    fn region<'a>(&'a self, data: &'a View) -> Region<'a, View> {
+    fn region<'a, D: Data>(&'a self, data: &'a D) -> Region<'a, D> {
         Region {
             control: self.control(),
             slots: self.slots(),
@@ -444,7 +494,45 @@ impl Inner {
     }
 
     fn host(&self) -> MappedHost<'_> {
-        MappedHost(&self.notifier, std::cell::Cell::new(0))
+        MappedHost(&self.notifier, std::cell::Cell::new(0), sys::fault_epoch())
+    }
+
+    /// Runs a value operation with the header (control block and slot descriptors, which the
+    /// protocol uses in place) guarded against `SIGBUS`: if the object shrinks under it, `f`
+    /// goes on over zeros (the protocol's loops end on zeroed state) and the operation fails with
+    /// `Truncated` or `OutOfSpace`, which take precedence over whatever `f` made of the zeros.
+    ///
+    /// A truncation that cuts the object inside the header's page faults nowhere (the kernel maps
+    /// the rest of that page as zeros): the protocol then finds its state inconsistent, and the
+    /// `Corrupt` it reports becomes `Truncated` when the object is now smaller than it was mapped.
+    fn guarded<R>(&self, op: &'static str, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        match self
+            .header
+            .guarded(op, 0, self.header_size as usize, f)
+            .and_then(|r| r)
+        {
+            Err(e) if e.kind() == ErrorKind::Corrupt => Err(self.shrunk(op).unwrap_or(e)),
+            r => r,
+        }
+    }
+
+    /// `Truncated` if the object is now smaller than this handle's first view of it (objects of
+    /// shared values never shrink, so only another process cutting the file does this).
+    fn shrunk(&self, op: &'static str) -> Option<Error> {
+        let have = self.mapping.len();
+        let mapped = self.header.len() as u64;
+        if have < mapped {
+            Some(self.error(
+                ErrorKind::Truncated,
+                op,
+                format!(
+                    "the object shrank to {} bytes under this handle, which mapped {}",
+                    have, mapped
+                ),
+            ))
+        } else {
+            None
+        }
     }
 
     fn data_view(&self) -> Arc<View> {
@@ -513,10 +601,10 @@ impl Inner {
         if have < need {
             if !grow {
                 return Err(self.error(
-                    ErrorKind::Corrupt,
+                    ErrorKind::Truncated,
                     op,
                     format!(
-                        "its data reaches byte {} but the object has only {} bytes (truncated?)",
+                        "its data reaches byte {} but the object has only {} bytes",
                         need, have
                     ),
                 ));
@@ -568,9 +656,16 @@ impl Inner {
         let host = self.host();
         let mut data = self.data_view();
         loop {
-            match self.region(&data).read(&host, dest) {
+            let bytes = Bytes::new(&data);
+            let outcome = self.region(&bytes).read(&host, dest);
+            bytes.take()?;
+            match outcome {
                 Read::Value(v) => return Ok(v),
                 Read::Empty => {
+                    // An empty value reads `current == 0`, as does a header cut short.
+                    if let Some(e) = self.shrunk("retrieve") {
+                        return Err(e);
+                    }
                     if let Dest::Vec(v) = dest {
                         v.clear();
                     }
@@ -605,7 +700,7 @@ struct LockGuard<'a> {
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
         let data = self.inner.data_view();
-        self.inner.region(&data).unlock(&self.host);
+        self.inner.region(&Bytes::new(&data)).unlock(&self.host);
     }
 }
 
@@ -653,6 +748,9 @@ impl Drop for LockGuard<'_> {
 ///   live owner that keeps the lock without releasing it (stopped with Ctrl-Z, hung) makes
 ///   other stores fail with [`ErrorKind::Busy`] after [`ValueOptions::lock_timeout`] (5 s by
 ///   default), naming it.
+/// - **Truncation.** If another process cuts the object short (or a sparse object's file system
+///   cannot provide a page), every operation returns `Truncated` (or `OutOfSpace`) instead of
+///   dying of `SIGBUS`, including a `wait_newer` already asleep; see [`View`](crate::View).
 /// - **Notification** is a futex word (a kernel event on Windows) incremented by every store;
 ///   [`SharedValue::wait_newer`] sleeps on it.
 ///
@@ -734,8 +832,10 @@ impl SharedValue {
         view.write_at(format::OFF_DATA_END, &data_end.to_le_bytes())?;
         let notifier = sys::Notifier::new(mapping.name(), mapping.shared.sys.global())?;
         if let Some(ready) = ready_word(&view) {
-            // The sync point: everything above is visible to whoever sees READY (Acquire).
-            ready.store(READY, Ordering::Release);
+            view.guarded("create", OFF_READY, 4, || {
+                // The sync point: everything above is visible to whoever sees READY (Acquire).
+                ready.store(READY, Ordering::Release);
+            })?;
             #[cfg(not(loom))]
             notifier.wake_all(ready);
         }
@@ -764,10 +864,10 @@ impl SharedValue {
         let deadline = Instant::now().checked_add(o.timeout);
         if let Some(ready) = ready_word(&view) {
             loop {
-                let r = ready.load(Ordering::Relaxed);
+                let r = view.guarded("open", OFF_READY, 4, || ready.load(Ordering::Relaxed))?;
                 fence(Ordering::Acquire);
                 let mut magic = [0u8; 8];
-                let _ = view.read_at(0, &mut magic);
+                view.read_at(0, &mut magic)?;
                 let foreign = magic != MAGIC && magic != [0; 8];
                 if r != 0 || foreign {
                     break;
@@ -898,7 +998,8 @@ impl SharedValue {
     /// `Unsupported` (growth on a platform where objects cannot grow); `Busy` (another live
     /// process kept the writer lock for [`ValueOptions::lock_timeout`] without releasing it:
     /// the message names its pid and says whether it is stopped; nothing was stored);
-    /// `Corrupt`.
+    /// `Corrupt`; `Truncated` (another process cut the object short; nothing was published);
+    /// `OutOfSpace` also when a page of a sparse object could not be provided.
     pub fn store(&self, bytes: &[u8]) -> Result<u64> {
         let inner = &*self.inner;
         if !inner.writable {
@@ -921,36 +1022,46 @@ impl SharedValue {
                 ));
             }
         }
-        let mut data = inner.data_view();
-        let host = inner.host();
-        match inner.region(&data).lock(&host, inner.lock_timeout) {
-            Lock::Taken | Lock::TakenOver => {}
-            Lock::Busy { owner, waited } => return Err(inner.lock_busy(&host, owner, waited)),
-        }
-        let guard = LockGuard { inner, host };
-        loop {
-            match inner.region(&data).store(&guard.host, bytes) {
-                Store::Done(v) => return Ok(v),
-                Store::Grow(need) => data = inner.remap("store into", need, true)?,
-                Store::Remap(need) => data = inner.remap("store into", need, false)?,
-                Store::Corrupt(why) => {
-                    return Err(inner.error(ErrorKind::Corrupt, "store into", why))
-                }
-                Store::Exhausted => {
-                    return Err(inner.error(
-                        ErrorKind::OutOfSpace,
-                        "store into",
-                        "all 2^56 versions have been used; create a new value",
-                    ))
+        inner.guarded("store into", || {
+            let mut data = inner.data_view();
+            let host = inner.host();
+            match inner
+                .region(&Bytes::new(&data))
+                .lock(&host, inner.lock_timeout)
+            {
+                Lock::Taken | Lock::TakenOver => {}
+                Lock::Busy { owner, waited } => return Err(inner.lock_busy(&host, owner, waited)),
+            }
+            let guard = LockGuard { inner, host };
+            loop {
+                let target = Bytes::new(&data);
+                let outcome = inner.region(&target).store(&guard.host, bytes);
+                target.take()?;
+                match outcome {
+                    Store::Done(v) => return Ok(v),
+                    Store::Grow(need) => data = inner.remap("store into", need, true)?,
+                    Store::Remap(need) => data = inner.remap("store into", need, false)?,
+                    Store::Corrupt(why) => {
+                        return Err(inner.error(ErrorKind::Corrupt, "store into", why))
+                    }
+                    Store::Exhausted => {
+                        return Err(inner.error(
+                            ErrorKind::OutOfSpace,
+                            "store into",
+                            "all 2^56 versions have been used; create a new value",
+                        ))
+                    }
                 }
             }
-        }
+        })
     }
 
     /// Copies the latest value out; an empty vector if nothing was stored yet.
     ///
     /// # Errors
-    /// `Corrupt` (the object was damaged or truncated).
+    /// `Corrupt` (the object was damaged); `Truncated` (another process cut the object short
+    /// under this handle: reported instead of the `SIGBUS` the kernel raises); `OutOfSpace` (a
+    /// page of a sparse object could not be provided: its file system is full).
     pub fn retrieve(&self) -> Result<Vec<u8>> {
         let mut v = Vec::new();
         self.retrieve_into(&mut v)?;
@@ -974,12 +1085,20 @@ impl SharedValue {
     /// # Errors
     /// As for [`retrieve`](Self::retrieve).
     pub fn retrieve_into(&self, buf: &mut Vec<u8>) -> Result<u64> {
-        self.inner.read(&mut Dest::Vec(buf))
+        let inner = &*self.inner;
+        inner.guarded("retrieve", || inner.read(&mut Dest::Vec(buf)))
     }
 
-    /// The latest version stored (0: none). One atomic load.
+    /// The latest version stored (0: none). One atomic load (guarded: 0 if the object was
+    /// truncated under this handle; the next [`retrieve`](Self::retrieve) reports `Truncated`).
     pub fn version(&self) -> u64 {
-        self.inner.control().current.load(Ordering::Relaxed) >> 8
+        let inner = &*self.inner;
+        inner
+            .header
+            .guarded("read the version of", CONTROL_OFFSET, 8, || {
+                inner.control().current.load(Ordering::Relaxed) >> 8
+            })
+            .unwrap_or(0)
     }
 
     /// Blocks until a version newer than `seen` is stored (in any process) and returns it;
@@ -987,15 +1106,29 @@ impl SharedValue {
     /// spins. `None` waits without limit.
     ///
     /// # Errors
-    /// `Timeout` when `timeout` passes first.
+    /// `Timeout` when `timeout` passes first; `Truncated` when another process cuts the object
+    /// short meanwhile (noticed within a second).
     pub fn wait_newer(&self, seen: u64, timeout: Option<Duration>) -> Result<u64> {
         let inner = &*self.inner;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let data = inner.data_view();
-        match inner
-            .region(&data)
-            .wait_newer(&inner.host(), seen, deadline, READ_ONLY_WAIT_SLICE)
-        {
+        let got = loop {
+            let got = inner.guarded("wait for a new version of", || {
+                Ok(inner.region(&Bytes::new(&data)).wait_newer(
+                    &inner.host(),
+                    seen,
+                    deadline,
+                    READ_ONLY_WAIT_SLICE,
+                ))
+            })?;
+            // `None` before the deadline: a page was patched elsewhere in the process (not in
+            // this value, or the guard would have said so); wait again.
+            let early = deadline.map_or(true, |d| Instant::now() < d);
+            if got.is_some() || !early {
+                break got;
+            }
+        };
+        match got {
             Some(v) => Ok(v),
             None => Err(inner.error(
                 ErrorKind::Timeout,
@@ -1022,7 +1155,8 @@ impl SharedValue {
     /// A snapshot of the header, as [`ValueHeader::parse`] reads it.
     ///
     /// # Errors
-    /// `Corrupt` if the header was damaged since the value was opened.
+    /// `Corrupt` if the header was damaged since the value was opened; `Truncated` if the object
+    /// shrank under this handle, `OutOfSpace` if its file system could not provide a page.
     pub fn header(&self) -> Result<ValueHeader> {
         let inner = &*self.inner;
         let snapshot = inner.header.read_vec(0, inner.header_size as usize)?;
@@ -1031,7 +1165,8 @@ impl SharedValue {
     }
 
     fn read_exact(&self, out: &mut [u8]) -> Result<u64> {
-        self.inner.read(&mut Dest::Exact(out))
+        let inner = &*self.inner;
+        inner.guarded("retrieve", || inner.read(&mut Dest::Exact(out)))
     }
 }
 

@@ -132,6 +132,13 @@ pub(crate) trait Host {
     fn wake(&self, word: &AtomicU32);
     /// Milliseconds on a clock shared by every process of the machine (for pin ages).
     fn now_ms(&self) -> u64;
+    /// `true` when the shared memory may have been replaced by zeros under this operation (the
+    /// object was truncated; see `sys/fault.rs`): a wait gives up at once, so the caller can
+    /// report it. Loops that only read terminate on zeroed state anyway (`current == 0` is
+    /// `Empty`; a zeroed lock is free).
+    fn abandoned(&self) -> bool {
+        false
+    }
 }
 
 /// Where a read puts the value.
@@ -645,6 +652,9 @@ impl<'a, D: Data> Region<'a, D> {
             let v = self.version();
             if v > seen {
                 return Some(v);
+            }
+            if host.abandoned() {
+                return None;
             }
             let n = c.notify.load(Ordering::Relaxed);
             if self.writable {
