@@ -27,7 +27,9 @@ pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
         let lifetime = match (o.lifetime, lifetime_word(o.lifetime)) {
             (Some(mmf::Lifetime::Handle), w) => format!("{w} (gone when its last holder exits)"),
             (Some(_), w) => format!("{w} (until `mmf rm`)"),
-            (None, w) => format!("{w} (made by another program; until `mmf rm`)"),
+            (None, w) => format!(
+                "{w} (no mmf marks: made by another program, or on a filesystem without user attributes; until `mmf rm`)"
+            ),
         };
         let holders = match o.holders {
             None => "unknown".to_owned(),
