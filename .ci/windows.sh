@@ -97,6 +97,9 @@ trap stop_wineserver EXIT
 
 if [ ! -f "$crate/Cargo.lock" ]; then
     "${cargo[@]}" generate-lockfile "${manifest[@]}"
+    # Cargo 1.65 has no MSRV-aware resolver: it picks the newest libc, which needs Rust 1.65 since
+    # 0.2.184. Pin the last one that builds with 1.63, as a user of Rust 1.63 does (README).
+    "${cargo[@]}" update "${manifest[@]}" -p libc --precise 0.2.183
 fi
 
 # --- MSRV: the library builds for Linux with Rust 1.63 ----------------------------------------------

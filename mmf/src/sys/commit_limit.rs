@@ -19,6 +19,9 @@
 //!   (`memory.max`, `memory.current`, `memory.stat`) and v1 (`memory.limit_in_bytes`,
 //!   `memory.usage_in_bytes`, `memory.stat`).
 //!
+//! The machine's and the cgroups' figures are read at most every 250 ms and spent down by what was
+//! approved meanwhile (see `memory_room`), so creating many small objects stays cheap.
+//!
 //! Only the bytes that are not yet backed count: a range that is already allocated (found with
 //! `SEEK_DATA`/`SEEK_HOLE`) needs nothing new. The check and the allocation are not atomic, so two
 //! processes committing at once can still overcommit together; the check turns the common case (one
@@ -29,6 +32,7 @@ use rustix::fd::BorrowedFd;
 use rustix::fs::{self as rfs, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
@@ -56,37 +60,87 @@ pub(crate) fn shortage(fd: BorrowedFd<'_>, offset: u64, len: u64) -> Option<Shor
     if asked == 0 {
         return None;
     }
-    let memory_backed = kind == TMPFS_MAGIC || kind == RAMFS_MAGIC;
-    let mut tightest: Option<(u64, String)> = None;
-    let mut consider = |free: u64, by: String| {
-        if tightest.as_ref().map_or(true, |t| free < t.0) {
-            tightest = Some((free, by));
-        }
-    };
-    if let Ok(vfs) = rfs::fstatvfs(fd) {
-        // A tmpfs without a size limit (a memfd's) reports no blocks at all.
-        if vfs.f_blocks > 0 {
-            consider(
-                vfs.f_bavail.saturating_mul(vfs.f_frsize),
-                "its filesystem".to_owned(),
-            );
-        }
-    }
-    if memory_backed {
-        if let Some(free) = machine_available() {
-            consider(
+    // A tmpfs without a size limit (a memfd's) reports no blocks at all.
+    #[allow(clippy::unnecessary_cast)]
+    if fs.f_blocks > 0 {
+        let free = (fs.f_bavail as u64).saturating_mul(fs.f_bsize as u64);
+        if asked > free {
+            return Some(Shortage {
+                asked,
                 free,
-                "the machine's available memory (MemAvailable plus free swap)".to_owned(),
-            );
-        }
-        for (free, dir) in cgroup_room() {
-            consider(free, format!("the memory cgroup {}", dir.display()));
+                by: "its filesystem".to_owned(),
+            });
         }
     }
-    match tightest {
+    if kind != TMPFS_MAGIC && kind != RAMFS_MAGIC {
+        return None;
+    }
+    match memory_room(asked) {
         Some((free, by)) if asked > free => Some(Shortage { asked, free, by }),
         _ => None,
     }
+}
+
+/// What the machine and the enclosing cgroups still allow, measured at most every
+/// [`BUDGET_TTL`] and then spent down by the commitments it approved, so that a process making many
+/// small objects reads `/proc` and the cgroup files about once per interval, not per object (a
+/// dozen files, about 100 µs). A commitment larger than half of what is left is always measured
+/// afresh. `None` when nothing can be measured.
+fn memory_room(asked: u64) -> Option<(u64, String)> {
+    let mut budget = match BUDGET.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    if let Some(b) = budget.as_mut() {
+        if b.at.elapsed() < BUDGET_TTL && asked <= b.left / 2 {
+            b.left -= asked;
+            return Some((b.left + asked, b.by.clone()));
+        }
+    }
+    let mut tightest: Option<(u64, String)> = machine_available().map(|free| {
+        (
+            free,
+            "the machine's available memory (MemAvailable plus free swap)".to_owned(),
+        )
+    });
+    for (free, dir) in cgroup_room() {
+        if tightest.as_ref().map_or(true, |t| free < t.0) {
+            tightest = Some((free, format!("the memory cgroup {}", dir.display())));
+        }
+    }
+    *budget = tightest.as_ref().map(|(free, by)| Budget {
+        at: Instant::now(),
+        left: free.saturating_sub(asked),
+        by: by.clone(),
+    });
+    tightest
+}
+
+/// How long a measurement of free memory is trusted (see [`memory_room`]).
+const BUDGET_TTL: Duration = Duration::from_millis(250);
+
+struct Budget {
+    at: Instant,
+    left: u64,
+    by: String,
+}
+
+static BUDGET: Mutex<Option<Budget>> = Mutex::new(None);
+
+/// Reads a small kernel-made file in one `read` (no `statx`, no growing buffer).
+fn read_small(path: &Path, buf: &mut [u8]) -> Option<usize> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(n)
 }
 
 /// The bytes of `[offset, offset + len)` that are holes in the file (not yet backed).
@@ -122,7 +176,9 @@ fn unbacked(fd: BorrowedFd<'_>, offset: u64, len: u64) -> u64 {
 
 /// `MemAvailable` plus `SwapFree`, in bytes.
 fn machine_available() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let mut buf = [0u8; 8192];
+    let n = read_small(Path::new("/proc/meminfo"), &mut buf)?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
     let field = |name: &str| -> Option<u64> {
         let line = text.lines().find(|l| l.starts_with(name))?;
         let kib: u64 = line[name.len()..]
@@ -166,7 +222,11 @@ fn cgroup_room() -> Vec<(u64, PathBuf)> {
 
 /// Limit − usage + inactive file cache for one cgroup directory, if it has a limit.
 fn room_in(d: &CgroupDir) -> Option<u64> {
-    let read = |f: &str| std::fs::read_to_string(d.path.join(f)).ok();
+    let read = |f: &str| {
+        let mut buf = [0u8; 8192];
+        let n = read_small(&d.path.join(f), &mut buf)?;
+        std::str::from_utf8(&buf[..n]).ok().map(str::to_owned)
+    };
     let (limit, usage, stat_key) = if d.v2 {
         let max = read("memory.max")?;
         let max = max.trim();
