@@ -85,4 +85,4 @@ pub use mapping::{
 pub use name::{IntoName, Name, MAX_NAME_LEN};
 pub use pod::{layout_fingerprint, Offset, Pod};
 pub use value::{Shared, SharedValue, ValueHeader, ValueLayout, ValueOptions};
-pub use view::{Access, Advice, UncheckedAdvice, View, ViewOptions, Windows};
+pub use view::{Access, Advice, Chunks, UncheckedAdvice, View, ViewOptions};

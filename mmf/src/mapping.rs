@@ -2,7 +2,7 @@
 //! build them.
 
 use crate::sys::{self, CreateSpec, OpenSpec};
-use crate::view::View;
+use crate::view::{Chunks, View};
 use crate::{Access, Error, ErrorKind, IntoName, Name, Result};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -208,23 +208,24 @@ impl Mapping {
         ))
     }
 
-    /// Streams through the object one view of `window` bytes at a time (rounded to the allocation
-    /// granularity), each advised `Sequential`. Drop each view before taking the next to keep the
-    /// address space and resident memory bounded, which is how a file larger than memory (or than
-    /// the address space) is read.
+    /// Streams through the object one view of `chunk_len` bytes at a time (rounded to the
+    /// allocation granularity), each advised `Sequential`; the last view may be shorter, as with
+    /// [`slice::chunks`]. Drop each view before taking the next to keep the address space and
+    /// resident memory bounded, which is how a file larger than memory (or than the address space)
+    /// is read.
     ///
     /// ```
     /// # let m = mmf::Mapping::anonymous(10 << 20)?;
     /// let mut total = 0usize;
-    /// for view in m.windows(4 << 20, mmf::Access::ReadOnly) {
+    /// for view in m.chunks(4 << 20, mmf::Access::ReadOnly) {
     ///     let view = view?;
     ///     total += view.len();
     /// }
     /// assert_eq!(total, 10 << 20);
     /// # Ok::<(), mmf::Error>(())
     /// ```
-    pub fn windows(&self, window: usize, access: Access) -> crate::view::Windows {
-        crate::view::Windows::new(self, window, access)
+    pub fn chunks(&self, chunk_len: usize, access: Access) -> Chunks {
+        Chunks::new(self, chunk_len, access)
     }
 
     pub(crate) fn from_parts(

@@ -10,39 +10,40 @@ use crate::mapping::{Mapping, Shared};
 use crate::sys;
 use crate::{Error, ErrorKind, Offset, Pod, Result};
 
-/// Streams through a large object one view at a time; see [`Mapping::windows`].
+/// An iterator over consecutive views of a mapping, each `chunk_len` bytes long (the last one
+/// may be shorter); see [`Mapping::chunks`].
 #[derive(Debug)]
-pub struct Windows {
+pub struct Chunks {
     mapping: Mapping,
     next: u64,
     end: u64,
-    window: u64,
+    chunk_len: u64,
     access: Access,
 }
 
-impl Windows {
-    pub(crate) fn new(mapping: &Mapping, window: usize, access: Access) -> Windows {
+impl Chunks {
+    pub(crate) fn new(mapping: &Mapping, chunk_len: usize, access: Access) -> Chunks {
         let gran = sys::allocation_granularity() as u64;
-        let window = (window as u64).max(gran);
-        let window = window - window % gran;
-        Windows {
+        let chunk_len = (chunk_len as u64).max(gran);
+        let chunk_len = chunk_len - chunk_len % gran;
+        Chunks {
             mapping: mapping.clone(),
             next: 0,
             end: mapping.len(),
-            window,
+            chunk_len,
             access,
         }
     }
 }
 
-impl Iterator for Windows {
+impl Iterator for Chunks {
     type Item = Result<View>;
 
     fn next(&mut self) -> Option<Result<View>> {
         if self.next >= self.end {
             return None;
         }
-        let len = (self.end - self.next).min(self.window) as usize;
+        let len = (self.end - self.next).min(self.chunk_len) as usize;
         let v = View::new(&self.mapping, self.next, len, self.access, None);
         self.next += len as u64;
         Some(v.map(|v| {
@@ -74,7 +75,7 @@ pub enum Access {
 ///
 /// Defaults, from the mmap-versus-read trade-offs (see the README): views start with `Normal`
 /// readahead; use `Random` for point lookups in files (avoids reading 128 KiB ahead for every
-/// 4 KiB used), `Sequential` for scans ([`Mapping::windows`] does this for you), `WillNeed` to
+/// 4 KiB used), `Sequential` for scans ([`Mapping::chunks`] does this for you), `WillNeed` to
 /// start reading a range in the background.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
