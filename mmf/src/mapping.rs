@@ -79,9 +79,9 @@ impl Default for Permissions {
     }
 }
 
-/// The state shared by a [`Mapping`] and every [`View`] made from it: the last of them to go
-/// closes the object.
-pub(crate) struct Shared {
+/// An open file-mapping object, held by a [`Mapping`] and every [`View`] made from it (its
+/// handle's inner state): the last of them to go closes the object.
+pub(crate) struct OpenObject {
     pub(crate) sys: sys::Object,
     pub(crate) what: String,
     pub(crate) name: Option<Name>,
@@ -109,14 +109,14 @@ pub(crate) struct Shared {
 /// ```
 #[derive(Clone)]
 pub struct Mapping {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) object: Arc<OpenObject>,
 }
 
 impl std::fmt::Debug for Mapping {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mapping")
-            .field("object", &self.shared.what)
-            .field("backing", &self.shared.backing)
+            .field("object", &self.object.what)
+            .field("backing", &self.object.backing)
             .field("len", &self.len())
             .finish()
     }
@@ -235,7 +235,7 @@ impl Mapping {
         backing: Backing,
     ) -> Mapping {
         Mapping {
-            shared: Arc::new(Shared {
+            object: Arc::new(OpenObject {
                 sys,
                 what,
                 name,
@@ -247,7 +247,7 @@ impl Mapping {
     /// The current size of the object in bytes. (Another process may grow a named object; the
     /// size is read from the OS each time.)
     pub fn len(&self) -> u64 {
-        self.shared.sys.len().unwrap_or(0)
+        self.object.sys.len().unwrap_or(0)
     }
 
     /// `true` when the object has no bytes (only possible for an empty file).
@@ -257,26 +257,26 @@ impl Mapping {
 
     /// The object's name, for named objects.
     pub fn name(&self) -> Option<&Name> {
-        self.shared.name.as_ref()
+        self.object.name.as_ref()
     }
 
     /// What backs the object.
     pub fn backing(&self) -> Backing {
-        self.shared.backing
+        self.object.backing
     }
 
     /// The object's lifetime. Anonymous objects always live while a handle or view exists; a file
     /// outlives its mappings and reports `Persistent`.
     pub fn lifetime(&self) -> Lifetime {
-        match self.shared.backing {
+        match self.object.backing {
             Backing::File => Lifetime::Persistent,
-            _ => self.shared.sys.lifetime(),
+            _ => self.object.sys.lifetime(),
         }
     }
 
     /// Whether this handle may make read-write views.
     pub fn is_writable(&self) -> bool {
-        self.shared.sys.writable()
+        self.object.sys.writable()
     }
 
     /// A read-only view of the whole object.
@@ -330,23 +330,23 @@ impl Mapping {
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
                 "grow",
-                self.shared.what.clone(),
+                self.object.what.clone(),
                 "this handle is read-only",
             ));
         }
-        let sys = &self.shared.sys;
+        let sys = &self.object.sys;
         let cur = self.len();
         if sys.commits_on_grow() && new_len > cur {
             if let Some(short) = sys.shortage(cur, new_len - cur) {
                 return Err(sys::shortage_error(
                     "grow",
-                    self.shared.what.clone(),
+                    self.object.what.clone(),
                     &short,
                 ));
             }
         }
         sys.grow(new_len)
-            .map_err(|e| Error::os("grow", self.shared.what.clone(), e))
+            .map_err(|e| Error::os("grow", self.object.what.clone(), e))
     }
 
     /// Lets the child process spawned from `cmd` inherit this object (`bInheritHandle`).
@@ -377,9 +377,9 @@ impl Mapping {
     #[doc(alias = "DuplicateHandle")]
     pub fn inherit(&self, cmd: &mut std::process::Command) -> Result<Inheritance> {
         let inner = self
-            .shared
+            .object
             .sys
-            .inherit(self.shared.backing, cmd, &self.shared.what)?;
+            .inherit(self.object.backing, cmd, &self.object.what)?;
         Ok(Inheritance { inner })
     }
 
@@ -409,9 +409,9 @@ impl Mapping {
     /// An OS error from `sendmsg`.
     #[cfg(unix)]
     pub fn send(&self, sock: &std::os::unix::net::UnixStream) -> Result<()> {
-        self.shared
+        self.object
             .sys
-            .send(self.shared.backing, sock, &self.shared.what)
+            .send(self.object.backing, sock, &self.object.what)
     }
 
     /// Receives an object sent with [`send`](Self::send). Linux only.
@@ -425,7 +425,7 @@ impl Mapping {
     }
 
     pub(crate) fn describe(&self) -> &str {
-        &self.shared.what
+        &self.object.what
     }
 }
 

@@ -6,7 +6,7 @@
 #![allow(unsafe_code)]
 
 use crate::copy;
-use crate::mapping::{Mapping, Shared};
+use crate::mapping::{Mapping, OpenObject};
 use crate::sys;
 use crate::{Error, ErrorKind, Offset, Pod, Result};
 
@@ -248,7 +248,7 @@ pub struct View {
     delta: usize,
     offset: u64,
     access: Access,
-    object: Arc<Shared>,
+    object: Arc<OpenObject>,
 }
 
 // SAFETY: a View is a handle to memory that is shared with other processes anyway; every safe
@@ -340,7 +340,7 @@ impl View {
                 delta: 0,
                 offset,
                 access,
-                object: m.shared.clone(),
+                object: m.object.clone(),
             });
         }
         let map_len = len.checked_add(delta).ok_or_else(|| {
@@ -374,7 +374,7 @@ impl View {
         };
         // SAFETY: `aligned` is a multiple of the granularity, `map_len > 0`, and
         // `aligned + map_len == offset + len <= size` (checked above).
-        let raw = unsafe { m.shared.sys.map(aligned, map_len, access, at) }.map_err(|e| {
+        let raw = unsafe { m.object.sys.map(aligned, map_len, access, at) }.map_err(|e| {
             let mut err = Error::os("map a view of", what.to_owned(), e);
             if at.is_some() && err.kind() == ErrorKind::AlreadyExists {
                 err = Error::new(
@@ -395,7 +395,7 @@ impl View {
             delta,
             offset,
             access,
-            object: m.shared.clone(),
+            object: m.object.clone(),
         })
     }
 
@@ -422,7 +422,7 @@ impl View {
     /// A handle to the object this view maps (keeps it open, like the view itself).
     pub fn mapping(&self) -> Mapping {
         Mapping {
-            shared: self.object.clone(),
+            object: self.object.clone(),
         }
     }
 

@@ -830,7 +830,7 @@ impl SharedValue {
         }
         view.write_at(SLOTS_OFFSET, &desc)?;
         view.write_at(format::OFF_DATA_END, &data_end.to_le_bytes())?;
-        let notifier = sys::Notifier::new(mapping.name(), mapping.shared.sys.global())?;
+        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())?;
         if let Some(ready) = ready_word(&view) {
             view.guarded("create", OFF_READY, 4, || {
                 // The sync point: everything above is visible to whoever sees READY (Acquire).
@@ -857,7 +857,7 @@ impl SharedValue {
         } else {
             mapping.map()?
         };
-        let notifier = sys::Notifier::new(mapping.name(), mapping.shared.sys.global())?;
+        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())?;
         // Wait for the creator's ready word: on Linux mmf's creators publish the name after the
         // header, but another implementation of FORMAT.md (or Windows, where a section is named
         // at creation) may not.
