@@ -79,8 +79,8 @@ mod view;
 
 pub use error::{Error, ErrorKind, Result};
 pub use mapping::{
-    allocation_granularity, page_size, Backing, CreateOptions, Disposition, FileOptions,
-    Inheritance, Lifetime, Mapping, Namespace, ObjectInfo, OpenOptions, Permissions,
+    allocation_granularity, page_size, Backing, Commit, CreateOptions, Disposition, FileOptions,
+    Inheritance, Lifetime, Mapping, Namespace, ObjectInfo, OpenOptions, Permissions, Scope,
 };
 pub use name::{IntoName, Name, MAX_NAME_LEN};
 pub use pod::{layout_fingerprint, Offset, Pod};

@@ -43,6 +43,34 @@ pub enum Backing {
     File,
 }
 
+/// When a new object's memory is committed (backed by RAM, swap or `/dev/shm` space): the choice
+/// between `SEC_COMMIT` and `SEC_RESERVE` in `CreateFileMapping`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Commit {
+    /// Commit the whole object at creation (`SEC_COMMIT`, `fallocate`), the default: a full
+    /// `/dev/shm` or a machine short of memory is an `OutOfSpace` error from `create`, never a
+    /// `SIGBUS` at first touch.
+    #[doc(alias = "SEC_COMMIT")]
+    Now,
+    /// Only reserve the size (`SEC_RESERVE`; on Linux a sparse object): creation succeeds beyond
+    /// the memory available, and [`View::commit`] backs the ranges actually used. This is how to
+    /// overcommit on purpose.
+    #[doc(alias = "SEC_RESERVE")]
+    Reserve,
+}
+
+/// Which Windows kernel-object namespace a name lives in. Linux has one system-wide namespace
+/// (the shared-memory directory), so there both choices are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// `Local\`: the name is visible only in the caller's session (the default, as for a Win32
+    /// name without a prefix).
+    Local,
+    /// `Global\`: the name is visible across sessions (services and user programs). Creating a
+    /// name there needs the `SeCreateGlobalPrivilege` privilege.
+    Global,
+}
+
 /// Who may open a named object, as Unix permission bits. The default is owner-only (`0600`).
 ///
 /// The mode is applied exactly, not filtered through the umask. On Windows only the default is
@@ -481,7 +509,7 @@ pub struct CreateOptions {
     size: u64,
     lifetime: Lifetime,
     permissions: Permissions,
-    commit: bool,
+    commit: Commit,
     open: OpenOptions,
 }
 
@@ -498,7 +526,7 @@ impl CreateOptions {
             size: 4096,
             lifetime: Lifetime::Handle,
             permissions: Permissions::OWNER_ONLY,
-            commit: true,
+            commit: Commit::Now,
             open: OpenOptions::new(),
         }
     }
@@ -521,9 +549,12 @@ impl CreateOptions {
         self
     }
 
-    /// Whether to commit the memory at creation (default `true`): a full `/dev/shm` is then an
-    /// `OutOfSpace` error now instead of a `SIGBUS` at first touch.
-    pub fn commit(&mut self, commit: bool) -> &mut Self {
+    /// When the memory is committed (default [`Commit::Now`]: a full `/dev/shm` is then an
+    /// `OutOfSpace` error now instead of a `SIGBUS` at first touch). [`Commit::Reserve`] only
+    /// reserves the size; views then commit what they use with [`View::commit`].
+    #[doc(alias = "SEC_COMMIT")]
+    #[doc(alias = "SEC_RESERVE")]
+    pub fn commit(&mut self, commit: Commit) -> &mut Self {
         self.commit = commit;
         self
     }
@@ -535,10 +566,10 @@ impl CreateOptions {
         self
     }
 
-    /// Windows: create the name in the `Global\` namespace instead of `Local\`. Ignored on Linux,
-    /// where the shared-memory directory is system-wide.
-    pub fn global(&mut self, global: bool) -> &mut Self {
-        self.open.global(global);
+    /// Windows: the namespace the name is created in (default [`Scope::Local`]). Ignored on
+    /// Linux, where the shared-memory directory is system-wide.
+    pub fn scope(&mut self, scope: Scope) -> &mut Self {
+        self.open.scope(scope);
         self
     }
 
@@ -564,8 +595,8 @@ impl CreateOptions {
             lifetime: self.lifetime,
             permissions: self.permissions,
             dir: self.open.dir.as_deref(),
-            commit: self.commit,
-            global: self.open.global,
+            commit: self.commit == Commit::Now,
+            global: self.open.scope == Scope::Global,
         })
     }
 
@@ -686,18 +717,18 @@ fn check_min_size(m: &Mapping, op: &'static str, want: u64) -> Result<()> {
 /// Options for opening an existing named object.
 ///
 /// ```
-/// use mmf::{ErrorKind, OpenOptions};
-/// let err = OpenOptions::new().writable(false).open("mmf-doc-no-such-object").unwrap_err();
+/// use mmf::{Access, ErrorKind, OpenOptions};
+/// let err = OpenOptions::new().access(Access::ReadOnly).open("mmf-doc-no-such-object").unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::NotFound);
 /// ```
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
-    writable: bool,
+    access: Access,
     min_size: u64,
     dir: Option<PathBuf>,
     allow_other_owner: bool,
     lock_timeout: Duration,
-    global: bool,
+    scope: Scope,
 }
 
 impl Default for OpenOptions {
@@ -710,19 +741,21 @@ impl OpenOptions {
     /// Defaults: read-write, any size, the default directory, own objects only.
     pub fn new() -> OpenOptions {
         OpenOptions {
-            writable: true,
+            access: Access::ReadWrite,
             min_size: 0,
             dir: None,
             allow_other_owner: false,
             lock_timeout: Duration::from_secs(5),
-            global: false,
+            scope: Scope::Local,
         }
     }
 
-    /// Open for writing too (default `true`). A read-only handle can still make read-only and
-    /// copy-on-write views.
-    pub fn writable(&mut self, writable: bool) -> &mut Self {
-        self.writable = writable;
+    /// The handle's access, as `dwDesiredAccess` in `OpenFileMapping` (default
+    /// [`Access::ReadWrite`]). A handle opened [`ReadOnly`](Access::ReadOnly) or
+    /// [`CopyOnWrite`](Access::CopyOnWrite) needs only read permission on the object and makes
+    /// read-only and copy-on-write views; a `ReadWrite` handle makes all three.
+    pub fn access(&mut self, access: Access) -> &mut Self {
+        self.access = access;
         self
     }
 
@@ -744,20 +777,21 @@ impl OpenOptions {
         self
     }
 
-    /// Windows: open in the `Global\` namespace. Ignored on Linux.
-    pub fn global(&mut self, global: bool) -> &mut Self {
-        self.global = global;
+    /// Windows: the namespace to look the name up in (default [`Scope::Local`]). Ignored on
+    /// Linux.
+    pub fn scope(&mut self, scope: Scope) -> &mut Self {
+        self.scope = scope;
         self
     }
 
     fn spec<'a>(&'a self, name: &'a Name) -> OpenSpec<'a> {
         OpenSpec {
             name,
-            writable: self.writable,
+            writable: self.access == Access::ReadWrite,
             dir: self.dir.as_deref(),
             allow_other_owner: self.allow_other_owner,
             lock_timeout: self.lock_timeout,
-            global: self.global,
+            global: self.scope == Scope::Global,
         }
     }
 
@@ -787,26 +821,44 @@ impl OpenOptions {
 /// # drop(m); std::fs::remove_file(&path).unwrap();
 /// # Ok::<(), mmf::Error>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FileOptions {
-    read_only: bool,
+    access: Access,
     create: bool,
     max_size: Option<u64>,
+}
+
+impl Default for FileOptions {
+    fn default() -> FileOptions {
+        FileOptions::new()
+    }
 }
 
 impl FileOptions {
     /// Defaults: read-write, the file must exist, size = the file's length.
     pub fn new() -> FileOptions {
-        FileOptions::default()
+        FileOptions {
+            access: Access::ReadWrite,
+            create: false,
+            max_size: None,
+        }
     }
 
-    /// Open the file read-only (default: read-write). Read-only and copy-on-write views work.
-    pub fn read_only(&mut self, read_only: bool) -> &mut Self {
-        self.read_only = read_only;
+    /// How the file is opened (default [`Access::ReadWrite`]). [`ReadOnly`](Access::ReadOnly)
+    /// and [`CopyOnWrite`](Access::CopyOnWrite) open it read-only (`GENERIC_READ`, `O_RDONLY`),
+    /// which needs only read permission; read-only and copy-on-write views then work, and
+    /// nothing ever reaches the file.
+    pub fn access(&mut self, access: Access) -> &mut Self {
+        self.access = access;
         self
     }
 
-    /// Create the file if it does not exist.
+    fn writable(&self) -> bool {
+        self.access == Access::ReadWrite
+    }
+
+    /// Create the file if it does not exist (as `std::fs::OpenOptions::create`; only with
+    /// read-write access).
     pub fn create(&mut self, create: bool) -> &mut Self {
         self.create = create;
         self
@@ -845,15 +897,15 @@ impl FileOptions {
         }
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .write(!self.read_only)
-            .create(self.create && !self.read_only)
+            .write(self.writable())
+            .create(self.create && self.writable())
             .open(path)
             .map_err(|e| Error::os("open", what.clone(), e))?;
         self.open_inner(file, what)
     }
 
     /// Makes a mapping object of an open file. The file's access mode must match
-    /// [`read_only`](Self::read_only).
+    /// [`access`](Self::access): opened for writing exactly when it is `ReadWrite`.
     ///
     /// # Errors
     /// As for [`open`](Self::open).
@@ -876,7 +928,7 @@ impl FileOptions {
         let mut size = md.len();
         if let Some(max) = self.max_size {
             if max > size {
-                if self.read_only {
+                if !self.writable() {
                     return Err(Error::new(
                         ErrorKind::PermissionDenied,
                         "map",
@@ -893,7 +945,7 @@ impl FileOptions {
                 size = max;
             }
         }
-        let sys = sys::Object::from_file(file, size, !self.read_only, &what)?;
+        let sys = sys::Object::from_file(file, size, self.writable(), &what)?;
         Ok(Mapping::from_parts(sys, what, None, Backing::File))
     }
 }

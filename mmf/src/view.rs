@@ -870,7 +870,7 @@ impl View {
     /// Commits `len` bytes at `offset` of the view: the object's memory (or disk blocks) for them
     /// is allocated now, so a shortage is `OutOfSpace` here and not a `SIGBUS` at first touch. This
     /// is the commit step of reserve-then-commit (`SEC_RESERVE` + `MEM_COMMIT`): create the object
-    /// with [`CreateOptions::commit(false)`](crate::CreateOptions::commit), then commit pieces.
+    /// with [`Commit::Reserve`](crate::Commit::Reserve), then commit pieces.
     ///
     /// # Errors
     /// `OutOfRange`, `PermissionDenied` (read-only view), `OutOfSpace`, `Unsupported` (the

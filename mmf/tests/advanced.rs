@@ -6,8 +6,8 @@ mod common;
 use common::{check, run_helper};
 use common::{unique, TempPath};
 use mmf::{
-    Access, Advice, CreateOptions, ErrorKind, FileOptions, Mapping, Offset, Pod, UncheckedAdvice,
-    ViewOptions,
+    Access, Advice, Commit, CreateOptions, ErrorKind, FileOptions, Mapping, Offset, Pod,
+    UncheckedAdvice, ViewOptions,
 };
 
 #[derive(Clone, Copy)]
@@ -144,7 +144,7 @@ fn reserve_64_gib_and_commit_1_gib() {
     let name = unique("reserve");
     let m = match CreateOptions::new()
         .size(64 << 30)
-        .commit(false)
+        .commit(Commit::Reserve)
         .create(&name)
     {
         Ok(m) => m,
@@ -194,7 +194,7 @@ fn commit_and_populate_report_out_of_space_instead_of_sigbus() {
         let m = CreateOptions::new()
             .dir(&dir)
             .size(64 << 20)
-            .commit(false)
+            .commit(Commit::Reserve)
             .create(unique("r"))
             .unwrap();
         let v = m.map_mut().unwrap();
