@@ -168,7 +168,8 @@ impl Mapping {
     /// Opens the existing named object `name` for reading and writing.
     ///
     /// # Errors
-    /// `NotFound` when no object has that name (the seed's "first instance" test),
+    /// `NotFound` when no object has that name (how a program finds out that it is the first
+    /// instance),
     /// `PermissionDenied`, `InvalidName`.
     #[doc(alias = "OpenFileMappingW")]
     pub fn open(name: impl IntoName) -> Result<Mapping> {

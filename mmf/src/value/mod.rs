@@ -1,8 +1,8 @@
 //! Shared values: one named object holding the latest version of a value, which any number of
 //! processes store and retrieve whole.
 //!
-//! A [`SharedValue`] is what the seed's "store a string, retrieve it in another instance" program
-//! should have had: `store` replaces the value atomically (a reader sees the old value or the new
+//! A [`SharedValue`] is what the classic Win32 "store a string, retrieve it in another instance"
+//! example should have had: `store` replaces the value atomically (a reader sees the old value or the new
 //! one, never a mix), `retrieve` copies the latest value out, `wait_newer` blocks in the kernel
 //! until a newer version is stored. [`Shared<T>`] does the same for plain-old-data types, with
 //! the type's layout checked on open.
