@@ -52,9 +52,11 @@ pub enum Commit {
     /// `SIGBUS` at first touch.
     #[doc(alias = "SEC_COMMIT")]
     Now,
-    /// Only reserve the size (`SEC_RESERVE`; on Linux a sparse object): creation succeeds beyond
-    /// the memory available, and [`View::commit`] backs the ranges actually used. This is how to
-    /// overcommit on purpose.
+    /// Only reserve the size (`SEC_RESERVE`; on Linux a sparse object whose pages are allocated
+    /// when first written): creation succeeds beyond the memory available, and
+    /// [`View::commit`] backs a range ahead of use, with an `OutOfSpace` error rather than a fault
+    /// at first touch. On Windows each view commits the pages it maps. This is how to overcommit
+    /// on purpose.
     #[doc(alias = "SEC_RESERVE")]
     Reserve,
 }
