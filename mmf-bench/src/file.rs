@@ -123,7 +123,7 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
     let file = prepare(&path, size);
     let fd = file.as_raw_fd();
     let m = mmf::FileOptions::new()
-        .read_only(true)
+        .access(mmf::Access::ReadOnly)
         .open(&path)
         .expect("map the file");
     // One long-lived view, as the library recommends (map once, read many times).

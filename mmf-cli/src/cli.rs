@@ -48,7 +48,7 @@ pub enum Command {
     Gc,
     /// Write an object's raw bytes to stdout (a hex view when stdout is a terminal)
     Dump(DumpArgs),
-    /// The seed's "MMF Sharing Data" dialog, in the terminal
+    /// The classic Win32 "MMF Sharing Data" dialog, in the terminal
     #[command(after_help = DIALOG_AFTER)]
     Dialog(DialogArgs),
     /// Print a shell completion script
@@ -59,8 +59,8 @@ pub enum Command {
 
 const STORE_AFTER: &str = "\
 Without --raw, NAME becomes an mmf shared value: every store is a new version, readers never \
-see a torn value, and `mmf watch` sees each one. With --raw, NAME is a plain object like the \
-seed's: the bytes, then a NUL, in at least 4096 bytes, readable by any C program or by Python's \
+see a torn value, and `mmf watch` sees each one. With --raw, NAME is a plain object holding a C \
+string: the bytes, then a NUL, in at least 4096 bytes, readable by any C program or by Python's \
 multiprocessing.shared_memory.
 
 Examples:
@@ -70,7 +70,7 @@ Examples:
   mmf store --raw --hold mmfobject 'typed by the user'";
 
 const RETRIEVE_AFTER: &str = "\
-Shared values are written whole; plain objects up to their first NUL, as the seed reads them.
+Shared values are written whole; plain objects up to their first NUL, as C programs read them.
 
 Examples:
   mmf retrieve greeting
@@ -103,7 +103,8 @@ pub struct StoreArgs {
     #[arg(long, short = 'f', value_name = "PATH")]
     pub file: Option<PathBuf>,
 
-    /// The seed's format: the bytes and a NUL in a plain object of at least 4096 bytes
+    /// Store a C string, as C programs read it: the bytes and a NUL in a plain object of at least
+    /// 4096 bytes
     #[arg(long)]
     pub raw: bool,
 

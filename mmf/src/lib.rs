@@ -14,11 +14,12 @@
 //! use mmf::{Mapping, ErrorKind};
 //! # let name = format!("mmf-doc-crate-{}", std::process::id());
 //!
-//! // The seed's "Store Data": the first instance creates a 4 KiB object and writes into it.
+//! // "Store Data", as in the classic Win32 shared-memory dialog: the first instance creates a
+//! // 4 KiB object and writes into it.
 //! let first = Mapping::create(&name, 4096)?;
 //! first.map_mut()?.write_at(0, b"typed by the user\0")?;
 //!
-//! // The seed's "Retrieve Data": a second instance opens it by name and reads it back.
+//! // "Retrieve Data": a second instance opens it by name and reads it back.
 //! let second = Mapping::open(&name)?;
 //! let text = second.map()?.read_vec(0, 17)?;
 //! assert_eq!(text, b"typed by the user");
@@ -31,8 +32,8 @@
 //!
 //! ## Shared values
 //!
-//! The seed's program copies a string into shared memory while another instance may be copying
-//! it out, with nothing to stop a half-written read. A [`SharedValue`] is what it should have had:
+//! The classic Win32 example copies a string into shared memory while another instance may be
+//! copying it out, with nothing to stop a half-written read. A [`SharedValue`] is what it should have had:
 //! [`store`](SharedValue::store) replaces the value atomically, [`retrieve`](SharedValue::retrieve)
 //! copies out the latest whole value, and [`wait_newer`](SharedValue::wait_newer) sleeps in the
 //! kernel until another process stores a newer one. Values grow as needed, any number of
@@ -79,10 +80,10 @@ mod view;
 
 pub use error::{Error, ErrorKind, Result};
 pub use mapping::{
-    allocation_granularity, page_size, Backing, CreateOptions, Disposition, FileOptions,
-    Inheritance, Lifetime, Mapping, Namespace, ObjectInfo, OpenOptions, Permissions,
+    allocation_granularity, page_size, Backing, Commit, CreateOptions, Disposition, FileOptions,
+    Inheritance, Lifetime, Mapping, Namespace, ObjectInfo, OpenOptions, Permissions, Scope,
 };
 pub use name::{IntoName, Name, MAX_NAME_LEN};
 pub use pod::{layout_fingerprint, Offset, Pod};
 pub use value::{Shared, SharedValue, ValueHeader, ValueLayout, ValueOptions};
-pub use view::{Access, Advice, UncheckedAdvice, View, ViewOptions, Windows};
+pub use view::{Access, Advice, Chunks, UncheckedAdvice, View, ViewOptions};

@@ -2,7 +2,7 @@
 //! build them.
 
 use crate::sys::{self, CreateSpec, OpenSpec};
-use crate::view::View;
+use crate::view::{Chunks, View};
 use crate::{Access, Error, ErrorKind, IntoName, Name, Result};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -43,6 +43,36 @@ pub enum Backing {
     File,
 }
 
+/// When a new object's memory is committed (backed by RAM, swap or `/dev/shm` space): the choice
+/// between `SEC_COMMIT` and `SEC_RESERVE` in `CreateFileMapping`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Commit {
+    /// Commit the whole object at creation (`SEC_COMMIT`, `fallocate`), the default: a full
+    /// `/dev/shm` or a machine short of memory is an `OutOfSpace` error from `create`, never a
+    /// `SIGBUS` at first touch.
+    #[doc(alias = "SEC_COMMIT")]
+    Now,
+    /// Only reserve the size (`SEC_RESERVE`; on Linux a sparse object whose pages are allocated
+    /// when first written): creation succeeds beyond the memory available, and
+    /// [`View::commit`] backs a range ahead of use, with an `OutOfSpace` error rather than a fault
+    /// at first touch. On Windows each view commits the pages it maps. This is how to overcommit
+    /// on purpose.
+    #[doc(alias = "SEC_RESERVE")]
+    Reserve,
+}
+
+/// Which Windows kernel-object namespace a name lives in. Linux has one system-wide namespace
+/// (the shared-memory directory), so there both choices are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// `Local\`: the name is visible only in the caller's session (the default, as for a Win32
+    /// name without a prefix).
+    Local,
+    /// `Global\`: the name is visible across sessions (services and user programs). Creating a
+    /// name there needs the `SeCreateGlobalPrivilege` privilege.
+    Global,
+}
+
 /// Who may open a named object, as Unix permission bits. The default is owner-only (`0600`).
 ///
 /// The mode is applied exactly, not filtered through the umask. On Windows only the default is
@@ -79,9 +109,9 @@ impl Default for Permissions {
     }
 }
 
-/// The state shared by a [`Mapping`] and every [`View`] made from it: the last of them to go
-/// closes the object.
-pub(crate) struct Shared {
+/// An open file-mapping object, held by a [`Mapping`] and every [`View`] made from it (its
+/// handle's inner state): the last of them to go closes the object.
+pub(crate) struct OpenObject {
     pub(crate) sys: sys::Object,
     pub(crate) what: String,
     pub(crate) name: Option<Name>,
@@ -109,14 +139,14 @@ pub(crate) struct Shared {
 /// ```
 #[derive(Clone)]
 pub struct Mapping {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) object: Arc<OpenObject>,
 }
 
 impl std::fmt::Debug for Mapping {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mapping")
-            .field("object", &self.shared.what)
-            .field("backing", &self.shared.backing)
+            .field("object", &self.object.what)
+            .field("backing", &self.object.backing)
             .field("len", &self.len())
             .finish()
     }
@@ -140,7 +170,8 @@ impl Mapping {
     /// Opens the existing named object `name` for reading and writing.
     ///
     /// # Errors
-    /// `NotFound` when no object has that name (the seed's "first instance" test),
+    /// `NotFound` when no object has that name (how a program finds out that it is the first
+    /// instance),
     /// `PermissionDenied`, `InvalidName`.
     #[doc(alias = "OpenFileMappingW")]
     pub fn open(name: impl IntoName) -> Result<Mapping> {
@@ -208,23 +239,24 @@ impl Mapping {
         ))
     }
 
-    /// Streams through the object one view of `window` bytes at a time (rounded to the allocation
-    /// granularity), each advised `Sequential`. Drop each view before taking the next to keep the
-    /// address space and resident memory bounded, which is how a file larger than memory (or than
-    /// the address space) is read.
+    /// Streams through the object one view of `chunk_len` bytes at a time (rounded to the
+    /// allocation granularity), each advised `Sequential`; the last view may be shorter, as with
+    /// [`slice::chunks`]. Drop each view before taking the next to keep the address space and
+    /// resident memory bounded, which is how a file larger than memory (or than the address space)
+    /// is read.
     ///
     /// ```
     /// # let m = mmf::Mapping::anonymous(10 << 20)?;
     /// let mut total = 0usize;
-    /// for view in m.windows(4 << 20, mmf::Access::ReadOnly) {
+    /// for view in m.chunks(4 << 20, mmf::Access::ReadOnly) {
     ///     let view = view?;
     ///     total += view.len();
     /// }
     /// assert_eq!(total, 10 << 20);
     /// # Ok::<(), mmf::Error>(())
     /// ```
-    pub fn windows(&self, window: usize, access: Access) -> crate::view::Windows {
-        crate::view::Windows::new(self, window, access)
+    pub fn chunks(&self, chunk_len: usize, access: Access) -> Chunks {
+        Chunks::new(self, chunk_len, access)
     }
 
     pub(crate) fn from_parts(
@@ -234,7 +266,7 @@ impl Mapping {
         backing: Backing,
     ) -> Mapping {
         Mapping {
-            shared: Arc::new(Shared {
+            object: Arc::new(OpenObject {
                 sys,
                 what,
                 name,
@@ -246,7 +278,7 @@ impl Mapping {
     /// The current size of the object in bytes. (Another process may grow a named object; the
     /// size is read from the OS each time.)
     pub fn len(&self) -> u64 {
-        self.shared.sys.len().unwrap_or(0)
+        self.object.sys.len().unwrap_or(0)
     }
 
     /// `true` when the object has no bytes (only possible for an empty file).
@@ -256,26 +288,26 @@ impl Mapping {
 
     /// The object's name, for named objects.
     pub fn name(&self) -> Option<&Name> {
-        self.shared.name.as_ref()
+        self.object.name.as_ref()
     }
 
     /// What backs the object.
     pub fn backing(&self) -> Backing {
-        self.shared.backing
+        self.object.backing
     }
 
     /// The object's lifetime. Anonymous objects always live while a handle or view exists; a file
     /// outlives its mappings and reports `Persistent`.
     pub fn lifetime(&self) -> Lifetime {
-        match self.shared.backing {
+        match self.object.backing {
             Backing::File => Lifetime::Persistent,
-            _ => self.shared.sys.lifetime(),
+            _ => self.object.sys.lifetime(),
         }
     }
 
     /// Whether this handle may make read-write views.
     pub fn is_writable(&self) -> bool {
-        self.shared.sys.writable()
+        self.object.sys.writable()
     }
 
     /// A read-only view of the whole object.
@@ -329,23 +361,23 @@ impl Mapping {
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
                 "grow",
-                self.shared.what.clone(),
+                self.object.what.clone(),
                 "this handle is read-only",
             ));
         }
-        let sys = &self.shared.sys;
+        let sys = &self.object.sys;
         let cur = self.len();
         if sys.commits_on_grow() && new_len > cur {
             if let Some(short) = sys.shortage(cur, new_len - cur) {
                 return Err(sys::shortage_error(
                     "grow",
-                    self.shared.what.clone(),
+                    self.object.what.clone(),
                     &short,
                 ));
             }
         }
         sys.grow(new_len)
-            .map_err(|e| Error::os("grow", self.shared.what.clone(), e))
+            .map_err(|e| Error::os("grow", self.object.what.clone(), e))
     }
 
     /// Lets the child process spawned from `cmd` inherit this object (`bInheritHandle`).
@@ -376,9 +408,9 @@ impl Mapping {
     #[doc(alias = "DuplicateHandle")]
     pub fn inherit(&self, cmd: &mut std::process::Command) -> Result<Inheritance> {
         let inner = self
-            .shared
+            .object
             .sys
-            .inherit(self.shared.backing, cmd, &self.shared.what)?;
+            .inherit(self.object.backing, cmd, &self.object.what)?;
         Ok(Inheritance { inner })
     }
 
@@ -408,9 +440,9 @@ impl Mapping {
     /// An OS error from `sendmsg`.
     #[cfg(unix)]
     pub fn send(&self, sock: &std::os::unix::net::UnixStream) -> Result<()> {
-        self.shared
+        self.object
             .sys
-            .send(self.shared.backing, sock, &self.shared.what)
+            .send(self.object.backing, sock, &self.object.what)
     }
 
     /// Receives an object sent with [`send`](Self::send). Linux only.
@@ -424,7 +456,7 @@ impl Mapping {
     }
 
     pub(crate) fn describe(&self) -> &str {
-        &self.shared.what
+        &self.object.what
     }
 }
 
@@ -480,7 +512,7 @@ pub struct CreateOptions {
     size: u64,
     lifetime: Lifetime,
     permissions: Permissions,
-    commit: bool,
+    commit: Commit,
     open: OpenOptions,
 }
 
@@ -497,7 +529,7 @@ impl CreateOptions {
             size: 4096,
             lifetime: Lifetime::Handle,
             permissions: Permissions::OWNER_ONLY,
-            commit: true,
+            commit: Commit::Now,
             open: OpenOptions::new(),
         }
     }
@@ -520,9 +552,12 @@ impl CreateOptions {
         self
     }
 
-    /// Whether to commit the memory at creation (default `true`): a full `/dev/shm` is then an
-    /// `OutOfSpace` error now instead of a `SIGBUS` at first touch.
-    pub fn commit(&mut self, commit: bool) -> &mut Self {
+    /// When the memory is committed (default [`Commit::Now`]: a full `/dev/shm` is then an
+    /// `OutOfSpace` error now instead of a `SIGBUS` at first touch). [`Commit::Reserve`] only
+    /// reserves the size; views then commit what they use with [`View::commit`].
+    #[doc(alias = "SEC_COMMIT")]
+    #[doc(alias = "SEC_RESERVE")]
+    pub fn commit(&mut self, commit: Commit) -> &mut Self {
         self.commit = commit;
         self
     }
@@ -534,10 +569,10 @@ impl CreateOptions {
         self
     }
 
-    /// Windows: create the name in the `Global\` namespace instead of `Local\`. Ignored on Linux,
-    /// where the shared-memory directory is system-wide.
-    pub fn global(&mut self, global: bool) -> &mut Self {
-        self.open.global(global);
+    /// Windows: the namespace the name is created in (default [`Scope::Local`]). Ignored on
+    /// Linux, where the shared-memory directory is system-wide.
+    pub fn scope(&mut self, scope: Scope) -> &mut Self {
+        self.open.scope(scope);
         self
     }
 
@@ -563,8 +598,8 @@ impl CreateOptions {
             lifetime: self.lifetime,
             permissions: self.permissions,
             dir: self.open.dir.as_deref(),
-            commit: self.commit,
-            global: self.open.global,
+            commit: self.commit == Commit::Now,
+            global: self.open.scope == Scope::Global,
         })
     }
 
@@ -685,18 +720,18 @@ fn check_min_size(m: &Mapping, op: &'static str, want: u64) -> Result<()> {
 /// Options for opening an existing named object.
 ///
 /// ```
-/// use mmf::{ErrorKind, OpenOptions};
-/// let err = OpenOptions::new().writable(false).open("mmf-doc-no-such-object").unwrap_err();
+/// use mmf::{Access, ErrorKind, OpenOptions};
+/// let err = OpenOptions::new().access(Access::ReadOnly).open("mmf-doc-no-such-object").unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::NotFound);
 /// ```
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
-    writable: bool,
+    access: Access,
     min_size: u64,
     dir: Option<PathBuf>,
     allow_other_owner: bool,
     lock_timeout: Duration,
-    global: bool,
+    scope: Scope,
 }
 
 impl Default for OpenOptions {
@@ -709,19 +744,21 @@ impl OpenOptions {
     /// Defaults: read-write, any size, the default directory, own objects only.
     pub fn new() -> OpenOptions {
         OpenOptions {
-            writable: true,
+            access: Access::ReadWrite,
             min_size: 0,
             dir: None,
             allow_other_owner: false,
             lock_timeout: Duration::from_secs(5),
-            global: false,
+            scope: Scope::Local,
         }
     }
 
-    /// Open for writing too (default `true`). A read-only handle can still make read-only and
-    /// copy-on-write views.
-    pub fn writable(&mut self, writable: bool) -> &mut Self {
-        self.writable = writable;
+    /// The handle's access, as `dwDesiredAccess` in `OpenFileMapping` (default
+    /// [`Access::ReadWrite`]). A handle opened [`ReadOnly`](Access::ReadOnly) or
+    /// [`CopyOnWrite`](Access::CopyOnWrite) needs only read permission on the object and makes
+    /// read-only and copy-on-write views; a `ReadWrite` handle makes all three.
+    pub fn access(&mut self, access: Access) -> &mut Self {
+        self.access = access;
         self
     }
 
@@ -743,20 +780,21 @@ impl OpenOptions {
         self
     }
 
-    /// Windows: open in the `Global\` namespace. Ignored on Linux.
-    pub fn global(&mut self, global: bool) -> &mut Self {
-        self.global = global;
+    /// Windows: the namespace to look the name up in (default [`Scope::Local`]). Ignored on
+    /// Linux.
+    pub fn scope(&mut self, scope: Scope) -> &mut Self {
+        self.scope = scope;
         self
     }
 
     fn spec<'a>(&'a self, name: &'a Name) -> OpenSpec<'a> {
         OpenSpec {
             name,
-            writable: self.writable,
+            writable: self.access == Access::ReadWrite,
             dir: self.dir.as_deref(),
             allow_other_owner: self.allow_other_owner,
             lock_timeout: self.lock_timeout,
-            global: self.global,
+            global: self.scope == Scope::Global,
         }
     }
 
@@ -786,26 +824,44 @@ impl OpenOptions {
 /// # drop(m); std::fs::remove_file(&path).unwrap();
 /// # Ok::<(), mmf::Error>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FileOptions {
-    read_only: bool,
+    access: Access,
     create: bool,
     max_size: Option<u64>,
+}
+
+impl Default for FileOptions {
+    fn default() -> FileOptions {
+        FileOptions::new()
+    }
 }
 
 impl FileOptions {
     /// Defaults: read-write, the file must exist, size = the file's length.
     pub fn new() -> FileOptions {
-        FileOptions::default()
+        FileOptions {
+            access: Access::ReadWrite,
+            create: false,
+            max_size: None,
+        }
     }
 
-    /// Open the file read-only (default: read-write). Read-only and copy-on-write views work.
-    pub fn read_only(&mut self, read_only: bool) -> &mut Self {
-        self.read_only = read_only;
+    /// How the file is opened (default [`Access::ReadWrite`]). [`ReadOnly`](Access::ReadOnly)
+    /// and [`CopyOnWrite`](Access::CopyOnWrite) open it read-only (`GENERIC_READ`, `O_RDONLY`),
+    /// which needs only read permission; read-only and copy-on-write views then work, and
+    /// nothing ever reaches the file.
+    pub fn access(&mut self, access: Access) -> &mut Self {
+        self.access = access;
         self
     }
 
-    /// Create the file if it does not exist.
+    fn writable(&self) -> bool {
+        self.access == Access::ReadWrite
+    }
+
+    /// Create the file if it does not exist (as `std::fs::OpenOptions::create`; only with
+    /// read-write access).
     pub fn create(&mut self, create: bool) -> &mut Self {
         self.create = create;
         self
@@ -844,15 +900,15 @@ impl FileOptions {
         }
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .write(!self.read_only)
-            .create(self.create && !self.read_only)
+            .write(self.writable())
+            .create(self.create && self.writable())
             .open(path)
             .map_err(|e| Error::os("open", what.clone(), e))?;
         self.open_inner(file, what)
     }
 
     /// Makes a mapping object of an open file. The file's access mode must match
-    /// [`read_only`](Self::read_only).
+    /// [`access`](Self::access): opened for writing exactly when it is `ReadWrite`.
     ///
     /// # Errors
     /// As for [`open`](Self::open).
@@ -875,7 +931,7 @@ impl FileOptions {
         let mut size = md.len();
         if let Some(max) = self.max_size {
             if max > size {
-                if self.read_only {
+                if !self.writable() {
                     return Err(Error::new(
                         ErrorKind::PermissionDenied,
                         "map",
@@ -892,7 +948,7 @@ impl FileOptions {
                 size = max;
             }
         }
-        let sys = sys::Object::from_file(file, size, !self.read_only, &what)?;
+        let sys = sys::Object::from_file(file, size, self.writable(), &what)?;
         Ok(Mapping::from_parts(sys, what, None, Backing::File))
     }
 }

@@ -6,43 +6,44 @@
 #![allow(unsafe_code)]
 
 use crate::copy;
-use crate::mapping::{Mapping, Shared};
+use crate::mapping::{Mapping, OpenObject};
 use crate::sys;
 use crate::{Error, ErrorKind, Offset, Pod, Result};
 
-/// Streams through a large object one view at a time; see [`Mapping::windows`].
+/// An iterator over consecutive views of a mapping, each `chunk_len` bytes long (the last one
+/// may be shorter); see [`Mapping::chunks`].
 #[derive(Debug)]
-pub struct Windows {
+pub struct Chunks {
     mapping: Mapping,
     next: u64,
     end: u64,
-    window: u64,
+    chunk_len: u64,
     access: Access,
 }
 
-impl Windows {
-    pub(crate) fn new(mapping: &Mapping, window: usize, access: Access) -> Windows {
+impl Chunks {
+    pub(crate) fn new(mapping: &Mapping, chunk_len: usize, access: Access) -> Chunks {
         let gran = sys::allocation_granularity() as u64;
-        let window = (window as u64).max(gran);
-        let window = window - window % gran;
-        Windows {
+        let chunk_len = (chunk_len as u64).max(gran);
+        let chunk_len = chunk_len - chunk_len % gran;
+        Chunks {
             mapping: mapping.clone(),
             next: 0,
             end: mapping.len(),
-            window,
+            chunk_len,
             access,
         }
     }
 }
 
-impl Iterator for Windows {
+impl Iterator for Chunks {
     type Item = Result<View>;
 
     fn next(&mut self) -> Option<Result<View>> {
         if self.next >= self.end {
             return None;
         }
-        let len = (self.end - self.next).min(self.window) as usize;
+        let len = (self.end - self.next).min(self.chunk_len) as usize;
         let v = View::new(&self.mapping, self.next, len, self.access, None);
         self.next += len as u64;
         Some(v.map(|v| {
@@ -74,7 +75,7 @@ pub enum Access {
 ///
 /// Defaults, from the mmap-versus-read trade-offs (see the README): views start with `Normal`
 /// readahead; use `Random` for point lookups in files (avoids reading 128 KiB ahead for every
-/// 4 KiB used), `Sequential` for scans ([`Mapping::windows`] does this for you), `WillNeed` to
+/// 4 KiB used), `Sequential` for scans ([`Mapping::chunks`] does this for you), `WillNeed` to
 /// start reading a range in the background.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -247,7 +248,7 @@ pub struct View {
     delta: usize,
     offset: u64,
     access: Access,
-    object: Arc<Shared>,
+    object: Arc<OpenObject>,
 }
 
 // SAFETY: a View is a handle to memory that is shared with other processes anyway; every safe
@@ -339,7 +340,7 @@ impl View {
                 delta: 0,
                 offset,
                 access,
-                object: m.shared.clone(),
+                object: m.object.clone(),
             });
         }
         let map_len = len.checked_add(delta).ok_or_else(|| {
@@ -373,7 +374,7 @@ impl View {
         };
         // SAFETY: `aligned` is a multiple of the granularity, `map_len > 0`, and
         // `aligned + map_len == offset + len <= size` (checked above).
-        let raw = unsafe { m.shared.sys.map(aligned, map_len, access, at) }.map_err(|e| {
+        let raw = unsafe { m.object.sys.map(aligned, map_len, access, at) }.map_err(|e| {
             let mut err = Error::os("map a view of", what.to_owned(), e);
             if at.is_some() && err.kind() == ErrorKind::AlreadyExists {
                 err = Error::new(
@@ -394,7 +395,7 @@ impl View {
             delta,
             offset,
             access,
-            object: m.shared.clone(),
+            object: m.object.clone(),
         })
     }
 
@@ -421,7 +422,7 @@ impl View {
     /// A handle to the object this view maps (keeps it open, like the view itself).
     pub fn mapping(&self) -> Mapping {
         Mapping {
-            shared: self.object.clone(),
+            object: self.object.clone(),
         }
     }
 
@@ -869,7 +870,7 @@ impl View {
     /// Commits `len` bytes at `offset` of the view: the object's memory (or disk blocks) for them
     /// is allocated now, so a shortage is `OutOfSpace` here and not a `SIGBUS` at first touch. This
     /// is the commit step of reserve-then-commit (`SEC_RESERVE` + `MEM_COMMIT`): create the object
-    /// with [`CreateOptions::commit(false)`](crate::CreateOptions::commit), then commit pieces.
+    /// with [`Commit::Reserve`](crate::Commit::Reserve), then commit pieces.
     ///
     /// # Errors
     /// `OutOfRange`, `PermissionDenied` (read-only view), `OutOfSpace`, `Unsupported` (the

@@ -6,8 +6,8 @@ mod common;
 use common::{check, run_helper};
 use common::{unique, TempPath};
 use mmf::{
-    Access, Advice, CreateOptions, ErrorKind, FileOptions, Mapping, Offset, Pod, UncheckedAdvice,
-    ViewOptions,
+    Access, Advice, Commit, CreateOptions, ErrorKind, FileOptions, Mapping, Offset, Pod,
+    UncheckedAdvice, ViewOptions,
 };
 
 #[derive(Clone, Copy)]
@@ -144,7 +144,7 @@ fn reserve_64_gib_and_commit_1_gib() {
     let name = unique("reserve");
     let m = match CreateOptions::new()
         .size(64 << 30)
-        .commit(false)
+        .commit(Commit::Reserve)
         .create(&name)
     {
         Ok(m) => m,
@@ -194,7 +194,7 @@ fn commit_and_populate_report_out_of_space_instead_of_sigbus() {
         let m = CreateOptions::new()
             .dir(&dir)
             .size(64 << 20)
-            .commit(false)
+            .commit(Commit::Reserve)
             .create(unique("r"))
             .unwrap();
         let v = m.map_mut().unwrap();
@@ -307,7 +307,7 @@ fn advice_populate_and_locking() {
 }
 
 #[test]
-fn stream_through_a_large_sparse_file_with_a_sliding_window() {
+fn stream_through_a_large_sparse_file_in_chunks() {
     // Larger than a view we would want to map at once; markers at known places.
     let p = TempPath::new("stream");
     let size: u64 = 6 << 30;
@@ -316,15 +316,15 @@ fn stream_through_a_large_sparse_file_with_a_sliding_window() {
         .max_size(size)
         .open(&p.0)
         .unwrap();
-    let window = 256usize << 20;
-    let marks: Vec<u64> = (0..24).map(|i| i * (window as u64) + 12_345).collect();
+    let chunk = 256usize << 20;
+    let marks: Vec<u64> = (0..24).map(|i| i * (chunk as u64) + 12_345).collect();
     for (i, at) in marks.iter().enumerate() {
         let v = m.map_range(*at, 8, Access::ReadWrite).unwrap();
         v.write_at(0, &(i as u64).to_le_bytes()).unwrap();
     }
     let mut seen = 0;
     let mut offset = 0u64;
-    for view in m.windows(window, Access::ReadOnly) {
+    for view in m.chunks(chunk, Access::ReadOnly) {
         let view = view.unwrap();
         assert_eq!(view.offset(), offset);
         let got = view.read_vec(12_345, 8).unwrap();

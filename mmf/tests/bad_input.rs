@@ -3,7 +3,7 @@
 mod common;
 
 use common::{unique, TempPath};
-use mmf::{Access, CreateOptions, ErrorKind, FileOptions, Mapping, OpenOptions};
+use mmf::{Access, CreateOptions, ErrorKind, FileOptions, Mapping, OpenOptions, ValueOptions};
 
 fn kind<T: std::fmt::Debug>(r: mmf::Result<T>) -> ErrorKind {
     let e = r.expect_err("expected an error");
@@ -122,7 +122,7 @@ fn bad_input_table() {
             "growing a read-only file",
             kind(
                 FileOptions::new()
-                    .read_only(true)
+                    .access(Access::ReadOnly)
                     .max_size(1 << 20)
                     .open(&ro_file.0),
             ),
@@ -132,12 +132,32 @@ fn bad_input_table() {
             "a read-write view through a read-only handle",
             kind(
                 OpenOptions::new()
-                    .writable(false)
+                    .access(Access::ReadOnly)
                     .open(&existing)
                     .unwrap()
                     .map_mut(),
             ),
             ErrorKind::PermissionDenied,
+        ),
+        (
+            "a read-write view through a copy-on-write handle",
+            kind(
+                OpenOptions::new()
+                    .access(Access::CopyOnWrite)
+                    .open(&existing)
+                    .unwrap()
+                    .map_mut(),
+            ),
+            ErrorKind::PermissionDenied,
+        ),
+        (
+            "a shared value opened copy-on-write",
+            kind(
+                ValueOptions::new()
+                    .access(Access::CopyOnWrite)
+                    .open(unique("cow-value")),
+            ),
+            ErrorKind::InvalidInput,
         ),
     ];
     // A read-only file mapped ReadWrite: root ignores file modes, so only check as a normal user.
@@ -147,7 +167,10 @@ fn bad_input_table() {
     } else {
         assert_eq!(kind(ro_rw), ErrorKind::PermissionDenied);
     }
-    let ro = FileOptions::new().read_only(true).open(&ro_file.0).unwrap();
+    let ro = FileOptions::new()
+        .access(Access::ReadOnly)
+        .open(&ro_file.0)
+        .unwrap();
     assert_eq!(
         kind(ro.map_mut()),
         ErrorKind::PermissionDenied,

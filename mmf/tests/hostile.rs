@@ -7,7 +7,7 @@
 mod common;
 
 use common::{check, helper, read_line, unique, wait_output};
-use mmf::{CreateOptions, Lifetime, Mapping, Namespace, Permissions};
+use mmf::{Access, Commit, CreateOptions, Lifetime, Mapping, Namespace, Permissions};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -349,7 +349,7 @@ fn another_users_abandoned_object_is_never_reaped() {
     let m = mmf::OpenOptions::new()
         .dir(&dir.0)
         .allow_other_owner(true)
-        .writable(false)
+        .access(Access::ReadOnly)
         .open(&name)
         .unwrap();
     assert_eq!(m.map().unwrap().read_vec(0, 2).unwrap(), b"hi");
@@ -506,15 +506,15 @@ fn commitments_that_fit_still_succeed_and_sparse_objects_overcommit_on_purpose()
     v.populate().unwrap();
     v.commit(0, v.len()).unwrap(); // already backed: nothing new to find room for
     drop((v, m));
-    // commit(false) reserves address space only: larger than the machine is allowed, as Win32's
+    // Commit::Reserve reserves address space only: larger than the machine is allowed, as Win32's
     // SEC_RESERVE is; nothing is allocated until pages are written.
     let huge = CreateOptions::new()
         .dir(&dir.0)
         .size(1 << 44)
-        .commit(false)
+        .commit(Commit::Reserve)
         .create(unique("sparse"))
         .unwrap();
-    let w = huge.map_range(0, 4096, mmf::Access::ReadWrite).unwrap();
+    let w = huge.map_range(0, 4096, Access::ReadWrite).unwrap();
     w.write_at(0, b"sparse").unwrap();
     w.commit(0, 4096).unwrap();
     // (Committing all of it is refused before anything is allocated; that is tested inside a

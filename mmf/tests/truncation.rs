@@ -7,7 +7,7 @@
 mod common;
 
 use common::{helper, hex, read_line, unique, wait_output};
-use mmf::{ErrorKind, OpenOptions, ValueOptions};
+use mmf::{Access, ErrorKind, OpenOptions, ValueOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::ExitStatusExt;
@@ -585,7 +585,7 @@ fn sparse_objects_on_a_full_tmpfs_are_out_of_space_not_sigbus() {
     // In this process too: an error, and the view stays usable for what exists.
     let m = OpenOptions::new()
         .dir(&dir.0)
-        .writable(false)
+        .access(Access::ReadOnly)
         .open(&sparse)
         .unwrap();
     let v = m.map().unwrap();
@@ -598,7 +598,7 @@ fn sparse_objects_on_a_full_tmpfs_are_out_of_space_not_sigbus() {
     std::fs::remove_file(dir.path("filler")).unwrap();
     let m = OpenOptions::new()
         .dir(&dir.0)
-        .writable(false)
+        .access(Access::ReadOnly)
         .open(&sparse)
         .unwrap();
     assert_eq!(m.map().unwrap().read_pod::<u64>(2 << 20).unwrap(), 0);

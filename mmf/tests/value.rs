@@ -4,7 +4,7 @@
 //! The helper processes are `mmf-testhelper value-*` (see `src/bin/mmf-testhelper.rs`). Every
 //! wait has a watchdog; no test asserts a duration.
 
-use mmf::{Disposition, ErrorKind, Mapping, Pod, Shared, SharedValue, ValueOptions};
+use mmf::{Access, Disposition, ErrorKind, Mapping, Pod, Shared, SharedValue, ValueOptions};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Stdio};
 use std::sync::mpsc;
@@ -340,7 +340,10 @@ fn waits_time_out_and_are_woken_across_processes() {
     assert_eq!(check(&out, "waiter"), "waiting\ntimeout");
 
     // Woken here by a store from a helper process (a writable and a read-only waiter).
-    let ro = ValueOptions::new().writable(false).open(&name).unwrap();
+    let ro = ValueOptions::new()
+        .access(Access::ReadOnly)
+        .open(&name)
+        .unwrap();
     let waiters: Vec<_> = [value.clone(), ro]
         .into_iter()
         .map(|h| std::thread::spawn(move || h.wait_newer(v, Some(Duration::from_secs(60)))))
@@ -435,7 +438,10 @@ fn open_or_create_and_read_only_handles() {
     assert_eq!(how, Disposition::Opened);
     let v = b.store(b"from b").unwrap();
     assert_eq!(a.retrieve_versioned().unwrap(), (v, b"from b".to_vec()));
-    let ro = ValueOptions::new().writable(false).open(&name).unwrap();
+    let ro = ValueOptions::new()
+        .access(Access::ReadOnly)
+        .open(&name)
+        .unwrap();
     assert_eq!(ro.retrieve().unwrap(), b"from b");
     assert_eq!(
         ro.store(b"no").unwrap_err().kind(),

@@ -8,8 +8,8 @@ mod common;
 
 use common::{check, helper, hex, read_line, run_helper, unique, wait_output, TempPath};
 use mmf::{
-    Access, CreateOptions, Disposition, ErrorKind, FileOptions, Lifetime, Mapping, Namespace,
-    OpenOptions, Permissions, ViewOptions,
+    Access, Commit, CreateOptions, Disposition, ErrorKind, FileOptions, Lifetime, Mapping,
+    Namespace, OpenOptions, Permissions, Scope, ViewOptions,
 };
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -105,7 +105,11 @@ fn names_live_in_the_local_namespace_where_native_programs_find_them() {
 #[test]
 fn global_names_are_created_and_opened_in_global() {
     let name = unique("global");
-    let m = match CreateOptions::new().size(4096).global(true).create(&name) {
+    let m = match CreateOptions::new()
+        .size(4096)
+        .scope(Scope::Global)
+        .create(&name)
+    {
         Ok(m) => m,
         Err(e) if e.kind() == ErrorKind::PermissionDenied => {
             // Real Windows without SeCreateGlobalPrivilege: the message must say so.
@@ -120,7 +124,7 @@ fn global_names_are_created_and_opened_in_global() {
         native_read(&format!("Global\\{}", name), 6).as_deref(),
         Some(&b"global"[..])
     );
-    let again = OpenOptions::new().global(true).open(&name).unwrap();
+    let again = OpenOptions::new().scope(Scope::Global).open(&name).unwrap();
     assert_eq!(again.map().unwrap().read_vec(0, 6).unwrap(), b"global");
 }
 
@@ -350,7 +354,10 @@ fn a_copy_on_write_view_stays_private() {
     // And a file mapped copy-on-write keeps its bytes on disk.
     let p = TempPath::new("cow-file");
     std::fs::write(&p.0, b"on disk").unwrap();
-    let f = FileOptions::new().read_only(true).open(&p.0).unwrap();
+    let f = FileOptions::new()
+        .access(Access::ReadOnly)
+        .open(&p.0)
+        .unwrap();
     let c = f.map_copy().unwrap();
     c.write_at(0, b"IN VIEW").unwrap();
     c.flush().unwrap();
@@ -365,7 +372,7 @@ fn reserved_objects_commit_what_their_views_map() {
     let name = unique("reserve");
     let m = CreateOptions::new()
         .size(1 << 30)
-        .commit(false)
+        .commit(Commit::Reserve)
         .create(&name)
         .unwrap();
     assert_eq!(m.len(), 1 << 30);
@@ -499,7 +506,10 @@ fn read_only_handles_and_views() {
     let name = unique("ro");
     let m = Mapping::create(&name, 4096).unwrap();
     m.map_mut().unwrap().write_at(0, b"data").unwrap();
-    let ro = OpenOptions::new().writable(false).open(&name).unwrap();
+    let ro = OpenOptions::new()
+        .access(Access::ReadOnly)
+        .open(&name)
+        .unwrap();
     assert!(!ro.is_writable());
     assert_eq!(
         ro.map_mut().unwrap_err().kind(),

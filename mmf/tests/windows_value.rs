@@ -52,7 +52,7 @@ fn a_shared_value_stored_in_one_process_is_retrieved_and_waited_on_in_another() 
 fn a_global_value_is_created_opened_and_waited_on_in_global() {
     let name = common::unique("gvalue");
     let mut o = mmf::ValueOptions::new();
-    o.global(true);
+    o.scope(mmf::Scope::Global);
     let v = match o.create(&name) {
         Ok(v) => v,
         Err(e) if e.kind() == mmf::ErrorKind::PermissionDenied => {

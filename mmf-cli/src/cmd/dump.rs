@@ -12,7 +12,10 @@ use std::io::{IsTerminal, Write};
 const CHUNK: usize = 1 << 20;
 
 pub fn run(ctx: &Ctx, a: DumpArgs) -> anyhow::Result<()> {
-    let m = ctx.open_options().writable(false).open(a.name.as_str())?;
+    let m = ctx
+        .open_options()
+        .access(Access::ReadOnly)
+        .open(a.name.as_str())?;
     let size = m.len();
     if a.offset > size {
         return Err(CliError::Usage(format!(

@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::cli::{RetrieveArgs, WaitArgs};
 use crate::exit::{CliError, object};
-use mmf::Mapping;
+use mmf::{Access, Mapping};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,11 @@ const CHUNK: usize = 1 << 20;
 pub fn run(ctx: &Ctx, a: RetrieveArgs) -> anyhow::Result<()> {
     let waiter = Waiter::new(&a.name, a.wait);
     let bytes = if a.raw {
-        let m = waiter.retry(|| ctx.open_options().writable(false).open(a.name.as_str()))?;
+        let m = waiter.retry(|| {
+            ctx.open_options()
+                .access(Access::ReadOnly)
+                .open(a.name.as_str())
+        })?;
         read_plain(&m)?
     } else {
         super::values::retrieve_any(ctx, &a.name, &waiter)?

@@ -89,7 +89,7 @@ fn store_raw(
 ) -> anyhow::Result<(Mapping, Disposition)> {
     if data.contains(&0) {
         crate::exit::note(format_args!(
-            "mmf: warning: the value holds NUL bytes; readers of the seed's format stop at the first"
+            "mmf: warning: the value holds NUL bytes; C programs reading the plain object stop at the first"
         ));
     }
     let size = (data.len() as u64 + 1).max(RAW_MIN_SIZE);

@@ -4,7 +4,8 @@ use super::Ctx;
 use super::retrieve::{Waiter, read_plain};
 use crate::exit::{CliError, object};
 use mmf::{
-    Disposition, ErrorKind, Lifetime, Mapping, Permissions, SharedValue, ValueHeader, ValueOptions,
+    Access, Disposition, ErrorKind, Lifetime, Mapping, Permissions, SharedValue, ValueHeader,
+    ValueOptions,
 };
 use std::time::Duration;
 
@@ -42,7 +43,7 @@ pub fn open_any(ctx: &Ctx, name: &str) -> anyhow::Result<Opened> {
     let mut o = options(ctx);
     o.timeout(PLAIN_GRACE);
     let opened = match o.open(name) {
-        Err(e) if e.kind() == ErrorKind::PermissionDenied => o.writable(false).open(name),
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => o.access(Access::ReadOnly).open(name),
         r => r,
     };
     match opened {
@@ -53,7 +54,7 @@ pub fn open_any(ctx: &Ctx, name: &str) -> anyhow::Result<Opened> {
                 // It says it is a value but cannot be read as one: report that, not its bytes.
                 return Err(e.into());
             }
-            let plain = ctx.open_options().writable(false).open(name)?;
+            let plain = ctx.open_options().access(Access::ReadOnly).open(name)?;
             if damaged_value(&plain) {
                 // A value whose magic was damaged: its header is not data either.
                 return Err(e.into());
@@ -121,7 +122,7 @@ fn plain_in_the_way(ctx: &Ctx, name: &str, e: mmf::Error) -> anyhow::Error {
         && ctx.find(name).is_ok_and(|o| !o.is_value())
         && !ctx
             .open_options()
-            .writable(false)
+            .access(Access::ReadOnly)
             .open(name)
             .is_ok_and(|m| damaged_value(&m));
     if plain {
@@ -157,7 +158,7 @@ pub fn retrieve_any(ctx: &Ctx, name: &str, waiter: &Waiter) -> anyhow::Result<Ve
 /// The version and length of the value `name` holds, if it can be read.
 pub fn summary(ctx: &Ctx, name: &str) -> Option<(u64, usize)> {
     let mut o = options(ctx);
-    o.writable(false).timeout(PLAIN_GRACE);
+    o.access(Access::ReadOnly).timeout(PLAIN_GRACE);
     let v = o.open(name).ok()?;
     let (version, bytes) = v.retrieve_versioned().ok()?;
     Some((version, bytes.len()))

@@ -88,7 +88,9 @@ fn run(args: &[String]) -> mmf::Result<()> {
     let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
     match arg(0) {
         "read" => {
-            let m = mmf::OpenOptions::new().writable(false).open(arg(1))?;
+            let m = mmf::OpenOptions::new()
+                .access(mmf::Access::ReadOnly)
+                .open(arg(1))?;
             let v = m.map()?;
             let data = v.read_vec(arg(2).parse().unwrap_or(0), arg(3).parse().unwrap_or(0))?;
             println!("{}", hex(&data));
@@ -180,7 +182,9 @@ fn run(args: &[String]) -> mmf::Result<()> {
             v.write_at(32, b"received")?;
         }
         "walk" => {
-            let m = mmf::OpenOptions::new().writable(false).open(arg(1))?;
+            let m = mmf::OpenOptions::new()
+                .access(mmf::Access::ReadOnly)
+                .open(arg(1))?;
             let avoid: usize = arg(2).parse().unwrap_or(0);
             let placeholder = mmf::Mapping::anonymous(m.len())?;
             let _occupied = mmf::ViewOptions::new().at(avoid).map(&placeholder).ok();
@@ -294,7 +298,11 @@ fn value_command(args: &[String]) -> mmf::Result<()> {
         }
         "value-reader" => {
             let mut o = mmf::ValueOptions::new();
-            o.writable(arg(3) != "ro");
+            o.access(if arg(3) == "ro" {
+                mmf::Access::ReadOnly
+            } else {
+                mmf::Access::ReadWrite
+            });
             let value = o.open(arg(1))?;
             let end = Instant::now() + Duration::from_secs(num(2));
             let mut buf = Vec::new();
@@ -364,7 +372,9 @@ impl Reader {
         Ok(if kind == "value" {
             Reader::Value(mmf::ValueOptions::new().open(name)?)
         } else {
-            let m = mmf::OpenOptions::new().writable(false).open(name)?;
+            let m = mmf::OpenOptions::new()
+                .access(mmf::Access::ReadOnly)
+                .open(name)?;
             Reader::View(m.map()?)
         })
     }
@@ -404,7 +414,9 @@ fn truncation_command(args: &[String]) -> mmf::Result<()> {
             }
         }
         "touch-unguarded" => {
-            let m = mmf::OpenOptions::new().writable(false).open(arg(1))?;
+            let m = mmf::OpenOptions::new()
+                .access(mmf::Access::ReadOnly)
+                .open(arg(1))?;
             let v = m.map()?;
             let at: usize = arg(2).parse().unwrap_or(0);
             println!("mapped");

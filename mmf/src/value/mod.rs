@@ -1,8 +1,8 @@
 //! Shared values: one named object holding the latest version of a value, which any number of
 //! processes store and retrieve whole.
 //!
-//! A [`SharedValue`] is what the seed's "store a string, retrieve it in another instance" program
-//! should have had: `store` replaces the value atomically (a reader sees the old value or the new
+//! A [`SharedValue`] is what the classic Win32 "store a string, retrieve it in another instance"
+//! example should have had: `store` replaces the value atomically (a reader sees the old value or the new
 //! one, never a mix), `retrieve` copies the latest value out, `wait_newer` blocks in the kernel
 //! until a newer version is stored. [`Shared<T>`] does the same for plain-old-data types, with
 //! the type's layout checked on open.
@@ -36,8 +36,8 @@ use crate::sync::{fence, AtomicU32, Ordering};
 use crate::sys;
 use crate::view::View;
 use crate::{
-    CreateOptions, Disposition, Error, ErrorKind, IntoName, Lifetime, Mapping, Name, OpenOptions,
-    Permissions, Pod, Result,
+    Access, CreateOptions, Disposition, Error, ErrorKind, IntoName, Lifetime, Mapping, Name,
+    OpenOptions, Permissions, Pod, Result, Scope,
 };
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
@@ -82,9 +82,9 @@ pub struct ValueOptions {
     lifetime: Lifetime,
     permissions: Permissions,
     dir: Option<PathBuf>,
-    writable: bool,
+    access: Access,
     allow_other_owner: bool,
-    global: bool,
+    scope: Scope,
     timeout: Duration,
     lock_timeout: Duration,
     layout: Option<ValueLayout>,
@@ -106,9 +106,9 @@ impl ValueOptions {
             lifetime: Lifetime::Handle,
             permissions: Permissions::OWNER_ONLY,
             dir: None,
-            writable: true,
+            access: Access::ReadWrite,
             allow_other_owner: false,
-            global: false,
+            scope: Scope::Local,
             timeout: Duration::from_secs(1),
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             layout: None,
@@ -150,11 +150,14 @@ impl ValueOptions {
         self
     }
 
-    /// Opening: whether this handle may store (default `true`). A read-only handle retrieves
-    /// and waits, but cannot pin slots (so a flat-out writer may make it retry) and re-checks
-    /// every 10 ms while waiting (the writer cannot know it waits).
-    pub fn writable(&mut self, writable: bool) -> &mut Self {
-        self.writable = writable;
+    /// Opening: the handle's access (default [`Access::ReadWrite`], which stores, retrieves and
+    /// waits). An [`Access::ReadOnly`] handle needs only read permission on the object; it
+    /// retrieves and waits, but cannot pin slots (so a flat-out writer may make it retry) and
+    /// re-checks every 10 ms while waiting (the writer cannot know it waits). Opening with
+    /// [`Access::CopyOnWrite`] fails with `InvalidInput`: a value has no private copy to write.
+    /// Creating always gives a read-write handle.
+    pub fn access(&mut self, access: Access) -> &mut Self {
+        self.access = access;
         self
     }
 
@@ -164,10 +167,10 @@ impl ValueOptions {
         self
     }
 
-    /// Windows: the value (and its notification objects) live in the `Global\` namespace
-    /// instead of `Local\`. Ignored on Linux.
-    pub fn global(&mut self, global: bool) -> &mut Self {
-        self.global = global;
+    /// Windows: the namespace the value (and its notification objects) live in (default
+    /// [`Scope::Local`]). Ignored on Linux.
+    pub fn scope(&mut self, scope: Scope) -> &mut Self {
+        self.scope = scope;
         self
     }
 
@@ -243,7 +246,7 @@ impl ValueOptions {
         co.size(size)
             .lifetime(self.lifetime)
             .permissions(self.permissions)
-            .global(self.global);
+            .scope(self.scope);
         if let Some(d) = &self.dir {
             co.dir(d.clone());
         }
@@ -255,7 +258,7 @@ impl ValueOptions {
             SharedValue::initialise(v.mapping(), slots, cap, layout).map(drop)
         })?;
         let mut o = self.clone();
-        o.writable = true;
+        o.access = Access::ReadWrite;
         SharedValue::attach(mapping, &o)
     }
 
@@ -268,10 +271,18 @@ impl ValueOptions {
     /// values); `PermissionDenied`.
     pub fn open(&self, name: impl IntoName) -> Result<SharedValue> {
         let name = name.into_name()?;
+        if self.access == Access::CopyOnWrite {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "open",
+                name.describe(),
+                "a shared value cannot be opened copy-on-write; open it read-only or read-write",
+            ));
+        }
         let mut oo = OpenOptions::new();
-        oo.writable(self.writable)
+        oo.access(self.access)
             .allow_other_owner(self.allow_other_owner)
-            .global(self.global);
+            .scope(self.scope);
         if let Some(d) = &self.dir {
             oo.dir(d.clone());
         }
@@ -755,7 +766,7 @@ impl Drop for LockGuard<'_> {
 ///   [`SharedValue::wait_newer`] sleeps on it.
 ///
 /// Readers pin the slot they copy, which needs a writable mapping: a handle opened with
-/// [`writable(false)`](ValueOptions::writable) cannot pin, so under a writer storing flat out
+/// [`access(Access::ReadOnly)`](ValueOptions::access) cannot pin, so under a writer storing flat out
 /// it may have to retry; its reads are still never torn. Processes that share a value must
 /// share a pid namespace (the writer lock identifies owners by pid and start time).
 #[derive(Clone)]
@@ -830,7 +841,7 @@ impl SharedValue {
         }
         view.write_at(SLOTS_OFFSET, &desc)?;
         view.write_at(format::OFF_DATA_END, &data_end.to_le_bytes())?;
-        let notifier = sys::Notifier::new(mapping.name(), mapping.shared.sys.global())?;
+        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())?;
         if let Some(ready) = ready_word(&view) {
             view.guarded("create", OFF_READY, 4, || {
                 // The sync point: everything above is visible to whoever sees READY (Acquire).
@@ -852,12 +863,13 @@ impl SharedValue {
                 "not under loom",
             ));
         }
-        let view = if o.writable {
+        let writable = o.access == Access::ReadWrite;
+        let view = if writable {
             mapping.map_mut()?
         } else {
             mapping.map()?
         };
-        let notifier = sys::Notifier::new(mapping.name(), mapping.shared.sys.global())?;
+        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())?;
         // Wait for the creator's ready word: on Linux mmf's creators publish the name after the
         // header, but another implementation of FORMAT.md (or Windows, where a section is named
         // at creation) may not.
@@ -935,7 +947,7 @@ impl SharedValue {
             h.slots,
             h.header_size,
             h.layout,
-            o.writable,
+            writable,
             notifier,
             Some(o.lock_timeout),
         )

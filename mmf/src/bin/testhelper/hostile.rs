@@ -86,7 +86,7 @@ fn commit_limit(name: &str, limit: u64) -> mmf::Result<()> {
     report("grow", small.grow(twice));
     drop(small);
     let mut sparse = mmf::CreateOptions::new();
-    sparse.size(twice).commit(false);
+    sparse.size(twice).commit(mmf::Commit::Reserve);
     let reserved = sparse.create(name)?;
     let view = reserved.map_mut()?;
     report("commit", view.commit(0, view.len()));
