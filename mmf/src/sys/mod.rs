@@ -237,7 +237,7 @@ impl Shortage {
     pub(crate) fn detail(&self) -> String {
         format!(
             "{} cannot be backed: {} has {} left; free some memory or space, or create the object \
-             with commit(false) to overcommit on purpose",
+             with Commit::Reserve to overcommit on purpose",
             bytes(self.asked),
             self.by,
             bytes(self.free)

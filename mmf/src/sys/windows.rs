@@ -21,7 +21,7 @@
 //!   to a page more than the creator asked for, all of it zero-filled and mappable. Size checks
 //!   (`min_size`, `open_or_create`) compare against this size, so they never fail spuriously.
 //! - **Commit.** [`CreateOptions::commit`](crate::CreateOptions::commit)`(true)` (the default) is
-//!   `SEC_COMMIT`, charged at creation. `commit(false)` is `SEC_RESERVE`: each view commits the
+//!   `SEC_COMMIT`, charged at creation. `Commit::Reserve` is `SEC_RESERVE`: each view commits the
 //!   pages it covers when it is mapped (`VirtualAlloc(MEM_COMMIT)`), so the charge follows what
 //!   is actually mapped.
 //! - **Permissions.** Only [`Permissions::OWNER_ONLY`] (the creator's default security
