@@ -75,15 +75,20 @@ mod name;
 mod pod;
 mod sync;
 mod sys;
+mod types;
 mod value;
 mod view;
 
 pub use error::{Error, ErrorKind, Result};
 pub use mapping::{
-    allocation_granularity, page_size, Backing, Commit, CreateOptions, Disposition, FileOptions,
-    Inheritance, Lifetime, Mapping, Namespace, ObjectInfo, OpenOptions, Permissions, Scope,
+    allocation_granularity, page_size, CreateOptions, FileOptions, Inheritance, Mapping, Namespace,
+    OpenOptions,
 };
 pub use name::{IntoName, Name, MAX_NAME_LEN};
 pub use pod::{layout_fingerprint, Offset, Pod};
+pub use types::{
+    Access, Advice, Backing, Commit, Disposition, Lifetime, ObjectInfo, Permissions, Scope,
+    UncheckedAdvice,
+};
 pub use value::{Shared, SharedValue, ValueHeader, ValueLayout, ValueOptions};
-pub use view::{Access, Advice, Chunks, UncheckedAdvice, View, ViewOptions};
+pub use view::{Chunks, View, ViewOptions};

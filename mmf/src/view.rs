@@ -8,6 +8,7 @@
 use crate::copy;
 use crate::mapping::{Mapping, OpenObject};
 use crate::sys;
+use crate::types::{Access, Advice, UncheckedAdvice};
 use crate::{Error, ErrorKind, Offset, Pod, Result};
 
 /// An iterator over consecutive views of a mapping, each `chunk_len` bytes long (the last one
@@ -56,56 +57,6 @@ impl Iterator for Chunks {
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
-
-/// How a view may touch the object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Access {
-    /// Read only (`FILE_MAP_READ`, `PROT_READ` + `MAP_SHARED`). Sees other writers' changes.
-    ReadOnly,
-    /// Read and write (`FILE_MAP_WRITE`, `MAP_SHARED`). Writes are seen by every other read-write
-    /// or read-only view of the object, in any process, and reach the file.
-    ReadWrite,
-    /// Copy-on-write (`FILE_MAP_COPY`, `MAP_PRIVATE`): writes stay private to this view and never
-    /// reach the object or the file. Pages not yet written may still show other writers' changes
-    /// (Linux, and Windows alike).
-    CopyOnWrite,
-}
-
-/// Access-pattern advice for a view (`madvise`). None of these change the memory's contents.
-///
-/// Defaults, from the mmap-versus-read trade-offs (see the README): views start with `Normal`
-/// readahead; use `Random` for point lookups in files (avoids reading 128 KiB ahead for every
-/// 4 KiB used), `Sequential` for scans ([`Mapping::chunks`] does this for you), `WillNeed` to
-/// start reading a range in the background.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Advice {
-    /// Default readahead.
-    Normal,
-    /// Expect sequential access: aggressive readahead, early reclaim behind.
-    Sequential,
-    /// Expect random access: no readahead.
-    Random,
-    /// Start reading the range in now.
-    WillNeed,
-    /// Back the range with transparent huge pages where the system allows it (for shared memory
-    /// this needs `/sys/kernel/mm/transparent_hugepage/shmem_enabled` set to `advise` or more).
-    HugePage,
-    /// Do not use transparent huge pages for the range.
-    NoHugePage,
-}
-
-/// Advice that may change what the memory holds; see [`View::advise_unchecked`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum UncheckedAdvice {
-    /// `MADV_DONTNEED`: drop this process's pages. Shared views reread the object's current
-    /// contents afterwards; copy-on-write views lose their private changes.
-    DontNeed,
-    /// `MADV_REMOVE`: free the object's backing store for the range; every process then reads
-    /// zeros there.
-    Remove,
-}
 
 /// Options for mapping a view: range, access, a chosen base address (`MapViewOfFileEx`),
 /// prefaulting and advice.

@@ -152,24 +152,25 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-use crate::{Lifetime, Name, Permissions};
+use crate::types::{Lifetime, Permissions};
+use crate::Name;
 use std::path::Path;
 use std::time::Duration;
 
 /// The letter for a backing in inheritance tokens and socket messages.
 #[allow(dead_code)] // unused where handing over is unsupported
-pub(crate) fn backing_tag(b: crate::Backing) -> char {
+pub(crate) fn backing_tag(b: crate::types::Backing) -> char {
     match b {
-        crate::Backing::Named => 'n',
-        crate::Backing::Anonymous => 'a',
-        crate::Backing::File => 'f',
+        crate::types::Backing::Named => 'n',
+        crate::types::Backing::Anonymous => 'a',
+        crate::types::Backing::File => 'f',
     }
 }
 
 /// Splits an inheritance token `mmf:KIND:ACCESS:REST` into the backing, whether it is writable,
 /// and the platform's part (`REST`: a descriptor number, or a handle value and a name).
 #[allow(dead_code)]
-pub(crate) fn parse_token(token: &str) -> Option<(crate::Backing, bool, &str)> {
+pub(crate) fn parse_token(token: &str) -> Option<(crate::types::Backing, bool, &str)> {
     let mut parts = token.splitn(4, ':');
     if parts.next() != Some("mmf") {
         return None;
@@ -185,11 +186,11 @@ pub(crate) fn parse_token(token: &str) -> Option<(crate::Backing, bool, &str)> {
 
 /// The inverse of [`backing_tag`].
 #[allow(dead_code)]
-pub(crate) fn parse_backing(s: &str) -> Option<crate::Backing> {
+pub(crate) fn parse_backing(s: &str) -> Option<crate::types::Backing> {
     match s {
-        "n" => Some(crate::Backing::Named),
-        "a" => Some(crate::Backing::Anonymous),
-        "f" => Some(crate::Backing::File),
+        "n" => Some(crate::types::Backing::Named),
+        "a" => Some(crate::types::Backing::Anonymous),
+        "f" => Some(crate::types::Backing::File),
         _ => None,
     }
 }

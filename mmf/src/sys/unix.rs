@@ -56,10 +56,8 @@
 #![allow(unsafe_code)]
 
 use super::{backing_tag, parse_backing, parse_token, shortage_error, CreateSpec, Init, OpenSpec};
-use crate::{
-    Access, Advice, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result,
-    UncheckedAdvice,
-};
+use crate::types::{Access, Advice, Backing, Disposition, Lifetime, ObjectInfo, UncheckedAdvice};
+use crate::{Error, ErrorKind, Name, Result};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;

@@ -53,10 +53,10 @@
 #![allow(unsafe_code)]
 
 use super::{backing_tag, parse_token, CreateSpec, Init, OpenSpec};
-use crate::{
-    Access, Advice, Backing, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo,
-    Permissions, Result, UncheckedAdvice,
+use crate::types::{
+    Access, Advice, Backing, Disposition, Lifetime, ObjectInfo, Permissions, UncheckedAdvice,
 };
+use crate::{Error, ErrorKind, Name, Result};
 use std::ffi::c_void;
 use std::fs::File;
 use std::io;

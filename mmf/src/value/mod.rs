@@ -20,6 +20,15 @@
 #![allow(unsafe_code)]
 
 mod format;
+/// The value layer recognises its own objects in listings; the listing itself knows nothing of
+/// values.
+impl crate::ObjectInfo {
+    /// Whether the object holds an mmf shared value (rather than plain bytes).
+    pub fn is_value(&self) -> bool {
+        self.magic == MAGIC
+    }
+}
+
 #[cfg(all(test, loom))]
 mod loom;
 mod protocol;
