@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{check, helper, read_line, unique, wait_output};
+use common::{check, helper, read_line, unique, wait_output, Dir};
 use mmf::{Access, Commit, CreateOptions, Lifetime, Mapping, Namespace, Permissions};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,33 +18,6 @@ fn skip(why: &str) {
         panic!("this test must run in CI but cannot: {}", why);
     }
     println!("SKIPPED: {}", why);
-}
-
-/// A private directory for named objects, world-writable and sticky like /dev/shm.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let p = Path::new("/dev/shm").join(unique(tag));
-        std::fs::create_dir_all(&p).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        Dir(p)
-    }
-    fn entries(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 // --- Mapping::from_inherited validates before it takes ----------------------------------------
@@ -102,7 +75,7 @@ fn takeover_refuses_a_descriptor_number_reused_by_another_file() {
 #[test]
 fn takeover_refuses_a_token_of_the_wrong_kind() {
     // A real named object handed over under a token that claims it is anonymous.
-    let dir = Dir::new("kind");
+    let dir = Dir::shared("kind");
     let name = unique("obj");
     let m = CreateOptions::new()
         .dir(&dir.0)
@@ -148,7 +121,7 @@ fn start(args: &[&str], dir: &Path) -> Child {
 
 #[test]
 fn ten_thousand_creates_under_two_gc_loops_never_fail_and_nothing_live_is_removed() {
-    let dir = Dir::new("gc-race");
+    let dir = Dir::shared("gc-race");
     let loops = [start(&["gc-loop"], &dir.0), start(&["gc-loop"], &dir.0)];
     let mut opts = CreateOptions::new();
     opts.dir(&dir.0).size(4096);
@@ -256,7 +229,7 @@ fn a_peer_who_can_write_an_object_cannot_get_it_removed() {
         Some(u) => u,
         None => return,
     };
-    let dir = Dir::new("peer");
+    let dir = Dir::shared("peer");
     // Objects the peer may write: an mmf persistent object, a shared value, and a foreign one
     // (what C's shm_open or Python's SharedMemory would make with mode 0666).
     let plain = unique("plain");
@@ -325,7 +298,7 @@ fn another_users_abandoned_object_is_never_reaped() {
         Some(u) => u,
         None => return,
     };
-    let dir = Dir::new("theirs");
+    let dir = Dir::shared("theirs");
     let name = unique("obj");
     // The peer creates a handle-lifetime object and is killed: only the peer may reap it.
     let mut child = as_user(&user)
@@ -441,7 +414,7 @@ fn inside_a_memory_cgroup_oversized_commitments_are_out_of_space_not_oom_kills()
         Some(c) => c,
         None => return,
     };
-    let dir = Dir::new("cgroup");
+    let dir = Dir::shared("cgroup");
     let name = unique("big");
     let child = cg
         .helper(&["commit-limit", &name, &limit.to_string()])
@@ -494,7 +467,7 @@ fn inside_a_memory_cgroup_oversized_commitments_are_out_of_space_not_oom_kills()
 
 #[test]
 fn commitments_that_fit_still_succeed_and_sparse_objects_overcommit_on_purpose() {
-    let dir = Dir::new("fits");
+    let dir = Dir::shared("fits");
     let name = unique("obj");
     let m = CreateOptions::new()
         .dir(&dir.0)

@@ -5,69 +5,10 @@
 
 mod common;
 
-use common::{check, helper, hex, read_line, unique, wait_output};
-use mmf::{CreateOptions, ErrorKind, Lifetime, Mapping, Namespace, OpenOptions, Permissions};
-use std::path::{Path, PathBuf};
+use common::{check, helper, hex, on_ramfs, read_line, unique, wait_output, Dir};
+use mmf::{ErrorKind, Lifetime, Mapping, Namespace, Permissions};
 use std::process::{Child, Stdio};
 use std::time::Duration;
-
-/// A private directory for named objects, removed with everything in it on drop.
-///
-/// With `MMF_TEST_FS=ramfs` it is a fresh ramfs mount instead of a directory of `/dev/shm`: a
-/// filesystem without any extended attributes, like tmpfs before Linux 6.6 (Debian 12, Ubuntu
-/// 22.04, RHEL 9). CI runs this whole file a second time that way (`.ci/run`).
-struct Dir(PathBuf);
-
-fn on_ramfs() -> bool {
-    std::env::var("MMF_TEST_FS").map_or(false, |v| v == "ramfs")
-}
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let p = Path::new("/dev/shm").join(unique(tag));
-        std::fs::create_dir_all(&p).unwrap();
-        if on_ramfs() {
-            let out = std::process::Command::new("mount")
-                .args(["-t", "ramfs", "mmf-test-ramfs"])
-                .arg(&p)
-                .output()
-                .expect("run mount");
-            assert!(
-                out.status.success(),
-                "MMF_TEST_FS=ramfs needs root to mount a ramfs: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Dir(p)
-    }
-    fn entries(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-    fn open(&self) -> OpenOptions {
-        let mut o = OpenOptions::new();
-        o.dir(&self.0);
-        o
-    }
-    fn create(&self, size: u64) -> CreateOptions {
-        let mut o = CreateOptions::new();
-        o.dir(&self.0).size(size);
-        o
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        if on_ramfs() {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 #[test]
 fn the_filesystem_under_test_is_the_one_asked_for() {

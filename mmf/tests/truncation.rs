@@ -6,12 +6,12 @@
 
 mod common;
 
-use common::{helper, hex, read_line, unique, wait_output};
+use common::{helper, hex, read_line, unique, wait_output, Dir};
 use mmf::{Access, ErrorKind, OpenOptions, ValueOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -19,34 +19,14 @@ use std::time::{Duration, Instant};
 const WATCHDOG: Duration = Duration::from_secs(60);
 const SIGBUS: i32 = 7;
 
-/// A private directory for named objects (on tmpfs, as `/dev/shm` is), removed on drop.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let p = Path::new("/dev/shm").join(unique(tag));
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn value(&self) -> ValueOptions {
-        let mut o = ValueOptions::new();
-        o.dir(&self.0)
-            .capacity(16 << 10)
-            .slots(2)
-            .lifetime(mmf::Lifetime::Persistent);
-        o
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The options for a shared value in `dir`: small, two slots, persistent.
+fn value_options(dir: &Dir) -> ValueOptions {
+    let mut o = ValueOptions::new();
+    o.dir(&dir.0)
+        .capacity(16 << 10)
+        .slots(2)
+        .lifetime(mmf::Lifetime::Persistent);
+    o
 }
 
 /// A `survive` helper: reads an object in a loop and answers commands.
@@ -216,7 +196,7 @@ fn readers_in_other_processes_survive_truncation_and_reopen() {
     let dir = Dir::new("trunc");
     let name = unique("value");
     let path = dir.path(&name);
-    let value = dir.value().create(&name).unwrap();
+    let value = value_options(&dir).create(&name).unwrap();
     let payload: Vec<u8> = (0..10_000u32).map(|i| (i * 31 + 7) as u8).collect();
     value.store(&payload).unwrap();
     let original = std::fs::read(&path).unwrap();
@@ -251,7 +231,7 @@ fn readers_in_other_processes_survive_truncation_and_reopen() {
     // The object is removed and made again: the readers open the new one and read it.
     drop(value);
     std::fs::remove_file(&path).unwrap();
-    let again = dir.value().create(&name).unwrap();
+    let again = value_options(&dir).create(&name).unwrap();
     again.store(b"the second object").unwrap();
     let head = std::fs::read(&path).unwrap();
     assert_eq!(view_reader.reopen(), hex(&head[..16]));
@@ -273,7 +253,7 @@ fn a_waiter_asleep_on_a_value_that_is_cut_short_wakes_with_truncated() {
     let dir = Dir::new("trunc-wait");
     let name = unique("wait");
     let path = dir.path(&name);
-    let value = dir.value().create(&name).unwrap();
+    let value = value_options(&dir).create(&name).unwrap();
     value.store(b"before").unwrap();
     let mut child = helper()
         .args(["value-wait", &name, "1000"])
@@ -568,7 +548,7 @@ fn sparse_objects_on_a_full_tmpfs_are_out_of_space_not_sigbus() {
         .unwrap();
     // A shared value whose current data lies in a hole (punched after the store).
     let name = unique("value");
-    let value = dir.value().create(&name).unwrap();
+    let value = value_options(dir).create(&name).unwrap();
     value.store(&vec![9u8; 12_000]).unwrap();
     let m = OpenOptions::new().dir(&dir.0).open(&name).unwrap();
     // The value's bytes are 320..12320; its header (the first page) is left alone.

@@ -130,3 +130,82 @@ pub fn mount_small_tmpfs(dir: &std::path::Path) -> bool {
 pub fn unmount(dir: &std::path::Path) {
     let _ = Command::new("umount").arg(dir).status();
 }
+
+/// Whether the tests asked for ramfs instead of tmpfs (`MMF_TEST_FS=ramfs`, see [`Dir`]).
+#[cfg(target_os = "linux")]
+pub fn on_ramfs() -> bool {
+    std::env::var("MMF_TEST_FS").map_or(false, |v| v == "ramfs")
+}
+
+/// A private directory for named objects under `/dev/shm`, removed with everything in it on drop.
+///
+/// With `MMF_TEST_FS=ramfs` it is a fresh ramfs mount instead: a filesystem without any extended
+/// attributes, like tmpfs before Linux 6.6 (Debian 12, Ubuntu 22.04, RHEL 9). CI runs the
+/// lifetime suite a second time that way (`.ci/run`).
+#[cfg(target_os = "linux")]
+pub struct Dir(pub std::path::PathBuf);
+
+#[cfg(target_os = "linux")]
+impl Dir {
+    pub fn new(tag: &str) -> Dir {
+        let p = std::path::Path::new("/dev/shm").join(unique(tag));
+        std::fs::create_dir_all(&p).unwrap();
+        if on_ramfs() {
+            let out = Command::new("mount")
+                .args(["-t", "ramfs", "mmf-test-ramfs"])
+                .arg(&p)
+                .output()
+                .expect("run mount");
+            assert!(
+                out.status.success(),
+                "MMF_TEST_FS=ramfs needs root to mount a ramfs: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Dir(p)
+    }
+
+    /// A directory every user may create objects in, sticky like `/dev/shm` itself.
+    pub fn shared(tag: &str) -> Dir {
+        use std::os::unix::fs::PermissionsExt;
+        let d = Dir::new(tag);
+        std::fs::set_permissions(&d.0, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        d
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+
+    /// The names in the directory, sorted.
+    pub fn entries(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn open(&self) -> mmf::OpenOptions {
+        let mut o = mmf::OpenOptions::new();
+        o.dir(&self.0);
+        o
+    }
+
+    pub fn create(&self, size: u64) -> mmf::CreateOptions {
+        let mut o = mmf::CreateOptions::new();
+        o.dir(&self.0).size(size);
+        o
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Dir {
+    fn drop(&mut self) {
+        if on_ramfs() {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
