@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{check, helper, read_line, unique, wait_output, Dir};
+use common::{check, helper, read_line, start_helper, unique, wait_output, Dir};
 use mmf::{Access, Commit, CreateOptions, Lifetime, Mapping, Namespace, Permissions};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -105,18 +105,7 @@ fn takeover_refuses_a_token_of_the_wrong_kind() {
 // --- Creation that no reaper can interrupt ------------------------------------------------------
 
 fn start(args: &[&str], dir: &Path) -> Child {
-    let mut child = helper()
-        .args(args)
-        .env("MMF_DIR", dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn helper");
-    let (line, out) = read_line(child.stdout.take().unwrap(), Duration::from_secs(30));
-    assert!(line.starts_with("looping"), "helper said {:?}", line);
-    child.stdout = Some(out);
-    child
+    start_helper(dir, args, "looping")
 }
 
 #[test]

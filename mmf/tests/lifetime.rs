@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check, helper, hex, on_ramfs, read_line, unique, wait_output, Dir};
+use common::{check, helper, hex, on_ramfs, read_line, start_helper, unique, wait_output, Dir};
 use mmf::{ErrorKind, Lifetime, Mapping, Namespace, Permissions};
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -42,18 +42,7 @@ fn the_filesystem_under_test_is_the_one_asked_for() {
 
 /// Starts the helper with `args` in `dir`, waits for its `held` line, returns it still running.
 fn start_holder(dir: &Dir, args: &[&str]) -> Child {
-    let mut child = helper()
-        .args(args)
-        .env("MMF_DIR", &dir.0)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn helper");
-    let (line, out) = read_line(child.stdout.take().unwrap(), Duration::from_secs(30));
-    assert!(line.starts_with("held"), "helper said {:?}", line);
-    child.stdout = Some(out);
-    child
+    start_helper(&dir.0, args, "held")
 }
 
 fn kill9(mut c: Child) {

@@ -25,6 +25,23 @@ pub fn helper() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mmf-testhelper"))
 }
 
+/// Starts the helper with `args` and `MMF_DIR=dir`, its stdin piped (close it to end a waiting
+/// helper), and waits (with a watchdog) for its first line, which must start with `first`.
+pub fn start_helper(dir: &std::path::Path, args: &[&str], first: &str) -> Child {
+    let mut child = helper()
+        .args(args)
+        .env("MMF_DIR", dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn mmf-testhelper");
+    let (line, out) = read_line(child.stdout.take().unwrap(), Duration::from_secs(30));
+    assert!(line.starts_with(first), "helper said {:?}", line);
+    child.stdout = Some(out);
+    child
+}
+
 /// Runs the helper to completion under a watchdog and returns its output.
 pub fn run_helper(args: &[&str]) -> Output {
     let child = helper()
