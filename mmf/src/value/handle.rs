@@ -1,0 +1,410 @@
+//! What every handle of one shared value shares: the mapping, its views, the notifier, and the
+//! glue between the protocol (`protocol.rs`) and the mapped object: the platform services
+//! (`MappedHost`), guarded copies (`Bytes`), growth and remapping, and the writer-lock guard.
+//!
+//! # Safety
+//!
+//! The control block and slot descriptors are used as `&Control` and `&[Slot]` (atomics only)
+//! in `Inner::control` and `Inner::slots`, relying on the view length checked at open.
+#![allow(unsafe_code)]
+
+use super::*;
+
+/// What `SharedValue` clones share.
+pub(super) struct Inner {
+    pub(super) mapping: Mapping,
+    /// The first view; the control block and slot descriptors are used through it for life.
+    pub(super) header: Arc<View>,
+    /// The latest view of the whole object (replaced when the object grows).
+    pub(super) data: Mutex<Arc<View>>,
+    pub(super) slots: u32,
+    pub(super) header_size: u64,
+    pub(super) layout: Option<ValueLayout>,
+    pub(super) writable: bool,
+    pub(super) notifier: sys::Notifier,
+    /// How long a store waits for a writer lock that is not released (`None`: for ever).
+    pub(super) lock_timeout: Option<Duration>,
+}
+
+/// How long a writable handle sleeps in the kernel before it looks at the value again: a value
+/// truncated under a sleeper is never woken, and this is how soon the sleeper notices.
+#[cfg(not(loom))]
+const WAIT_SLICE: Duration = Duration::from_secs(1);
+
+/// The platform services for the protocol, for one operation: the notifier, the process token
+/// (looked up once) and the fault epoch when the operation started.
+pub(super) struct MappedHost<'a>(&'a sys::Notifier, std::cell::Cell<u64>, u64);
+
+impl Host for MappedHost<'_> {
+    /// Looked up once per operation (a store takes and releases the lock with it).
+    fn token(&self) -> u64 {
+        let t = self.1.get();
+        if t != 0 {
+            return t;
+        }
+        let t = sys::process_token();
+        self.1.set(t);
+        t
+    }
+
+    fn alive(&self, token: u64) -> bool {
+        sys::process_alive(token) != Some(false)
+    }
+
+    #[cfg(not(loom))]
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
+        // Spurious wake-ups are allowed: callers look again (and notice a truncation).
+        let timeout = Some(timeout.map_or(WAIT_SLICE, |t| t.min(WAIT_SLICE)));
+        match self.0.wait(word, expected, timeout) {
+            Ok(woken) => woken,
+            Err(_) => {
+                // No kernel wait here: do not spin.
+                std::thread::sleep(
+                    timeout.map_or(READ_ONLY_WAIT_SLICE, |t| t.min(READ_ONLY_WAIT_SLICE)),
+                );
+                false
+            }
+        }
+    }
+
+    #[cfg(loom)]
+    fn wait(&self, _word: &AtomicU32, _expected: u32, _timeout: Option<Duration>) -> bool {
+        // Mapped values are never built under loom (see `SharedValue::attach`).
+        false
+    }
+
+    #[cfg(not(loom))]
+    fn wake(&self, word: &AtomicU32) {
+        self.0.wake_all(word);
+    }
+
+    #[cfg(loom)]
+    fn wake(&self, _word: &AtomicU32) {}
+
+    fn now_ms(&self) -> u64 {
+        sys::now_ms()
+    }
+
+    /// A page was patched somewhere in the process since the operation started (see
+    /// `sys/fault.rs`): perhaps ours, so a wait must stop and let the guard report it.
+    fn abandoned(&self) -> bool {
+        sys::fault_epoch() != self.2
+    }
+}
+
+/// A data view for one protocol call: a copy that faulted (`Truncated`, `OutOfSpace`) is kept, so
+/// the operation reports it rather than the `Corrupt` the protocol makes of a failed copy.
+pub(super) struct Bytes<'a> {
+    pub(super) view: &'a View,
+    pub(super) fault: std::cell::Cell<Option<Error>>,
+}
+
+impl<'a> Bytes<'a> {
+    pub(super) fn new(view: &'a View) -> Bytes<'a> {
+        Bytes {
+            view,
+            fault: std::cell::Cell::new(None),
+        }
+    }
+
+    pub(super) fn keep(&self, r: Result<()>) -> bool {
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                if matches!(e.kind(), ErrorKind::Truncated | ErrorKind::OutOfSpace) {
+                    self.fault.set(Some(e));
+                }
+                false
+            }
+        }
+    }
+
+    /// The fault a copy met, if any.
+    pub(super) fn take(&self) -> Result<()> {
+        match self.fault.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Data for Bytes<'_> {
+    fn len(&self) -> u64 {
+        self.view.len() as u64
+    }
+
+    fn read(&self, offset: u64, dst: &mut [u8]) -> bool {
+        match usize::try_from(offset) {
+            Ok(o) => self.keep(self.view.read_at(o, dst)),
+            Err(_) => false,
+        }
+    }
+
+    fn write(&self, offset: u64, src: &[u8]) -> bool {
+        match usize::try_from(offset) {
+            Ok(o) => self.keep(self.view.write_at(o, src)),
+            Err(_) => false,
+        }
+    }
+}
+
+/// The ready word of a view of at least 40 bytes.
+pub(super) fn ready_word(view: &View) -> Option<&AtomicU32> {
+    if view.len() < OFF_READY + 4 {
+        return None;
+    }
+    // SAFETY: in bounds (checked above); the view starts on a page boundary, so offset 36 is
+    // 4-byte aligned; an AtomicU32 has the layout of a u32; the memory stays mapped while `view`
+    // is borrowed. Other processes may write it concurrently, which atomics allow; callers only
+    // load it (Relaxed, which is sound on read-only mappings) or store through a writable view.
+    Some(unsafe { &*(view.as_ptr().add(OFF_READY) as *const AtomicU32) })
+}
+
+impl Inner {
+    pub(super) fn control(&self) -> &Control {
+        // SAFETY: `header` is at least `header_size` = 192 + 64·slots bytes long (checked in
+        // `finish`, the only constructor of `Inner`) and starts on a page boundary, so bytes
+        // 64..192 are in bounds and 8-byte aligned. `Control` is `repr(C)` and made only of
+        // atomics (128 bytes, asserted in `protocol`), so every bit pattern is valid and
+        // concurrent writes by other processes are not data races. The memory stays mapped while
+        // `self.header` lives. Read-only handles only load from it (`writable` guards every
+        // store).
+        unsafe { &*(self.header.as_ptr().add(CONTROL_OFFSET) as *const Control) }
+    }
+
+    pub(super) fn slots(&self) -> &[Slot] {
+        // SAFETY: as for `control`: bytes 192 .. 192 + 64·slots lie within the header view,
+        // 8-byte aligned, and `Slot` is a `repr(C)` block of atomics.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.header.as_ptr().add(SLOTS_OFFSET) as *const Slot,
+                self.slots as usize,
+            )
+        }
+    }
+
+    pub(super) fn region<'a, D: Data>(&'a self, data: &'a D) -> Region<'a, D> {
+        Region {
+            control: self.control(),
+            slots: self.slots(),
+            data,
+            data_start: self.header_size,
+            writable: self.writable,
+        }
+    }
+
+    pub(super) fn host(&self) -> MappedHost<'_> {
+        MappedHost(&self.notifier, std::cell::Cell::new(0), sys::fault_epoch())
+    }
+
+    /// Runs a value operation with the header (control block and slot descriptors, which the
+    /// protocol uses in place) guarded against `SIGBUS`: if the object shrinks under it, `f`
+    /// goes on over zeros (the protocol's loops end on zeroed state) and the operation fails with
+    /// `Truncated` or `OutOfSpace`, which take precedence over whatever `f` made of the zeros.
+    ///
+    /// A truncation that cuts the object inside the header's page faults nowhere (the kernel maps
+    /// the rest of that page as zeros): the protocol then finds its state inconsistent, and the
+    /// `Corrupt` it reports becomes `Truncated` when the object is now smaller than it was mapped.
+    pub(super) fn guarded<R>(&self, op: &'static str, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        match self
+            .header
+            .guarded(op, 0, self.header_size as usize, f)
+            .and_then(|r| r)
+        {
+            Err(e) if e.kind() == ErrorKind::Corrupt => Err(self.shrunk(op).unwrap_or(e)),
+            r => r,
+        }
+    }
+
+    /// `Truncated` if the object is now smaller than this handle's first view of it (objects of
+    /// shared values never shrink, so only another process cutting the file does this).
+    pub(super) fn shrunk(&self, op: &'static str) -> Option<Error> {
+        let have = self.mapping.len();
+        let mapped = self.header.len() as u64;
+        if have < mapped {
+            Some(self.error(
+                ErrorKind::Truncated,
+                op,
+                format!(
+                    "the object shrank to {} bytes under this handle, which mapped {}",
+                    have, mapped
+                ),
+            ))
+        } else {
+            None
+        }
+    }
+
+    pub(super) fn data_view(&self) -> Arc<View> {
+        match self.data.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub(super) fn what(&self) -> String {
+        self.mapping.describe().to_owned()
+    }
+
+    pub(super) fn error(
+        &self,
+        kind: ErrorKind,
+        op: &'static str,
+        detail: impl Into<String>,
+    ) -> Error {
+        Error::new(kind, op, self.what(), detail.into())
+    }
+
+    /// The error for a store that gave up waiting for the writer lock: who holds it, whether it
+    /// is stopped, and what to do.
+    pub(super) fn lock_busy(&self, host: &MappedHost<'_>, owner: u64, waited: Duration) -> Error {
+        let pid = owner as u32;
+        let waited = format!(
+            "waited {:.1} s without it being released",
+            waited.as_secs_f64()
+        );
+        let detail = if owner == host.token() {
+            format!(
+                "the writer lock is held by this process (pid {}): another thread is storing a \
+                 very large value, or the lock word is damaged and names this process; {}",
+                pid, waited
+            )
+        } else if sys::process_stopped(owner) == Some(true) {
+            format!(
+                "the writer lock is held by pid {}, which is stopped (SIGSTOP, Ctrl-Z or a \
+                 debugger); resume it with `kill -CONT {}`; {}",
+                pid, pid, waited
+            )
+        } else {
+            format!(
+                "the writer lock is held by pid {}; if that process is hung, stop it (a writer \
+                 that dies is taken over at once), or wait longer with a larger \
+                 ValueOptions::lock_timeout; {}",
+                pid, waited
+            )
+        };
+        self.error(ErrorKind::Busy, "store into", detail)
+    }
+
+    /// A view covering at least `need` bytes, growing the object first if `grow`.
+    /// Other threads keep using the current view meanwhile: the lock is only held to swap it.
+    pub(super) fn remap(&self, op: &'static str, need: u64, grow: bool) -> Result<Arc<View>> {
+        let current = self.data_view();
+        if current.len() as u64 >= need {
+            return Ok(current);
+        }
+        // Only a store (`grow`) can need more; for a reader, a region past the object is damage,
+        // reported as `Corrupt` below whatever its size.
+        if grow && need > i64::MAX as u64 {
+            return Err(self.error(
+                ErrorKind::OutOfSpace,
+                op,
+                "the value would need an object larger than the address space",
+            ));
+        }
+        let have = self.mapping.len();
+        if have < need {
+            if !grow {
+                return Err(self.error(
+                    ErrorKind::Truncated,
+                    op,
+                    format!(
+                        "its data reaches byte {} but the object has only {} bytes",
+                        need, have
+                    ),
+                ));
+            }
+            self.mapping.grow(need).map_err(|e| {
+                let hint = if e.kind() == ErrorKind::Unsupported {
+                    "; objects cannot grow on this platform, so create the value with a larger \
+                     ValueOptions::capacity"
+                } else {
+                    ""
+                };
+                self.error(
+                    e.kind(),
+                    op,
+                    format!(
+                        "the value needs the object to grow from {} to {} bytes: {}{}",
+                        have, need, e, hint
+                    ),
+                )
+            })?;
+        }
+        let view = if self.writable {
+            self.mapping.map_mut()?
+        } else {
+            self.mapping.map()?
+        };
+        if (view.len() as u64) < need {
+            return Err(self.error(
+                ErrorKind::Corrupt,
+                op,
+                format!(
+                    "the object has {} bytes after growing to {}",
+                    view.len(),
+                    need
+                ),
+            ));
+        }
+        let mut guard = match self.data.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if guard.len() < view.len() {
+            *guard = Arc::new(view);
+        }
+        Ok(guard.clone())
+    }
+
+    pub(super) fn read(&self, dest: &mut Dest<'_>) -> Result<u64> {
+        let host = self.host();
+        let mut data = self.data_view();
+        loop {
+            let bytes = Bytes::new(&data);
+            let outcome = self.region(&bytes).read(&host, dest);
+            bytes.take()?;
+            match outcome {
+                Read::Value(v) => return Ok(v),
+                Read::Empty => {
+                    // An empty value reads `current == 0`, as does a header cut short.
+                    if let Some(e) = self.shrunk("retrieve") {
+                        return Err(e);
+                    }
+                    if let Dest::Vec(v) = dest {
+                        v.clear();
+                    }
+                    return Ok(0);
+                }
+                Read::Remap(need) => data = self.remap("retrieve", need, false)?,
+                Read::WrongLength(n) => {
+                    let want = self.layout.map_or(0, |l| l.size);
+                    return Err(self.error(
+                        ErrorKind::Corrupt,
+                        "retrieve",
+                        format!(
+                            "it holds a value of {} bytes, but its type has {} bytes",
+                            n, want
+                        ),
+                    ));
+                }
+                Read::Corrupt(why) => {
+                    return Err(self.error(ErrorKind::Corrupt, "retrieve", why));
+                }
+            }
+        }
+    }
+}
+
+/// Releases the writer lock when a store ends, however it ends (with the host that took it).
+pub(super) struct LockGuard<'a> {
+    pub(super) inner: &'a Inner,
+    pub(super) host: MappedHost<'a>,
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        let data = self.inner.data_view();
+        self.inner.region(&Bytes::new(&data)).unlock(&self.host);
+    }
+}
