@@ -1,0 +1,63 @@
+//! The namespace of named objects: listing, garbage collection, removal.
+
+use super::*;
+
+/// The place named objects live: `/dev/shm` (or `$MMF_DIR`) by default, or any directory on
+/// Linux. Listing, garbage collection and removal.
+///
+/// ```
+/// let ns = mmf::Namespace::default();
+/// for obj in ns.list()? {
+///     println!("{} {} bytes", obj.name, obj.size);
+/// }
+/// # Ok::<(), mmf::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Namespace {
+    dir: Option<PathBuf>,
+}
+
+impl Namespace {
+    /// The namespace in directory `dir` (Linux).
+    pub fn at(dir: impl Into<PathBuf>) -> Namespace {
+        Namespace {
+            dir: Some(dir.into()),
+        }
+    }
+
+    /// The directory this namespace resolves to: the one given to [`at`](Self::at), else
+    /// `$MMF_DIR`, else `/dev/shm`. `None` on Windows, where names are not files.
+    pub fn dir(&self) -> Option<PathBuf> {
+        sys::namespace_dir(self.dir.as_deref())
+    }
+
+    /// Every named object, sorted by name. Handle-lifetime objects whose holders are all gone are
+    /// removed on the way and not listed.
+    ///
+    /// # Errors
+    /// `NotFound` if the directory is missing; `Unsupported` on Windows (sections cannot be
+    /// enumerated through the Win32 API).
+    pub fn list(&self) -> Result<Vec<ObjectInfo>> {
+        sys::list(self.dir.as_deref())
+    }
+
+    /// Removes handle-lifetime objects whose holders are all gone, and temporary files left by
+    /// creators that died midway. Returns the names removed.
+    ///
+    /// # Errors
+    /// As for [`list`](Self::list).
+    pub fn gc(&self) -> Result<Vec<String>> {
+        sys::gc(self.dir.as_deref())
+    }
+
+    /// Removes the name (`shm_unlink`). Processes that have the object open keep using it; new
+    /// opens get `NotFound`.
+    ///
+    /// # Errors
+    /// `NotFound`, `PermissionDenied`, `InvalidName`.
+    #[doc(alias = "shm_unlink")]
+    pub fn remove(&self, name: impl IntoName) -> Result<()> {
+        let name = name.into_name()?;
+        sys::remove(&name, self.dir.as_deref())
+    }
+}
