@@ -251,6 +251,11 @@ impl Default for OpenOptions {
 }
 
 impl OpenOptions {
+    /// The access asked for (for layers built on top, which keep these options).
+    pub(crate) fn access_mode(&self) -> Access {
+        self.access
+    }
+
     /// Defaults: read-write, any size, the default directory, own objects only.
     pub fn new() -> OpenOptions {
         OpenOptions {

@@ -16,14 +16,11 @@ use super::*;
 /// ```
 #[derive(Debug, Clone)]
 pub struct ValueOptions {
+    /// Where, how long and for whom the object lives: the options of the object underneath.
+    pub(super) create: CreateOptions,
+    pub(super) open: OpenOptions,
     pub(super) capacity: u64,
     pub(super) slots: u32,
-    pub(super) lifetime: Lifetime,
-    pub(super) permissions: Permissions,
-    pub(super) dir: Option<PathBuf>,
-    pub(super) access: Access,
-    pub(super) allow_other_owner: bool,
-    pub(super) scope: Scope,
     pub(super) timeout: Duration,
     pub(super) lock_timeout: Duration,
     pub(super) layout: Option<ValueLayout>,
@@ -40,14 +37,10 @@ impl ValueOptions {
     /// a creator that has not finished initialising, 5 s for a writer lock that is not released.
     pub fn new() -> ValueOptions {
         ValueOptions {
+            create: CreateOptions::new(),
+            open: OpenOptions::new(),
             capacity: DEFAULT_CAPACITY,
             slots: DEFAULT_SLOTS,
-            lifetime: Lifetime::Handle,
-            permissions: Permissions::OWNER_ONLY,
-            dir: None,
-            access: Access::ReadWrite,
-            allow_other_owner: false,
-            scope: Scope::Local,
             timeout: Duration::from_secs(1),
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             layout: None,
@@ -73,19 +66,21 @@ impl ValueOptions {
     /// Creation: how long the object lives (default [`Lifetime::Handle`], as for a
     /// [`Mapping`]).
     pub fn lifetime(&mut self, lifetime: Lifetime) -> &mut Self {
-        self.lifetime = lifetime;
+        self.create.lifetime(lifetime);
         self
     }
 
     /// Creation: who may open the object (default owner-only).
     pub fn permissions(&mut self, permissions: Permissions) -> &mut Self {
-        self.permissions = permissions;
+        self.create.permissions(permissions);
         self
     }
 
     /// The directory that holds named objects (Linux; default `$MMF_DIR`, else `/dev/shm`).
     pub fn dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
-        self.dir = Some(dir.into());
+        let dir = dir.into();
+        self.create.dir(dir.clone());
+        self.open.dir(dir);
         self
     }
 
@@ -96,20 +91,21 @@ impl ValueOptions {
     /// [`Access::CopyOnWrite`] fails with `InvalidInput`: a value has no private copy to write.
     /// Creating always gives a read-write handle.
     pub fn access(&mut self, access: Access) -> &mut Self {
-        self.access = access;
+        self.open.access(access);
         self
     }
 
     /// Opening: accept an object that belongs to another user (default: refuse).
     pub fn allow_other_owner(&mut self, allow: bool) -> &mut Self {
-        self.allow_other_owner = allow;
+        self.open.allow_other_owner(allow);
         self
     }
 
     /// Windows: the namespace the value (and its notification objects) live in (default
     /// [`Scope::Local`]). Ignored on Linux.
     pub fn scope(&mut self, scope: Scope) -> &mut Self {
-        self.scope = scope;
+        self.create.scope(scope);
+        self.open.scope(scope);
         self
     }
 
@@ -181,14 +177,8 @@ impl ValueOptions {
                 )))
             }
         };
-        let mut co = CreateOptions::new();
-        co.size(size)
-            .lifetime(self.lifetime)
-            .permissions(self.permissions)
-            .scope(self.scope);
-        if let Some(d) = &self.dir {
-            co.dir(d.clone());
-        }
+        let mut co = self.create.clone();
+        co.size(size);
         // The header is written by the creator's initialiser, which on Linux runs before the
         // object has its name: no opener can ever see the object without its header, and a
         // creator killed midway leaves no half-made value behind (see `CreateOptions::create_with`).
@@ -197,7 +187,7 @@ impl ValueOptions {
             SharedValue::initialise(v.mapping(), slots, cap, layout).map(drop)
         })?;
         let mut o = self.clone();
-        o.access = Access::ReadWrite;
+        o.open.access(Access::ReadWrite);
         SharedValue::attach(mapping, &o)
     }
 
@@ -210,7 +200,7 @@ impl ValueOptions {
     /// values); `PermissionDenied`.
     pub fn open(&self, name: impl IntoName) -> Result<SharedValue> {
         let name = name.into_name()?;
-        if self.access == Access::CopyOnWrite {
+        if self.open.access_mode() == Access::CopyOnWrite {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 "open",
@@ -218,14 +208,7 @@ impl ValueOptions {
                 "a shared value cannot be opened copy-on-write; open it read-only or read-write",
             ));
         }
-        let mut oo = OpenOptions::new();
-        oo.access(self.access)
-            .allow_other_owner(self.allow_other_owner)
-            .scope(self.scope);
-        if let Some(d) = &self.dir {
-            oo.dir(d.clone());
-        }
-        let mapping = oo.open(&name)?;
+        let mapping = self.open.open(&name)?;
         SharedValue::attach(mapping, self)
     }
 

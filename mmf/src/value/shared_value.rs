@@ -150,7 +150,7 @@ impl SharedValue {
                 "not under loom",
             ));
         }
-        let writable = o.access == Access::ReadWrite;
+        let writable = o.open.access_mode() == Access::ReadWrite;
         let view = if writable {
             mapping.map_mut()?
         } else {
