@@ -91,4 +91,4 @@ pub use types::{
     UncheckedAdvice,
 };
 pub use value::{Shared, SharedValue, ValueHeader, ValueLayout, ValueOptions};
-pub use view::{Chunks, View, ViewOptions};
+pub use view::{Chunks, Cursor, View, ViewOptions};

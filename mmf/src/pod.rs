@@ -33,8 +33,9 @@ use std::marker::PhantomData;
 pub unsafe trait Pod: Copy + Send + Sync + 'static {
     /// Distinguishes types of equal size and alignment in the layout fingerprint that typed shared
     /// values check on open. Give each of your types its own value (any constant); change it when
-    /// the type's fields change.
-    const LAYOUT_ID: u64 = 0;
+    /// the type's fields change. There is no default: two types of one size that both forgot it
+    /// would open each other's values without a `LayoutMismatch`.
+    const LAYOUT_ID: u64;
 }
 
 macro_rules! pod {

@@ -46,6 +46,7 @@ pub(crate) struct OpenObject {
 /// assert_eq!(&buf, b"hello");
 /// # Ok::<(), mmf::Error>(())
 /// ```
+#[must_use = "dropping a mapping closes it; a handle-lifetime object with no other holder is removed at once"]
 #[derive(Clone)]
 pub struct Mapping {
     pub(crate) object: Arc<OpenObject>,
@@ -371,6 +372,7 @@ impl Mapping {
 
 /// A handle kept open for a child process to inherit; see [`Mapping::inherit`]. Drop it after
 /// spawning.
+#[must_use = "keep the inheritance until the child is spawned, or the child inherits nothing"]
 pub struct Inheritance {
     inner: sys::Inheritance,
 }

@@ -34,6 +34,7 @@ impl Default for CreateOptions {
 
 impl CreateOptions {
     /// Defaults: size 4096, handle lifetime, owner-only, memory committed at creation.
+    #[must_use]
     pub fn new() -> CreateOptions {
         CreateOptions {
             size: 4096,
@@ -257,6 +258,7 @@ impl OpenOptions {
     }
 
     /// Defaults: read-write, any size, the default directory, own objects only.
+    #[must_use]
     pub fn new() -> OpenOptions {
         OpenOptions {
             access: Access::ReadWrite,
@@ -354,6 +356,7 @@ impl Default for FileOptions {
 
 impl FileOptions {
     /// Defaults: read-write, the file must exist, size = the file's length.
+    #[must_use]
     pub fn new() -> FileOptions {
         FileOptions {
             access: Access::ReadWrite,

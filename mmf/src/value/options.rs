@@ -35,6 +35,7 @@ impl Default for ValueOptions {
 impl ValueOptions {
     /// Defaults: 4 KiB capacity, 8 slots, handle lifetime, owner-only, writable, 1 s to wait for
     /// a creator that has not finished initialising, 5 s for a writer lock that is not released.
+    #[must_use]
     pub fn new() -> ValueOptions {
         ValueOptions {
             create: CreateOptions::new(),

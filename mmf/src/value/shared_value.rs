@@ -56,6 +56,7 @@ use super::*;
 /// [`access(Access::ReadOnly)`](ValueOptions::access) cannot pin, so under a writer storing flat out
 /// it may have to retry; its reads are still never torn. Processes that share a value must
 /// share a pid namespace (the writer lock identifies owners by pid and start time).
+#[must_use = "dropping the last handle of a handle-lifetime value removes it"]
 #[derive(Clone)]
 pub struct SharedValue {
     inner: Arc<Inner>,

@@ -24,6 +24,7 @@ use super::*;
 /// assert_eq!(err.kind(), mmf::ErrorKind::LayoutMismatch);
 /// # Ok::<(), mmf::Error>(())
 /// ```
+#[must_use = "dropping the last handle of a handle-lifetime value removes it"]
 pub struct Shared<T: Pod> {
     value: SharedValue,
     _type: PhantomData<fn() -> T>,

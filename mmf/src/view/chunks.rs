@@ -8,6 +8,7 @@ use crate::Result;
 
 /// An iterator over consecutive views of a mapping, each `chunk_len` bytes long (the last one
 /// may be shorter); see [`Mapping::chunks`].
+#[must_use = "iterators are lazy and map nothing unless consumed"]
 #[derive(Debug)]
 pub struct Chunks {
     mapping: Mapping,

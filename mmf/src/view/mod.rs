@@ -6,9 +6,11 @@
 #![allow(unsafe_code)]
 
 mod chunks;
+mod cursor;
 mod options;
 
 pub use chunks::Chunks;
+pub use cursor::Cursor;
 pub use options::ViewOptions;
 
 use crate::copy;
@@ -47,6 +49,7 @@ use std::sync::Arc;
 /// assert_eq!(&back, b"at 5000");
 /// # Ok::<(), mmf::Error>(())
 /// ```
+#[must_use = "dropping a view unmaps it"]
 pub struct View {
     map: Option<sys::RawMap>,
     ptr: NonNull<u8>,
@@ -345,6 +348,11 @@ impl View {
             // An empty view: `len` is 0 (checked by the caller).
             None => Ok(()),
         }
+    }
+
+    /// A [`Cursor`] over the view, for `std::io::{Read, Write, Seek}`.
+    pub fn cursor(&self) -> Cursor<'_> {
+        Cursor::new(self)
     }
 
     /// Copies `buf.len()` bytes at `offset` (relative to the view) into `buf`. Sound while other

@@ -39,6 +39,7 @@ impl Default for ViewOptions {
 
 impl ViewOptions {
     /// The whole object, read-only, anywhere in the address space.
+    #[must_use]
     pub fn new() -> ViewOptions {
         ViewOptions {
             offset: 0,
