@@ -12,22 +12,25 @@
 //!
 //! ```
 //! use mmf::{Mapping, ErrorKind};
-//! # let name = format!("mmf-doc-crate-{}", std::process::id());
 //!
-//! // "Store Data", as in the classic Win32 shared-memory dialog: the first instance creates a
-//! // 4 KiB object and writes into it.
-//! let first = Mapping::create(&name, 4096)?;
-//! first.map_mut()?.write_at(0, b"typed by the user\0")?;
+//! fn main() -> Result<(), mmf::Error> {
+//!     let name = format!("mmf-doc-crate-{}", std::process::id());
 //!
-//! // "Retrieve Data": a second instance opens it by name and reads it back.
-//! let second = Mapping::open(&name)?;
-//! let text = second.map()?.read_vec(0, 17)?;
-//! assert_eq!(text, b"typed by the user");
+//!     // "Store Data", as in the classic Win32 shared-memory dialog: the first instance creates a
+//!     // 4 KiB object and writes into it.
+//!     let first = Mapping::create(&name, 4096)?;
+//!     first.map_mut()?.write_at(0, b"typed by the user\0")?;
 //!
-//! // When the last handle and view close, the name is gone (handle lifetime, as in Win32).
-//! drop((first, second));
-//! assert_eq!(Mapping::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
-//! # Ok::<(), mmf::Error>(())
+//!     // "Retrieve Data": a second instance opens it by name and reads it back.
+//!     let second = Mapping::open(&name)?;
+//!     let text = second.map()?.read_vec(0, 17)?;
+//!     assert_eq!(text, b"typed by the user");
+//!
+//!     // When the last handle and view close, the name is gone (handle lifetime, as in Win32).
+//!     drop((first, second));
+//!     assert_eq!(Mapping::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
+//!     Ok(())
+//! }
 //! ```
 //!
 //! ## Shared values
@@ -45,16 +48,19 @@
 //! ```
 //! use mmf::SharedValue;
 //! use std::time::Duration;
-//! # let name = format!("mmf-doc-crate-value-{}", std::process::id());
 //!
-//! let first = SharedValue::create(&name)?;          // the first instance
-//! let second = SharedValue::open(&name)?;           // another instance, by name
-//! let seen = second.version();
+//! fn main() -> Result<(), mmf::Error> {
+//!     let name = format!("mmf-doc-crate-value-{}", std::process::id());
 //!
-//! first.store(b"typed by the user")?;               // "Store Data"
-//! let v = second.wait_newer(seen, Some(Duration::from_secs(5)))?;
-//! assert_eq!(second.retrieve_versioned()?, (v, b"typed by the user".to_vec())); // "Retrieve Data"
-//! # Ok::<(), mmf::Error>(())
+//!     let first = SharedValue::create(&name)?;          // the first instance
+//!     let second = SharedValue::open(&name)?;           // another instance, by name
+//!     let seen = second.version();
+//!
+//!     first.store(b"typed by the user")?;               // "Store Data"
+//!     let v = second.wait_newer(seen, Some(Duration::from_secs(5)))?;
+//!     assert_eq!(second.retrieve_versioned()?, (v, b"typed by the user".to_vec())); // "Retrieve Data"
+//!     Ok(())
+//! }
 //! ```
 //!
 //! ## Soundness

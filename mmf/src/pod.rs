@@ -103,24 +103,27 @@ pub(crate) fn fingerprint(size: u64, align: u64, id: u64) -> u64 {
 ///
 /// ```
 /// use mmf::{Offset, Pod};
-/// #[derive(Clone, Copy)]
-/// #[repr(C)]
-/// struct Node { value: u64, next: Offset<Node> }
-/// // SAFETY: repr(C), two u64-sized fields, no padding, any bits valid, no pointers.
-/// unsafe impl Pod for Node { const LAYOUT_ID: u64 = 0x4e6f6465; }
 ///
-/// let m = mmf::Mapping::anonymous(4096)?;
-/// let v = m.map_mut()?;
-/// v.store(Offset::new(64), &Node { value: 1, next: Offset::new(128) })?;
-/// v.store(Offset::new(128), &Node { value: 2, next: Offset::NULL })?;
-/// let (mut at, mut sum) = (Offset::<Node>::new(64), 0);
-/// while !at.is_null() {
-///     let n = v.load(at)?;
-///     sum += n.value;
-///     at = n.next;
+/// fn main() -> Result<(), mmf::Error> {
+///     #[derive(Clone, Copy)]
+///     #[repr(C)]
+///     struct Node { value: u64, next: Offset<Node> }
+///     // SAFETY: repr(C), two u64-sized fields, no padding, any bits valid, no pointers.
+///     unsafe impl Pod for Node { const LAYOUT_ID: u64 = 0x4e6f6465; }
+///
+///     let m = mmf::Mapping::anonymous(4096)?;
+///     let v = m.map_mut()?;
+///     v.store(Offset::new(64), &Node { value: 1, next: Offset::new(128) })?;
+///     v.store(Offset::new(128), &Node { value: 2, next: Offset::NULL })?;
+///     let (mut at, mut sum) = (Offset::<Node>::new(64), 0);
+///     while !at.is_null() {
+///         let n = v.load(at)?;
+///         sum += n.value;
+///         at = n.next;
+///     }
+///     assert_eq!(sum, 3);
+///     Ok(())
 /// }
-/// assert_eq!(sum, 3);
-/// # Ok::<(), mmf::Error>(())
 /// ```
 #[repr(transparent)]
 pub struct Offset<T> {

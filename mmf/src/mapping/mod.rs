@@ -35,16 +35,19 @@ pub(crate) struct OpenObject {
 ///
 /// ```
 /// use mmf::Mapping;
-/// # let name = format!("mmf-doc-mapping-{}", std::process::id());
-/// let m = Mapping::create(&name, 4096)?;          // CreateFileMapping(INVALID_HANDLE_VALUE, ..)
-/// let v = m.map_mut()?;                           // MapViewOfFile(FILE_MAP_ALL_ACCESS)
-/// v.write_at(0, b"hello")?;
 ///
-/// let other = Mapping::open(&name)?;              // OpenFileMapping, as a second instance would
-/// let mut buf = [0u8; 5];
-/// other.map()?.read_at(0, &mut buf)?;
-/// assert_eq!(&buf, b"hello");
-/// # Ok::<(), mmf::Error>(())
+/// fn main() -> Result<(), mmf::Error> {
+///     let name = format!("mmf-doc-mapping-{}", std::process::id());
+///     let m = Mapping::create(&name, 4096)?;          // CreateFileMapping(INVALID_HANDLE_VALUE, ..)
+///     let v = m.map_mut()?;                           // MapViewOfFile(FILE_MAP_ALL_ACCESS)
+///     v.write_at(0, b"hello")?;
+///
+///     let other = Mapping::open(&name)?;              // OpenFileMapping, as a second instance would
+///     let mut buf = [0u8; 5];
+///     other.map()?.read_at(0, &mut buf)?;
+///     assert_eq!(&buf, b"hello");
+///     Ok(())
+/// }
 /// ```
 #[must_use = "dropping a mapping closes it; a handle-lifetime object with no other holder is removed at once"]
 #[derive(Clone)]
@@ -156,14 +159,16 @@ impl Mapping {
     /// is read.
     ///
     /// ```
-    /// # let m = mmf::Mapping::anonymous(10 << 20)?;
-    /// let mut total = 0usize;
-    /// for view in m.chunks(4 << 20, mmf::Access::ReadOnly) {
-    ///     let view = view?;
-    ///     total += view.len();
+    /// fn main() -> Result<(), mmf::Error> {
+    ///     let m = mmf::Mapping::anonymous(10 << 20)?;
+    ///     let mut total = 0usize;
+    ///     for view in m.chunks(4 << 20, mmf::Access::ReadOnly) {
+    ///         let view = view?;
+    ///         total += view.len();
+    ///     }
+    ///     assert_eq!(total, 10 << 20);
+    ///     Ok(())
     /// }
-    /// assert_eq!(total, 10 << 20);
-    /// # Ok::<(), mmf::Error>(())
     /// ```
     pub fn chunks(&self, chunk_len: usize, access: Access) -> Chunks {
         Chunks::new(self, chunk_len, access)
@@ -302,14 +307,16 @@ impl Mapping {
     /// its own: a handle-lifetime object lives while the parent or the child has it.
     ///
     /// ```no_run
-    /// # let m = mmf::Mapping::anonymous(4096)?;
-    /// let mut cmd = std::process::Command::new("child-program");
-    /// let handle = m.inherit(&mut cmd)?;
-    /// cmd.env("MMF_HANDLE", handle.token());
-    /// let child = cmd.spawn()?;
-    /// drop(handle);
-    /// // In the child: let m = mmf::Mapping::from_inherited(&std::env::var("MMF_HANDLE")?)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let m = mmf::Mapping::anonymous(4096)?;
+    ///     let mut cmd = std::process::Command::new("child-program");
+    ///     let handle = m.inherit(&mut cmd)?;
+    ///     cmd.env("MMF_HANDLE", handle.token());
+    ///     let child = cmd.spawn()?;
+    ///     drop(handle);
+    ///     // In the child: let m = mmf::Mapping::from_inherited(&std::env::var("MMF_HANDLE")?)?;
+    ///     Ok(())
+    /// }
     /// ```
     ///
     /// # Errors

@@ -6,11 +6,13 @@ use super::*;
 /// Linux. Listing, garbage collection and removal.
 ///
 /// ```
-/// let ns = mmf::Namespace::default();
-/// for obj in ns.list()? {
-///     println!("{} {} bytes", obj.name, obj.size);
+/// fn main() -> Result<(), mmf::Error> {
+///     let ns = mmf::Namespace::default();
+///     for obj in ns.list()? {
+///         println!("{} {} bytes", obj.name, obj.size);
+///     }
+///     Ok(())
 /// }
-/// # Ok::<(), mmf::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Namespace {

@@ -7,15 +7,18 @@ use super::*;
 ///
 /// ```
 /// use mmf::{CreateOptions, Disposition, Lifetime, Permissions};
-/// # let name = format!("mmf-doc-create-{}", std::process::id());
-/// let (m, how) = CreateOptions::new()
-///     .size(4096)
-///     .lifetime(Lifetime::Handle)
-///     .permissions(Permissions::OWNER_ONLY)
-///     .open_or_create(&name)?;
-/// assert_eq!(how, Disposition::Created);
-/// assert_eq!(m.len(), 4096);
-/// # Ok::<(), mmf::Error>(())
+///
+/// fn main() -> Result<(), mmf::Error> {
+///     let name = format!("mmf-doc-create-{}", std::process::id());
+///     let (m, how) = CreateOptions::new()
+///         .size(4096)
+///         .lifetime(Lifetime::Handle)
+///         .permissions(Permissions::OWNER_ONLY)
+///         .open_or_create(&name)?;
+///     assert_eq!(how, Disposition::Created);
+///     assert_eq!(m.len(), 4096);
+///     Ok(())
+/// }
 /// ```
 #[derive(Debug, Clone)]
 pub struct CreateOptions {
@@ -130,10 +133,12 @@ impl CreateOptions {
     /// runs right after creation, see the platform notes in the README).
     ///
     /// ```
-    /// # let name = format!("mmf-doc-create-with-{}", std::process::id());
-    /// let m = mmf::CreateOptions::new().size(64).create_with(&name, |v| v.write_at(0, b"READY"))?;
-    /// assert_eq!(m.map()?.read_vec(0, 5)?, b"READY");
-    /// # Ok::<(), mmf::Error>(())
+    /// fn main() -> Result<(), mmf::Error> {
+    ///     let name = format!("mmf-doc-create-with-{}", std::process::id());
+    ///     let m = mmf::CreateOptions::new().size(64).create_with(&name, |v| v.write_at(0, b"READY"))?;
+    ///     assert_eq!(m.map()?.read_vec(0, 5)?, b"READY");
+    ///     Ok(())
+    /// }
     /// ```
     ///
     /// # Errors
@@ -334,12 +339,15 @@ impl OpenOptions {
 ///
 /// ```
 /// use mmf::FileOptions;
-/// let path = std::env::temp_dir().join(format!("mmf-doc-file-{}", std::process::id()));
-/// let m = FileOptions::new().create(true).max_size(8192).open(&path)?;
-/// assert_eq!(m.len(), 8192); // the file grew to the maximum size, as in Win32
-/// m.map_mut()?.write_at(8000, b"tail")?;
-/// # drop(m); std::fs::remove_file(&path).unwrap();
-/// # Ok::<(), mmf::Error>(())
+///
+/// fn main() -> Result<(), mmf::Error> {
+///     let path = std::env::temp_dir().join(format!("mmf-doc-file-{}", std::process::id()));
+///     let m = FileOptions::new().create(true).max_size(8192).open(&path)?;
+///     assert_eq!(m.len(), 8192); // the file grew to the maximum size, as in Win32
+///     m.map_mut()?.write_at(8000, b"tail")?;
+///     drop(m); std::fs::remove_file(&path).unwrap();
+///     Ok(())
+/// }
 /// ```
 #[derive(Debug, Clone)]
 pub struct FileOptions {

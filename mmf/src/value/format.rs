@@ -143,14 +143,16 @@ impl ValueHeader {
     /// its magic cannot be told from plain bytes.
     ///
     /// ```
-    /// # let name = format!("mmf-doc-damaged-magic-{}", std::process::id());
-    /// let v = mmf::SharedValue::create(&name)?;
-    /// let view = v.mapping().map_mut()?;
-    /// assert!(!mmf::ValueHeader::has_damaged_magic(&view.read_vec(0, 64)?));
-    /// view.write_at(0, b"garbage!")?; // the magic is overwritten; the rest is intact
-    /// assert!(mmf::ValueHeader::has_damaged_magic(&view.read_vec(0, 64)?));
-    /// assert!(!mmf::ValueHeader::has_damaged_magic(b"plain text, as C or Python writes it"));
-    /// # Ok::<(), mmf::Error>(())
+    /// fn main() -> Result<(), mmf::Error> {
+    ///     let name = format!("mmf-doc-damaged-magic-{}", std::process::id());
+    ///     let v = mmf::SharedValue::create(&name)?;
+    ///     let view = v.mapping().map_mut()?;
+    ///     assert!(!mmf::ValueHeader::has_damaged_magic(&view.read_vec(0, 64)?));
+    ///     view.write_at(0, b"garbage!")?; // the magic is overwritten; the rest is intact
+    ///     assert!(mmf::ValueHeader::has_damaged_magic(&view.read_vec(0, 64)?));
+    ///     assert!(!mmf::ValueHeader::has_damaged_magic(b"plain text, as C or Python writes it"));
+    ///     Ok(())
+    /// }
     /// ```
     pub fn has_damaged_magic(bytes: &[u8]) -> bool {
         damaged_magic(bytes)

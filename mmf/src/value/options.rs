@@ -6,13 +6,16 @@ use super::*;
 ///
 /// ```
 /// use mmf::{Lifetime, ValueOptions};
-/// # let name = format!("mmf-doc-value-options-{}", std::process::id());
-/// let v = ValueOptions::new()
-///     .capacity(64 * 1024)          // values up to 64 KiB store without growing the object
-///     .lifetime(Lifetime::Handle)   // gone when the last handle closes (the default)
-///     .create(&name)?;
-/// v.store(b"hello")?;
-/// # Ok::<(), mmf::Error>(())
+///
+/// fn main() -> Result<(), mmf::Error> {
+///     let name = format!("mmf-doc-value-options-{}", std::process::id());
+///     let v = ValueOptions::new()
+///         .capacity(64 * 1024)          // values up to 64 KiB store without growing the object
+///         .lifetime(Lifetime::Handle)   // gone when the last handle closes (the default)
+///         .create(&name)?;
+///     v.store(b"hello")?;
+///     Ok(())
+/// }
 /// ```
 #[derive(Debug, Clone)]
 pub struct ValueOptions {
@@ -131,17 +134,20 @@ impl ValueOptions {
     /// ```
     /// use std::time::Duration;
     /// use mmf::{ErrorKind, ValueOptions};
-    /// # let name = format!("mmf-doc-lock-timeout-{}", std::process::id());
-    /// let v = ValueOptions::new()
-    ///     .lock_timeout(Duration::from_millis(500))
-    ///     .create(&name)?;
-    /// match v.store(b"hello") {
-    ///     Ok(_) => {}
-    ///     // Another process kept the writer lock for 500 ms: the message names it.
-    ///     Err(e) if e.kind() == ErrorKind::Busy => eprintln!("{}", e),
-    ///     Err(e) => return Err(e),
+    ///
+    /// fn main() -> Result<(), mmf::Error> {
+    ///     let name = format!("mmf-doc-lock-timeout-{}", std::process::id());
+    ///     let v = ValueOptions::new()
+    ///         .lock_timeout(Duration::from_millis(500))
+    ///         .create(&name)?;
+    ///     match v.store(b"hello") {
+    ///         Ok(_) => {}
+    ///         // Another process kept the writer lock for 500 ms: the message names it.
+    ///         Err(e) if e.kind() == ErrorKind::Busy => eprintln!("{}", e),
+    ///         Err(e) => return Err(e),
+    ///     }
+    ///     Ok(())
     /// }
-    /// # Ok::<(), mmf::Error>(())
     /// ```
     pub fn lock_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.lock_timeout = timeout;

@@ -9,19 +9,22 @@ use super::*;
 ///
 /// ```
 /// use mmf::SharedValue;
-/// # let name = format!("mmf-doc-shared-value-{}", std::process::id());
-/// let writer = SharedValue::create(&name)?;
-/// let reader = SharedValue::open(&name)?;
-/// assert_eq!(reader.retrieve_versioned()?, (0, Vec::new())); // nothing stored yet
 ///
-/// let v = writer.store(b"typed by the user")?;
-/// assert_eq!(reader.retrieve()?, b"typed by the user");
-/// assert_eq!(reader.version(), v);
+/// fn main() -> Result<(), mmf::Error> {
+///     let name = format!("mmf-doc-shared-value-{}", std::process::id());
+///     let writer = SharedValue::create(&name)?;
+///     let reader = SharedValue::open(&name)?;
+///     assert_eq!(reader.retrieve_versioned()?, (0, Vec::new())); // nothing stored yet
 ///
-/// // Values larger than the capacity grow the object; open handles follow.
-/// writer.store(&vec![7u8; 100_000])?;
-/// assert_eq!(reader.retrieve()?.len(), 100_000);
-/// # Ok::<(), mmf::Error>(())
+///     let v = writer.store(b"typed by the user")?;
+///     assert_eq!(reader.retrieve()?, b"typed by the user");
+///     assert_eq!(reader.version(), v);
+///
+///     // Values larger than the capacity grow the object; open handles follow.
+///     writer.store(&vec![7u8; 100_000])?;
+///     assert_eq!(reader.retrieve()?.len(), 100_000);
+///     Ok(())
+/// }
 /// ```
 ///
 /// # How it works

@@ -11,18 +11,20 @@ use super::*;
 /// recorded at creation and checked on open.
 ///
 /// ```
-/// # let name = format!("mmf-doc-shared-{}", std::process::id());
-/// let counter = mmf::Shared::<[u64; 4]>::create(&name)?;
-/// counter.store(&[1, 2, 3, 4])?;
+/// fn main() -> Result<(), mmf::Error> {
+///     let name = format!("mmf-doc-shared-{}", std::process::id());
+///     let counter = mmf::Shared::<[u64; 4]>::create(&name)?;
+///     counter.store(&[1, 2, 3, 4])?;
 ///
-/// // Another process (here, another handle) opens it with the same type...
-/// let same = mmf::Shared::<[u64; 4]>::open(&name)?;
-/// assert_eq!(same.load()?, [1, 2, 3, 4]);
+///     // Another process (here, another handle) opens it with the same type...
+///     let same = mmf::Shared::<[u64; 4]>::open(&name)?;
+///     assert_eq!(same.load()?, [1, 2, 3, 4]);
 ///
-/// // ...and a different type is refused.
-/// let err = mmf::Shared::<[u32; 8]>::open(&name).unwrap_err();
-/// assert_eq!(err.kind(), mmf::ErrorKind::LayoutMismatch);
-/// # Ok::<(), mmf::Error>(())
+///     // ...and a different type is refused.
+///     let err = mmf::Shared::<[u32; 8]>::open(&name).unwrap_err();
+///     assert_eq!(err.kind(), mmf::ErrorKind::LayoutMismatch);
+///     Ok(())
+/// }
 /// ```
 #[must_use = "dropping the last handle of a handle-lifetime value removes it"]
 pub struct Shared<T: Pod> {

@@ -12,16 +12,19 @@ use std::io;
 ///
 /// ```
 /// use std::io::{Read, Seek, SeekFrom, Write};
-/// let m = mmf::Mapping::anonymous(4096)?;
-/// let view = m.map_mut()?;
-/// let mut c = view.cursor();
-/// c.write_all(b"hello, ")?;
-/// write!(c, "{}", 42)?;
-/// c.seek(SeekFrom::Start(0))?;
-/// let mut text = [0u8; 9];
-/// c.read_exact(&mut text)?;
-/// assert_eq!(&text, b"hello, 42");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let m = mmf::Mapping::anonymous(4096)?;
+///     let view = m.map_mut()?;
+///     let mut c = view.cursor();
+///     c.write_all(b"hello, ")?;
+///     write!(c, "{}", 42)?;
+///     c.seek(SeekFrom::Start(0))?;
+///     let mut text = [0u8; 9];
+///     c.read_exact(&mut text)?;
+///     assert_eq!(&text, b"hello, 42");
+///     Ok(())
+/// }
 /// ```
 #[derive(Debug)]
 pub struct Cursor<'a> {

@@ -40,14 +40,16 @@ use std::sync::Arc;
 /// are not guarded: there, such a page still raises `SIGBUS`.
 ///
 /// ```
-/// # let name = format!("mmf-doc-view-{}", std::process::id());
-/// let m = mmf::Mapping::create(&name, 10_000)?;
-/// let v = m.map_range(5_000, 100, mmf::Access::ReadWrite)?; // any offset; aligned inside
-/// v.write_at(0, b"at 5000")?;
-/// let mut back = [0u8; 7];
-/// m.map()?.read_at(5_000, &mut back)?;
-/// assert_eq!(&back, b"at 5000");
-/// # Ok::<(), mmf::Error>(())
+/// fn main() -> Result<(), mmf::Error> {
+///     let name = format!("mmf-doc-view-{}", std::process::id());
+///     let m = mmf::Mapping::create(&name, 10_000)?;
+///     let v = m.map_range(5_000, 100, mmf::Access::ReadWrite)?; // any offset; aligned inside
+///     v.write_at(0, b"at 5000")?;
+///     let mut back = [0u8; 7];
+///     m.map()?.read_at(5_000, &mut back)?;
+///     assert_eq!(&back, b"at 5000");
+///     Ok(())
+/// }
 /// ```
 #[must_use = "dropping a view unmaps it"]
 pub struct View {

@@ -10,16 +10,19 @@ use crate::Result;
 ///
 /// ```
 /// use mmf::{Access, Advice, ViewOptions};
-/// let m = mmf::Mapping::anonymous(1 << 20)?;
-/// let v = ViewOptions::new()
-///     .offset(4096)
-///     .len(64 * 1024)
-///     .access(Access::ReadWrite)
-///     .populate(true)              // fault everything in now; errors instead of SIGBUS later
-///     .advice(Advice::Sequential)
-///     .map(&m)?;
-/// assert_eq!(v.len(), 64 * 1024);
-/// # Ok::<(), mmf::Error>(())
+///
+/// fn main() -> Result<(), mmf::Error> {
+///     let m = mmf::Mapping::anonymous(1 << 20)?;
+///     let v = ViewOptions::new()
+///         .offset(4096)
+///         .len(64 * 1024)
+///         .access(Access::ReadWrite)
+///         .populate(true)              // fault everything in now; errors instead of SIGBUS later
+///         .advice(Advice::Sequential)
+///         .map(&m)?;
+///     assert_eq!(v.len(), 64 * 1024);
+///     Ok(())
+/// }
 /// ```
 #[derive(Debug, Clone)]
 pub struct ViewOptions {
