@@ -739,8 +739,12 @@ mod tests {
         assert_eq!(b.owner.load(Ordering::Relaxed), tid);
         a.owner.store(0, Ordering::Release);
         b.owner.store(0, Ordering::Release);
-        // A guard over private memory: no fault, the depth goes up inside and back after.
-        let mut page = vec![0u8; 3 * 4096];
+        // A guard over private memory: no fault, the depth goes up inside and back after. The
+        // range starts on a page boundary, so offsets 10 and 200 share the first page.
+        let ps = PAGE_SIZE.load(Ordering::Relaxed).max(rustix::param::page_size());
+        let mut buf = vec![0u8; 4 * ps];
+        let skip = buf.as_ptr().align_offset(ps);
+        let page = &mut buf[skip..skip + 3 * ps];
         let target = Target {
             fd: unsafe_stdin(),
             base: page.as_mut_ptr(),
@@ -753,7 +757,7 @@ mod tests {
             assert_eq!(current().1, 1);
             // Inside the outer guard's page: no slot of its own.
             assert_eq!(guarded(&target, 200, 10, || current().1), Ok(1));
-            guarded(&target, 4096, 10, || current().1)
+            guarded(&target, ps, 10, || current().1)
         });
         assert_eq!(inner, Ok(Ok(2)));
         assert_eq!(current().1, 0);
