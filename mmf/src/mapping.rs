@@ -16,9 +16,12 @@ pub enum Lifetime {
     /// its name goes away with the last one, also when the holders are killed. After a crash of
     /// every holder the name is removed by the next create, open, [`Namespace::list`] or
     /// [`Namespace::gc`] that meets it; it is never removed while a live process holds it.
+    /// Linux and Windows; on macOS and the BSDs creating such an object is
+    /// [`ErrorKind::Unsupported`] (their shared memory cannot be locked to count holders).
     Handle,
     /// As POSIX shared memory: the object stays until [`Namespace::remove`] (or `shm_unlink`).
     /// Objects created by other programs (C `shm_open`, Python) are treated as persistent.
+    /// Linux, macOS and the BSDs; [`ErrorKind::Unsupported`] on Windows.
     Persistent,
 }
 
@@ -402,7 +405,8 @@ impl Mapping {
     }
 
     /// Sends this object to the process at the other end of a Unix socket (`SCM_RIGHTS`); it calls
-    /// [`receive`](Self::receive). Works for every backing, anonymous objects included. Linux only.
+    /// [`receive`](Self::receive). Works for every backing, anonymous objects included. Linux only
+    /// (`Unsupported` on macOS and the BSDs, where it is not implemented yet).
     ///
     /// # Errors
     /// An OS error from `sendmsg`.
@@ -413,7 +417,8 @@ impl Mapping {
             .send(self.shared.backing, sock, &self.shared.what)
     }
 
-    /// Receives an object sent with [`send`](Self::send). Linux only.
+    /// Receives an object sent with [`send`](Self::send). Linux only (`Unsupported` on macOS and
+    /// the BSDs).
     ///
     /// # Errors
     /// `InvalidInput` if the message is not an mmf object; an OS error from `recvmsg`.
