@@ -13,7 +13,8 @@
 //! of its own (apart from `Mapping::send`/`receive`, which need `std::os::unix`). An operation a
 //! backend cannot do returns [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) with a
 //! sentence saying why. CI compiles (and lints) `posix.rs` for macOS and FreeBSD and the fallback
-//! for wasm32 and Android (`.ci/targets.sh`); only the Linux and Windows backends are run there.
+//! for wasm32 and Android (`.ci/targets.sh`); it runs the Linux and Windows backends, and
+//! `posix.rs` on Linux (`--cfg mmf_force_posix`), but nothing on macOS or the BSDs.
 //!
 //! Android has what `linux.rs` uses (memfd, futexes, `/proc`), but not everything it names:
 //! rustix 0.38 and libc offer no `MAP_FIXED_NOREPLACE` for Android, and Android has no
@@ -114,9 +115,11 @@
 //! - `now_ms() -> u64`: wall-clock milliseconds since the Unix epoch, cheap (Linux: the coarse
 //!   clock, a few milliseconds of resolution), for the ages of reader pins.
 
-// The backends, chosen by what they use (see the table above). The three target lists below are
-// spelled out in full in each `cfg`, since Rust has no aliases for them without a build script.
-#[cfg_attr(target_os = "linux", path = "linux.rs")]
+// The backends, chosen by what they use (see the table above). The target lists below are spelled
+// out in full in each `cfg`, since Rust has no aliases for them without a build script.
+// `--cfg mmf_force_posix` puts Linux on the POSIX backend, so that its code runs somewhere in CI
+// (glibc has `shm_open`); see `tests/posix_backend.rs`.
+#[cfg_attr(all(target_os = "linux", not(mmf_force_posix)), path = "linux.rs")]
 #[cfg_attr(windows, path = "windows.rs")]
 #[cfg_attr(
     any(
@@ -125,7 +128,8 @@
         target_os = "freebsd",
         target_os = "netbsd",
         target_os = "openbsd",
-        target_os = "dragonfly"
+        target_os = "dragonfly",
+        all(target_os = "linux", mmf_force_posix)
     ),
     path = "posix.rs"
 )]
@@ -144,22 +148,22 @@
 )]
 mod imp;
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
 mod commit_limit;
 
 pub(crate) use imp::*;
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
 mod fault;
 
 /// Bumped whenever a page is patched anywhere in the process (see `fault.rs`); a wait that sees
 /// it change gives up early so its guard can report the fault. Always 0 where accesses are not
 /// guarded (every backend but Linux's).
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
 pub(crate) fn fault_epoch() -> u64 {
     fault::epoch()
 }
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
 pub(crate) fn fault_epoch() -> u64 {
     0
 }
@@ -176,7 +180,10 @@ pub(crate) struct Fault {
     pub size: Option<u64>,
 }
 
-#[cfg_attr(target_os = "linux", path = "notify_linux.rs")]
+#[cfg_attr(
+    all(target_os = "linux", not(mmf_force_posix)),
+    path = "notify_linux.rs"
+)]
 #[cfg_attr(windows, path = "notify_windows.rs")]
 #[cfg_attr(
     any(
@@ -185,7 +192,8 @@ pub(crate) struct Fault {
         target_os = "freebsd",
         target_os = "netbsd",
         target_os = "openbsd",
-        target_os = "dragonfly"
+        target_os = "dragonfly",
+        all(target_os = "linux", mmf_force_posix)
     ),
     path = "notify_posix.rs"
 )]
@@ -209,7 +217,7 @@ pub(crate) use notify::*;
 
 /// Wall-clock milliseconds since the Unix epoch (for pin ages, which are measured in seconds);
 /// Linux has its own, from the coarse clock.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -2,8 +2,9 @@
 //! (`shm_open("/NAME")`), an anonymous object is one whose name is removed right after creation,
 //! a file-backed object is the file's own descriptor. Views are `mmap`, flushing is `msync`.
 //!
-//! This backend is compiled and linted in CI for macOS and FreeBSD (`.ci/targets.sh`) but its
-//! tests have not been run on those systems.
+//! CI compiles and lints this backend for macOS and FreeBSD (`.ci/targets.sh`), and runs it on
+//! Linux, which has `shm_open` too, when built with `--cfg mmf_force_posix` (`tests/posix_backend.rs`
+//! and the conformance suite). It has not been run on macOS or a BSD yet.
 //!
 //! # How the Linux model maps onto POSIX shared memory
 //!
