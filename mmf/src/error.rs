@@ -144,11 +144,13 @@ impl Error {
     }
 
     /// Changes the operation the message names.
+    #[allow(dead_code)] // unused by the POSIX and fallback backends
     pub(crate) fn set_op(&mut self, op: &'static str) {
         self.op = op;
     }
 
     /// Attaches the OS error underneath.
+    #[allow(dead_code)] // unused by the fallback backend
     pub(crate) fn with_source(mut self, err: io::Error) -> Error {
         self.source = Some(err);
         self
@@ -232,20 +234,22 @@ impl From<Error> for io::Error {
 pub(crate) fn kind_of(err: &io::Error) -> ErrorKind {
     #[cfg(unix)]
     if let Some(code) = err.raw_os_error() {
-        // ENOSPC, ENOMEM, EFBIG, EDQUOT: the backing store cannot hold it.
-        if code == 28 || code == 12 || code == 27 || code == 122 {
+        // The backing store cannot hold it.
+        if code == libc::ENOSPC
+            || code == libc::ENOMEM
+            || code == libc::EFBIG
+            || code == libc::EDQUOT
+        {
             return ErrorKind::OutOfSpace;
         }
-        // ENAMETOOLONG
-        if code == 36 {
+        if code == libc::ENAMETOOLONG {
             return ErrorKind::InvalidName;
         }
-        // EISDIR, ENOTDIR (a path component)
-        if code == 21 {
+        // A path component is a directory.
+        if code == libc::EISDIR {
             return ErrorKind::InvalidInput;
         }
-        // EROFS, EPERM
-        if code == 30 || code == 1 {
+        if code == libc::EROFS || code == libc::EPERM {
             return ErrorKind::PermissionDenied;
         }
     }

@@ -10,9 +10,14 @@ pub enum Lifetime {
     /// its name goes away with the last one, also when the holders are killed. After a crash of
     /// every holder the name is removed by the next create, open, [`Namespace::list`](crate::Namespace::list) or
     /// [`Namespace::gc`](crate::Namespace::gc) that meets it; it is never removed while a live process holds it.
+    /// Linux and Windows; on macOS and the BSDs creating such an object is
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) (their shared memory cannot be
+    /// locked to count holders).
     Handle,
     /// As POSIX shared memory: the object stays until [`Namespace::remove`](crate::Namespace::remove) (or `shm_unlink`).
     /// Objects created by other programs (C `shm_open`, Python) are treated as persistent.
+    /// Linux, macOS and the BSDs; [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) on
+    /// Windows.
     Persistent,
 }
 

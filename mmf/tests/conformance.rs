@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{unique, TempPath};
+use common::{create_named, unique, TempPath, POSIX_BACKEND};
 use mmf::{Access, ErrorKind, FileOptions, Mapping};
 
 /// A fresh object of `size` bytes of the given backing, and what keeps it (a temp file) alive.
 fn make(backing: &str, size: u64) -> (Mapping, Option<TempPath>) {
     match backing {
-        "named" => (Mapping::create(unique("conf"), size).unwrap(), None),
+        "named" => (create_named(&unique("conf"), size), None),
         "anonymous" => (Mapping::anonymous(size).unwrap(), None),
         "file" => {
             let p = TempPath::new("conf-file");
@@ -203,10 +203,15 @@ fn queries() {
     let p = mmf::page_size();
     assert!(p.is_power_of_two() && g.is_power_of_two() && g >= p);
     let name = unique("query");
-    let m = Mapping::create(&name, 10).unwrap();
+    let m = create_named(&name, 10);
     assert_eq!(m.name().map(|n| n.as_str()), Some(name.as_str()));
     assert_eq!(m.backing(), mmf::Backing::Named);
-    assert_eq!(m.lifetime(), mmf::Lifetime::Handle);
+    let lifetime = if POSIX_BACKEND {
+        mmf::Lifetime::Persistent
+    } else {
+        mmf::Lifetime::Handle
+    };
+    assert_eq!(m.lifetime(), lifetime);
     assert!(m.is_writable());
     assert_eq!(Mapping::anonymous(10).unwrap().name(), None);
 }

@@ -351,7 +351,8 @@ impl Mapping {
     }
 
     /// Sends this object to the process at the other end of a Unix socket (`SCM_RIGHTS`); it calls
-    /// [`receive`](Self::receive). Works for every backing, anonymous objects included. Linux only.
+    /// [`receive`](Self::receive). Works for every backing, anonymous objects included. Linux only
+    /// (`Unsupported` on macOS and the BSDs, where it is not implemented yet).
     ///
     /// # Errors
     /// An OS error from `sendmsg`.
@@ -362,7 +363,8 @@ impl Mapping {
             .send(self.object.backing, sock, &self.object.what)
     }
 
-    /// Receives an object sent with [`send`](Self::send). Linux only.
+    /// Receives an object sent with [`send`](Self::send). Linux only (`Unsupported` on macOS and
+    /// the BSDs).
     ///
     /// # Errors
     /// `InvalidInput` if the message is not an mmf object; an OS error from `recvmsg`.

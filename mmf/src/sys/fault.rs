@@ -741,7 +741,9 @@ mod tests {
         b.owner.store(0, Ordering::Release);
         // A guard over private memory: no fault, the depth goes up inside and back after. The
         // range starts on a page boundary, so offsets 10 and 200 share the first page.
-        let ps = PAGE_SIZE.load(Ordering::Relaxed).max(rustix::param::page_size());
+        let ps = PAGE_SIZE
+            .load(Ordering::Relaxed)
+            .max(rustix::param::page_size());
         let mut buf = vec![0u8; 4 * ps];
         let skip = buf.as_ptr().align_offset(ps);
         let page = &mut buf[skip..skip + 3 * ps];

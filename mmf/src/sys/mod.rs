@@ -1,9 +1,26 @@
 //! The platform layer: the only code that calls the operating system.
 //!
-//! One backend is chosen here, at compile time: `unix.rs` (Linux), `windows.rs` (Win32) or
-//! `unsupported.rs` (everything else, where every operation returns
-//! [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported)). All three export the same names, and
-//! the core above uses only those names, with no `cfg` of its own.
+//! One backend is chosen here, at compile time, by what the system offers:
+//!
+//! | backend | targets | notification |
+//! |---|---|---|
+//! | `linux.rs` | Linux: memfd, `/proc`, `O_TMPFILE`, `flock` lifetime, `SIGBUS` guards (`fault.rs`), the commit limit (`commit_limit.rs`) | `notify_linux.rs`: a shared futex |
+//! | `windows.rs` | Win32 sections | `notify_windows.rs`: named kernel events |
+//! | `posix.rs` | macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly: `shm_open`, `mmap`, `ftruncate`; no handle lifetime, listing or handing over (see its module documentation) | `notify_posix.rs`: polling with a bounded backoff |
+//! | `unsupported.rs` | everything else: wasm32, Android, and Unix systems not listed above | `notify_unsupported.rs` |
+//!
+//! Every backend exports the same names, and the core above uses only those names, with no `cfg`
+//! of its own (apart from `Mapping::send`/`receive`, which need `std::os::unix`). An operation a
+//! backend cannot do returns [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) with a
+//! sentence saying why. CI compiles (and lints) `posix.rs` for macOS and FreeBSD and the fallback
+//! for wasm32 and Android (`.ci/targets.sh`); it runs the Linux and Windows backends, and
+//! `posix.rs` on Linux (`--cfg mmf_force_posix`), but nothing on macOS or the BSDs.
+//!
+//! Android has what `linux.rs` uses (memfd, futexes, `/proc`), but not everything it names:
+//! rustix 0.38 and libc offer no `MAP_FIXED_NOREPLACE` for Android, and Android has no
+//! `/dev/shm` (named objects would need a directory). Its bionic C library has no `shm_open`, so
+//! `posix.rs` does not fit either. Until `linux.rs` is adapted and tried there, Android gets the
+//! fallback: crates that depend on mmf build, and every operation says `Unsupported`.
 //!
 //! # The contract every backend implements
 //!
@@ -98,26 +115,55 @@
 //! - `now_ms() -> u64`: wall-clock milliseconds since the Unix epoch, cheap (Linux: the coarse
 //!   clock, a few milliseconds of resolution), for the ages of reader pins.
 
-#[cfg_attr(unix, path = "unix.rs")]
+// The backends, chosen by what they use (see the table above). The target lists below are spelled
+// out in full in each `cfg`, since Rust has no aliases for them without a build script.
+// `--cfg mmf_force_posix` puts Linux on the POSIX backend, so that its code runs somewhere in CI
+// (glibc has `shm_open`); see `tests/posix_backend.rs`.
+#[cfg_attr(all(target_os = "linux", not(mmf_force_posix)), path = "linux.rs")]
 #[cfg_attr(windows, path = "windows.rs")]
-#[cfg_attr(not(any(unix, windows)), path = "unsupported.rs")]
+#[cfg_attr(
+    any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        all(target_os = "linux", mmf_force_posix)
+    ),
+    path = "posix.rs"
+)]
+#[cfg_attr(
+    not(any(
+        target_os = "linux",
+        windows,
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )),
+    path = "unsupported.rs"
+)]
 mod imp;
 
-#[cfg(unix)]
+#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
 mod commit_limit;
 
 pub(crate) use imp::*;
 
-#[cfg(unix)]
+#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
 mod fault;
 
 /// Bumped whenever a page is patched anywhere in the process (see `fault.rs`); a wait that sees
-/// it change gives up early so its guard can report the fault.
-#[cfg(unix)]
+/// it change gives up early so its guard can report the fault. Always 0 where accesses are not
+/// guarded (every backend but Linux's).
+#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
 pub(crate) fn fault_epoch() -> u64 {
     fault::epoch()
 }
-#[cfg(not(unix))]
+#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
 pub(crate) fn fault_epoch() -> u64 {
     0
 }
@@ -134,17 +180,44 @@ pub(crate) struct Fault {
     pub size: Option<u64>,
 }
 
-#[cfg_attr(unix, path = "notify_unix.rs")]
+#[cfg_attr(
+    all(target_os = "linux", not(mmf_force_posix)),
+    path = "notify_linux.rs"
+)]
 #[cfg_attr(windows, path = "notify_windows.rs")]
-#[cfg_attr(not(any(unix, windows)), path = "notify_unsupported.rs")]
+#[cfg_attr(
+    any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        all(target_os = "linux", mmf_force_posix)
+    ),
+    path = "notify_posix.rs"
+)]
+#[cfg_attr(
+    not(any(
+        target_os = "linux",
+        windows,
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )),
+    path = "notify_unsupported.rs"
+)]
 mod notify;
 
 #[allow(unused_imports)]
 pub(crate) use notify::*;
 
 /// Wall-clock milliseconds since the Unix epoch (for pin ages, which are measured in seconds);
-/// Unix has its own, from the coarse clock.
-#[cfg(not(unix))]
+/// Linux has its own, from the coarse clock.
+#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -198,7 +271,9 @@ pub(crate) fn parse_backing(s: &str) -> Option<crate::types::Backing> {
 /// The creator's initialiser: runs on the new object's memory before the object has its name.
 pub(crate) type Init<'a> = dyn FnMut(Object) -> crate::Result<()> + 'a;
 
-/// What `Object::create` needs to know.
+/// What `Object::create` needs to know. Each backend reads what applies to it (the fallback
+/// reads nothing but the name, hence the `allow`).
+#[allow(dead_code)]
 pub(crate) struct CreateSpec<'a> {
     pub name: &'a Name,
     pub size: u64,
@@ -206,18 +281,17 @@ pub(crate) struct CreateSpec<'a> {
     pub permissions: Permissions,
     pub dir: Option<&'a Path>,
     pub commit: bool,
-    #[cfg_attr(not(windows), allow(dead_code))]
     pub global: bool,
 }
 
-/// What `Object::open` needs to know.
+/// What `Object::open` needs to know (read as `CreateSpec` is).
+#[allow(dead_code)]
 pub(crate) struct OpenSpec<'a> {
     pub name: &'a Name,
     pub writable: bool,
     pub dir: Option<&'a Path>,
     pub allow_other_owner: bool,
     pub lock_timeout: Duration,
-    #[cfg_attr(not(windows), allow(dead_code))]
     pub global: bool,
 }
 

@@ -1,5 +1,5 @@
-//! Blocking notification backend for platforms that are neither Unix nor Windows; see the contract
-//! in `sys/mod.rs`. Nothing can be waited for, and process liveness cannot be told.
+//! Blocking notification for the fallback backend (`unsupported.rs`); see the contract in
+//! `sys/mod.rs`. Nothing can be waited for, and process liveness cannot be told.
 
 use crate::{Error, ErrorKind, Name, Result};
 use std::io;
@@ -15,7 +15,7 @@ impl Notifier {
             ErrorKind::Unsupported,
             "wait on",
             key.map_or_else(|| "anonymous object".to_owned(), |k| k.describe()),
-            "mmf supports Linux and Windows only",
+            "mmf has no backend for this platform",
         ))
     }
 

@@ -1,18 +1,31 @@
-//! Backend for platforms that are neither Unix nor Windows: every operation is `Unsupported`.
+//! The fallback backend, for every target without one of its own (wasm32, Android, and Unix
+//! systems other than Linux, macOS, iOS and the BSDs; see `mod.rs`): every operation is `Unsupported`. It exists so
+//! that crates depending on mmf build everywhere; CI compiles it for `wasm32-unknown-unknown`.
+//!
+//! # Safety
+//!
+//! No unsafe operation happens here; `unsafe` appears only because the contract declares `map`
+//! and `advise_unchecked` as unsafe functions, which this backend implements by refusing.
+#![allow(unsafe_code)]
 
 use super::{CreateSpec, Init, OpenSpec};
-use crate::{Access, Disposition, Error, ErrorKind, Lifetime, Name, ObjectInfo, Result};
+use crate::types::{Access, Advice, Backing, Disposition, Lifetime, ObjectInfo, UncheckedAdvice};
+use crate::{Error, ErrorKind, Name, Result};
 use std::fs::File;
 use std::io;
 use std::path::Path;
+use std::process::Command;
+
+/// Why nothing works here.
+const WHY: &str = "mmf has no backend for this platform (it supports Linux, Windows, macOS, iOS \
+                   and the BSDs)";
 
 fn unsupported<T>(what: impl Into<String>) -> Result<T> {
-    Err(Error::new(
-        ErrorKind::Unsupported,
-        "use",
-        what,
-        "mmf supports Linux and Windows only",
-    ))
+    Err(Error::new(ErrorKind::Unsupported, "use", what, WHY))
+}
+
+fn unsupported_io<T>() -> io::Result<T> {
+    Err(io::Error::new(io::ErrorKind::Unsupported, WHY))
 }
 
 pub(crate) fn namespace_dir(_dir: Option<&Path>) -> Option<std::path::PathBuf> {
@@ -46,6 +59,41 @@ impl Object {
     pub(crate) fn anonymous(_size: u64, _commit: bool) -> Result<Object> {
         unsupported("anonymous object")
     }
+    pub(crate) fn anonymous_huge(_size: u64) -> Result<Object> {
+        unsupported("anonymous huge-page object")
+    }
+    pub(crate) fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        unsupported_io()
+    }
+    pub(crate) fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        unsupported_io()
+    }
+    pub(crate) fn inherit(
+        &self,
+        _backing: Backing,
+        _cmd: &mut Command,
+        what: &str,
+    ) -> Result<Inheritance> {
+        unsupported(what)
+    }
+    pub(crate) fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
+        unsupported(format!("inherited handle {:?}", token))
+    }
+    #[cfg(unix)]
+    pub(crate) fn send(
+        &self,
+        _backing: Backing,
+        _sock: &std::os::unix::net::UnixStream,
+        what: &str,
+    ) -> Result<()> {
+        unsupported(what)
+    }
+    #[cfg(unix)]
+    pub(crate) fn receive(
+        _sock: &std::os::unix::net::UnixStream,
+    ) -> Result<(Object, Backing, Option<Name>)> {
+        unsupported("object received over a socket")
+    }
     pub(crate) fn from_file(_f: File, _size: u64, _w: bool, what: &str) -> Result<Object> {
         unsupported(what)
     }
@@ -53,7 +101,7 @@ impl Object {
         Ok(0)
     }
     pub(crate) fn grow(&self, _new_len: u64) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
+        unsupported_io()
     }
     pub(crate) fn shortage(&self, _offset: u64, _len: u64) -> Option<super::Shortage> {
         None
@@ -80,12 +128,25 @@ impl Object {
         _access: Access,
         _at: Option<usize>,
     ) -> io::Result<RawMap> {
-        Err(io::ErrorKind::Unsupported.into())
+        unsupported_io()
     }
 }
 
+/// Never made here.
+pub(crate) struct Inheritance {
+    token: String,
+}
+
+impl Inheritance {
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+/// Never made here: no object can be mapped.
 pub(crate) struct RawMap {
     pub ptr: *mut u8,
+    #[allow(dead_code)] // read by the other backends' `Drop`
     pub len: usize,
 }
 
@@ -119,6 +180,28 @@ impl RawMap {
 impl RawMap {
     pub(crate) fn flush(&self, _offset: usize, _len: usize, _wait: bool) -> io::Result<()> {
         Ok(())
+    }
+    pub(crate) fn advise(&self, _offset: usize, _len: usize, _advice: Advice) -> io::Result<()> {
+        unsupported_io()
+    }
+    /// # Safety
+    /// None needed (nothing is done); the signature matches the other backends.
+    pub(crate) unsafe fn advise_unchecked(
+        &self,
+        _offset: usize,
+        _len: usize,
+        _advice: UncheckedAdvice,
+    ) -> io::Result<()> {
+        unsupported_io()
+    }
+    pub(crate) fn populate(&self, _offset: usize, _len: usize, _write: bool) -> io::Result<()> {
+        unsupported_io()
+    }
+    pub(crate) fn lock(&self, _offset: usize, _len: usize) -> io::Result<()> {
+        unsupported_io()
+    }
+    pub(crate) fn unlock(&self, _offset: usize, _len: usize) -> io::Result<()> {
+        unsupported_io()
     }
 }
 

@@ -10,6 +10,33 @@ use std::time::{Duration, Instant};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether mmf runs on its POSIX backend here (macOS, the BSDs, or Linux built with
+/// `--cfg mmf_force_posix`), where named objects can only be persistent.
+pub const POSIX_BACKEND: bool = cfg!(any(
+    mmf_force_posix,
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+));
+
+/// A new named object that lives while it is held: handle lifetime where the backend has it;
+/// on the POSIX backend a persistent object whose name is removed at once (holders keep it).
+pub fn create_named(name: &str, size: u64) -> mmf::Mapping {
+    if !POSIX_BACKEND {
+        return mmf::Mapping::create(name, size).unwrap();
+    }
+    let m = mmf::CreateOptions::new()
+        .size(size)
+        .lifetime(mmf::Lifetime::Persistent)
+        .create(name)
+        .unwrap();
+    mmf::Namespace::default().remove(name).unwrap();
+    m
+}
+
 /// A name no other test or run uses: test tag, pid, counter.
 pub fn unique(tag: &str) -> String {
     format!(
