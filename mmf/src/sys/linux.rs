@@ -1185,14 +1185,19 @@ fn inspect(
 
 /// A mapped range, unmapped on drop.
 pub(crate) struct RawMap {
-    pub ptr: *mut u8,
-    pub len: usize,
+    ptr: *mut u8,
+    len: usize,
     /// The object offset it maps and how (to map a page back after a fault; see `fault.rs`).
     offset: u64,
     access: Access,
 }
 
 impl RawMap {
+    /// The first byte of the mapping.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
     /// Runs `f`, which accesses `len` bytes at `offset` of this mapping of `object`, catching
     /// `SIGBUS` there (see `fault.rs`). At most `MAX_GUARD_PAGES` pages, inside the mapping.
     pub(crate) fn guard<R>(
@@ -1234,6 +1239,7 @@ impl RawMap {
     /// Writes back `[offset, offset + len)` of this mapping; `wait` for `MS_SYNC`.
     /// `offset` must be page-aligned and the range within the mapping (checked by the caller).
     pub(crate) fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         if len == 0 {
             return Ok(());
         }
@@ -1256,6 +1262,7 @@ impl RawMap {
 
     /// `madvise` with advice that does not change memory contents.
     pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         use rustix::mm::Advice as M;
         let advice = match advice {
             Advice::Normal => M::Normal,
@@ -1280,6 +1287,7 @@ impl RawMap {
         len: usize,
         advice: UncheckedAdvice,
     ) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         use rustix::mm::Advice as M;
         let advice = match advice {
             UncheckedAdvice::DontNeed => M::LinuxDontNeed,
@@ -1292,6 +1300,7 @@ impl RawMap {
     /// Prefaults the range (`MADV_POPULATE_READ`/`_WRITE`, Linux 5.14): an error, not a signal,
     /// if memory cannot be provided.
     pub(crate) fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         use rustix::mm::Advice;
         let advice = if write {
             Advice::LinuxPopulateWrite
@@ -1316,12 +1325,14 @@ impl RawMap {
 
     /// Locks the range in memory (`mlock`).
     pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         // SAFETY: in range (caller-checked); locking does not change contents.
         unsafe { mm::mlock(self.range(offset), len) }.map_err(ioerr)
     }
 
     /// Unlocks the range (`munlock`).
     pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         // SAFETY: as for `lock`.
         unsafe { mm::munlock(self.range(offset), len) }.map_err(ioerr)
     }

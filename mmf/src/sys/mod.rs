@@ -348,8 +348,34 @@ pub(crate) fn shortage_error(
 #[cfg(all(test, not(loom)))]
 mod tests {
     #[test]
+    fn ranges_outside_a_mapping_are_refused() {
+        assert!(super::span(4096, 4000, 96).is_ok());
+        assert!(super::span(4096, 0, 0).is_ok());
+        let e = super::span(4096, 4000, 97).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(super::span(4096, usize::MAX, 2).is_err(), "overflow is an error");
+    }
+
+    #[test]
     fn sizes_read_in_bytes_and_units() {
         assert_eq!(super::bytes(100), "100 bytes");
         assert_eq!(super::bytes(3 << 30), "3221225472 bytes (3.0 GiB)");
+    }
+}
+
+/// Checks that `[offset, offset + len)` lies within a mapping of `map_len` bytes: every `RawMap`
+/// method that takes a range calls it first, so a caller's mistake is an error, never a system
+/// call on memory the mapping does not own.
+#[allow(dead_code)] // the fallback backend has no mappings
+pub(crate) fn span(map_len: usize, offset: usize, len: usize) -> std::io::Result<()> {
+    match offset.checked_add(len) {
+        Some(end) if end <= map_len => Ok(()),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "the range {}..{}+{} lies outside a mapping of {} bytes",
+                offset, offset, len, map_len
+            ),
+        )),
     }
 }

@@ -587,11 +587,16 @@ impl Inheritance {
 
 /// A mapped range, unmapped on drop.
 pub(crate) struct RawMap {
-    pub ptr: *mut u8,
-    pub len: usize,
+    ptr: *mut u8,
+    len: usize,
 }
 
 impl RawMap {
+    /// The first byte of the mapping.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
     /// Runs `f` unguarded: this backend has no `SIGBUS` recovery (see the module documentation).
     pub(crate) fn guard<R>(
         &self,
@@ -624,6 +629,7 @@ impl RawMap {
 
     /// Writes back `[offset, offset + len)` of this mapping; `wait` for `MS_SYNC`.
     pub(crate) fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         if len == 0 {
             return Ok(());
         }
@@ -639,6 +645,7 @@ impl RawMap {
 
     /// `madvise` with advice that does not change memory contents; huge-page advice is Linux's.
     pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         use rustix::mm::Advice as M;
         let advice = match advice {
             Advice::Normal => M::Normal,
@@ -681,12 +688,14 @@ impl RawMap {
 
     /// Locks the range in memory (`mlock`).
     pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         // SAFETY: in range (caller-checked); locking does not change contents.
         unsafe { mm::mlock(self.range(offset), len) }.map_err(ioerr)
     }
 
     /// Unlocks the range (`munlock`).
     pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         // SAFETY: as for `lock`.
         unsafe { mm::munlock(self.range(offset), len) }.map_err(ioerr)
     }

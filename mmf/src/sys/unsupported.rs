@@ -145,12 +145,17 @@ impl Inheritance {
 
 /// Never made here: no object can be mapped.
 pub(crate) struct RawMap {
-    pub ptr: *mut u8,
+    ptr: *mut u8,
     #[allow(dead_code)] // read by the other backends' `Drop`
-    pub len: usize,
+    len: usize,
 }
 
 impl RawMap {
+    /// The first byte of the mapping.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
     /// Runs `f`: there are no mappings on this platform, so nothing to catch.
     pub(crate) fn guard<R>(
         &self,

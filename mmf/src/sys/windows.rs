@@ -1028,8 +1028,8 @@ impl Inheritance {
 
 /// A mapped view, unmapped on drop (`UnmapViewOfFile`).
 pub(crate) struct RawMap {
-    pub ptr: *mut u8,
-    pub len: usize,
+    ptr: *mut u8,
+    len: usize,
     access: Access,
 }
 
@@ -1063,6 +1063,11 @@ fn prefetch_fn() -> Option<PrefetchFn> {
 }
 
 impl RawMap {
+    /// The first byte of the mapping.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
     /// Runs `f` unguarded: a section cannot shrink while a view of it is mapped, so there is
     /// no `SIGBUS`-like fault to catch (see `sys/mod.rs`).
     pub(crate) fn guard<R>(
@@ -1104,6 +1109,7 @@ impl RawMap {
     /// transparent huge pages do not exist on Windows, so `NoHugePage` holds already and
     /// `HugePage` is `Unsupported`.
     pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         match advice {
             Advice::Normal | Advice::Sequential | Advice::Random => Ok(()),
             Advice::WillNeed => {
@@ -1145,6 +1151,7 @@ impl RawMap {
         len: usize,
         advice: UncheckedAdvice,
     ) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         match advice {
             UncheckedAdvice::DontNeed if self.access != Access::CopyOnWrite => {
                 // SAFETY: a range inside this live view; unlocking pages that are not locked only
@@ -1172,6 +1179,7 @@ impl RawMap {
     /// while other processes write. Pagefile-backed sections are charged at creation (or at
     /// mapping, for `SEC_RESERVE`), so this cannot run out of memory.
     pub(crate) fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         let page = page_size();
         let mut at = offset;
         while at < offset + len {
@@ -1192,6 +1200,7 @@ impl RawMap {
     /// `VirtualLock`: the pages stay resident. Windows limits this to the process's minimum
     /// working set (`ERROR_WORKING_SET_QUOTA`).
     pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         // SAFETY: a range inside this live view; locking does not change contents.
         if unsafe { VirtualLock(self.at(offset), len) } == 0 {
             return Err(last_error());
@@ -1201,6 +1210,7 @@ impl RawMap {
 
     /// `VirtualUnlock`.
     pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         // SAFETY: as for `lock`.
         if unsafe { VirtualUnlock(self.at(offset), len) } == 0 {
             return Err(last_error());
@@ -1211,6 +1221,7 @@ impl RawMap {
     /// `FlushViewOfFile` on `[offset, offset + len)` of this view. Windows starts the writes and
     /// returns; `wait` changes nothing (durability needs `FlushFileBuffers`, see `sync_file`).
     pub(crate) fn flush(&self, offset: usize, len: usize, _wait: bool) -> io::Result<()> {
+        super::span(self.len, offset, len)?;
         if len == 0 {
             // FlushViewOfFile treats 0 as "to the end of the view".
             return Ok(());

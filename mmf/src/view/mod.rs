@@ -199,7 +199,7 @@ impl View {
             err
         })?;
         // SAFETY: `delta < map_len`, so the pointer stays inside the mapping, which is non-null.
-        let ptr = unsafe { NonNull::new_unchecked(raw.ptr.add(delta)) };
+        let ptr = unsafe { NonNull::new_unchecked(raw.as_ptr().add(delta)) };
         Ok(View {
             map: Some(raw),
             ptr,
