@@ -21,6 +21,16 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
+    /// Open objects that belong to another user. Off by default because anyone can create a name
+    /// in /dev/shm: a squatter could plant an object under the name you expect and read or
+    /// forge what you store. Use it only for objects of users you trust
+    #[arg(long, global = true)]
+    pub allow_other_owner: bool,
+
+    /// Print no notes or warnings on stderr (errors are still printed)
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,7 +52,7 @@ pub enum Command {
     List(ListArgs),
     /// Show everything known about one object
     Info(InfoArgs),
-    /// Remove a named object (processes that have it open keep using it)
+    /// Remove named objects (processes that have them open keep using them)
     Rm(RmArgs),
     /// Remove handle-lifetime objects whose holders are all gone, and print what was removed
     Gc,
@@ -60,8 +70,9 @@ pub enum Command {
 const STORE_AFTER: &str = "\
 Without --raw, NAME becomes an mmf shared value: every store is a new version, readers never \
 see a torn value, and `mmf watch` sees each one. With --raw, NAME is a plain object holding a C \
-string: the bytes, then a NUL, in at least 4096 bytes, readable by any C program or by Python's \
-multiprocessing.shared_memory.
+string: the bytes, then a NUL, readable by any C program or by Python's \
+multiprocessing.shared_memory. A new plain object gets at least 4096 bytes; an existing one, of \
+any size, is written in place when the value and its NUL fit.
 
 Examples:
   mmf store greeting 'hello, world'
@@ -103,8 +114,8 @@ pub struct StoreArgs {
     #[arg(long, short = 'f', value_name = "PATH")]
     pub file: Option<PathBuf>,
 
-    /// Store a C string, as C programs read it: the bytes and a NUL in a plain object of at least
-    /// 4096 bytes
+    /// Store a C string, as C programs read it: the bytes and a NUL in a plain object (a new one
+    /// of at least 4096 bytes, or an existing one of any size the value fits in)
     #[arg(long)]
     pub raw: bool,
 
@@ -185,8 +196,13 @@ pub struct InfoArgs {
 /// `mmf rm`.
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// The object's name
-    pub name: String,
+    /// The objects' names
+    #[arg(required = true)]
+    pub names: Vec<String>,
+
+    /// Ignore names that do not exist
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }
 
 /// `mmf dump`.
@@ -295,7 +311,11 @@ mod tests {
             (&["info", "x", "--json"], true),
             (&["info"], false),
             (&["rm", "a"], true),
-            (&["rm", "a", "b"], false),
+            (&["rm", "a", "b"], true),
+            (&["rm", "-f", "a", "b"], true),
+            (&["rm", "-f"], false),
+            (&["-q", "--allow-other-owner", "list"], true),
+            (&["retrieve", "x", "--allow-other-owner", "-q"], true),
             (&["rm"], false),
             (&["gc"], true),
             (&["gc", "x"], false),

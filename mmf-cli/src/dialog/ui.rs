@@ -120,7 +120,7 @@ impl Ui {
                         self.focus = Focus::Retrieve;
                     }
                 }
-                Err(e) => self.status = e.to_string(),
+                Err(e) => self.status = format!("{e:#}"),
             },
             Focus::Retrieve => match seed.retrieve() {
                 Ok(text) => {
@@ -128,7 +128,7 @@ impl Ui {
                         format!("retrieved {} bytes from \"{}\"", text.len(), seed.name());
                     self.set_text(&text);
                 }
-                Err(e) => self.status = e.to_string(),
+                Err(e) => self.status = format!("{e:#}"),
             },
             Focus::Exit => self.quit = true,
             Focus::Field => {}
@@ -390,6 +390,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let ctx = Ctx {
             dir: Some(dir.clone()),
+            ..Ctx::default()
         };
         let mut seed = Seed::start(&ctx, "ui").unwrap();
         let mut ui = Ui::new(&seed);
@@ -452,6 +453,7 @@ mod tests {
         let dir = std::env::temp_dir();
         let ctx = Ctx {
             dir: Some(dir.clone()),
+            ..Ctx::default()
         };
         let seed = Seed::start(&ctx, "mmf-cli-ui-never-created").unwrap();
         let mut ui = Ui::new(&seed);
