@@ -49,7 +49,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         dir: cli.dir,
         allow_other_owner: cli.allow_other_owner,
     };
-    if !matches!(cli.command, Command::Completions(_) | Command::Man(_)) {
+    // `doctor` reports a missing directory itself, among its other checks.
+    if !matches!(
+        cli.command,
+        Command::Completions(_) | Command::Man(_) | Command::Doctor(_)
+    ) {
         ctx.check_dir()?;
     }
     match cli.command {
@@ -62,6 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gc => cmd::gc::run(&ctx),
         Command::Dump(a) => cmd::dump::run(&ctx, a),
         Command::Dialog(a) => crate::dialog::run(&ctx, a),
+        Command::Doctor(a) => cmd::doctor::run(&ctx, a),
         Command::Completions(a) => cmd::completions::run(a),
         Command::Man(a) => cmd::man::run(a),
     }

@@ -61,6 +61,9 @@ pub enum Command {
     /// The classic Win32 "MMF Sharing Data" dialog, in the terminal
     #[command(after_help = DIALOG_AFTER)]
     Dialog(DialogArgs),
+    /// Check that this machine gives mmf what it needs, and say what to do where it does not
+    #[command(after_help = DOCTOR_AFTER)]
+    Doctor(DoctorArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (or write one page per command with --out)
@@ -99,6 +102,20 @@ const DIALOG_AFTER: &str = "\
 Keys: Tab / Shift-Tab move between the field and the buttons, Enter or Space presses a button \
 (Enter in the field presses the enabled one of Store and Retrieve), Alt+S stores, Alt+R \
 retrieves, Esc or Alt+X exits. The mouse works too.";
+
+const DOCTOR_AFTER: &str = "\
+Checks, one line each (ok, info, warn or FAIL, and what to do): the directory of named objects, \
+its filesystem, size and free space, whether handle lifetime works there, user xattrs, systemd's \
+RemoveIPC, containers, the memory cgroup limit, vm.max_map_count, vm.overcommit_memory, the huge \
+page pool and the kernel version. Exit status 0 when everything mmf needs works, 1 otherwise.";
+
+/// `mmf doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A JSON object: {"ok":BOOL,"checks":[{"check","status","detail","advice"},...]}
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// `mmf store`.
 #[derive(Debug, Args)]
@@ -318,6 +335,9 @@ mod tests {
             (&["retrieve", "x", "--allow-other-owner", "-q"], true),
             (&["rm"], false),
             (&["gc"], true),
+            (&["doctor"], true),
+            (&["doctor", "--json"], true),
+            (&["doctor", "x"], false),
             (&["gc", "x"], false),
             (&["dump", "x", "--offset", "0x10", "--len", "32"], true),
             (&["dump", "x", "--offset", "ten"], false),

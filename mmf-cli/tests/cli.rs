@@ -1294,3 +1294,111 @@ fn another_users_object_needs_allow_other_owner() {
     let help = env.ok(&["--help"]).stdout_str();
     assert!(help.contains("squatter"), "{help}");
 }
+
+// ---- doctor ----
+
+/// The check names `mmf doctor` reports, in order.
+const DOCTOR_CHECKS: [&str; 12] = [
+    "directory",
+    "filesystem",
+    "size",
+    "handle lifetime",
+    "user xattrs",
+    "systemd RemoveIPC",
+    "container",
+    "memory cgroup",
+    "vm.max_map_count",
+    "vm.overcommit_memory",
+    "huge pages",
+    "kernel",
+];
+
+#[test]
+fn doctor_checks_this_machine() {
+    let env = Env::new();
+    let r = env.ok(&["doctor"]);
+    let out = r.stdout_str();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), DOCTOR_CHECKS.len(), "{}", r.explain());
+    for (line, name) in lines.iter().zip(DOCTOR_CHECKS) {
+        // The status in a column of 4, two spaces, then the check's name.
+        let (status, rest) = line.split_at(6);
+        assert!(
+            ["ok", "info", "warn"].contains(&status.trim()),
+            "{line}{}",
+            r.explain()
+        );
+        assert!(rest.starts_with(&format!("{name}: ")), "{line}");
+    }
+    assert!(
+        out.contains("ok    handle lifetime: works"),
+        "{}",
+        r.explain()
+    );
+    assert!(out.contains("ok    directory: "), "{}", r.explain());
+    // It leaves nothing behind.
+    let left: Vec<_> = std::fs::read_dir(&env.dir).unwrap().collect();
+    assert!(left.is_empty(), "left {left:?}");
+
+    let r = env.ok(&["doctor", "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(r.stdout()).unwrap();
+    assert_eq!(j["ok"], true, "{}", r.explain());
+    let checks = j["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, DOCTOR_CHECKS);
+    for c in checks {
+        assert!(
+            ["ok", "info", "warn"].contains(&c["status"].as_str().unwrap()),
+            "{c}"
+        );
+        assert!(c["detail"].is_string() && (c["advice"].is_null() || c["advice"].is_string()));
+    }
+}
+
+#[test]
+fn doctor_reports_a_small_filesystem_and_a_missing_directory() {
+    let env = Env::new();
+    let missing = env.dir.join("missing");
+    let r = env.run(&["doctor", "--dir", missing.to_str().unwrap()], b"");
+    r.expect_code(1);
+    assert!(
+        r.stdout_str().starts_with("FAIL  directory: "),
+        "{}",
+        r.explain()
+    );
+    assert_eq!(r.stderr_str().lines().count(), 1, "{}", r.explain());
+    assert!(r.stderr_str().contains("directory"), "{}", r.explain());
+    let r = env.run(
+        &["doctor", "--json", "--dir", missing.to_str().unwrap()],
+        b"",
+    );
+    r.expect_code(1);
+    let j: serde_json::Value = serde_json::from_slice(r.stdout()).unwrap();
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["checks"][0]["status"], "fail");
+
+    let Some(small) = SmallTmpfs::mount(env.dir.join("small")) else {
+        return;
+    };
+    let r = env.ok(&["doctor", "--dir", small.dir.to_str().unwrap()]);
+    let line = r
+        .stdout_str()
+        .lines()
+        .find(|l| l.contains("size: "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no size line{}", r.explain()));
+    assert!(line.starts_with("warn  size: 1 MiB in all"), "{line}");
+    assert!(
+        line.contains("--shm-size") && line.contains("emptyDir"),
+        "{line}"
+    );
+    let j: serde_json::Value = serde_json::from_slice(
+        env.ok(&["doctor", "--json", "--dir", small.dir.to_str().unwrap()])
+            .stdout(),
+    )
+    .unwrap();
+    assert_eq!(j["checks"][2]["status"], "warn");
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand, and what they share.
 
 pub mod completions;
+pub mod doctor;
 pub mod dump;
 pub mod gc;
 pub mod info;
