@@ -1402,3 +1402,24 @@ fn doctor_reports_a_small_filesystem_and_a_missing_directory() {
     .unwrap();
     assert_eq!(j["checks"][2]["status"], "warn");
 }
+
+/// The README's copy of `mmf --help` is the real output.
+#[test]
+fn readme_shows_the_real_help() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md beside the crates");
+    let start = readme
+        .find("$ mmf --help\n")
+        .expect("README shows `$ mmf --help`")
+        + "$ mmf --help\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let mut c = Command::new(MMF);
+    c.arg("--help").env_remove("COLUMNS");
+    let r = run_with_input(&mut c, b"");
+    r.expect_code(0);
+    assert_eq!(
+        &readme[start..end],
+        r.stdout_str(),
+        "update the README's `mmf --help` block"
+    );
+}
