@@ -477,6 +477,34 @@ mod tests {
     }
 
     #[test]
+    fn the_field_takes_what_fits_and_says_what_was_left_out() {
+        let seed = Seed::start(&Ctx::default(), "mmf-cli-ui-never-created-2").unwrap();
+        let mut ui = Ui::new(&seed);
+        ui.paste(&"a".repeat(3000));
+        assert_eq!(ui.text.len(), 3000);
+        assert!(!ui.status.contains("left out"), "{}", ui.status);
+        ui.paste(&"é".repeat(1000));
+        // 1095 bytes were left: 547 two-byte characters fit, 453 did not.
+        assert_eq!(ui.text.len(), 3000 + 547 * 2);
+        assert!(
+            ui.status.contains("453 characters were left out"),
+            "{}",
+            ui.status
+        );
+        let mut seed = seed;
+        ui.key(
+            &mut seed,
+            KeyEvent::new(KeyCode::Char('z'), KeyModifiers::NONE),
+        );
+        ui.key(
+            &mut seed,
+            KeyEvent::new(KeyCode::Char('z'), KeyModifiers::NONE),
+        );
+        assert_eq!(ui.text.len(), MAX_TEXT);
+        assert!(ui.status.contains("454 characters"), "{}", ui.status);
+    }
+
+    #[test]
     fn draws_on_a_tiny_screen_without_panicking() {
         let dir = std::env::temp_dir();
         let ctx = Ctx {
