@@ -21,6 +21,16 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
+    /// Open objects that belong to another user. Off by default because anyone can create a name
+    /// in /dev/shm: a squatter could plant an object under the name you expect and read or
+    /// forge what you store. Use it only for objects of users you trust
+    #[arg(long, global = true)]
+    pub allow_other_owner: bool,
+
+    /// Print no notes or warnings on stderr (errors are still printed)
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,7 +52,7 @@ pub enum Command {
     List(ListArgs),
     /// Show everything known about one object
     Info(InfoArgs),
-    /// Remove a named object (processes that have it open keep using it)
+    /// Remove named objects (processes that have them open keep using them)
     Rm(RmArgs),
     /// Remove handle-lifetime objects whose holders are all gone, and print what was removed
     Gc,
@@ -51,6 +61,9 @@ pub enum Command {
     /// The classic Win32 "MMF Sharing Data" dialog, in the terminal
     #[command(after_help = DIALOG_AFTER)]
     Dialog(DialogArgs),
+    /// Check that this machine gives mmf what it needs, and say what to do where it does not
+    #[command(after_help = DOCTOR_AFTER)]
+    Doctor(DoctorArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (or write one page per command with --out)
@@ -60,8 +73,9 @@ pub enum Command {
 const STORE_AFTER: &str = "\
 Without --raw, NAME becomes an mmf shared value: every store is a new version, readers never \
 see a torn value, and `mmf watch` sees each one. With --raw, NAME is a plain object holding a C \
-string: the bytes, then a NUL, in at least 4096 bytes, readable by any C program or by Python's \
-multiprocessing.shared_memory.
+string: the bytes, then a NUL, readable by any C program or by Python's \
+multiprocessing.shared_memory. A new plain object gets at least 4096 bytes; an existing one, of \
+any size, is written in place when the value and its NUL fit.
 
 Examples:
   mmf store greeting 'hello, world'
@@ -89,6 +103,20 @@ Keys: Tab / Shift-Tab move between the field and the buttons, Enter or Space pre
 (Enter in the field presses the enabled one of Store and Retrieve), Alt+S stores, Alt+R \
 retrieves, Esc or Alt+X exits. The mouse works too.";
 
+const DOCTOR_AFTER: &str = "\
+Checks, one line each (ok, info, warn or FAIL, and what to do): the directory of named objects, \
+its filesystem, size and free space, whether handle lifetime works there, user xattrs, systemd's \
+RemoveIPC, containers, the memory cgroup limit, vm.max_map_count, vm.overcommit_memory, the huge \
+page pool and the kernel version. Exit status 0 when everything mmf needs works, 1 otherwise.";
+
+/// `mmf doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A JSON object: {"ok":BOOL,"checks":[{"check","status","detail","advice"},...]}
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `mmf store`.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
@@ -103,8 +131,8 @@ pub struct StoreArgs {
     #[arg(long, short = 'f', value_name = "PATH")]
     pub file: Option<PathBuf>,
 
-    /// Store a C string, as C programs read it: the bytes and a NUL in a plain object of at least
-    /// 4096 bytes
+    /// Store a C string, as C programs read it: the bytes and a NUL in a plain object (a new one
+    /// of at least 4096 bytes, or an existing one of any size the value fits in)
     #[arg(long)]
     pub raw: bool,
 
@@ -185,8 +213,13 @@ pub struct InfoArgs {
 /// `mmf rm`.
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// The object's name
-    pub name: String,
+    /// The objects' names
+    #[arg(required = true)]
+    pub names: Vec<String>,
+
+    /// Ignore names that do not exist
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }
 
 /// `mmf dump`.
@@ -295,9 +328,16 @@ mod tests {
             (&["info", "x", "--json"], true),
             (&["info"], false),
             (&["rm", "a"], true),
-            (&["rm", "a", "b"], false),
+            (&["rm", "a", "b"], true),
+            (&["rm", "-f", "a", "b"], true),
+            (&["rm", "-f"], false),
+            (&["-q", "--allow-other-owner", "list"], true),
+            (&["retrieve", "x", "--allow-other-owner", "-q"], true),
             (&["rm"], false),
             (&["gc"], true),
+            (&["doctor"], true),
+            (&["doctor", "--json"], true),
+            (&["doctor", "x"], false),
             (&["gc", "x"], false),
             (&["dump", "x", "--offset", "0x10", "--len", "32"], true),
             (&["dump", "x", "--offset", "ten"], false),

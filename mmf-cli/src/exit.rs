@@ -60,6 +60,21 @@ pub fn note(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(io::stderr(), "{line}");
 }
 
+/// Set by `--quiet`: notes and warnings are not printed (errors still are).
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--quiet`: from now on, [`inform`] prints nothing.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A note or a warning (not an error): one line on stderr, unless `--quiet`.
+pub fn inform(line: std::fmt::Arguments<'_>) {
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        note(line);
+    }
+}
+
 /// Whether an error means "no such object" (exit status 3), by the one mapping in [`outcome`].
 pub fn is_not_found(err: &anyhow::Error) -> bool {
     matches!(outcome(err), Outcome::Fail(NOT_FOUND, _))
@@ -83,6 +98,11 @@ pub fn outcome(err: &anyhow::Error) -> Outcome {
                 K::AlreadyExists => (
                     FAILURE,
                     Some("remove it with `mmf rm NAME` or choose another name"),
+                ),
+                // The library refuses another user's object unless asked (name squatting).
+                K::PermissionDenied if e.to_string().contains("allow_other_owner") => (
+                    FAILURE,
+                    Some("if you trust its owner, open it anyway with --allow-other-owner"),
                 ),
                 K::PermissionDenied => (FAILURE, Some("check its owner and mode with `mmf info`")),
                 K::OutOfSpace => (

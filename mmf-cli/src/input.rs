@@ -22,7 +22,7 @@ pub fn read_value(data: Option<OsString>, file: Option<PathBuf>) -> anyhow::Resu
         Some(d) if d != "-" => Ok(d.into_encoded_bytes()),
         _ => {
             if std::io::stdin().is_terminal() {
-                crate::exit::note(format_args!(
+                crate::exit::inform(format_args!(
                     "mmf: reading the value from stdin; end it with Ctrl-D"
                 ));
             }

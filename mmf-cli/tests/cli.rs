@@ -1040,3 +1040,386 @@ fn dump_and_retrieve_on_a_full_tmpfs_fail_with_a_message_not_sigbus() {
     r.expect_error(1, "value");
     assert!(r.stderr_str().contains("out of space"), "{}", r.explain());
 }
+
+// ---- rough edges: --raw into small objects, other owners, /dev/full, --dir, rm, --quiet ----
+
+/// `--raw` writes into an existing plain object of any size when the value and its NUL fit (the
+/// object is made as Python's `SharedMemory(create=True, size=64)` makes it: a 64-byte file), and
+/// says how much fits when the value does not.
+#[test]
+fn raw_store_writes_into_a_small_foreign_object() {
+    let env = Env::new();
+    std::fs::File::create(env.dir.join("small"))
+        .unwrap()
+        .set_len(64)
+        .unwrap();
+    env.ok(&["store", "--raw", "small", "from the CLI"]);
+    assert_eq!(env.ok(&["retrieve", "small"]).stdout(), b"from the CLI");
+    let fits = "x".repeat(63);
+    env.ok(&["store", "--raw", "small", &fits]);
+    assert_eq!(env.ok(&["retrieve", "small"]).stdout(), fits.as_bytes());
+    assert_eq!(
+        std::fs::metadata(env.dir.join("small")).unwrap().len(),
+        64,
+        "the object keeps its size"
+    );
+    let r = env.run(&["store", "--raw", "small", &"y".repeat(64)], b"");
+    r.expect_error(1, "small");
+    let err = r.stderr_str();
+    assert!(err.contains("at most 63 bytes fit"), "{}", r.explain());
+    assert!(!err.contains("--size"), "{}", r.explain());
+    // Nothing was written.
+    assert_eq!(env.ok(&["retrieve", "small"]).stdout(), fits.as_bytes());
+}
+
+/// The same with an object Python made, in /dev/shm.
+#[test]
+fn raw_store_writes_into_a_64_byte_python_object() {
+    let name = ShmName(format!("mmf-cli-test-py64-{}", unique()));
+    python(PY_WRITE, &[&name.0, &hex(b"py"), "64"]);
+    mmf_default(&["store", "--raw", &name.0, "into python's"]).expect_code(0);
+    let out = python(PY_READ, &[&name.0]);
+    assert_eq!(out, format!("{}\n64\n", hex(b"into python's")));
+}
+
+/// Every write to /dev/full fails, and so does the command: help and version included.
+#[test]
+fn output_to_dev_full_exits_1() {
+    let env = Env::new();
+    env.ok(&["store", "--raw", "x", "text"]);
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["--version"],
+        &["store", "--help"],
+        &["help"],
+        &["list"],
+        &["retrieve", "x"],
+        &["completions", "bash"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut c = env.cmd(args);
+        c.stdout(full).stderr(std::process::Stdio::piped());
+        let out = wait_output(
+            c.spawn().unwrap(),
+            Duration::from_secs(30),
+            "mmf > /dev/full",
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "mmf {args:?} > /dev/full: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty(), "mmf {args:?}: no message");
+    }
+}
+
+#[test]
+fn a_missing_directory_is_a_usage_error() {
+    let env = Env::new();
+    let missing = env.dir.join("no-such-dir");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        &["--dir", missing, "list"][..],
+        &["--dir", missing, "retrieve", "x"],
+        &["store", "--dir", missing, "x", "v"],
+    ] {
+        let r = env.run(args, b"");
+        r.expect_code(USAGE);
+        let err = r.stderr_str();
+        assert_eq!(err.lines().count(), 1, "{}", r.explain());
+        assert!(
+            err.contains(missing) && err.contains("does not exist"),
+            "{}",
+            r.explain()
+        );
+        assert_eq!(err.matches("not exist").count(), 1, "{}", r.explain());
+    }
+    let mut c = env.cmd(&["list"]);
+    c.env("MMF_DIR", missing);
+    let r = run_with_input(&mut c, b"");
+    r.expect_code(USAGE);
+    assert!(r.stderr_str().contains("$MMF_DIR"), "{}", r.explain());
+}
+
+#[test]
+fn rm_takes_several_names_and_force_ignores_missing_ones() {
+    let env = Env::new();
+    env.ok(&["store", "--raw", "a", "1"]);
+    env.ok(&["store", "b", "2"]);
+    let r = env.ok(&["rm", "-f", "a", "b", "missing"]);
+    assert_eq!(r.stderr_str(), "", "{}", r.explain());
+    assert!(!env.exists("a") && !env.exists("b"));
+    env.ok(&["rm", "--force", "missing"]);
+    // Without -f a missing name fails (status 3) after the others are removed.
+    env.ok(&["store", "--raw", "c", "3"]);
+    let r = env.run(&["rm", "missing", "c"], b"");
+    r.expect_error(NOT_FOUND, "missing");
+    assert!(!env.exists("c"));
+    let r = env.run(&["rm", "gone1", "gone2"], b"");
+    r.expect_code(NOT_FOUND);
+    let err = r.stderr_str();
+    assert_eq!(err.lines().count(), 2, "{}", r.explain());
+    assert!(err.contains("\"gone1\"") && err.contains("\"gone2\""));
+    // -f does not hide a bad name.
+    env.run(&["rm", "-f", "a/b"], b"")
+        .expect_error(USAGE, "a/b");
+}
+
+#[test]
+fn quiet_drops_notes_and_warnings_but_not_errors() {
+    let env = Env::new();
+    let r = env.run(&["store", "--raw", "nul", "-"], b"a\0b");
+    r.expect_code(0);
+    assert!(r.stderr_str().contains("warning"), "{}", r.explain());
+    for q in ["-q", "--quiet"] {
+        let r = env.run(&[q, "store", "--raw", "nul", "-"], b"a\0b");
+        r.expect_code(0);
+        assert_eq!(r.stderr_str(), "", "{}", r.explain());
+        let r = env.run(&["store", "--raw", "nul", "-", q], b"a\0b");
+        assert_eq!(r.stderr_str(), "", "{}", r.explain());
+        env.run(&[q, "retrieve", "nope"], b"")
+            .expect_error(NOT_FOUND, "nope");
+    }
+    // A --hold with -q says nothing, and still holds.
+    let mut bg = Background::spawn(env.cmd(&["-q", "store", "--hold", "held", "x"]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !env.exists("held") {
+        assert!(std::time::Instant::now() < deadline, "watchdog: never held");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(bg.child.id(), "TERM");
+    assert_eq!(bg.wait(Duration::from_secs(30)).code(), Some(0));
+    assert!(!env.exists("held"));
+}
+
+/// A second user for `--allow-other-owner`, created when we are root; `None` (after `SKIPPED:`)
+/// otherwise.
+fn peer_user() -> Option<String> {
+    let name = "mmf-test-peer";
+    let exists = |n: &str| {
+        Command::new("id")
+            .arg(n)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if exists(name) {
+        return Some(name.to_owned());
+    }
+    let out = Command::new("useradd")
+        .args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ])
+        .output();
+    match out {
+        Ok(o) if o.status.success() || exists(name) => Some(name.to_owned()),
+        Ok(o) => {
+            println!(
+                "SKIPPED: cannot create a second user: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            None
+        }
+        Err(e) => {
+            println!("SKIPPED: cannot run useradd: {e}");
+            None
+        }
+    }
+}
+
+/// Another user's objects are refused unless `--allow-other-owner` (global or after the
+/// command) asks for them, and the refusal says so.
+#[test]
+fn another_users_object_needs_allow_other_owner() {
+    let Some(user) = peer_user() else { return };
+    let env = Env::new();
+    // The peer must be able to create names in the directory (as in /dev/shm) and run mmf.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&env.dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let as_peer = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid", &user, "--regid", &user, "--clear-groups", MMF])
+            .args(args)
+            .env("MMF_DIR", &env.dir)
+            .current_dir(&env.dir);
+        run_with_input(&mut c, b"")
+    };
+    let r = as_peer(&["--version"]);
+    if r.code() != Some(0) {
+        println!("SKIPPED: the second user cannot run mmf:{}", r.explain());
+        return;
+    }
+    as_peer(&["store", "--raw", "--mode", "644", "peer-plain", "planted"]).expect_code(0);
+    as_peer(&["store", "--mode", "644", "peer-value", "planted value"]).expect_code(0);
+    for (name, want) in [
+        ("peer-plain", &b"planted"[..]),
+        ("peer-value", b"planted value"),
+    ] {
+        let r = env.run(&["retrieve", name], b"");
+        r.expect_error(1, name);
+        assert!(
+            r.stderr_str().contains("--allow-other-owner"),
+            "{}",
+            r.explain()
+        );
+        for args in [
+            &["--allow-other-owner", "retrieve", name][..],
+            &["retrieve", name, "--allow-other-owner"],
+        ] {
+            assert_eq!(env.ok(args).stdout(), want, "{args:?}");
+        }
+    }
+    env.run(&["store", "--raw", "peer-plain", "mine"], b"")
+        .expect_error(1, "peer-plain");
+    env.ok(&[
+        "store",
+        "--raw",
+        "--allow-other-owner",
+        "peer-plain",
+        "mine",
+    ]);
+    assert_eq!(
+        as_peer(&["retrieve", "peer-plain"]).stdout(),
+        b"mine",
+        "the peer reads what was stored into its object"
+    );
+    let help = env.ok(&["--help"]).stdout_str();
+    assert!(help.contains("squatter"), "{help}");
+}
+
+// ---- doctor ----
+
+/// The check names `mmf doctor` reports, in order.
+const DOCTOR_CHECKS: [&str; 12] = [
+    "directory",
+    "filesystem",
+    "size",
+    "handle lifetime",
+    "user xattrs",
+    "systemd RemoveIPC",
+    "container",
+    "memory cgroup",
+    "vm.max_map_count",
+    "vm.overcommit_memory",
+    "huge pages",
+    "kernel",
+];
+
+#[test]
+fn doctor_checks_this_machine() {
+    let env = Env::new();
+    let r = env.ok(&["doctor"]);
+    let out = r.stdout_str();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), DOCTOR_CHECKS.len(), "{}", r.explain());
+    for (line, name) in lines.iter().zip(DOCTOR_CHECKS) {
+        // The status in a column of 4, two spaces, then the check's name.
+        let (status, rest) = line.split_at(6);
+        assert!(
+            ["ok", "info", "warn"].contains(&status.trim()),
+            "{line}{}",
+            r.explain()
+        );
+        assert!(rest.starts_with(&format!("{name}: ")), "{line}");
+    }
+    assert!(
+        out.contains("ok    handle lifetime: works"),
+        "{}",
+        r.explain()
+    );
+    assert!(out.contains("ok    directory: "), "{}", r.explain());
+    // It leaves nothing behind.
+    let left: Vec<_> = std::fs::read_dir(&env.dir).unwrap().collect();
+    assert!(left.is_empty(), "left {left:?}");
+
+    let r = env.ok(&["doctor", "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(r.stdout()).unwrap();
+    assert_eq!(j["ok"], true, "{}", r.explain());
+    let checks = j["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, DOCTOR_CHECKS);
+    for c in checks {
+        assert!(
+            ["ok", "info", "warn"].contains(&c["status"].as_str().unwrap()),
+            "{c}"
+        );
+        assert!(c["detail"].is_string() && (c["advice"].is_null() || c["advice"].is_string()));
+    }
+}
+
+#[test]
+fn doctor_reports_a_small_filesystem_and_a_missing_directory() {
+    let env = Env::new();
+    let missing = env.dir.join("missing");
+    let r = env.run(&["doctor", "--dir", missing.to_str().unwrap()], b"");
+    r.expect_code(1);
+    assert!(
+        r.stdout_str().starts_with("FAIL  directory: "),
+        "{}",
+        r.explain()
+    );
+    assert_eq!(r.stderr_str().lines().count(), 1, "{}", r.explain());
+    assert!(r.stderr_str().contains("directory"), "{}", r.explain());
+    let r = env.run(
+        &["doctor", "--json", "--dir", missing.to_str().unwrap()],
+        b"",
+    );
+    r.expect_code(1);
+    let j: serde_json::Value = serde_json::from_slice(r.stdout()).unwrap();
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["checks"][0]["status"], "fail");
+
+    let Some(small) = SmallTmpfs::mount(env.dir.join("small")) else {
+        return;
+    };
+    let r = env.ok(&["doctor", "--dir", small.dir.to_str().unwrap()]);
+    let line = r
+        .stdout_str()
+        .lines()
+        .find(|l| l.contains("size: "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no size line{}", r.explain()));
+    assert!(line.starts_with("warn  size: 1 MiB in all"), "{line}");
+    assert!(
+        line.contains("--shm-size") && line.contains("emptyDir"),
+        "{line}"
+    );
+    let j: serde_json::Value = serde_json::from_slice(
+        env.ok(&["doctor", "--json", "--dir", small.dir.to_str().unwrap()])
+            .stdout(),
+    )
+    .unwrap();
+    assert_eq!(j["checks"][2]["status"], "warn");
+}
+
+/// The README's copy of `mmf --help` is the real output.
+#[test]
+fn readme_shows_the_real_help() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md beside the crates");
+    let start = readme
+        .find("$ mmf --help\n")
+        .expect("README shows `$ mmf --help`")
+        + "$ mmf --help\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let mut c = Command::new(MMF);
+    c.arg("--help").env_remove("COLUMNS");
+    let r = run_with_input(&mut c, b"");
+    r.expect_code(0);
+    assert_eq!(
+        &readme[start..end],
+        r.stdout_str(),
+        "update the README's `mmf --help` block"
+    );
+}

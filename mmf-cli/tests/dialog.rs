@@ -316,3 +316,68 @@ fn a_dialog_exits_when_its_terminal_goes_away() {
         "the last instance is gone, so is the object"
     );
 }
+
+/// CPU time (user + system, in clock ticks) the process `pid` has used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = s[s.rfind(')').unwrap() + 1..].split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Whether the dialog stays idle: less than a quarter of a CPU over two seconds with no input.
+/// (Not a duration limit: a dialog spinning on unread input burns the whole two seconds.)
+fn assert_idle(t: &Tui) {
+    let pid = t.child.process_id().expect("a pid");
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(pid) - before;
+    assert!(
+        used < 50,
+        "instance {} used {used} ticks of CPU in 2 s with no input; its screen:\n{}",
+        t.label,
+        t.screen()
+    );
+}
+
+/// A paste of 3,000 characters (sent as a terminal without bracketed paste sends it: as typed
+/// keys, in one burst) then Alt+S stores all of it, and the dialog is idle afterwards. A paste
+/// longer than the object takes what fits and says so.
+#[test]
+fn a_long_paste_then_alt_s_stores_and_the_dialog_stays_idle() {
+    let env = Env::new();
+    let mut a = Tui::spawn(&env, "A");
+    a.wait_text("Type Data Here:");
+    let mut paste = "0123456789".repeat(300);
+    paste.replace_range(2990.., "ENDOFPASTE");
+    a.send(paste.as_bytes());
+    a.wait_text("ENDOFPASTE");
+    a.send(b"\x1bs");
+    a.wait_text("stored 3000 bytes");
+    assert_idle(&a);
+    let m = mmf::OpenOptions::new()
+        .dir(&env.dir)
+        .open("mmfobject")
+        .unwrap();
+    let stored = m.map().unwrap().read_vec(0, 3001).unwrap();
+    assert_eq!(&stored[..3000], paste.as_bytes());
+    assert_eq!(stored[3000], 0);
+    drop(m);
+    a.send(b"\x1b");
+    assert!(a.wait_exit().success());
+
+    // Longer than the object: in two bursts, each less than a terminal's input buffer.
+    let env = Env::new();
+    let mut b = Tui::spawn(&env, "B");
+    b.wait_text("Type Data Here:");
+    let first = format!("{}FIRSTHALF", "a".repeat(2491));
+    b.send(first.as_bytes());
+    b.wait_text("FIRSTHALF");
+    let second = format!("{}SECONDHALF", "b".repeat(2490));
+    b.send(second.as_bytes());
+    b.wait_text("left out");
+    b.send(b"\x1bs");
+    b.wait_text("stored 4095 bytes");
+    assert_idle(&b);
+    b.send(b"\x1b");
+    assert!(b.wait_exit().success());
+}

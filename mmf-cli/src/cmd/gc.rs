@@ -12,7 +12,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
     out.flush()?;
     if removed.is_empty() && std::io::stdout().is_terminal() {
-        crate::exit::note(format_args!("nothing to remove"));
+        crate::exit::inform(format_args!("nothing to remove"));
     }
     Ok(())
 }

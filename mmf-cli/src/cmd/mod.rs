@@ -1,6 +1,7 @@
 //! One module per subcommand, and what they share.
 
 pub mod completions;
+pub mod doctor;
 pub mod dump;
 pub mod gc;
 pub mod info;
@@ -21,6 +22,8 @@ use std::path::{Path, PathBuf};
 pub struct Ctx {
     /// `--dir`; `None` for the library's default (`$MMF_DIR`, else /dev/shm).
     pub dir: Option<PathBuf>,
+    /// `--allow-other-owner`: open objects that belong to another user.
+    pub allow_other_owner: bool,
 }
 
 impl Ctx {
@@ -43,6 +46,7 @@ impl Ctx {
         if let Some(d) = &self.dir {
             o.dir(d);
         }
+        o.allow_other_owner(self.allow_other_owner);
         o
     }
 
@@ -52,7 +56,34 @@ impl Ctx {
         if let Some(d) = &self.dir {
             o.dir(d);
         }
+        o.allow_other_owner(self.allow_other_owner);
         o
+    }
+
+    /// Checks that the directory of named objects exists: a missing one is a usage error that
+    /// names where it came from, not "object not found".
+    pub fn check_dir(&self) -> anyhow::Result<()> {
+        let dir = self.dir_path();
+        if dir.is_dir() {
+            return Ok(());
+        }
+        let from = if self.dir.is_some() {
+            "given with --dir"
+        } else if std::env::var_os("MMF_DIR").is_some() {
+            "given with $MMF_DIR"
+        } else {
+            "the default"
+        };
+        let what = if dir.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
+        Err(CliError::Usage(format!(
+            "the directory for named objects, {} ({from}), {what}",
+            dir.display()
+        ))
+        .into())
     }
 
     /// What `mmf list` says about `name`. Opens nothing, so the holder count is not disturbed.

@@ -5,7 +5,7 @@ use crate::cli::StoreArgs;
 use crate::exit::{CliError, object};
 use crate::input;
 use crate::progress::Progress;
-use mmf::{Disposition, Lifetime, Mapping, Permissions};
+use mmf::{Disposition, ErrorKind, Lifetime, Mapping, Permissions};
 
 /// The seed's object size, and the least `--raw` creates.
 pub const RAW_MIN_SIZE: u64 = 4096;
@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
         (Box::new(v), how, l)
     };
     if let Some(mut signals) = signals {
-        crate::exit::note(format_args!(
+        crate::exit::inform(format_args!(
             "{}",
             holding_note(&a.name, data.len(), how, lifetime)
         ));
@@ -77,9 +77,10 @@ fn holding_note(name: &str, len: usize, how: Disposition, lifetime: Lifetime) ->
     }
 }
 
-/// Writes `data` and a NUL into the plain object `name`, creating it with at least
-/// [`RAW_MIN_SIZE`] bytes and `lifetime`, or overwriting it in place when it exists (as
-/// `CreateFileMapping` opens an existing object, which keeps its own lifetime).
+/// Writes `data` and a NUL into the plain object `name`: in place when it exists, whatever its
+/// size, as long as they fit (as `CreateFileMapping` opens an existing object, which keeps its
+/// own size and lifetime); otherwise in a new object of at least [`RAW_MIN_SIZE`] bytes with
+/// `lifetime`.
 fn store_raw(
     ctx: &Ctx,
     name: &str,
@@ -88,15 +89,9 @@ fn store_raw(
     permissions: Option<Permissions>,
 ) -> anyhow::Result<(Mapping, Disposition)> {
     if data.contains(&0) {
-        crate::exit::note(format_args!(
+        crate::exit::inform(format_args!(
             "mmf: warning: the value holds NUL bytes; C programs reading the plain object stop at the first"
         ));
-    }
-    let size = (data.len() as u64 + 1).max(RAW_MIN_SIZE);
-    let mut opts = ctx.create_options();
-    opts.size(size).lifetime(lifetime);
-    if let Some(p) = permissions {
-        opts.permissions(p);
     }
     if ctx.find(name).is_ok_and(|o| o.is_value()) {
         return Err(CliError::Usage(format!(
@@ -106,7 +101,30 @@ fn store_raw(
         ))
         .into());
     }
-    let (m, how) = opts.open_or_create(name)?;
+    let need = data.len() as u64 + 1;
+    let (m, how) = match ctx.open_options().open(name) {
+        Ok(m) => (m, Disposition::Opened),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let mut opts = ctx.create_options();
+            opts.size(need.max(RAW_MIN_SIZE)).lifetime(lifetime);
+            if let Some(p) = permissions {
+                opts.permissions(p);
+            }
+            opts.open_or_create(name)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if m.len() < need {
+        let fits = m.len().saturating_sub(1);
+        anyhow::bail!(
+            "cannot store into {}: it holds {} bytes, so at most {fits} bytes fit with the NUL, \
+             and the value has {} (store at most {fits} bytes, or remove it first with \
+             `mmf rm {name}`)",
+            object(name),
+            m.len(),
+            data.len()
+        );
+    }
     let view = m.map_mut()?;
     let mut progress = Progress::bytes(Some(data.len() as u64), "storing");
     for (i, chunk) in data.chunks(CHUNK).enumerate() {

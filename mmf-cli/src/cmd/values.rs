@@ -23,6 +23,7 @@ fn options(ctx: &Ctx) -> ValueOptions {
     if let Some(d) = &ctx.dir {
         o.dir(d);
     }
+    o.allow_other_owner(ctx.allow_other_owner);
     o
 }
 
@@ -153,6 +154,13 @@ pub fn retrieve_any(ctx: &Ctx, name: &str, waiter: &Waiter) -> anyhow::Result<Ve
         Err(e) if e.kind() == ErrorKind::Timeout => Err(waiter.timed_out("hold a value")),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The latest value of the shared value `name` (opened read-only).
+pub fn latest(ctx: &Ctx, name: &str) -> mmf::Result<Vec<u8>> {
+    let mut o = options(ctx);
+    o.access(Access::ReadOnly).timeout(PLAIN_GRACE);
+    o.open(name)?.retrieve()
 }
 
 /// The version and length of the value `name` holds, if it can be read.

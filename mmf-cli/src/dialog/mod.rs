@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// How long one look for more input waits once some arrived.
+const DRAIN: Duration = Duration::from_millis(1);
+
 enum Input {
     Ready,
     None,
@@ -72,8 +75,9 @@ pub fn run(ctx: &Ctx, a: DialogArgs) -> anyhow::Result<()> {
                 Input::None => continue,
                 Input::Ready => {}
             }
-            // crossterm reads everything available and may hold several events: handle them all.
-            while event::poll(Duration::ZERO)? {
+            // Handle every event crossterm holds and every byte the terminal has. crossterm reads
+            // 1 KiB at a time, and its poll(2) reader needs a timeout above zero to read at all.
+            while event::poll(DRAIN)? {
                 match event::read()? {
                     Event::Key(k) => ui.key(&mut seed, k),
                     Event::Mouse(m) => ui.mouse(&mut seed, m),

@@ -70,8 +70,16 @@ impl Seed {
     /// Returns the number of bytes stored (the text is cut at [`MAX_TEXT`] bytes).
     ///
     /// # Errors
-    /// As for `CreateOptions::open_or_create` and `View::write_at`.
-    pub fn store(&mut self, text: &str) -> mmf::Result<usize> {
+    /// As for `CreateOptions::open_or_create` and `View::write_at`; an object that holds an mmf
+    /// shared value is refused (the text would overwrite its header).
+    pub fn store(&mut self, text: &str) -> anyhow::Result<usize> {
+        if self.is_value() {
+            anyhow::bail!(
+                "{} holds an mmf shared value; store into it with `mmf store {}`",
+                crate::exit::object(&self.name),
+                self.name
+            );
+        }
         if self.mapping.is_none() {
             // Like CreateFileMapping, this opens the object if another instance made it since.
             let (m, _) = self
@@ -91,19 +99,31 @@ impl Seed {
         Ok(bytes.len())
     }
 
-    /// "Retrieve Data": `OpenFileMapping`, `MapViewOfFile`, and the text up to its NUL.
+    /// "Retrieve Data": `OpenFileMapping`, `MapViewOfFile`, and the text up to its NUL. An object
+    /// that holds an mmf shared value (made by `mmf store`) gives its latest value instead of
+    /// its header's bytes.
     ///
     /// # Errors
     /// `NotFound` when every instance that held the object has exited.
-    pub fn retrieve(&mut self) -> mmf::Result<String> {
+    pub fn retrieve(&mut self) -> anyhow::Result<String> {
         if self.mapping.is_none() {
             self.mapping = Some(self.ctx.open_options().open(self.name.as_str())?);
+        }
+        if self.is_value() {
+            let bytes = crate::cmd::values::latest(&self.ctx, &self.name)?;
+            let text = String::from_utf8_lossy(&bytes);
+            return Ok(truncate(&text, MAX_TEXT).to_owned());
         }
         let view = self.view()?;
         let len = view.len().min(OBJECT_SIZE as usize);
         let bytes = view.read_vec(0, len)?;
         let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
+    }
+
+    /// Whether the name holds an mmf shared value rather than the seed's plain text.
+    fn is_value(&self) -> bool {
+        self.ctx.find(&self.name).is_ok_and(|o| o.is_value())
     }
 
     fn view(&mut self) -> mmf::Result<&View> {
@@ -152,6 +172,7 @@ mod tests {
         (
             Ctx {
                 dir: Some(dir.clone()),
+                ..Ctx::default()
             },
             TempDir(dir),
         )
@@ -190,6 +211,21 @@ mod tests {
         assert_eq!(s.retrieve().unwrap(), "é".repeat(2047));
         assert_eq!(truncate("abc", 2), "ab");
         assert_eq!(truncate("aé", 2), "a");
+    }
+
+    /// A shared value under the name gives its value, not its header's bytes, and is not
+    /// overwritten by Store.
+    #[test]
+    fn a_shared_value_is_retrieved_as_its_value() {
+        let (ctx, _dir) = ctx("value");
+        crate::cmd::values::store(&ctx, "v", b"the value", Lifetime::Persistent, None, None)
+            .unwrap();
+        let mut s = Seed::start(&ctx, "v").unwrap();
+        assert!(s.found_at_start);
+        assert_eq!(s.retrieve().unwrap(), "the value");
+        let err = s.store("text").unwrap_err();
+        assert!(format!("{err:#}").contains("shared value"), "{err:#}");
+        assert_eq!(crate::cmd::values::latest(&ctx, "v").unwrap(), b"the value");
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub const TITLE: &str = "MMF Sharing Data";
 /// The label above the field.
 pub const LABEL: &str = "Type Data Here:";
 
+/// How the status line starts when the field is full.
+const FULL: &str = "the field is full: it takes";
+
 /// What has the keyboard focus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -45,6 +48,8 @@ pub struct Ui {
     pub status: String,
     /// Set by Exit.
     pub quit: bool,
+    /// Characters that did not fit in the field, since it last said so.
+    left_out: usize,
     // Where things were drawn last, for the mouse.
     field: Rect,
     store: Rect,
@@ -73,6 +78,7 @@ impl Ui {
             focus: Focus::Field,
             status,
             quit: false,
+            left_out: 0,
             field: Rect::default(),
             store: Rect::default(),
             retrieve: Rect::default(),
@@ -120,7 +126,7 @@ impl Ui {
                         self.focus = Focus::Retrieve;
                     }
                 }
-                Err(e) => self.status = e.to_string(),
+                Err(e) => self.status = format!("{e:#}"),
             },
             Focus::Retrieve => match seed.retrieve() {
                 Ok(text) => {
@@ -128,7 +134,7 @@ impl Ui {
                         format!("retrieved {} bytes from \"{}\"", text.len(), seed.name());
                     self.set_text(&text);
                 }
-                Err(e) => self.status = e.to_string(),
+                Err(e) => self.status = format!("{e:#}"),
             },
             Focus::Exit => self.quit = true,
             Focus::Field => {}
@@ -185,10 +191,14 @@ impl Ui {
             KeyCode::Char('u') if ctrl => self.set_text(""),
             KeyCode::Char('a') if ctrl => self.cursor = 0,
             KeyCode::Char('e') if ctrl => self.cursor = self.text.chars().count(),
-            KeyCode::Char(c) if !ctrl && !alt && self.text.len() + c.len_utf8() <= MAX_TEXT => {
-                let at = self.byte_at(self.cursor);
-                self.text.insert(at, c);
-                self.cursor += 1;
+            KeyCode::Char(c) if !ctrl && !alt => {
+                if self.text.len() + c.len_utf8() <= MAX_TEXT {
+                    let at = self.byte_at(self.cursor);
+                    self.text.insert(at, c);
+                    self.cursor += 1;
+                } else {
+                    self.full(1);
+                }
             }
             KeyCode::Backspace if self.cursor > 0 => {
                 self.cursor -= 1;
@@ -212,14 +222,32 @@ impl Ui {
         if self.focus != Focus::Field {
             return;
         }
-        for c in s.chars().filter(|c| !c.is_control()) {
-            if self.text.len() + c.len_utf8() > MAX_TEXT {
+        let mut chars = s.chars().filter(|c| !c.is_control());
+        let at = self.byte_at(self.cursor);
+        let mut taken = String::new();
+        for c in chars.by_ref() {
+            if self.text.len() + taken.len() + c.len_utf8() > MAX_TEXT {
+                self.full(1 + chars.count());
                 break;
             }
-            let at = self.byte_at(self.cursor);
-            self.text.insert(at, c);
-            self.cursor += 1;
+            taken.push(c);
         }
+        self.text.insert_str(at, &taken);
+        self.cursor += taken.chars().count();
+    }
+
+    /// `n` more characters did not fit: say so, adding up those of one paste or burst of keys.
+    fn full(&mut self, n: usize) {
+        self.left_out = if self.status.starts_with(FULL) {
+            self.left_out + n
+        } else {
+            n
+        };
+        self.status = format!(
+            "{FULL} {MAX_TEXT} bytes, what the object holds with its NUL; {} characters were \
+             left out",
+            self.left_out
+        );
     }
 
     /// A mouse event: a left click focuses the field or presses a button.
@@ -390,6 +418,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let ctx = Ctx {
             dir: Some(dir.clone()),
+            ..Ctx::default()
         };
         let mut seed = Seed::start(&ctx, "ui").unwrap();
         let mut ui = Ui::new(&seed);
@@ -448,10 +477,39 @@ mod tests {
     }
 
     #[test]
+    fn the_field_takes_what_fits_and_says_what_was_left_out() {
+        let seed = Seed::start(&Ctx::default(), "mmf-cli-ui-never-created-2").unwrap();
+        let mut ui = Ui::new(&seed);
+        ui.paste(&"a".repeat(3000));
+        assert_eq!(ui.text.len(), 3000);
+        assert!(!ui.status.contains("left out"), "{}", ui.status);
+        ui.paste(&"é".repeat(1000));
+        // 1095 bytes were left: 547 two-byte characters fit, 453 did not.
+        assert_eq!(ui.text.len(), 3000 + 547 * 2);
+        assert!(
+            ui.status.contains("453 characters were left out"),
+            "{}",
+            ui.status
+        );
+        let mut seed = seed;
+        ui.key(
+            &mut seed,
+            KeyEvent::new(KeyCode::Char('z'), KeyModifiers::NONE),
+        );
+        ui.key(
+            &mut seed,
+            KeyEvent::new(KeyCode::Char('z'), KeyModifiers::NONE),
+        );
+        assert_eq!(ui.text.len(), MAX_TEXT);
+        assert!(ui.status.contains("454 characters"), "{}", ui.status);
+    }
+
+    #[test]
     fn draws_on_a_tiny_screen_without_panicking() {
         let dir = std::env::temp_dir();
         let ctx = Ctx {
             dir: Some(dir.clone()),
+            ..Ctx::default()
         };
         let seed = Seed::start(&ctx, "mmf-cli-ui-never-created").unwrap();
         let mut ui = Ui::new(&seed);
