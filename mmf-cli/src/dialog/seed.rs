@@ -218,8 +218,9 @@ mod tests {
     #[test]
     fn a_shared_value_is_retrieved_as_its_value() {
         let (ctx, _dir) = ctx("value");
-        crate::cmd::values::store(&ctx, "v", b"the value", Lifetime::Persistent, None, None)
-            .unwrap();
+        let _persistent =
+            crate::cmd::values::store(&ctx, "v", b"the value", Lifetime::Persistent, None, None)
+                .unwrap();
         let mut s = Seed::start(&ctx, "v").unwrap();
         assert!(s.found_at_start);
         assert_eq!(s.retrieve().unwrap(), "the value");

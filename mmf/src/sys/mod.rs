@@ -353,7 +353,10 @@ mod tests {
         assert!(super::span(4096, 0, 0).is_ok());
         let e = super::span(4096, 4000, 97).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
-        assert!(super::span(4096, usize::MAX, 2).is_err(), "overflow is an error");
+        assert!(
+            super::span(4096, usize::MAX, 2).is_err(),
+            "overflow is an error"
+        );
     }
 
     #[test]
