@@ -33,6 +33,7 @@ impl Notifier {
     /// Sleeps while `*word == expected`, at most `timeout`: `FUTEX_WAIT` without the private
     /// flag. `Ok(false)` on timeout; `Ok(true)` when woken, interrupted, or the word had already
     /// changed (callers re-check and loop).
+    #[cfg_attr(loom, allow(dead_code))] // loom models use their own host, not the kernel
     pub(crate) fn wait(
         &self,
         word: &AtomicU32,
@@ -52,6 +53,7 @@ impl Notifier {
     }
 
     /// Wakes every process and thread sleeping on `word` (`FUTEX_WAKE`, shared).
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn wake_all(&self, word: &AtomicU32) {
         let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
     }

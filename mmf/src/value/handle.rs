@@ -33,6 +33,7 @@ const WAIT_SLICE: Duration = Duration::from_secs(1);
 
 /// The platform services for the protocol, for one operation: the notifier, the process token
 /// (looked up once) and the fault epoch when the operation started.
+#[cfg_attr(loom, allow(dead_code))] // under loom the notifier is never used
 pub(super) struct MappedHost<'a>(&'a sys::Notifier, std::cell::Cell<u64>, u64);
 
 impl Host for MappedHost<'_> {
