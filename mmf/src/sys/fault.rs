@@ -747,14 +747,8 @@ mod tests {
         let mut buf = vec![0u8; 4 * ps];
         let skip = buf.as_ptr().align_offset(ps);
         let page = &mut buf[skip..skip + 3 * ps];
-        let target = Target {
-            fd: unsafe_stdin(),
-            base: page.as_mut_ptr(),
-            len: page.len(),
-            file_offset: 0,
-            writable: true,
-            private: true,
-        };
+        let file = any_file();
+        let target = private_target(&file, page);
         let inner = guarded(&target, 10, 100, || {
             assert_eq!(current().1, 1);
             // Inside the outer guard's page: no slot of its own.
@@ -765,10 +759,22 @@ mod tests {
         assert_eq!(current().1, 0);
     }
 
-    fn unsafe_stdin() -> BorrowedFd<'static> {
-        // SAFETY: descriptor 0 stays open for the test process; only fstat'ed after a fault,
-        // and nothing faults here.
-        unsafe { BorrowedFd::borrow_raw(0) }
+    /// A file to stand behind guards over private memory: guards only `fstat` it after a fault,
+    /// and nothing faults in these tests.
+    fn any_file() -> std::fs::File {
+        std::fs::File::open("/proc/self/exe").unwrap()
+    }
+
+    /// A guard target over `mem`, private memory of this process.
+    fn private_target<'a>(file: &'a std::fs::File, mem: &mut [u8]) -> Target<'a> {
+        Target {
+            fd: std::os::unix::io::AsFd::as_fd(file),
+            base: mem.as_mut_ptr(),
+            len: mem.len(),
+            file_offset: 0,
+            writable: true,
+            private: true,
+        }
     }
 
     #[test]
@@ -779,14 +785,8 @@ mod tests {
             let done = done.clone();
             std::thread::spawn(move || {
                 let mut page = vec![0u8; 2 * 4096];
-                let target = Target {
-                    fd: unsafe_stdin(),
-                    base: page.as_mut_ptr(),
-                    len: page.len(),
-                    file_offset: 0,
-                    writable: true,
-                    private: true,
-                };
+                let file = any_file();
+                let target = private_target(&file, &mut page);
                 let mut sum = 0;
                 for _ in 0..500 {
                     let r = guarded(&target, 0, 8, || {

@@ -71,6 +71,12 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
+// Blocking notification and process identity, for shared values (see `sys/mod.rs`).
+#[path = "notify_linux.rs"]
+mod notify;
+#[allow(unused_imports)]
+pub(crate) use self::notify::*;
+
 /// Where named objects live unless told otherwise: the directory `shm_open` uses.
 pub(crate) const DEFAULT_DIR: &str = "/dev/shm";
 /// Informational only: tells objects made by mmf from foreign ones in listings (see above).

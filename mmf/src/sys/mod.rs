@@ -168,6 +168,37 @@ pub(crate) fn fault_epoch() -> u64 {
     0
 }
 
+/// Guards where there is nothing to catch: Windows sections cannot shrink while a view is mapped,
+/// the POSIX backend has no `SIGBUS` recovery yet, and the fallback maps nothing. The accesses run
+/// unguarded; Linux's guards are in `fault.rs`.
+#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
+impl imp::RawMap {
+    /// Runs `f`, which accesses `len` bytes at `offset` of this mapping of `object`.
+    pub(crate) fn guard<R>(
+        &self,
+        _object: &imp::Object,
+        _offset: usize,
+        _len: usize,
+        f: impl FnOnce() -> R,
+    ) -> std::result::Result<R, Fault> {
+        Ok(f())
+    }
+
+    /// Calls `f` once for the whole range.
+    pub(crate) fn guard_each(
+        &self,
+        _object: &imp::Object,
+        offset: usize,
+        len: usize,
+        mut f: impl FnMut(usize, usize),
+    ) -> std::result::Result<(), Fault> {
+        if len > 0 {
+            f(offset, len);
+        }
+        Ok(())
+    }
+}
+
 /// A guarded access that could not be completed: a page of the range was gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Fault {
@@ -179,41 +210,6 @@ pub(crate) struct Fault {
     /// The object's size after the fault, if it could be read.
     pub size: Option<u64>,
 }
-
-#[cfg_attr(
-    all(target_os = "linux", not(mmf_force_posix)),
-    path = "notify_linux.rs"
-)]
-#[cfg_attr(windows, path = "notify_windows.rs")]
-#[cfg_attr(
-    any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly",
-        all(target_os = "linux", mmf_force_posix)
-    ),
-    path = "notify_posix.rs"
-)]
-#[cfg_attr(
-    not(any(
-        target_os = "linux",
-        windows,
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    )),
-    path = "notify_unsupported.rs"
-)]
-mod notify;
-
-#[allow(unused_imports)]
-pub(crate) use notify::*;
 
 /// Wall-clock milliseconds since the Unix epoch (for pin ages, which are measured in seconds);
 /// Linux has its own, from the coarse clock.

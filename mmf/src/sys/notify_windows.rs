@@ -50,7 +50,7 @@
 //! call states its invariant.
 #![allow(unsafe_code)]
 
-use super::imp::{kernel_name, owned};
+use super::{kernel_name, owned};
 use crate::{Error, Name, Result};
 use std::ffi::c_void;
 use std::io;

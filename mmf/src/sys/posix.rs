@@ -62,6 +62,12 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+// Blocking notification and process identity, for shared values (see `sys/mod.rs`).
+#[path = "notify_posix.rs"]
+mod notify;
+#[allow(unused_imports)]
+pub(crate) use self::notify::*;
+
 /// The longest `shm_open` name macOS accepts, leading `/` included (`PSHMNAMLEN`).
 const MACOS_NAME_MAX: usize = 31;
 
@@ -595,31 +601,6 @@ impl RawMap {
     /// The first byte of the mapping.
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         self.ptr
-    }
-
-    /// Runs `f` unguarded: this backend has no `SIGBUS` recovery (see the module documentation).
-    pub(crate) fn guard<R>(
-        &self,
-        _object: &Object,
-        _offset: usize,
-        _len: usize,
-        f: impl FnOnce() -> R,
-    ) -> std::result::Result<R, super::Fault> {
-        Ok(f())
-    }
-
-    /// Calls `f` once for the whole range, unguarded (see `guard`).
-    pub(crate) fn guard_each(
-        &self,
-        _object: &Object,
-        offset: usize,
-        len: usize,
-        mut f: impl FnMut(usize, usize),
-    ) -> std::result::Result<(), super::Fault> {
-        if len > 0 {
-            f(offset, len);
-        }
-        Ok(())
     }
 
     /// The address `offset` bytes into the mapping (no dereference; callers check bounds).

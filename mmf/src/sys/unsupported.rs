@@ -16,6 +16,12 @@ use std::io;
 use std::path::Path;
 use std::process::Command;
 
+// Blocking notification and process identity, for shared values (see `sys/mod.rs`).
+#[path = "notify_unsupported.rs"]
+mod notify;
+#[allow(unused_imports)]
+pub(crate) use self::notify::*;
+
 /// Why nothing works here.
 const WHY: &str = "mmf has no backend for this platform (it supports Linux, Windows, macOS, iOS \
                    and the BSDs)";
@@ -154,31 +160,6 @@ impl RawMap {
     /// The first byte of the mapping.
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         self.ptr
-    }
-
-    /// Runs `f`: there are no mappings on this platform, so nothing to catch.
-    pub(crate) fn guard<R>(
-        &self,
-        _object: &Object,
-        _offset: usize,
-        _len: usize,
-        f: impl FnOnce() -> R,
-    ) -> std::result::Result<R, super::Fault> {
-        Ok(f())
-    }
-
-    /// Calls `f` once for the whole range, unguarded (see `guard`).
-    pub(crate) fn guard_each(
-        &self,
-        _object: &Object,
-        offset: usize,
-        len: usize,
-        mut f: impl FnMut(usize, usize),
-    ) -> std::result::Result<(), super::Fault> {
-        if len > 0 {
-            f(offset, len);
-        }
-        Ok(())
     }
 }
 

@@ -86,6 +86,12 @@ use windows_sys::Win32::System::Memory::{
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
+// Blocking notification and process identity, for shared values (see `sys/mod.rs`).
+#[path = "notify_windows.rs"]
+mod notify;
+#[allow(unused_imports)]
+pub(crate) use self::notify::*;
+
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
 static GRANULARITY: AtomicUsize = AtomicUsize::new(0);
 
@@ -1066,32 +1072,6 @@ impl RawMap {
     /// The first byte of the mapping.
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         self.ptr
-    }
-
-    /// Runs `f` unguarded: a section cannot shrink while a view of it is mapped, so there is
-    /// no `SIGBUS`-like fault to catch (see `sys/mod.rs`).
-    pub(crate) fn guard<R>(
-        &self,
-        _object: &Object,
-        _offset: usize,
-        _len: usize,
-        f: impl FnOnce() -> R,
-    ) -> std::result::Result<R, super::Fault> {
-        Ok(f())
-    }
-
-    /// Calls `f` once for the whole range, unguarded (see `guard`).
-    pub(crate) fn guard_each(
-        &self,
-        _object: &Object,
-        offset: usize,
-        len: usize,
-        mut f: impl FnMut(usize, usize),
-    ) -> std::result::Result<(), super::Fault> {
-        if len > 0 {
-            f(offset, len);
-        }
-        Ok(())
     }
 }
 
