@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Scenarios (issue 7): 1 spin latency, 2 blocking latency, 3 store/retrieve throughput,
-//! 4 readers under a writer, 5 open-by-name in a new process, 6 cached-file reads. Every scenario
+//! 4 readers under a writer, 5 open-by-name in a new process, 6 cached-file reads, 7 one small
+//! guarded access and creating an object. Every scenario
 //! runs its variants interleaved (A B C A B C ...) and reports medians over repetitions. Child
 //! processes are this binary again, started with the hidden first argument `__child`.
 
@@ -19,6 +20,7 @@ mod open;
 mod peers;
 mod raw;
 mod report;
+mod small;
 
 use harness::{Better, Goal, Interleaved, Kind, Scenario};
 use std::path::PathBuf;
@@ -53,6 +55,7 @@ SCENARIO (default: all)
   4 | readers   reads per second per reader under a writer storing flat out
   5 | open      new process: open by name, map, read 4 KiB, close
   6 | file      cached file, sequential and random reads vs pread
+  7 | small     one small guarded access, and creating an object, vs the bare operations
 
 OPTIONS
   --quick           a short run (3 repetitions, fewer iterations)
@@ -110,6 +113,7 @@ fn parse_args() -> Result<Config, String> {
                     "4" | "readers" => 4,
                     "5" | "open" => 5,
                     "6" | "file" => 6,
+                    "7" | "small" => 7,
                     _ => return Err(format!("unknown argument {s:?}\n\n{USAGE}")),
                 };
                 cfg.scenarios.push(n);
@@ -120,7 +124,7 @@ fn parse_args() -> Result<Config, String> {
         cfg.reps = if cfg.quick { 3 } else { 7 };
     }
     if cfg.scenarios.is_empty() {
-        cfg.scenarios = vec![1, 2, 3, 4, 5, 6];
+        cfg.scenarios = vec![1, 2, 3, 4, 5, 6, 7];
     }
     let n = harness::cpus_available();
     if cfg.cpu_a >= n || cfg.cpu_b >= n {
@@ -277,6 +281,7 @@ fn main() {
             4 => all.extend(mmfv::readers(&cfg)),
             5 => all.extend(open::run(&cfg)),
             6 => all.extend(file::run(&cfg)),
+            7 => all.extend(small::run(&cfg)),
             _ => unreachable!(),
         }
     }
