@@ -52,8 +52,9 @@
 //!   pages back to the object (`msync`, `FlushViewOfFile`). `advise(offset, len, Advice)`,
 //!   `populate(offset, len, write)` (prefault, reporting errors instead of faulting),
 //!   `lock(offset, len)` / `unlock(offset, len)` (`mlock`, `VirtualLock`). Offsets are page-aligned
-//!   and ranges lie within the mapping (checked by the caller). `advise_unchecked(offset, len,
-//!   UncheckedAdvice)` is unsafe: it may change the memory's contents.
+//!   (by the caller); every method that takes a range checks it lies within the mapping
+//!   ([`span`]) and refuses it otherwise. `as_ptr()` is the first byte. `advise_unchecked(offset,
+//!   len, UncheckedAdvice)` is unsafe: it may change the memory's contents.
 //! - `RawMap::guard(&self, object, offset, len, f) -> Result<R, Fault>`: runs `f`, which
 //!   accesses `len` bytes at `offset` of the mapping (`object` is the object it maps), so that a
 //!   page that cannot be provided (the object was truncated under the view, or its file system is
@@ -65,8 +66,12 @@
 //!   the first piece that faulted (positions are offsets into the mapping). Linux:
 //!   `fault.rs` (its module documentation has the signal-safety argument). Windows runs `f`
 //!   unguarded: a section cannot shrink while a view of it is mapped, and pagefile-backed
-//!   sections are committed at creation (or by `MEM_COMMIT`, which fails cleanly). The fallback
-//!   backend has no mappings.
+//!   sections are committed at creation (or by `MEM_COMMIT`, which fails cleanly). The POSIX
+//!   backend runs `f` unguarded too (no recovery yet), and the fallback has no mappings; their
+//!   one shared implementation is below.
+//! - `Object::shortage(offset, len) -> Option<Shortage>`: what stops `len` more bytes at `offset`
+//!   from being backed (the commit limit; Linux: `commit_limit.rs`, elsewhere `None`), and
+//!   `commits_on_grow()`: whether `grow` allocates, so the core checks the limit before growing.
 //! - `Object::commit_range(offset, len)` / `decommit_range(offset, len)`: back (or stop backing) a
 //!   range of the object with memory or disk (`fallocate`, hole punching); `OutOfSpace` at commit
 //!   time instead of a fault later. `Object::anonymous_huge(size)`: an anonymous object on huge
