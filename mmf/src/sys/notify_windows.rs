@@ -531,10 +531,13 @@ mod tests {
         let word = v.atomic_u32(0).unwrap();
         let ready = v.atomic_u32(4).unwrap();
         let n = Notifier::new(Some(&key), false).unwrap();
+        // The test's own path, whatever module the backend declares it in.
+        let module = module_path!().splitn(2, "::").nth(1).unwrap_or("");
+        let child_test = format!("{}::child_waits_until_woken", module);
         let child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "sys::notify::tests::child_waits_until_woken",
+                child_test.as_str(),
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",
