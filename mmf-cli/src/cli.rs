@@ -75,7 +75,9 @@ Without --raw, NAME becomes an mmf shared value: every store is a new version, r
 see a torn value, and `mmf watch` sees each one. With --raw, NAME is a plain object holding a C \
 string: the bytes, then a NUL, readable by any C program or by Python's \
 multiprocessing.shared_memory. A new plain object gets at least 4096 bytes; an existing one, of \
-any size, is written in place when the value and its NUL fit.
+any size, is written in place when the value and its NUL fit. A value from --file or stdin is
+streamed into the shared value as it is read, so memory stays bounded whatever its size (--raw
+reads it whole first).
 
 Examples:
   mmf store greeting 'hello, world'
@@ -84,7 +86,8 @@ Examples:
   mmf store --raw --hold mmfobject 'typed by the user'";
 
 const RETRIEVE_AFTER: &str = "\
-Shared values are written whole; plain objects up to their first NUL, as C programs read them.
+Shared values are written whole; plain objects up to their first NUL, as C programs read them. \
+Both are streamed to stdout a piece at a time, so memory stays bounded whatever their size.
 
 Examples:
   mmf retrieve greeting

@@ -96,5 +96,5 @@ pub use types::{
     Access, Advice, Backing, Commit, Disposition, Lifetime, ObjectInfo, Permissions, Scope,
     UncheckedAdvice,
 };
-pub use value::{Shared, SharedValue, ValueHeader, ValueLayout, ValueOptions};
+pub use value::{Shared, SharedValue, ValueHeader, ValueLayout, ValueOptions, ValueReader};
 pub use view::{Chunks, Cursor, View, ViewOptions};

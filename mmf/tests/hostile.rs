@@ -8,7 +8,7 @@ mod common;
 
 use common::{check, helper, read_line, start_helper, unique, wait_output, Dir};
 use mmf::{Access, Commit, CreateOptions, Lifetime, Mapping, Namespace, Permissions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -330,69 +330,29 @@ fn another_users_abandoned_object_is_never_reaped() {
 
 // --- A commit limit like Win32's ----------------------------------------------------------------
 
-/// A memory cgroup of `limit` bytes below our own, removed on drop.
-struct Cgroup {
-    path: PathBuf,
-}
+#[path = "common/cgroup.rs"]
+mod cgroup;
+
+/// A memory cgroup of `limit` bytes below our own, removed on drop; `None` (skipped) if none
+/// can be made.
+struct Cgroup(cgroup::Cgroup);
 
 impl Cgroup {
     fn new(limit: u64) -> Option<Cgroup> {
-        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-        let mut candidates = Vec::new();
-        for line in own.lines() {
-            let mut f = line.splitn(3, ':');
-            let (_, ctl, path) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or("/"));
-            let rel = path.trim_start_matches('/');
-            if ctl.split(',').any(|c| c == "memory") {
-                candidates.push((Path::new("/sys/fs/cgroup/memory").join(rel), false));
-            } else if ctl.is_empty() {
-                for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
-                    candidates.push((Path::new(root).join(rel), true));
-                }
+        match cgroup::Cgroup::new(limit, &unique("cg")) {
+            Ok(c) => Some(Cgroup(c)),
+            Err(why) => {
+                skip(&format!("no memory cgroup to run in: {}", why));
+                None
             }
         }
-        let mut why = String::from("no memory cgroup hierarchy found");
-        for (parent, v2) in candidates {
-            let limit_file = if v2 {
-                "memory.max"
-            } else {
-                "memory.limit_in_bytes"
-            };
-            let path = parent.join(unique("cg"));
-            if let Err(e) = std::fs::create_dir(&path) {
-                why = format!("cannot create {}: {}", path.display(), e);
-                continue;
-            }
-            let cg = Cgroup { path };
-            match std::fs::write(cg.path.join(limit_file), limit.to_string()) {
-                Ok(()) => return Some(cg),
-                Err(e) => why = format!("cannot limit {}: {}", cg.path.display(), e),
-            }
-        }
-        skip(&format!("no memory cgroup to run in: {}", why));
-        None
     }
 
     /// The helper, started inside this cgroup.
     fn helper(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("sh");
-        c.arg("-c")
-            .arg("echo $$ > \"$0\"/cgroup.procs && exec \"$@\"")
-            .arg(&self.path)
-            .arg(env!("CARGO_BIN_EXE_mmf-testhelper"))
-            .args(args);
+        let mut c = self.0.command(env!("CARGO_BIN_EXE_mmf-testhelper"));
+        c.args(args);
         c
-    }
-}
-
-impl Drop for Cgroup {
-    fn drop(&mut self) {
-        for _ in 0..100 {
-            if std::fs::remove_dir(&self.path).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 }
 

@@ -3,6 +3,7 @@
 use super::Ctx;
 use crate::cli::{RetrieveArgs, WaitArgs};
 use crate::exit::{CliError, object};
+use crate::progress::Progress;
 use mmf::{Access, Mapping};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -12,41 +13,43 @@ const CHUNK: usize = 1 << 20;
 
 pub fn run(ctx: &Ctx, a: RetrieveArgs) -> anyhow::Result<()> {
     let waiter = Waiter::new(&a.name, a.wait);
-    let bytes = if a.raw {
+    let mut out = std::io::stdout().lock();
+    if a.raw {
         let m = waiter.retry(|| {
             ctx.open_options()
                 .access(Access::ReadOnly)
                 .open(a.name.as_str())
         })?;
-        read_plain(&m)?
+        write_plain(&m, &mut out)
     } else {
-        super::values::retrieve_any(ctx, &a.name, &waiter)?
-    };
-    let mut out = std::io::stdout().lock();
-    out.write_all(&bytes)?;
-    out.flush()?;
-    Ok(())
+        super::values::retrieve_to(ctx, &a.name, &waiter, &mut out)
+    }
 }
 
 /// The bytes of a plain object up to its first NUL (all of it when it has none), as the seed
-/// reads them.
-pub fn read_plain(m: &Mapping) -> anyhow::Result<Vec<u8>> {
+/// reads them, written to `out` a piece at a time, with a progress bar when it is large.
+pub fn write_plain(m: &Mapping, out: &mut dyn Write) -> anyhow::Result<()> {
     let view = m.map()?;
     let len = view.len();
-    let mut out = Vec::new();
+    let mut buf = vec![0u8; CHUNK.min(len)];
+    let mut progress = Progress::bytes(Some(len as u64), "retrieving");
     let mut pos = 0;
     while pos < len {
         let n = CHUNK.min(len - pos);
-        let start = out.len();
-        out.resize(start + n, 0);
-        view.read_at(pos, &mut out[start..])?;
-        if let Some(nul) = out[start..].iter().position(|&b| b == 0) {
-            out.truncate(start + nul);
+        view.read_at(pos, &mut buf[..n])?;
+        let (piece, last) = match buf[..n].iter().position(|&b| b == 0) {
+            Some(nul) => (&buf[..nul], true),
+            None => (&buf[..n], false),
+        };
+        out.write_all(piece)?;
+        progress.inc(n as u64);
+        if last {
             break;
         }
         pos += n;
     }
-    Ok(out)
+    out.flush()?;
+    Ok(())
 }
 
 /// `--wait [--timeout SECS]`: retries while the object does not exist.

@@ -14,7 +14,7 @@ pub const RAW_MIN_SIZE: u64 = 4096;
 const CHUNK: usize = 1 << 20;
 
 pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
-    let data = input::read_value(a.data, a.file)?;
+    let input = input::open_value(a.data, a.file)?;
     // With --hold, catch the signals once the value is read (a Ctrl-C while typing it still
     // aborts) and before the object exists: a Ctrl-C from now on ends the hold cleanly.
     let signals = if a.hold {
@@ -34,19 +34,27 @@ pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
     let permissions = a.mode.map(Permissions::from_mode);
     // What stays open while `--hold` waits, whether it was made here, and its lifetime (an
     // existing object keeps its own).
-    let (held, how, lifetime): (Box<dyn std::any::Any>, Disposition, Lifetime) = if a.raw {
+    let (held, how, lifetime, len): (Box<dyn std::any::Any>, Disposition, Lifetime, u64) = if a.raw
+    {
+        // A plain object is sized for its value and NUL first: read it whole.
+        let data = input.into_bytes()?;
         let (m, how) = store_raw(ctx, &a.name, &data, lifetime, permissions)?;
         let l = m.lifetime();
-        (Box::new(m), how, l)
+        (Box::new(m), how, l, data.len() as u64)
     } else {
-        let (v, how) = super::values::store(ctx, &a.name, &data, lifetime, permissions, a.timeout)?;
+        let how = super::values::How {
+            lifetime,
+            permissions,
+            lock_timeout: a.timeout,
+        };
+        let (v, how, len) = super::values::store_input(ctx, &a.name, input, how)?;
         let l = v.mapping().lifetime();
-        (Box::new(v), how, l)
+        (Box::new(v), how, l, len)
     };
     if let Some(mut signals) = signals {
         crate::exit::inform(format_args!(
             "{}",
-            holding_note(&a.name, data.len(), how, lifetime)
+            holding_note(&a.name, len, how, lifetime)
         ));
         signals.forever().next();
     }
@@ -60,7 +68,7 @@ pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
 /// Like Win32's `CreateFileMapping` on an existing name (`ERROR_ALREADY_EXISTS`), `--hold` on an
 /// object that exists opens it and holds it like its other holders: a handle-lifetime object then
 /// lives until its last holder ends, and a persistent one stays persistent.
-fn holding_note(name: &str, len: usize, how: Disposition, lifetime: Lifetime) -> String {
+fn holding_note(name: &str, len: u64, how: Disposition, lifetime: Lifetime) -> String {
     let obj = object(name);
     match (how, lifetime) {
         (Disposition::Created, _) => format!(

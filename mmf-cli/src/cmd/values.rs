@@ -1,13 +1,19 @@
 //! What `store`, `retrieve`, `watch` and `info` share about mmf shared values.
 
 use super::Ctx;
-use super::retrieve::{Waiter, read_plain};
+use super::retrieve::{Waiter, write_plain};
 use crate::exit::{CliError, object};
+use crate::input::Input;
+use crate::progress::Progress;
 use mmf::{
     Access, Disposition, ErrorKind, Lifetime, Mapping, Permissions, SharedValue, ValueHeader,
     ValueOptions,
 };
+use std::io::Write;
 use std::time::Duration;
+
+/// The most a streamed retrieve holds in memory at a time.
+const PIECE: u64 = 1 << 20;
 
 /// Values up to this size get slots of their own size at creation; larger ones start with the
 /// library's default slots and grow the one they are stored in, so a 100 MB value costs about
@@ -80,31 +86,83 @@ pub fn store(
     permissions: Option<Permissions>,
     lock_timeout: Option<Duration>,
 ) -> anyhow::Result<(SharedValue, Disposition)> {
+    let how = How {
+        lifetime,
+        permissions,
+        lock_timeout,
+    };
+    store_with(ctx, name, Some(data.len() as u64), how, |v| v.store(data))
+}
+
+/// [`store`] from a file or stdin, streamed into the value as it is read (bounded memory for any
+/// size); also returns the number of bytes stored.
+pub fn store_input(
+    ctx: &Ctx,
+    name: &str,
+    input: Input,
+    how: How,
+) -> anyhow::Result<(SharedValue, Disposition, u64)> {
+    match input {
+        Input::Bytes(b) => {
+            let (v, d) = store(
+                ctx,
+                name,
+                &b,
+                how.lifetime,
+                how.permissions,
+                how.lock_timeout,
+            )?;
+            Ok((v, d, b.len() as u64))
+        }
+        Input::Stream { reader, len, .. } => {
+            let (v, d) = store_with(ctx, name, len, how, |v| match len {
+                Some(l) => v.store_from(reader, l),
+                None => v.store_streamed(reader),
+            })?;
+            let stored = v.reader()?.len();
+            Ok((v, d, stored))
+        }
+    }
+}
+
+/// How a store creates a value that does not exist yet, and how long it waits for the lock.
+pub struct How {
+    pub lifetime: Lifetime,
+    pub permissions: Option<Permissions>,
+    pub lock_timeout: Option<Duration>,
+}
+
+fn store_with(
+    ctx: &Ctx,
+    name: &str,
+    len: Option<u64>,
+    how: How,
+    put: impl FnOnce(&SharedValue) -> mmf::Result<u64>,
+) -> anyhow::Result<(SharedValue, Disposition)> {
     let mut o = options(ctx);
-    o.lifetime(lifetime).timeout(PLAIN_GRACE);
-    if let Some(t) = lock_timeout {
+    o.lifetime(how.lifetime).timeout(PLAIN_GRACE);
+    if let Some(t) = how.lock_timeout {
         o.lock_timeout(t);
     }
-    let len = data.len() as u64;
-    if len > 0 && len <= PRESIZE_LIMIT {
+    if let Some(len) = len.filter(|&l| l > 0 && l <= PRESIZE_LIMIT) {
         o.capacity(len);
     }
-    if let Some(p) = permissions {
+    if let Some(p) = how.permissions {
         o.permissions(p);
     }
-    let (v, how) = o
+    let (v, created) = o
         .open_or_create(name)
         .map_err(|e| plain_in_the_way(ctx, name, e))?;
-    if let Err(e) = v.store(data) {
+    if let Err(e) = put(&v) {
         // Nothing was ever stored in a value made here: take the name back, so that a failed
         // store leaves no empty value behind. (Another process that opened it meanwhile keeps
         // its handle.)
-        if how == Disposition::Created && v.version() == 0 {
+        if created == Disposition::Created && v.version() == 0 {
             let _ = ctx.namespace().remove(name);
         }
         return Err(e.into());
     }
-    Ok((v, how))
+    Ok((v, created))
 }
 
 /// Whether a plain-looking object is really a shared value whose magic was damaged (see
@@ -138,22 +196,48 @@ fn plain_in_the_way(ctx: &Ctx, name: &str, e: mmf::Error) -> anyhow::Error {
     }
 }
 
-/// The latest value of `name`: a shared value whole, a plain object up to its first NUL. With
-/// `--wait`, waits until the object exists and, for a value, until something was stored.
-pub fn retrieve_any(ctx: &Ctx, name: &str, waiter: &Waiter) -> anyhow::Result<Vec<u8>> {
+/// The latest value of `name` into `out`: a shared value whole, a plain object up to its first
+/// NUL, a piece at a time (bounded memory for any size), with a progress bar for large values. With `--wait`, waits until the object exists and, for a value, until
+/// something was stored.
+pub fn retrieve_to(
+    ctx: &Ctx,
+    name: &str,
+    waiter: &Waiter,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let v = match waiter.retry(|| open_any(ctx, name))? {
-        Opened::Plain(m) => return read_plain(&m),
+        Opened::Plain(m) => return write_plain(&m, out),
         Opened::Value(v) => v,
     };
-    let (version, bytes) = v.retrieve_versioned()?;
-    if version > 0 || !waiter.waits() {
-        return Ok(bytes);
+    if v.version() == 0 && waiter.waits() {
+        match v.wait_newer(0, waiter.remaining()) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Timeout => {
+                return Err(waiter.timed_out("hold a value"));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    match v.wait_newer(0, waiter.remaining()) {
-        Ok(_) => Ok(v.retrieve()?),
-        Err(e) if e.kind() == ErrorKind::Timeout => Err(waiter.timed_out("hold a value")),
-        Err(e) => Err(e.into()),
+    let mut buf = Vec::new();
+    'again: loop {
+        let mut r = v.reader()?;
+        buf.resize(r.len().min(PIECE) as usize, 0);
+        let mut bar = Progress::bytes(Some(r.len()), "retrieving");
+        loop {
+            match r.fill(&mut buf) {
+                Ok(0) => break 'again,
+                Ok(n) => {
+                    out.write_all(&buf[..n])?;
+                    bar.inc(n as u64);
+                }
+                // Replaced before anything was written: read the new version instead.
+                Err(e) if e.kind() == ErrorKind::Busy && r.position() == 0 => continue 'again,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
+    out.flush()?;
+    Ok(())
 }
 
 /// The latest value of the shared value `name` (opened read-only).

@@ -15,6 +15,8 @@
 //! - `value-wait NAME SEEN`: opens the shared value NAME, prints `waiting`, waits (at most 60 s)
 //!   for a version newer than SEEN, prints `got VERSION HEX` with the value retrieved.
 //! - `value-store NAME HEX`: opens the shared value NAME, stores HEX, prints the new version.
+//! - `value-store-stdin NAME`: opens the shared value NAME and streams stdin into it to its end
+//!   (`store_streamed`), printing `streaming` after the first MiB and the new version at the end.
 //! - `inherited LEN`: takes over the object whose token is in `$MMF_HANDLE`, prints `held` and
 //!   0..LEN as hex, waits until stdin closes.
 //! - `recv SOCKET LEN` (Unix): connects to the Unix socket, receives an object, prints 0..LEN as
@@ -159,6 +161,25 @@ fn run(args: &[String]) -> mmf::Result<()> {
         "value-store" => {
             let value = mmf::SharedValue::open(arg(1))?;
             println!("{}", value.store(&unhex(arg(2)))?);
+        }
+        "value-store-stdin" => {
+            // Prints `streaming` once the store has taken its first MiB, so a test can kill it
+            // in the middle.
+            struct Announce<R>(R, u64);
+            impl<R: std::io::Read> std::io::Read for Announce<R> {
+                fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                    let n = self.0.read(buf)?;
+                    let before = self.1;
+                    self.1 += n as u64;
+                    if before < 1 << 20 && self.1 >= 1 << 20 {
+                        println!("streaming");
+                    }
+                    Ok(n)
+                }
+            }
+            let value = mmf::SharedValue::open(arg(1))?;
+            let input = Announce(std::io::stdin().lock(), 0);
+            println!("{}", value.store_streamed(input)?);
         }
         "inherited" => {
             let token = std::env::var("MMF_HANDLE").unwrap_or_default();

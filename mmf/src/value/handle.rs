@@ -358,6 +358,68 @@ impl Inner {
         Ok(guard.clone())
     }
 
+    /// Takes the writer lock (see `Region::lock`); released when the guard drops.
+    pub(super) fn lock_writer(&self, data: &View) -> Result<LockGuard<'_>> {
+        let host = self.host();
+        match self
+            .region(&Bytes::new(data))
+            .lock(&host, self.lock_timeout)
+        {
+            Lock::Taken | Lock::TakenOver => Ok(LockGuard { inner: self, host }),
+            Lock::Busy { owner, waited } => Err(self.lock_busy(&host, owner, waited)),
+        }
+    }
+
+    /// What a store step's outcome asks for: `Some(version)` when it was published, `None`
+    /// after growing or remapping `data` as asked (call the step again), or the error.
+    pub(super) fn settle(
+        &self,
+        op: &'static str,
+        outcome: Store,
+        data: &mut Arc<View>,
+    ) -> Result<Option<u64>> {
+        match outcome {
+            Store::Done(v) => Ok(Some(v)),
+            Store::Grow(need) => {
+                *data = self.remap(op, need, true)?;
+                Ok(None)
+            }
+            Store::Remap(need) => {
+                *data = self.remap(op, need, false)?;
+                Ok(None)
+            }
+            Store::Corrupt(why) => Err(self.error(ErrorKind::Corrupt, op, why)),
+            Store::Exhausted => Err(self.error(
+                ErrorKind::OutOfSpace,
+                op,
+                "all 2^56 versions have been used; create a new value",
+            )),
+        }
+    }
+
+    /// Drops this process's page-table entries for the whole pages in object bytes
+    /// `from..to` of `view` (`MADV_DONTNEED`): a streamed value keeps the process's resident
+    /// memory bounded rather than counting every page it touched. The object keeps the bytes
+    /// (shared pages are only unmapped from this process). Best effort: where the platform
+    /// cannot, the pages simply stay resident.
+    pub(super) fn drop_pages(&self, view: &View, from: u64, to: u64) {
+        let page = sys::page_size() as u64;
+        let start = from.saturating_add(page - 1) / page * page;
+        let end = to.min(view.len() as u64) / page * page;
+        if end > start {
+            // SAFETY: shared values never hand out `as_slice`/`as_mut_slice` references into
+            // their views (every access is a guarded copy), so no reference sees the contents
+            // change; for a shared view they do not change anyway (the object keeps them).
+            let _ = unsafe {
+                view.advise_unchecked(
+                    crate::UncheckedAdvice::DontNeed,
+                    start as usize,
+                    (end - start) as usize,
+                )
+            };
+        }
+    }
+
     pub(super) fn read(&self, dest: &mut Dest<'_>) -> Result<u64> {
         let host = self.host();
         let mut data = self.data_view();
@@ -365,35 +427,81 @@ impl Inner {
             let bytes = Bytes::new(&data);
             let outcome = self.region(&bytes).read(&host, dest);
             bytes.take()?;
-            match outcome {
-                Read::Value(v) => return Ok(v),
-                Read::Empty => {
-                    // An empty value reads `current == 0`, as does a header cut short.
-                    if let Some(e) = self.shrunk("retrieve") {
-                        return Err(e);
-                    }
+            if let Read::Value(v) = outcome {
+                return Ok(v);
+            }
+            match self.unreadable(outcome)? {
+                Some(need) => data = self.remap("retrieve", need, false)?,
+                None => {
                     if let Dest::Vec(v) = dest {
                         v.clear();
                     }
                     return Ok(0);
                 }
-                Read::Remap(need) => data = self.remap("retrieve", need, false)?,
-                Read::WrongLength(n) => {
-                    let want = self.layout.map_or(0, |l| l.size);
-                    return Err(self.error(
-                        ErrorKind::Corrupt,
-                        "retrieve",
-                        format!(
-                            "it holds a value of {} bytes, but its type has {} bytes",
-                            n, want
-                        ),
-                    ));
-                }
-                Read::Corrupt(why) => {
-                    return Err(self.error(ErrorKind::Corrupt, "retrieve", why));
-                }
             }
         }
+    }
+
+    /// What a read that copied nothing means: `Some(n)` to map `n` bytes and retry, `None` for
+    /// an empty value, or the error.
+    pub(super) fn unreadable(&self, outcome: Read) -> Result<Option<u64>> {
+        match outcome {
+            Read::Remap(need) => Ok(Some(need)),
+            Read::Empty | Read::Value(_) => {
+                // An empty value reads `current == 0`, as does a header cut short.
+                match self.shrunk("retrieve") {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                }
+            }
+            Read::WrongLength(n) => {
+                let want = self.layout.map_or(0, |l| l.size);
+                Err(self.error(
+                    ErrorKind::Corrupt,
+                    "retrieve",
+                    format!(
+                        "it holds a value of {} bytes, but its type has {} bytes",
+                        n, want
+                    ),
+                ))
+            }
+            Read::Corrupt(why) => Err(self.error(ErrorKind::Corrupt, "retrieve", why)),
+        }
+    }
+
+    /// Refuses a store through a read-only handle, or one of `len` bytes into a typed value of
+    /// another size (`None`: not known yet).
+    pub(super) fn check_store(&self, len: Option<u64>) -> Result<()> {
+        if !self.writable {
+            return Err(self.error(
+                ErrorKind::PermissionDenied,
+                "store into",
+                "this handle was opened read-only",
+            ));
+        }
+        if let (Some(l), Some(len)) = (self.layout, len) {
+            if len != l.size {
+                return Err(self.error(
+                    ErrorKind::InvalidInput,
+                    "store into",
+                    format!(
+                        "it holds a typed value of {} bytes; {} bytes were given",
+                        l.size, len
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for a caller's sink (or source) that failed during `op`.
+    pub(super) fn sink_error(&self, op: &'static str, e: std::io::Error) -> Error {
+        self.error(
+            crate::error::kind_of(&e),
+            op,
+            format!("writing the value out failed: {}", e),
+        )
+        .with_source(e)
     }
 }
 

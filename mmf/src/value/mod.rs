@@ -17,11 +17,13 @@ mod loom;
 mod options;
 mod protocol;
 mod shared_value;
+mod stream;
 mod typed;
 
-use self::handle::{ready_word, Bytes, Inner, LockGuard};
+use self::handle::{ready_word, Bytes, Inner};
 pub use self::options::ValueOptions;
 pub use self::shared_value::SharedValue;
+pub use self::stream::ValueReader;
 pub use self::typed::Shared;
 
 pub(crate) use format::MAGIC;

@@ -193,6 +193,36 @@ pub(crate) enum Store {
     Exhausted,
 }
 
+/// A published version held for a read: see [`Region::hold`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Held {
+    /// The `current` word the hold was taken from.
+    pub current: u64,
+    /// The version held.
+    pub version: u64,
+    /// Its slot.
+    pub slot: usize,
+    /// Whether this hold pinned the slot (and must unpin it).
+    pub pinned: bool,
+    /// Object offset of the value.
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+}
+
+/// A slot claimed by the writer-lock holder for a new version: see [`Region::begin`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Claim {
+    /// The slot.
+    pub slot: usize,
+    /// The version it will publish.
+    pub version: u64,
+    /// Object offset of its data region.
+    pub offset: u64,
+    /// Size of its data region.
+    pub cap: u64,
+}
+
 /// What pinning a slot gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pin {
@@ -313,18 +343,63 @@ impl<'a, D: Data> Region<'a, D> {
     ) -> Read {
         let mut strikes = 0;
         loop {
+            let held = match self.hold_counted(host, retries) {
+                Ok(h) => h,
+                Err(r) => return r,
+            };
+            let outcome = self.copy(&held, dest);
+            self.release(&held);
+            if let Some(result) = outcome {
+                return match result {
+                    Ok(()) => Read::Value(held.version),
+                    Err(r) => r,
+                };
+            }
+            retries.torn += 1;
+            if self.stuck(held.current, &mut strikes) {
+                return Read::Corrupt("the current slot does not hold the current version");
+            }
+        }
+    }
+
+    /// After an attempt that found its slot reused: whether `current` has still not moved, for
+    /// the third time. The slot was reused, so a newer version must have been published first;
+    /// if `current` has not moved, the state is inconsistent (a damaged header).
+    fn stuck(&self, cur: u64, strikes: &mut u32) -> bool {
+        fence(Ordering::Acquire);
+        if self.control.current.load(Ordering::Relaxed) == cur {
+            *strikes += 1;
+        }
+        std::hint::spin_loop();
+        *strikes >= 3
+    }
+
+    /// Holds the latest version for a read that takes its time (a streamed read): its slot is
+    /// pinned (if this handle can pin) and its place in the object is known. The bytes are
+    /// trusted only after [`stable`](Self::stable) confirms them; [`release`](Self::release)
+    /// ends the hold. `Err` is [`Read::Empty`], [`Read::Remap`] or [`Read::Corrupt`].
+    pub(crate) fn hold<H: Host>(&self, host: &H) -> Result<Held, Read> {
+        self.hold_counted(host, &mut Retries::default())
+    }
+
+    fn hold_counted<H: Host>(&self, host: &H, retries: &mut Retries) -> Result<Held, Read> {
+        let mut strikes = 0;
+        loop {
             // Relaxed loads followed by Acquire fences work on read-only mappings, where only
             // relaxed loads are guaranteed not to write (std::sync::atomic, "read-only memory").
             let cur = self.control.current.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
             if cur == 0 {
-                return Read::Empty;
+                return Err(Read::Empty);
             }
             let version = cur >> 8;
-            let slot = match self.slots.get((cur & 0xff) as usize) {
+            let index = (cur & 0xff) as usize;
+            let slot = match self.slots.get(index) {
                 Some(s) => s,
                 None => {
-                    return Read::Corrupt("the current version names a slot that does not exist")
+                    return Err(Read::Corrupt(
+                        "the current version names a slot that does not exist",
+                    ))
                 }
             };
             let pin = if self.writable {
@@ -334,80 +409,116 @@ impl<'a, D: Data> Region<'a, D> {
             };
             let seq0 = slot.seq.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
-            let outcome = if seq0 == version && pin != Pin::Busy {
-                self.copy(slot, seq0, dest)
-            } else {
-                None
-            };
-            if pin == Pin::Pinned {
-                self.unpin(slot);
-            }
-            if let Some(result) = outcome {
-                return match result {
-                    Ok(()) => Read::Value(version),
-                    Err(r) => r,
-                };
-            }
             if seq0 == version && pin != Pin::Busy {
+                let held = Held {
+                    current: cur,
+                    version,
+                    slot: index,
+                    pinned: pin == Pin::Pinned,
+                    offset: slot.offset.load(Ordering::Relaxed),
+                    len: slot.len.load(Ordering::Relaxed),
+                };
+                let end = held.offset.checked_add(held.len);
+                let inside = match end {
+                    Some(e) => held.offset >= self.data_start && e <= self.data.len(),
+                    None => false,
+                };
+                if inside {
+                    return Ok(held);
+                }
+                let stable = self.stable(&held);
+                self.release(&held);
+                if stable {
+                    return Err(match end {
+                        Some(e) if held.offset >= self.data_start => Read::Remap(e),
+                        _ => Read::Corrupt("a slot points outside the object"),
+                    });
+                }
                 retries.torn += 1;
             } else {
+                if pin == Pin::Pinned {
+                    self.unpin(slot);
+                }
                 retries.moved += 1;
             }
-            // The slot was reused, so a newer version must have been published first; if
-            // `current` has not moved, the state is inconsistent (a damaged header).
-            fence(Ordering::Acquire);
-            if self.control.current.load(Ordering::Relaxed) == cur {
-                strikes += 1;
-                if strikes >= 3 {
-                    return Read::Corrupt("the current slot does not hold the current version");
-                }
+            if self.stuck(cur, &mut strikes) {
+                return Err(Read::Corrupt(
+                    "the current slot does not hold the current version",
+                ));
             }
-            std::hint::spin_loop();
         }
     }
 
-    /// One validated copy: `None` if the slot changed (retry), `Some(Err)` for a stable problem.
-    fn copy(&self, slot: &Slot, seq0: u64, dest: &mut Dest<'_>) -> Option<Result<(), Read>> {
-        let offset = slot.offset.load(Ordering::Relaxed);
-        let len = slot.len.load(Ordering::Relaxed);
-        let stable = || {
-            fence(Ordering::Acquire);
-            slot.seq.load(Ordering::Relaxed) == seq0
-        };
-        let end = offset.checked_add(len);
-        let inside = match end {
-            Some(e) => offset >= self.data_start && e <= self.data.len(),
-            None => false,
-        };
-        if !inside {
-            if !stable() {
-                return None;
-            }
-            return Some(Err(match end {
-                Some(e) if offset >= self.data_start => Read::Remap(e),
-                _ => Read::Corrupt("a slot points outside the object"),
-            }));
+    /// Whether the held slot still holds its version: after an Acquire fence, so every byte
+    /// copied before this call is validated by a `true`.
+    pub(crate) fn stable(&self, held: &Held) -> bool {
+        fence(Ordering::Acquire);
+        self.slots[held.slot].seq.load(Ordering::Relaxed) == held.version
+    }
+
+    /// Ends a hold (unpins its slot).
+    pub(crate) fn release(&self, held: &Held) {
+        if held.pinned {
+            self.unpin(&self.slots[held.slot]);
         }
-        // `len <= data.len()`, which is a mapped length, so it fits in usize.
-        let len = len as usize;
+    }
+
+    /// Renews the time of a held pin, so that it stays fresh through a read that takes longer
+    /// than [`PIN_TTL_MS`]. `false` if a writer has claimed the slot (the pin had expired, or
+    /// every other slot was pinned): the hold is lost.
+    pub(crate) fn renew(&self, held: &Held, now: u64) -> bool {
+        let slot = &self.slots[held.slot];
+        let mut w = slot.pins.load(Ordering::Relaxed);
+        loop {
+            if w & WRITER != 0 {
+                return false;
+            }
+            if !held.pinned || w & PIN_COUNT == 0 {
+                return true;
+            }
+            let new = ((now & PIN_TIME_MASK) << 16) | (w & PIN_COUNT);
+            match slot
+                .pins
+                .compare_exchange(w, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(x) => w = x,
+            }
+        }
+    }
+
+    /// Copies `dst.len()` bytes at `at` of the held value into `dst` (validate with
+    /// [`stable`](Self::stable) afterwards); `false` if they lie outside the object.
+    pub(crate) fn read_held(&self, held: &Held, at: u64, dst: &mut [u8]) -> bool {
+        match held.offset.checked_add(at) {
+            Some(o) => self.data.read(o, dst),
+            None => false,
+        }
+    }
+
+    /// One validated copy of a held value: `None` if the slot changed (retry), `Some(Err)` for a
+    /// stable problem.
+    fn copy(&self, held: &Held, dest: &mut Dest<'_>) -> Option<Result<(), Read>> {
+        // `hold` checked `offset + len <= data.len()`, a mapped length, so `len` fits in usize.
+        let len = held.len as usize;
         let copied = match dest {
             Dest::Vec(v) => {
                 // Only a new tail is zero-filled: bytes already there are overwritten by the copy,
                 // so a buffer reused for values of one size is never cleared first.
                 v.resize(len, 0);
-                self.data.read(offset, v)
+                self.data.read(held.offset, v)
             }
             Dest::Exact(b) => {
                 if b.len() != len {
-                    if !stable() {
+                    if !self.stable(held) {
                         return None;
                     }
-                    return Some(Err(Read::WrongLength(len as u64)));
+                    return Some(Err(Read::WrongLength(held.len)));
                 }
-                self.data.read(offset, b)
+                self.data.read(held.offset, b)
             }
         };
-        if !stable() {
+        if !self.stable(held) {
             return None;
         }
         if !copied {
@@ -492,9 +603,26 @@ impl<'a, D: Data> Region<'a, D> {
 
     /// Stores `bytes` as a new version. The caller holds the writer lock.
     pub(crate) fn store<H: Host>(&self, host: &H, bytes: &[u8]) -> Store {
+        let len = bytes.len() as u64;
+        let claim = match self.begin(host, len) {
+            Ok(c) => c,
+            Err(s) => return s,
+        };
+        if !self.data.write(claim.offset, bytes) {
+            self.abandon(&claim);
+            return Store::Corrupt("a slot points outside the object");
+        }
+        Store::Done(self.publish(host, &claim, len))
+    }
+
+    /// Claims a slot for a new version of `len` bytes (a hint for a value of unknown length:
+    /// [`extend`](Self::extend) makes room as it comes) and gives it a data region of at least
+    /// `len` bytes. The caller holds the writer lock, fills the region with
+    /// [`Data::write`], then calls [`publish`](Self::publish) or [`abandon`](Self::abandon).
+    /// `Err` is never [`Store::Done`]; after `Err` nothing was changed.
+    pub(crate) fn begin<H: Host>(&self, host: &H, len: u64) -> Result<Claim, Store> {
         let c = self.control;
         let n = self.slots.len();
-        let len = bytes.len() as u64;
         let cur = c.current.load(Ordering::Relaxed);
         let cur_slot = if cur == 0 {
             None
@@ -503,10 +631,12 @@ impl<'a, D: Data> Region<'a, D> {
         };
         let data_end = c.data_end.load(Ordering::Relaxed);
         if data_end < self.data_start || data_end % super::format::DATA_ALIGN != 0 {
-            return Store::Corrupt("the data end lies inside the header or is misaligned");
+            return Err(Store::Corrupt(
+                "the data end lies inside the header or is misaligned",
+            ));
         }
         if data_end > self.data.len() {
-            return Store::Remap(data_end);
+            return Err(Store::Remap(data_end));
         }
         // `next_version` is in shared memory, so it may hold anything: no overflow, no wrap to 0.
         let version = match c
@@ -516,7 +646,7 @@ impl<'a, D: Data> Region<'a, D> {
             .checked_add(1)
         {
             Some(v) if v <= MAX_VERSION => v,
-            _ => return Store::Exhausted,
+            _ => return Err(Store::Exhausted),
         };
         let now = host.now_ms();
         // Slots found pinned after a claim.
@@ -537,7 +667,7 @@ impl<'a, D: Data> Region<'a, D> {
             let i =
                 match quick.or_else(|| self.choose(cur_slot, force, refused, data_end, len, now)) {
                     Some(i) => i,
-                    None => return Store::Corrupt("no slot can take the value"),
+                    None => return Err(Store::Corrupt("no slot can take the value")),
                 };
             let slot = &self.slots[i];
             let (offset, cap, new_end) = match self.region_ok(slot, data_end) {
@@ -546,14 +676,14 @@ impl<'a, D: Data> Region<'a, D> {
                     let old_cap = old.map_or(0, |(_, cap)| cap);
                     let cap = match super::format::align_data(len.max(old_cap.saturating_mul(2))) {
                         Some(x) => x,
-                        None => return Store::Grow(u64::MAX),
+                        None => return Err(Store::Grow(u64::MAX)),
                     };
                     let end = match data_end.checked_add(cap) {
                         Some(e) => e,
-                        None => return Store::Grow(u64::MAX),
+                        None => return Err(Store::Grow(u64::MAX)),
                     };
                     if end > self.data.len() {
-                        return Store::Grow(end);
+                        return Err(Store::Grow(end));
                     }
                     (data_end, cap, Some(end))
                 }
@@ -574,22 +704,92 @@ impl<'a, D: Data> Region<'a, D> {
                 slot.offset.store(offset, Ordering::Relaxed);
                 slot.cap.store(cap, Ordering::Relaxed);
             }
-            slot.len.store(len, Ordering::Relaxed);
-            if !self.data.write(offset, bytes) {
-                return Store::Corrupt("a slot points outside the object");
-            }
-            slot.seq.store(version, Ordering::Release);
-            slot.pins.fetch_and(!WRITER, Ordering::Release);
-            c.current
-                .store((version << 8) | i as u64, Ordering::Release);
-            c.notify.fetch_add(1, Ordering::Relaxed);
-            // Pairs with the fence in `wait_newer` between counting itself and its last look.
-            fence(Ordering::SeqCst);
-            if c.waiters.load(Ordering::Relaxed) > 0 {
-                host.wake(&c.notify);
-            }
-            return Store::Done(version);
+            return Ok(Claim {
+                slot: i,
+                version,
+                offset,
+                cap,
+            });
         }
+    }
+
+    /// Makes the claimed region hold at least `need` bytes: in place when it ends the data area,
+    /// else as a new region at the end, whose old offset is returned (the caller copies the bytes
+    /// it has filled so far across; the old region is left behind). The caller holds the lock.
+    /// After `Err` ([`Store::Grow`]: grow the object first; [`Store::Remap`], [`Store::Corrupt`])
+    /// nothing was changed.
+    pub(crate) fn extend(&self, claim: &mut Claim, need: u64) -> Result<Option<u64>, Store> {
+        if need <= claim.cap {
+            return Ok(None);
+        }
+        let c = self.control;
+        let data_end = c.data_end.load(Ordering::Relaxed);
+        if data_end < self.data_start || data_end % super::format::DATA_ALIGN != 0 {
+            return Err(Store::Corrupt(
+                "the data end lies inside the header or is misaligned",
+            ));
+        }
+        if data_end > self.data.len() {
+            return Err(Store::Remap(data_end));
+        }
+        let in_place = claim.offset.checked_add(claim.cap) == Some(data_end);
+        // In place, growth costs no copy: grow by a quarter (at least 1 MiB), so the object
+        // ends close to the value. A move copies, so double.
+        let want = if in_place {
+            claim.cap.saturating_add((claim.cap / 4).max(1 << 20))
+        } else {
+            claim.cap.saturating_mul(2)
+        };
+        let cap = match super::format::align_data(need.max(want)) {
+            Some(x) => x,
+            None => return Err(Store::Grow(u64::MAX)),
+        };
+        let offset = if in_place { claim.offset } else { data_end };
+        let end = match offset.checked_add(cap) {
+            Some(e) => e,
+            None => return Err(Store::Grow(u64::MAX)),
+        };
+        if end > self.data.len() {
+            return Err(Store::Grow(end));
+        }
+        let slot = &self.slots[claim.slot];
+        // The data end first: a writer killed in between leaves a slot inside the data area.
+        c.data_end.store(end, Ordering::Relaxed);
+        slot.offset.store(offset, Ordering::Relaxed);
+        slot.cap.store(cap, Ordering::Relaxed);
+        let old = claim.offset;
+        claim.offset = offset;
+        claim.cap = cap;
+        Ok(if in_place { None } else { Some(old) })
+    }
+
+    /// Publishes a filled claim as a value of `len` bytes (at most its capacity) and wakes
+    /// waiters; returns the version.
+    pub(crate) fn publish<H: Host>(&self, host: &H, claim: &Claim, len: u64) -> u64 {
+        let c = self.control;
+        let slot = &self.slots[claim.slot];
+        let version = claim.version;
+        slot.len.store(len, Ordering::Relaxed);
+        slot.seq.store(version, Ordering::Release);
+        slot.pins.fetch_and(!WRITER, Ordering::Release);
+        c.current
+            .store((version << 8) | claim.slot as u64, Ordering::Release);
+        c.notify.fetch_add(1, Ordering::Relaxed);
+        // Pairs with the fence in `wait_newer` between counting itself and its last look.
+        fence(Ordering::SeqCst);
+        if c.waiters.load(Ordering::Relaxed) > 0 {
+            host.wake(&c.notify);
+        }
+        version
+    }
+
+    /// Gives a claim up unpublished, as a writer that died would leave it: the slot keeps
+    /// `BUSY` with a version nobody will publish, so no reader ever copies it, and the next
+    /// store may take it. The current value is untouched.
+    pub(crate) fn abandon(&self, claim: &Claim) {
+        self.slots[claim.slot]
+            .pins
+            .fetch_and(!WRITER, Ordering::Release);
     }
 
     /// The slot to store into, looking at every slot but the current one (and, unless `force`,

@@ -52,6 +52,11 @@ use super::*;
 /// - **Truncation.** If another process cuts the object short (or a sparse object's file system
 ///   cannot provide a page), every operation returns `Truncated` (or `OutOfSpace`) instead of
 ///   dying of `SIGBUS`, including a `wait_newer` already asleep; see [`View`](crate::View).
+/// - **Streaming.** [`store_from`](Self::store_from), [`store_streamed`](Self::store_streamed),
+///   [`retrieve_to`](Self::retrieve_to), [`retrieve_with`](Self::retrieve_with) and
+///   [`reader`](Self::reader) move values of any size a piece at a time, never holding them whole
+///   in memory, with the same guarantees: a failed or killed streamed store publishes nothing,
+///   and every piece read is validated as the version's.
 /// - **Notification** is a futex word (a kernel event on Windows) incremented by every store;
 ///   [`SharedValue::wait_newer`] sleeps on it.
 ///
@@ -62,7 +67,7 @@ use super::*;
 #[must_use = "dropping the last handle of a handle-lifetime value removes it"]
 #[derive(Clone)]
 pub struct SharedValue {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for SharedValue {
@@ -305,55 +310,16 @@ impl SharedValue {
     /// `OutOfSpace` also when a page of a sparse object could not be provided.
     pub fn store(&self, bytes: &[u8]) -> Result<u64> {
         let inner = &*self.inner;
-        if !inner.writable {
-            return Err(inner.error(
-                ErrorKind::PermissionDenied,
-                "store into",
-                "this handle was opened read-only",
-            ));
-        }
-        if let Some(l) = inner.layout {
-            if bytes.len() as u64 != l.size {
-                return Err(inner.error(
-                    ErrorKind::InvalidInput,
-                    "store into",
-                    format!(
-                        "it holds a typed value of {} bytes; {} bytes were given",
-                        l.size,
-                        bytes.len()
-                    ),
-                ));
-            }
-        }
+        inner.check_store(Some(bytes.len() as u64))?;
         inner.guarded("store into", || {
             let mut data = inner.data_view();
-            let host = inner.host();
-            match inner
-                .region(&Bytes::new(&data))
-                .lock(&host, inner.lock_timeout)
-            {
-                Lock::Taken | Lock::TakenOver => {}
-                Lock::Busy { owner, waited } => return Err(inner.lock_busy(&host, owner, waited)),
-            }
-            let guard = LockGuard { inner, host };
+            let guard = inner.lock_writer(&data)?;
             loop {
                 let target = Bytes::new(&data);
                 let outcome = inner.region(&target).store(&guard.host, bytes);
                 target.take()?;
-                match outcome {
-                    Store::Done(v) => return Ok(v),
-                    Store::Grow(need) => data = inner.remap("store into", need, true)?,
-                    Store::Remap(need) => data = inner.remap("store into", need, false)?,
-                    Store::Corrupt(why) => {
-                        return Err(inner.error(ErrorKind::Corrupt, "store into", why))
-                    }
-                    Store::Exhausted => {
-                        return Err(inner.error(
-                            ErrorKind::OutOfSpace,
-                            "store into",
-                            "all 2^56 versions have been used; create a new value",
-                        ))
-                    }
+                if let Some(v) = inner.settle("store into", outcome, &mut data)? {
+                    return Ok(v);
                 }
             }
         })

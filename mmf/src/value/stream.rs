@@ -1,0 +1,449 @@
+//! Streaming: values stored from an `io::Read` and retrieved into an `io::Write` (or read through
+//! [`ValueReader`]) a bounded piece at a time, never buffered whole in the process.
+//!
+//! A streamed store claims a slot under the writer lock exactly as a whole store does, fills it
+//! piece by piece and publishes it at the end; a failure at any point (the reader failed or ended
+//! early, the object could not grow) gives the claim up unpublished, so the current value is
+//! never touched, and a writer killed mid-stream leaves what a killed whole store leaves. A
+//! streamed read holds the slot of one version pinned (renewing the pin as it goes) and validates
+//! every piece before it hands it out, so the bytes a caller receives are always the version's.
+
+use super::protocol::{Claim, Held};
+use super::*;
+use std::io;
+
+/// The size of one piece: the most a stream holds in memory at a time.
+const PIECE: usize = 1 << 20;
+/// How many bytes a stream touches before it drops the pages behind it from its resident set.
+const DROP_EVERY: u64 = 8 << 20;
+/// How often a streamed read renews its pin (well inside `protocol::PIN_TTL_MS`).
+const RENEW_MS: u64 = 1_000;
+
+impl SharedValue {
+    /// Stores exactly `len` bytes read from `reader` as the new value, a piece at a time (the
+    /// value is never held whole in memory), and returns its version. Readers see the previous
+    /// value until the last byte is in, then this one, whole.
+    ///
+    /// The writer lock is held while `reader` is read, so other stores wait for it (and give up
+    /// with `Busy` after their [`lock_timeout`](ValueOptions::lock_timeout) if the reader is
+    /// slow).
+    ///
+    /// ```
+    /// use mmf::SharedValue;
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let name = format!("mmf-doc-store-from-{}", std::process::id());
+    ///     let value = SharedValue::create(&name)?;
+    ///     let file = vec![42u8; 3 << 20]; // anything that implements `io::Read`
+    ///     value.store_from(&file[..], file.len() as u64)?;
+    ///
+    ///     let mut out = Vec::new();
+    ///     value.retrieve_to(&mut out)?;
+    ///     assert_eq!(out, file);
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`store`](Self::store); `InvalidInput` when `reader` ends before `len` bytes
+    /// (`UnexpectedEof` underneath) or fails (its error underneath). Nothing is stored after an
+    /// error: the previous value stays current.
+    pub fn store_from(&self, reader: impl io::Read, len: u64) -> Result<u64> {
+        self.store_stream(reader, Some(len))
+    }
+
+    /// Stores everything `reader` gives until its end as the new value, growing the value's
+    /// space as it comes (for input of unknown length, such as a pipe); otherwise as
+    /// [`store_from`](Self::store_from).
+    ///
+    /// # Errors
+    /// As for [`store_from`](Self::store_from).
+    pub fn store_streamed(&self, reader: impl io::Read) -> Result<u64> {
+        self.store_stream(reader, None)
+    }
+
+    /// Writes the latest value into `writer` a piece at a time and returns its version (0:
+    /// nothing stored yet, nothing written). `writer` is flushed at the end.
+    ///
+    /// # Errors
+    /// As for [`ValueReader::fill`]; an error of `writer` (kind from its OS error, the error
+    /// underneath). If the error comes after the first piece was written, `writer` holds a prefix
+    /// of the value.
+    pub fn retrieve_to(&self, mut writer: impl io::Write) -> Result<u64> {
+        let v = self.retrieve_with(|piece| writer.write_all(piece))?;
+        writer
+            .flush()
+            .map_err(|e| self.inner.sink_error("retrieve", e))?;
+        Ok(v)
+    }
+
+    /// Calls `f` with consecutive pieces of the latest value (at most 1 MiB each, copied out and
+    /// validated: every byte `f` sees belongs to the version returned) and returns its version
+    /// (0: nothing stored yet, `f` not called). An error from `f` stops the read and is
+    /// returned.
+    ///
+    /// If the value is replaced before the first piece was handed out, this starts again with
+    /// the new one; after that, see [`ValueReader::fill`].
+    ///
+    /// # Errors
+    /// As for [`ValueReader::fill`]; `f`'s error (kind from its OS error, the error underneath).
+    pub fn retrieve_with(&self, mut f: impl FnMut(&[u8]) -> io::Result<()>) -> Result<u64> {
+        loop {
+            let mut reader = self.reader()?;
+            let mut buf = vec![0u8; (reader.len().min(PIECE as u64)) as usize];
+            let mut sent = false;
+            loop {
+                match reader.fill(&mut buf) {
+                    Ok(0) => return Ok(reader.version()),
+                    Ok(n) => {
+                        f(&buf[..n]).map_err(|e| self.inner.sink_error("retrieve", e))?;
+                        sent = true;
+                    }
+                    Err(e) if !sent && e.kind() == ErrorKind::Busy => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
+    /// Holds the latest version for reading through [`std::io::Read`] (or
+    /// [`ValueReader::fill`]): its slot stays pinned until the reader is dropped, so writers
+    /// store into other slots meanwhile, and every piece read is validated before it is handed
+    /// out. The version and length are known at once.
+    ///
+    /// ```
+    /// use mmf::SharedValue;
+    /// use std::io::Read;
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let name = format!("mmf-doc-reader-{}", std::process::id());
+    ///     let value = SharedValue::create(&name)?;
+    ///     value.store(b"read me in pieces")?;
+    ///
+    ///     let mut reader = value.reader()?;
+    ///     assert_eq!(reader.len(), 17);
+    ///     let mut first = [0u8; 4];
+    ///     reader.read_exact(&mut first)?;
+    ///     assert_eq!(&first, b"read");
+    ///     let mut rest = String::new();
+    ///     reader.read_to_string(&mut rest)?;
+    ///     assert_eq!(rest, " me in pieces");
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`retrieve`](Self::retrieve).
+    pub fn reader(&self) -> Result<ValueReader> {
+        let inner = &*self.inner;
+        let held = inner.guarded("retrieve", || {
+            let host = inner.host();
+            let mut data = inner.data_view();
+            loop {
+                let bytes = Bytes::new(&data);
+                let outcome = inner.region(&bytes).hold(&host);
+                bytes.take()?;
+                match outcome {
+                    Ok(h) => return Ok((Some(h), data)),
+                    Err(r) => match inner.unreadable(r)? {
+                        Some(need) => data = inner.remap("retrieve", need, false)?,
+                        None => return Ok((None, data)),
+                    },
+                }
+            }
+        })?;
+        let (held, view) = held;
+        Ok(ValueReader {
+            value: self.clone(),
+            view,
+            held,
+            pos: 0,
+            renewed: sys::now_ms(),
+            dropped: 0,
+        })
+    }
+
+    fn store_stream<R: io::Read>(&self, mut reader: R, len: Option<u64>) -> Result<u64> {
+        let inner = &*self.inner;
+        inner.check_store(len)?;
+        inner.guarded("store into", || {
+            let mut data = inner.data_view();
+            let guard = inner.lock_writer(&data)?;
+            let mut claim = loop {
+                let target = Bytes::new(&data);
+                let outcome = inner.region(&target).begin(&guard.host, len.unwrap_or(0));
+                target.take()?;
+                match outcome {
+                    Ok(c) => break c,
+                    Err(s) => {
+                        inner.settle("store into", s, &mut data)?;
+                    }
+                }
+            };
+            let filled = fill(inner, &mut reader, len, &mut claim, &mut data).and_then(|n| {
+                // A typed value streamed without a length: its size is known only now.
+                inner.check_store(Some(n))?;
+                Ok(n)
+            });
+            match filled {
+                Ok(n) => {
+                    let target = Bytes::new(&data);
+                    Ok(inner.region(&target).publish(&guard.host, &claim, n))
+                }
+                Err(e) => {
+                    inner.region(&Bytes::new(&data)).abandon(&claim);
+                    Err(e)
+                }
+            }
+        })
+    }
+}
+
+/// Fills a claimed slot from `reader` (exactly `len` bytes, or to its end) and returns how many
+/// bytes it holds. The caller holds the writer lock and publishes or abandons the claim.
+fn fill<R: io::Read>(
+    inner: &Inner,
+    reader: &mut R,
+    len: Option<u64>,
+    claim: &mut Claim,
+    data: &mut Arc<View>,
+) -> Result<u64> {
+    let op = "store into";
+    let piece = len.map_or(PIECE as u64, |l| l.min(PIECE as u64)) as usize;
+    let mut buf = vec![0u8; piece];
+    let mut filled: u64 = 0;
+    let mut dropped: u64 = 0;
+    loop {
+        let want = match len {
+            Some(l) => (l - filled).min(piece as u64) as usize,
+            None => piece,
+        };
+        if want == 0 {
+            return Ok(filled);
+        }
+        let n = match read_some(reader, &mut buf[..want]) {
+            Ok(0) => match len {
+                Some(l) => {
+                    return Err(inner
+                        .error(
+                            ErrorKind::InvalidInput,
+                            op,
+                            format!(
+                                "the input ended after {} of the {} bytes announced; nothing was \
+                                 stored",
+                                filled, l
+                            ),
+                        )
+                        .with_source(io::ErrorKind::UnexpectedEof.into()))
+                }
+                None => return Ok(filled),
+            },
+            Ok(n) => n,
+            Err(e) => {
+                return Err(inner
+                    .error(
+                        ErrorKind::InvalidInput,
+                        op,
+                        format!(
+                            "reading the input failed after {} bytes: {}; nothing was stored",
+                            filled, e
+                        ),
+                    )
+                    .with_source(e))
+            }
+        };
+        let end = filled + n as u64;
+        loop {
+            let target = Bytes::new(data);
+            let outcome = inner.region(&target).extend(claim, end);
+            target.take()?;
+            match outcome {
+                Ok(None) => break,
+                Ok(Some(old)) => {
+                    move_bytes(inner, data, old, claim.offset, filled)?;
+                    dropped = 0;
+                    break;
+                }
+                Err(s) => {
+                    inner.settle(op, s, data)?;
+                }
+            }
+        }
+        let target = Bytes::new(data);
+        let wrote = target.write(claim.offset + filled, &buf[..n]);
+        target.take()?;
+        if !wrote {
+            return Err(inner.error(ErrorKind::Corrupt, op, "a slot points outside the object"));
+        }
+        filled = end;
+        if filled - dropped >= DROP_EVERY {
+            inner.drop_pages(data, claim.offset + dropped, claim.offset + filled);
+            dropped = filled;
+        }
+    }
+}
+
+/// Copies `len` bytes of the object from `from` to `to` (a claimed region that moved), a piece
+/// at a time, dropping the pages behind.
+fn move_bytes(inner: &Inner, data: &View, from: u64, to: u64, len: u64) -> Result<()> {
+    let mut buf = vec![0u8; len.min(PIECE as u64) as usize];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(PIECE as u64) as usize;
+        let bytes = Bytes::new(data);
+        let ok = bytes.read(from + done, &mut buf[..n]) && bytes.write(to + done, &buf[..n]);
+        bytes.take()?;
+        if !ok {
+            return Err(inner.error(
+                ErrorKind::Corrupt,
+                "store into",
+                "a slot points outside the object",
+            ));
+        }
+        done += n as u64;
+        if done % DROP_EVERY < n as u64 || done == len {
+            inner.drop_pages(data, from, from + done);
+            inner.drop_pages(data, to, to + done);
+        }
+    }
+    Ok(())
+}
+
+/// One `read`, retried when interrupted.
+fn read_some<R: io::Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
+        }
+    }
+}
+
+/// One version of a shared value, held for reading a piece at a time: see
+/// [`SharedValue::reader`]. Implements [`std::io::Read`].
+///
+/// The version's slot stays pinned while the reader lives (the pin is renewed as it reads), so
+/// writers store into the other slots. Hold it only as long as needed: a value with `N` slots
+/// lets `N - 1` readers of distinct versions hold theirs at once; past that, or after more than 5
+/// seconds without a read, a writer may take the slot back, and the next read fails with `Busy`
+/// instead of handing out another version's bytes.
+pub struct ValueReader {
+    value: SharedValue,
+    view: Arc<View>,
+    held: Option<Held>,
+    pos: u64,
+    renewed: u64,
+    dropped: u64,
+}
+
+impl std::fmt::Debug for ValueReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValueReader")
+            .field("object", &self.value.inner.mapping.describe())
+            .field("version", &self.version())
+            .field("len", &self.len())
+            .field("position", &self.pos)
+            .finish()
+    }
+}
+
+impl ValueReader {
+    /// The version held (0: nothing was stored; the reader is empty).
+    pub fn version(&self) -> u64 {
+        self.held.map_or(0, |h| h.version)
+    }
+
+    /// The value's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.held.map_or(0, |h| h.len)
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many bytes were read so far.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Copies the next bytes of the value into `buf` and returns how many (0 at the end): the
+    /// mmf-error form of [`std::io::Read::read`]. Every byte is validated as the held version's
+    /// before this returns.
+    ///
+    /// # Errors
+    /// `Busy` if a writer took the slot back (see [`ValueReader`]; nothing of the other version
+    /// was handed out: read again with a new reader); `Corrupt`, `Truncated`, `OutOfSpace` as for
+    /// [`SharedValue::retrieve`].
+    pub fn fill(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let held = match self.held {
+            Some(h) => h,
+            None => return Ok(0),
+        };
+        let n = (held.len - self.pos).min(buf.len() as u64) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let inner = &*self.value.inner;
+        let (view, pos) = (&*self.view, self.pos);
+        let now = sys::now_ms();
+        let renew = now.wrapping_sub(self.renewed) >= RENEW_MS;
+        inner.guarded("retrieve", || {
+            let bytes = Bytes::new(view);
+            let region = inner.region(&bytes);
+            let kept = !renew || region.renew(&held, now);
+            let copied = kept && region.read_held(&held, pos, &mut buf[..n]);
+            bytes.take()?;
+            if !kept || !region.stable(&held) {
+                return Err(inner.error(
+                    ErrorKind::Busy,
+                    "retrieve",
+                    format!(
+                        "version {} was replaced after {} of its {} bytes were read (its slot \
+                         was taken back by a writer: the reader was idle for more than 5 s, or \
+                         more readers held other versions than the value has slots); retrieve \
+                         it again",
+                        held.version, pos, held.len
+                    ),
+                ));
+            }
+            if !copied {
+                return Err(inner.error(
+                    ErrorKind::Corrupt,
+                    "retrieve",
+                    "a slot points outside the object",
+                ));
+            }
+            Ok(())
+        })?;
+        if renew {
+            self.renewed = now;
+        }
+        self.pos += n as u64;
+        if self.pos - self.dropped >= DROP_EVERY || self.pos == held.len {
+            inner.drop_pages(view, held.offset + self.dropped, held.offset + self.pos);
+            self.dropped = self.pos;
+        }
+        Ok(n)
+    }
+}
+
+impl io::Read for ValueReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.fill(buf)?)
+    }
+}
+
+impl Drop for ValueReader {
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take() {
+            let inner = &*self.value.inner;
+            let view = &*self.view;
+            let _ = inner.guarded("retrieve", || {
+                inner.region(&Bytes::new(view)).release(&held);
+                Ok(())
+            });
+        }
+    }
+}
