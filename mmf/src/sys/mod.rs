@@ -124,8 +124,8 @@
 // out in full in each `cfg`, since Rust has no aliases for them without a build script.
 // `--cfg mmf_force_posix` puts Linux on the POSIX backend, so that its code runs somewhere in CI
 // (glibc has `shm_open`); see `tests/posix_backend.rs`.
-#[cfg_attr(all(target_os = "linux", not(mmf_force_posix)), path = "linux.rs")]
-#[cfg_attr(windows, path = "windows.rs")]
+#[cfg_attr(all(target_os = "linux", not(mmf_force_posix)), path = "linux/mod.rs")]
+#[cfg_attr(windows, path = "windows/mod.rs")]
 #[cfg_attr(
     any(
         target_os = "macos",
@@ -153,21 +153,10 @@
 )]
 mod imp;
 
-#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
-mod commit_limit;
-
 pub(crate) use imp::*;
 
-#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
-mod fault;
-
-/// Bumped whenever a page is patched anywhere in the process (see `fault.rs`); a wait that sees
-/// it change gives up early so its guard can report the fault. Always 0 where accesses are not
-/// guarded (every backend but Linux's).
-#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
-pub(crate) fn fault_epoch() -> u64 {
-    fault::epoch()
-}
+/// Bumped whenever a page is patched anywhere in the process (see `linux/fault.rs`); always 0
+/// where accesses are not guarded (every backend but Linux's, which has its own).
 #[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
 pub(crate) fn fault_epoch() -> u64 {
     0

@@ -72,8 +72,16 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 // Blocking notification and process identity, for shared values (see `sys/mod.rs`).
-#[path = "notify_linux.rs"]
 mod notify;
+
+mod commit_limit;
+mod fault;
+
+/// Bumped whenever a page is patched anywhere in the process (see `fault.rs`); a wait that sees
+/// it change gives up early so its guard can report the fault.
+pub(crate) fn fault_epoch() -> u64 {
+    fault::epoch()
+}
 #[allow(unused_imports)]
 pub(crate) use self::notify::*;
 
@@ -380,7 +388,7 @@ fn build_tmp(spec: &CreateSpec<'_>, dir: &Path) -> Result<Tmp> {
     };
     let _ = rfs::fsetxattr(fd, XATTR_LIFETIME, tag, rfs::XattrFlags::empty());
     if spec.commit {
-        if let Some(short) = super::commit_limit::shortage(fd, 0, spec.size) {
+        if let Some(short) = commit_limit::shortage(fd, 0, spec.size) {
             return Err(shortage_error("create", what, &short));
         }
     }
@@ -681,7 +689,7 @@ impl Object {
         )
         .map_err(|e| Error::os("create", what, ioerr(e)))?;
         if commit_now {
-            if let Some(short) = super::commit_limit::shortage(fd.as_fd(), 0, size) {
+            if let Some(short) = commit_limit::shortage(fd.as_fd(), 0, size) {
                 return Err(shortage_error("create", what, &short));
             }
         }
@@ -753,8 +761,8 @@ impl Object {
 
     /// What stops `len` more bytes at `offset` from being backed (the commit limit, see
     /// `commit_limit.rs`); `None` if they fit or nothing can be measured. Only holes count.
-    pub(crate) fn shortage(&self, offset: u64, len: u64) -> Option<super::Shortage> {
-        super::commit_limit::shortage(self.fd.as_fd(), offset, len)
+    pub(crate) fn shortage(&self, offset: u64, len: u64) -> Option<crate::sys::Shortage> {
+        commit_limit::shortage(self.fd.as_fd(), offset, len)
     }
 
     /// Whether growing commits memory or disk blocks (`fallocate`), so the commit limit applies.
@@ -1212,13 +1220,13 @@ impl RawMap {
         offset: usize,
         len: usize,
         f: impl FnOnce() -> R,
-    ) -> std::result::Result<R, super::Fault> {
-        super::fault::guarded(&self.target(object), offset, len, f)
+    ) -> std::result::Result<R, crate::sys::Fault> {
+        fault::guarded(&self.target(object), offset, len, f)
     }
 
     #[inline]
-    fn target<'a>(&self, object: &'a Object) -> super::fault::Target<'a> {
-        super::fault::Target {
+    fn target<'a>(&self, object: &'a Object) -> fault::Target<'a> {
+        fault::Target {
             fd: object.fd.as_fd(),
             base: self.ptr,
             len: self.len,
@@ -1236,8 +1244,8 @@ impl RawMap {
         offset: usize,
         len: usize,
         f: impl FnMut(usize, usize),
-    ) -> std::result::Result<(), super::Fault> {
-        super::fault::guarded_each(&self.target(object), offset, len, f)
+    ) -> std::result::Result<(), crate::sys::Fault> {
+        fault::guarded_each(&self.target(object), offset, len, f)
     }
 }
 
@@ -1245,7 +1253,7 @@ impl RawMap {
     /// Writes back `[offset, offset + len)` of this mapping; `wait` for `MS_SYNC`.
     /// `offset` must be page-aligned and the range within the mapping (checked by the caller).
     pub(crate) fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()> {
-        super::span(self.len, offset, len)?;
+        crate::sys::span(self.len, offset, len)?;
         if len == 0 {
             return Ok(());
         }
@@ -1268,7 +1276,7 @@ impl RawMap {
 
     /// `madvise` with advice that does not change memory contents.
     pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
-        super::span(self.len, offset, len)?;
+        crate::sys::span(self.len, offset, len)?;
         use rustix::mm::Advice as M;
         let advice = match advice {
             Advice::Normal => M::Normal,
@@ -1293,7 +1301,7 @@ impl RawMap {
         len: usize,
         advice: UncheckedAdvice,
     ) -> io::Result<()> {
-        super::span(self.len, offset, len)?;
+        crate::sys::span(self.len, offset, len)?;
         use rustix::mm::Advice as M;
         let advice = match advice {
             UncheckedAdvice::DontNeed => M::LinuxDontNeed,
@@ -1306,7 +1314,7 @@ impl RawMap {
     /// Prefaults the range (`MADV_POPULATE_READ`/`_WRITE`, Linux 5.14): an error, not a signal,
     /// if memory cannot be provided.
     pub(crate) fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()> {
-        super::span(self.len, offset, len)?;
+        crate::sys::span(self.len, offset, len)?;
         use rustix::mm::Advice;
         let advice = if write {
             Advice::LinuxPopulateWrite
@@ -1331,14 +1339,14 @@ impl RawMap {
 
     /// Locks the range in memory (`mlock`).
     pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
-        super::span(self.len, offset, len)?;
+        crate::sys::span(self.len, offset, len)?;
         // SAFETY: in range (caller-checked); locking does not change contents.
         unsafe { mm::mlock(self.range(offset), len) }.map_err(ioerr)
     }
 
     /// Unlocks the range (`munlock`).
     pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
-        super::span(self.len, offset, len)?;
+        crate::sys::span(self.len, offset, len)?;
         // SAFETY: as for `lock`.
         unsafe { mm::munlock(self.range(offset), len) }.map_err(ioerr)
     }

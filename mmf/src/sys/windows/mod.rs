@@ -87,7 +87,6 @@ use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 // Blocking notification and process identity, for shared values (see `sys/mod.rs`).
-#[path = "notify_windows.rs"]
 mod notify;
 #[allow(unused_imports)]
 pub(crate) use self::notify::*;
