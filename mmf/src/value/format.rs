@@ -10,7 +10,10 @@ use crate::{Error, ErrorKind, Result};
 /// The first eight bytes of every mmf shared value.
 pub(crate) const MAGIC: [u8; 8] = *b"MMFVAL\0\x01";
 /// The format this library reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 3;
+/// The format before this one (same fixed header; data regions were never reused): a damaged
+/// magic is still recognised on it, and opening it is a version mismatch.
+pub(crate) const PREVIOUS_FORMAT: u32 = 2;
 /// The value of the ready word once the creator has initialised the header ("REDY").
 pub(crate) const READY: u32 = u32::from_le_bytes(*b"REDY");
 
@@ -78,7 +81,7 @@ impl ValueLayout {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ValueHeader {
-    /// The format version (1).
+    /// The format version (3).
     pub format_version: u32,
     /// How many slots hold versions of the value.
     pub slots: u32,
@@ -136,7 +139,7 @@ impl ValueHeader {
     ///
     /// The magic is damaged when the first 8 bytes are not `"MMFVAL\0\x01"` (whatever they
     /// hold: flipped bits, zeros, text) but the rest of the fixed header is a shared value's:
-    /// format version 2 at byte 8, 2 to 64 slots at byte 16, the matching header size
+    /// format version 3 (or 2) at byte 8, 2 to 64 slots at byte 16, the matching header size
     /// (192 + 64 · slots) at byte 12, and the ready word `"REDY"` at byte 36. An intact magic is
     /// not damaged; plain bytes (zeros, text, even text that starts like the magic, another
     /// program's header) are not either. A value whose header fields were overwritten along with
@@ -161,7 +164,7 @@ impl ValueHeader {
 
 /// Whether `b`, the first bytes of an object, is a shared value whose magic was damaged rather
 /// than a plain object: the first 8 bytes are not the magic (flipped bits, zeros, anything), yet
-/// the rest of the fixed header is a shared value's: format version 2 at byte 8, 2 to 64 slots at
+/// the rest of the fixed header is a shared value's: format version 3 or 2 at byte 8, 2 to 64 slots at
 /// byte 16, `header_size == 192 + 64 · slots` at byte 12, and the ready word `"REDY"` at byte 36
 /// (a creator writes the magic before it publishes `ready`, so a sound value never has a wrong
 /// magic and a set ready word).
@@ -180,7 +183,7 @@ pub(crate) fn damaged_magic(b: &[u8]) -> bool {
         return false;
     }
     let slots = u32_at(b, OFF_SLOTS);
-    u32_at(b, OFF_FORMAT) == FORMAT_VERSION
+    matches!(u32_at(b, OFF_FORMAT), FORMAT_VERSION | PREVIOUS_FORMAT)
         && (MIN_SLOTS..=MAX_SLOTS).contains(&slots)
         && u64::from(u32_at(b, OFF_HEADER_SIZE)) == header_size(slots)
         && u32_at(b, OFF_READY) == READY
@@ -440,7 +443,15 @@ mod tests {
         let mut b = good.clone();
         b[OFF_FORMAT] = 1; // the first format, with one control cache line
         assert_eq!(kind(&b, n), ErrorKind::VersionMismatch);
-        b[OFF_FORMAT] = 3;
+        b[OFF_FORMAT] = 2; // the second, whose data regions were never reused
+        let e = parse(&b, n).unwrap_err();
+        assert_eq!(e.0, ErrorKind::VersionMismatch);
+        assert!(
+            e.1.contains("format version 2") && e.1.contains("reads version 3"),
+            "{}",
+            e.1
+        );
+        b[OFF_FORMAT] = 4;
         assert_eq!(kind(&b, n), ErrorKind::VersionMismatch);
         let mut b = good.clone();
         b[OFF_READY..OFF_READY + 4].copy_from_slice(&[0; 4]);

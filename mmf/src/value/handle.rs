@@ -147,6 +147,21 @@ impl Data for Bytes<'_> {
             Err(_) => false,
         }
     }
+
+    /// `fallocate(PUNCH_HOLE)` on the whole pages inside the range (`View::decommit`); where the
+    /// platform cannot (Windows sections), the memory stays committed and is reused by later
+    /// regions.
+    fn release(&self, offset: u64, len: u64) {
+        let page = sys::page_size() as u64;
+        let start = match offset.checked_add(page - 1) {
+            Some(s) => s / page * page,
+            None => return,
+        };
+        let end = offset.saturating_add(len).min(self.view.len() as u64) / page * page;
+        if end > start && self.view.access() != Access::ReadOnly {
+            let _ = self.view.decommit(start as usize, (end - start) as usize);
+        }
+    }
 }
 
 /// The ready word of a view of at least 40 bytes.

@@ -52,6 +52,14 @@ impl Data for Mem {
         }
         true
     }
+
+    /// Given back to the system: the words read as zeros afterwards.
+    fn release(&self, offset: u64, len: u64) {
+        let (o, n) = (offset as usize / 8, len as usize / 8);
+        for w in self.words.iter().skip(o).take(n) {
+            w.store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A futex modelled with a loom mutex and condition variable: the value check and the sleep are
@@ -117,6 +125,7 @@ fn zero_control() -> Control {
         lock_waiters: AtomicU32::new(0),
         next_version: AtomicU64::new(0),
         data_end: AtomicU64::new(0),
+        large: AtomicU64::new(0),
         reserved_writers: Default::default(),
     }
 }
@@ -203,6 +212,16 @@ impl World {
         }
     }
 
+    /// Locks, frees the regions other slots no longer need (the current one is `current`, of
+    /// 16 bytes), unlocks.
+    fn trim(&self, token: u64, current: usize) {
+        let host = self.host(token);
+        let r = self.region(true);
+        assert!(matches!(r.lock(&host, None), Lock::Taken | Lock::TakenOver));
+        r.trim(&host, current, 16);
+        r.unlock(&host);
+    }
+
     /// Reads once; checks the value is whole. Returns (version, word, retries).
     fn read(&self, writable: bool) -> (u64, u64, Retries) {
         let mut buf = Vec::new();
@@ -251,6 +270,30 @@ fn reader_sees_whole_values() {
         t.join().unwrap();
         assert_eq!(w.read(true).0, 3);
     });
+}
+
+/// A writer stores twice and then frees the slot of the first value (its memory reads as zeros
+/// afterwards) while a reader, pinning or not, reads: the reader never returns the zeros or a
+/// mix, and a pinned slot is not freed under it.
+#[test]
+fn freed_regions_are_never_returned() {
+    for pin in [true, false] {
+        model(2, move || {
+            let w = world(&[1, 0, 0], Some(0));
+            let w2 = w.clone();
+            let t = loom::thread::spawn(move || {
+                w2.store(1, 2);
+                w2.store(1, 3);
+                w2.trim(1, 2);
+            });
+            let (v, x, _) = w.read(pin);
+            assert_eq!(v, x, "version and content agree");
+            t.join().unwrap();
+            // Slot 1 (version 2) is the spare that fits; slot 0 is freed unless still pinned.
+            assert_eq!(w.slots[1].cap.load(Ordering::Relaxed), 64);
+            assert_eq!(w.read(pin).0, 3);
+        });
+    }
 }
 
 /// With two slots a writer has one choice and overrides the reader's pin: the copy may be torn,

@@ -82,8 +82,12 @@ pub(crate) struct Control {
     pub next_version: AtomicU64,
     /// End of the allocated data area.
     pub data_end: AtomicU64,
+    /// Bytes in regions larger than [`LARGE`], as the last trim or allocation left them: a
+    /// hint that tells a store whether trimming could free anything (a writer killed in the
+    /// middle leaves it stale until the next trim recounts).
+    pub large: AtomicU64,
     /// Zero; reserved (pads the writers' line to 64 bytes).
-    pub reserved_writers: [AtomicU64; 4],
+    pub reserved_writers: [AtomicU64; 3],
 }
 
 /// One slot descriptor, at byte 192 + 64·i.
@@ -118,6 +122,10 @@ pub(crate) trait Data {
     fn read(&self, offset: u64, dst: &mut [u8]) -> bool;
     /// Copies `src` to `offset`; `false` if out of range.
     fn write(&self, offset: u64, src: &[u8]) -> bool;
+    /// Gives the memory of the whole pages inside `offset..offset + len` (a freed region) back
+    /// to the system; they read as zeros afterwards and are provided again when written. Best
+    /// effort: where the platform cannot, the memory simply stays.
+    fn release(&self, offset: u64, len: u64);
 }
 
 /// What the protocol needs from the platform.
@@ -221,6 +229,47 @@ pub(crate) struct Claim {
     pub offset: u64,
     /// Size of its data region.
     pub cap: u64,
+    /// Whether a region was allocated for it (then publishing trims the other slots).
+    pub allocated: bool,
+}
+
+/// Regions larger than this are page-aligned, sized to their value, and freed (their memory given
+/// back to the system) when no slot needs them; smaller ones stay with their slot.
+pub(crate) const LARGE: u64 = if cfg!(loom) { 32 } else { 64 << 10 };
+// (Under loom, 32 bytes: the models' 64-byte regions count as large, so trimming is checked.)
+/// The alignment of large regions: the smallest page size mmf supports (where pages are larger,
+/// only the whole pages inside a freed region are given back).
+const LARGE_ALIGN: u64 = 4096;
+
+fn region_align(cap: u64) -> u64 {
+    if cap > LARGE {
+        LARGE_ALIGN
+    } else {
+        super::format::DATA_ALIGN
+    }
+}
+
+fn align_up(n: u64, align: u64) -> Option<u64> {
+    n.checked_add(align - 1).map(|x| x & !(align - 1))
+}
+
+/// Whether a region of `cap` bytes should take a value of `len` bytes: large enough, and not so
+/// large that most of it would hold nothing (then a region of the value's size is allocated and
+/// the large one freed).
+fn fits(cap: u64, len: u64) -> bool {
+    cap >= len && !(cap > LARGE && cap / 4 > len)
+}
+
+/// The capacity of a new region for `len` bytes in a slot whose region had `old` bytes: small
+/// regions double (fewer moves for a value that grows a little at a time), large ones fit the
+/// value, page-rounded.
+fn new_capacity(len: u64, old: u64) -> Option<u64> {
+    let doubled = old.saturating_mul(2);
+    if len <= LARGE && doubled <= LARGE {
+        super::format::align_data(len.max(doubled))
+    } else {
+        align_up(len, region_align(len))
+    }
 }
 
 /// What pinning a slot gave.
@@ -662,7 +711,7 @@ impl<'a, D: Data> Region<'a, D> {
                 !pin_fresh(s.pins.load(Ordering::Relaxed), now)
                     && self
                         .region_ok(s, data_end)
-                        .map_or(false, |(_, cap)| cap >= len)
+                        .map_or(false, |(_, cap)| fits(cap, len))
             });
             let i =
                 match quick.or_else(|| self.choose(cur_slot, force, refused, data_end, len, now)) {
@@ -670,22 +719,13 @@ impl<'a, D: Data> Region<'a, D> {
                     None => return Err(Store::Corrupt("no slot can take the value")),
                 };
             let slot = &self.slots[i];
-            let (offset, cap, new_end) = match self.region_ok(slot, data_end) {
-                Some((off, cap)) if cap >= len => (off, cap, None),
+            let (offset, cap, moved) = match self.region_ok(slot, data_end) {
+                Some((off, cap)) if fits(cap, len) => (off, cap, None),
                 old => {
                     let old_cap = old.map_or(0, |(_, cap)| cap);
-                    let cap = match super::format::align_data(len.max(old_cap.saturating_mul(2))) {
-                        Some(x) => x,
-                        None => return Err(Store::Grow(u64::MAX)),
-                    };
-                    let end = match data_end.checked_add(cap) {
-                        Some(e) => e,
-                        None => return Err(Store::Grow(u64::MAX)),
-                    };
-                    if end > self.data.len() {
-                        return Err(Store::Grow(end));
-                    }
-                    (data_end, cap, Some(end))
+                    let cap = new_capacity(len, old_cap).ok_or(Store::Grow(u64::MAX))?;
+                    let (off, end) = self.place(cap, data_end)?;
+                    (off, cap, Some((end, old)))
                 }
             };
             if !self.claim(slot, force, now) {
@@ -699,26 +739,86 @@ impl<'a, D: Data> Region<'a, D> {
             // The seqlock writer's fence: a reader that sees any byte written below also sees
             // BUSY (or later) when it checks `seq` after its copy.
             fence(Ordering::Release);
-            if let Some(end) = new_end {
-                c.data_end.store(end, Ordering::Relaxed);
-                slot.offset.store(offset, Ordering::Relaxed);
-                slot.cap.store(cap, Ordering::Relaxed);
+            if let Some((end, old)) = moved {
+                self.move_region(slot, offset, cap, end, data_end);
+                if let Some((off, cap)) = old {
+                    self.data.release(off, cap);
+                }
             }
             return Ok(Claim {
                 slot: i,
                 version,
                 offset,
                 cap,
+                allocated: moved.is_some(),
             });
         }
     }
 
-    /// Makes the claimed region hold at least `need` bytes: in place when it ends the data area,
-    /// else as a new region at the end, whose old offset is returned (the caller copies the bytes
-    /// it has filled so far across; the old region is left behind). The caller holds the lock.
-    /// After `Err` ([`Store::Grow`]: grow the object first; [`Store::Remap`], [`Store::Corrupt`])
-    /// nothing was changed.
-    pub(crate) fn extend(&self, claim: &mut Claim, need: u64) -> Result<Option<u64>, Store> {
+    /// Points a claimed slot at a new region, growing the data end first if the region lies past
+    /// it. The capacity is zero in between, so a writer killed here leaves an empty region, never
+    /// one that overlaps another slot's; at worst a gap nobody uses until it is allocated again.
+    fn move_region(&self, slot: &Slot, offset: u64, cap: u64, end: u64, data_end: u64) {
+        if end > data_end {
+            self.control.data_end.store(end, Ordering::Relaxed);
+        }
+        slot.cap.store(0, Ordering::Relaxed);
+        slot.offset.store(offset, Ordering::Relaxed);
+        slot.cap.store(cap, Ordering::Relaxed);
+    }
+
+    /// The data regions of every slot (those of capacity 0 hold none), sorted by offset.
+    /// `Corrupt` if one lies outside the data area or two overlap: an allocation next to them
+    /// could overwrite a published value.
+    fn regions(&self, data_end: u64) -> Result<Vec<(u64, u64)>, Store> {
+        let mut v = Vec::with_capacity(self.slots.len());
+        for s in self.slots {
+            let cap = s.cap.load(Ordering::Relaxed);
+            if cap == 0 {
+                continue;
+            }
+            match self.region_ok(s, data_end) {
+                Some(r) => v.push(r),
+                None => return Err(Store::Corrupt("a slot's region lies outside the data area")),
+            }
+        }
+        v.sort_unstable();
+        if v.windows(2).any(|w| w[0].0 + w[0].1 > w[1].0) {
+            return Err(Store::Corrupt("two slots' data regions overlap"));
+        }
+        Ok(v)
+    }
+
+    /// Where a new region of `cap` bytes goes: the first gap between the slots' regions (every
+    /// slot's, the claimed one's included) that holds it, else the end of the data area, which
+    /// grows. Returns the offset and the new data end (`data_end` if it does not move).
+    /// `Err(Grow(n))`: the object must first grow to `n` bytes.
+    fn place(&self, cap: u64, data_end: u64) -> Result<(u64, u64), Store> {
+        let align = region_align(cap);
+        let mut at = self.data_start;
+        for (off, len) in self.regions(data_end)? {
+            let start = align_up(at, align).ok_or(Store::Grow(u64::MAX))?;
+            if start.checked_add(cap).map_or(false, |e| e <= off) {
+                return Ok((start, data_end));
+            }
+            at = at.max(off + len);
+        }
+        let start = align_up(at, align).ok_or(Store::Grow(u64::MAX))?;
+        let end = start.checked_add(cap).ok_or(Store::Grow(u64::MAX))?;
+        let end = end.max(data_end);
+        if end > self.data.len() {
+            return Err(Store::Grow(end));
+        }
+        Ok((start, end))
+    }
+
+    /// Makes the claimed region hold at least `need` bytes, keeping its filled bytes: in place
+    /// when the space after it is free (growing the object when it ends the data area), else as
+    /// a new region, whose old offset and capacity are returned: the caller copies the bytes it
+    /// has filled so far across, then gives the old region back ([`Data::release`]). The caller
+    /// holds the lock. After `Err` ([`Store::Grow`]: grow the object first; [`Store::Remap`],
+    /// [`Store::Corrupt`]) nothing was changed.
+    pub(crate) fn extend(&self, claim: &mut Claim, need: u64) -> Result<Option<(u64, u64)>, Store> {
         if need <= claim.cap {
             return Ok(None);
         }
@@ -732,39 +832,57 @@ impl<'a, D: Data> Region<'a, D> {
         if data_end > self.data.len() {
             return Err(Store::Remap(data_end));
         }
-        let in_place = claim.offset.checked_add(claim.cap) == Some(data_end);
+        let slot = &self.slots[claim.slot];
+        let mine_end = claim.offset + claim.cap;
+        // The free space after the claimed region: up to the next region, or unbounded (the
+        // object grows) when none follows.
+        let next = self
+            .regions(data_end)?
+            .into_iter()
+            .map(|(off, _)| off)
+            .filter(|&off| off >= mine_end)
+            .min();
         // In place, growth costs no copy: grow by a quarter (at least 1 MiB), so the object
         // ends close to the value. A move copies, so double.
-        let want = if in_place {
-            claim.cap.saturating_add((claim.cap / 4).max(1 << 20))
-        } else {
-            claim.cap.saturating_mul(2)
-        };
-        let cap = match super::format::align_data(need.max(want)) {
-            Some(x) => x,
-            None => return Err(Store::Grow(u64::MAX)),
-        };
-        let offset = if in_place { claim.offset } else { data_end };
-        let end = match offset.checked_add(cap) {
-            Some(e) => e,
-            None => return Err(Store::Grow(u64::MAX)),
-        };
-        if end > self.data.len() {
-            return Err(Store::Grow(end));
+        let grown = claim.cap.saturating_add((claim.cap / 4).max(1 << 20));
+        let in_place = claim.cap > 0
+            && match next {
+                None => true,
+                Some(n) => claim.offset.checked_add(need).map_or(false, |e| e <= n),
+            };
+        if in_place {
+            let cap = match next {
+                None => align_up(need.max(grown), region_align(grown)),
+                Some(n) => Some(n - claim.offset),
+            }
+            .ok_or(Store::Grow(u64::MAX))?;
+            let end = claim.offset.checked_add(cap).ok_or(Store::Grow(u64::MAX))?;
+            if end > self.data.len() {
+                return Err(Store::Grow(end));
+            }
+            // The data end first: a writer killed in between leaves a gap, not a slot past it.
+            if end > data_end {
+                c.data_end.store(end, Ordering::Relaxed);
+            }
+            slot.cap.store(cap, Ordering::Relaxed);
+            claim.cap = cap;
+            claim.allocated = true;
+            return Ok(None);
         }
-        let slot = &self.slots[claim.slot];
-        // The data end first: a writer killed in between leaves a slot inside the data area.
-        c.data_end.store(end, Ordering::Relaxed);
-        slot.offset.store(offset, Ordering::Relaxed);
-        slot.cap.store(cap, Ordering::Relaxed);
-        let old = claim.offset;
+        let cap = new_capacity(need.max(claim.cap.saturating_mul(2)), claim.cap)
+            .ok_or(Store::Grow(u64::MAX))?;
+        let (offset, end) = self.place(cap, data_end)?;
+        self.move_region(slot, offset, cap, end, data_end);
+        let old = (claim.offset, claim.cap);
         claim.offset = offset;
         claim.cap = cap;
-        Ok(if in_place { None } else { Some(old) })
+        claim.allocated = true;
+        Ok(Some(old))
     }
 
     /// Publishes a filled claim as a value of `len` bytes (at most its capacity) and wakes
-    /// waiters; returns the version.
+    /// waiters; returns the version. A store that allocated a region then gives back the large
+    /// regions that other slots no longer need ([`trim`](Self::trim)).
     pub(crate) fn publish<H: Host>(&self, host: &H, claim: &Claim, len: u64) -> u64 {
         let c = self.control;
         let slot = &self.slots[claim.slot];
@@ -780,7 +898,63 @@ impl<'a, D: Data> Region<'a, D> {
         if c.waiters.load(Ordering::Relaxed) > 0 {
             host.wake(&c.notify);
         }
+        // Trim after an allocation, or when more is held in large regions than the current
+        // value and one spare of its size need (values shrank, or a pin kept a region).
+        let need = 2 * super::format::align_data(len)
+            .unwrap_or(u64::MAX)
+            .max(LARGE);
+        if claim.allocated || c.large.load(Ordering::Relaxed) > need {
+            self.trim(host, claim.slot, len);
+        }
         version
+    }
+
+    /// Frees the large regions ([`LARGE`]) of slots other than `current` that no reader has
+    /// pinned, keeping one spare that would take a value of `len` bytes again (so values of one
+    /// size alternate between two regions without allocating), and gives their memory back.
+    /// The caller holds the lock, after publishing `current`.
+    ///
+    /// Each slot is claimed like a store claims it (a reader that pinned it first keeps it),
+    /// marked `BUSY` so a reader that did not pin it throws away what it copies, emptied
+    /// (capacity 0) and released. A writer killed in the middle leaves a `BUSY` slot whose
+    /// region is free or still reserved, both of which the next store handles.
+    pub(crate) fn trim<H: Host>(&self, host: &H, current: usize, len: u64) {
+        let now = host.now_ms();
+        let mut order: Vec<(u64, usize)> = (0..self.slots.len())
+            .filter(|&j| j != current)
+            .map(|j| (self.slots[j].seq.load(Ordering::Relaxed) & !BUSY, j))
+            .collect();
+        // The newest first: the spare kept is the most recent region that fits.
+        order.sort_unstable_by(|a, b| b.cmp(a));
+        let mut spare = false;
+        let mut kept = match self.slots[current].cap.load(Ordering::Relaxed) {
+            cap if cap > LARGE => cap,
+            _ => 0,
+        };
+        for (_, j) in order {
+            let s = &self.slots[j];
+            let cap = s.cap.load(Ordering::Relaxed);
+            if cap <= LARGE {
+                continue;
+            }
+            if !spare && fits(cap, len) {
+                spare = true;
+                kept = kept.saturating_add(cap);
+                continue;
+            }
+            if !self.claim(s, false, now) {
+                kept = kept.saturating_add(cap);
+                continue;
+            }
+            let seq = s.seq.load(Ordering::Relaxed);
+            s.seq.store(seq | BUSY, Ordering::Relaxed);
+            fence(Ordering::Release);
+            let off = s.offset.load(Ordering::Relaxed);
+            s.cap.store(0, Ordering::Relaxed);
+            self.data.release(off, cap);
+            s.pins.fetch_and(!WRITER, Ordering::Release);
+        }
+        self.control.large.store(kept, Ordering::Relaxed);
     }
 
     /// Gives a claim up unpublished, as a writer that died would leave it: the slot keeps
@@ -813,7 +987,7 @@ impl<'a, D: Data> Region<'a, D> {
             let pinned = pin_fresh(pins, now);
             let fits = self
                 .region_ok(s, data_end)
-                .map_or(false, |(_, cap)| cap >= len);
+                .map_or(false, |(_, cap)| fits(cap, len));
             let rank = (
                 pinned,
                 if pinned { pin_time(pins) } else { 0 },

@@ -38,11 +38,15 @@ use super::*;
 /// other slots instead of overwriting it, which is why large reads are not starved (`FORMAT.md` has
 /// the byte layout and the algorithms).
 ///
-/// - **Growth.** A value larger than its slot grows the object (commit first, then resize) and
-///   takes a new data region at the end; readers see a slot that lies past their mapping and map
-///   the object again. Nothing moves under a reader, and the object never shrinks. Where objects
-///   cannot grow (Windows sections), create the value with enough
-///   [`capacity`](ValueOptions::capacity).
+/// - **Space.** A value larger than its slot gets a new data region: in the first free gap
+///   between the slots' regions, else at the end, growing the object (commit first, then
+///   resize); readers see a slot that lies past their mapping and map the object again. After
+///   such a store, large regions (over 64 KiB) that no slot needs any more are freed and their
+///   memory given back to the system (`fallocate(PUNCH_HOLE)`), keeping one spare that fits the
+///   value, so storing values of varying size reaches a steady state (about three times the
+///   largest value at most). A region a reader has pinned is never freed under it. The object
+///   never shrinks. Where objects cannot grow (Windows sections), create the value with enough
+///   [`capacity`](ValueOptions::capacity); freed space is still reused there.
 /// - **Writers** are serialised by a lock word holding the owner's process id and start time. A
 ///   writer killed in the middle of a store never published its slot, so the previous value is
 ///   intact; the next writer notices the dead owner within 10 ms and takes the lock over. A

@@ -259,8 +259,9 @@ fn fill<R: io::Read>(
             target.take()?;
             match outcome {
                 Ok(None) => break,
-                Ok(Some(old)) => {
+                Ok(Some((old, old_cap))) => {
                     move_bytes(inner, data, old, claim.offset, filled)?;
+                    Bytes::new(data).release(old, old_cap);
                     dropped = 0;
                     break;
                 }
