@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{check, unique, wait_output};
+use common::{check, unique, wait_output, Rng};
 
 /// Starts the helper with `args`, its stdout and stderr piped.
 fn helper(args: &[&str]) -> Child {
@@ -72,25 +72,6 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
     });
     rx.recv_timeout(limit)
         .expect("watchdog: the operation did not finish in time")
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn new() -> Rng {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
-            .unwrap_or(1);
-        Rng((t << 20) ^ std::process::id() as u64 | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 use common::payload;

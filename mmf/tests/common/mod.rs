@@ -253,3 +253,25 @@ impl Drop for Dir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A xorshift generator: `Rng(seed)` for reproducible numbers (the seed must not be 0), or
+/// [`Rng::new`] for a different sequence each run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    #[allow(clippy::new_without_default)] // a new seed each call: not a default
+    pub fn new() -> Rng {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as u64)
+            .unwrap_or(1);
+        Rng((t << 20) ^ std::process::id() as u64 | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
