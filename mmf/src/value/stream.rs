@@ -270,6 +270,8 @@ fn fill<R: io::Read>(
                 }
             }
         }
+        // One system call faults the piece's pages in, rather than one fault per page.
+        data.prefault_range((claim.offset + filled) as usize, n);
         let target = Bytes::new(data);
         let wrote = target.write(claim.offset + filled, &buf[..n]);
         target.take()?;

@@ -660,6 +660,16 @@ impl View {
         }
     }
 
+    /// Faults the pages of `len` bytes at `offset` in at once (for writing, if the view is
+    /// writable): one system call instead of a fault per page, for a caller about to fill them.
+    /// Best effort, without the shortage check of [`populate`](Self::populate): a page that
+    /// cannot be provided is an error of the copy that follows (guarded), never a `SIGBUS`.
+    pub(crate) fn prefault_range(&self, offset: usize, len: usize) {
+        if let Ok(Some((map, start, n))) = self.pages("prefault", offset, len) {
+            let _ = map.populate(start, n, self.access != Access::ReadOnly);
+        }
+    }
+
     /// Locks the view's pages in memory (`mlock`, `VirtualLock`), so they are never paged out.
     ///
     /// # Errors
