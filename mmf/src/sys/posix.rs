@@ -326,7 +326,8 @@ fn try_open(spec: &OpenSpec<'_>, path: &str, op: &'static str) -> Result<Option<
                  asked for explicitly (OpenOptions::allow_other_owner)",
                 st.st_uid, me
             ),
-        ));
+        )
+        .for_other_owner());
     }
     Ok(Some(Object {
         fd,
