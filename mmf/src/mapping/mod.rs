@@ -57,8 +57,8 @@ pub(crate) struct OpenObject {
 ///
 /// On Linux, macOS and the BSDs a `Mapping` is [`AsFd`](std::os::unix::io::AsFd) and
 /// [`AsRawFd`](std::os::unix::io::AsRawFd); on Windows it is
-/// [`AsHandle`](std::os::windows::io::AsHandle) and
-/// [`AsRawHandle`](std::os::windows::io::AsRawHandle) ([`SharedValue`](crate::SharedValue) and
+/// [`AsHandle`](https://doc.rust-lang.org/std/os/windows/io/trait.AsHandle.html) and
+/// [`AsRawHandle`](https://doc.rust-lang.org/std/os/windows/io/trait.AsRawHandle.html) ([`SharedValue`](crate::SharedValue) and
 /// [`Shared`](crate::Shared) forward to theirs). Where mmf has no backend (wasm32, Android) there
 /// is neither. It is the object itself, the one every view maps and that
 /// [`inherit`](Self::inherit) and [`send`](Self::send) hand over:
