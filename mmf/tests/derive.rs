@@ -151,3 +151,22 @@ fn the_layout_id_depends_on_every_part_of_the_definition() {
         assert_ne!(around_meters, A::LAYOUT_ID);
     }
 }
+
+/// The layout id is the one FORMAT.md describes, so programs in other languages can compute it.
+#[test]
+fn the_layout_id_is_the_documented_hash() {
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"Point\xff");
+    for (field, offset) in [("x", 0u64), ("y", 8)] {
+        bytes.extend_from_slice(field.as_bytes());
+        bytes.push(0xff);
+        bytes.extend_from_slice(&u64::LAYOUT_ID.to_le_bytes());
+        bytes.extend_from_slice(&offset.to_le_bytes());
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    assert_eq!(Point::LAYOUT_ID, h);
+}
