@@ -72,6 +72,8 @@ struct Reading {
     pub at: Point,
     pub(crate) depth: Meters,
     next: Offset<Reading>,
+    /// `>>` closes two generic lists at once.
+    history: [Offset<Offset<Point>>; 2],
     flags: u8,
     _pad: [u8; 7],
 }
@@ -84,6 +86,7 @@ fn a_derived_type_round_trips_through_a_shared_value() {
         at: Point { x: 1, y: 2 },
         depth: Meters(3.5),
         next: Offset::new(64),
+        history: [Offset::new(128), Offset::NULL],
         flags: 0x81,
         _pad: [0; 7],
     };
