@@ -6,7 +6,7 @@
 mod common;
 
 use common::{check, helper, unique, wait_output, Dir, TempPath, POSIX_BACKEND};
-use mmf::{FileOptions, Mapping, Shared, SharedValue};
+use mmf::{CreateOptions, FileOptions, Lifetime, Mapping, Namespace, Shared, ValueOptions};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::{AsFd, AsRawFd};
 use std::process::Stdio;
@@ -30,13 +30,34 @@ fn assert_same_bytes(m: &Mapping, offset: u64, bytes: &[u8]) {
     assert_eq!(&back[..n], bytes);
 }
 
+/// Removes a persistent object's name when dropped (the POSIX backend has no handle lifetime).
+struct Removed(String);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = Namespace::default().remove(self.0.as_str());
+    }
+}
+
 #[test]
 fn a_named_object_is_its_file_in_the_namespace_directory() {
     let dir = Dir::new("fd-named");
     let name = unique("fd-named");
-    let m = dir.create(3 * 4096).create(name.as_str()).unwrap();
+    // The POSIX backend has no directories of its own: glibc's shm_open opens /dev/shm/NAME.
+    let (m, path, _removed) = if POSIX_BACKEND {
+        let m = CreateOptions::new()
+            .size(3 * 4096)
+            .lifetime(Lifetime::Persistent)
+            .create(name.as_str())
+            .unwrap();
+        let path = std::path::Path::new("/dev/shm").join(&name);
+        (m, path, Some(Removed(name)))
+    } else {
+        let m = dir.create(3 * 4096).create(name.as_str()).unwrap();
+        (m, dir.path(&name), None)
+    };
     let st = fstat(&m);
-    let file = std::fs::metadata(dir.path(&name)).unwrap();
+    let file = std::fs::metadata(path).unwrap();
     assert_eq!((st.st_dev, st.st_ino), (file.dev(), file.ino()));
     assert_eq!(st.st_size as u64, m.len());
     assert_eq!(m.as_raw_fd(), m.as_fd().as_raw_fd());
@@ -72,12 +93,18 @@ fn a_file_mapping_is_the_file() {
 
 #[test]
 fn shared_values_hand_out_their_mappings_descriptor() {
-    let value = SharedValue::create(unique("fd-value").as_str()).unwrap();
+    let (value, typed) = (unique("fd-value"), unique("fd-typed"));
+    let _removed = (Removed(value.clone()), Removed(typed.clone()));
+    let mut options = ValueOptions::new();
+    if POSIX_BACKEND {
+        options.lifetime(Lifetime::Persistent);
+    }
+    let value = options.create(value.as_str()).unwrap();
     assert_eq!(value.as_raw_fd(), value.mapping().as_raw_fd());
     assert_eq!(value.as_fd().as_raw_fd(), value.mapping().as_raw_fd());
     assert_eq!(fstat(&value).st_size as u64, value.mapping().len());
 
-    let typed = Shared::<u64>::create(unique("fd-typed").as_str()).unwrap();
+    let typed = Shared::<u64>::create_with(&options, typed.as_str()).unwrap();
     assert_eq!(typed.as_raw_fd(), typed.as_value().mapping().as_raw_fd());
     assert_eq!(
         fstat(&typed).st_size as u64,
