@@ -1,6 +1,7 @@
 //! `#[derive(Pod)]`: derived types round-trip through shared values, and their layout ids keep
 //! different types of one size and alignment from opening each other's values, while two copies
 //! of one definition agree. (The refusals are `compile_fail` examples in `Pod`'s documentation.)
+#![cfg(feature = "derive")]
 
 mod common;
 
