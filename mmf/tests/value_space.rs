@@ -263,3 +263,20 @@ fn writers_killed_while_allocating_and_freeing_leave_a_usable_value() {
         v.mapping().len()
     );
 }
+
+/// A value created with large slots stores a small value in one of them rather than grow the
+/// object for a region of the small value's size (where objects cannot grow, that would fail).
+#[test]
+fn a_small_value_never_grows_an_object_created_with_large_slots() {
+    let name = unique("space-presized");
+    let v = ValueOptions::new()
+        .capacity(MIB as u64)
+        .slots(2)
+        .create(&name)
+        .unwrap();
+    let len = v.mapping().len();
+    for i in 0..5 {
+        store_len(&v, 100 + i, i as u64);
+    }
+    assert_eq!(v.mapping().len(), len);
+}

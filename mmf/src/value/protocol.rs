@@ -724,8 +724,17 @@ impl<'a, D: Data> Region<'a, D> {
                 old => {
                     let old_cap = old.map_or(0, |(_, cap)| cap);
                     let cap = new_capacity(len, old_cap).ok_or(Store::Grow(u64::MAX))?;
-                    let (off, end) = self.place(cap, data_end)?;
-                    (off, cap, Some((end, old)))
+                    match (self.place(cap, data_end), old) {
+                        // An oversized region that holds the value is used rather than grow the
+                        // object for a smaller one (objects that cannot grow stay usable).
+                        (Err(Store::Grow(_)), Some((off, old_cap))) if old_cap >= len => {
+                            (off, old_cap, None)
+                        }
+                        (placed, _) => {
+                            let (off, end) = placed?;
+                            (off, cap, Some((end, old)))
+                        }
+                    }
                 }
             };
             if !self.claim(slot, force, now) {
