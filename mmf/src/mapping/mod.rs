@@ -114,7 +114,8 @@ impl Mapping {
                 "the size must be at least 1 byte",
             ));
         }
-        let sys = sys::Object::anonymous(size, true)?;
+        let sys = sys::Object::anonymous(size, true)
+            .map_err(|e| e.context("create", "anonymous object"))?;
         Ok(Mapping::from_parts(
             sys,
             "anonymous object".into(),
@@ -143,7 +144,8 @@ impl Mapping {
     #[doc(alias = "MFD_HUGETLB")]
     #[doc(alias = "SEC_LARGE_PAGES")]
     pub fn anonymous_huge(size: u64) -> Result<Mapping> {
-        let sys = sys::Object::anonymous_huge(size)?;
+        let sys = sys::Object::anonymous_huge(size)
+            .map_err(|e| e.context("create", "anonymous huge-page object"))?;
         Ok(Mapping::from_parts(
             sys,
             "anonymous huge-page object".into(),
@@ -292,7 +294,7 @@ impl Mapping {
             }
         }
         sys.grow(new_len)
-            .map_err(|e| Error::os("grow", self.object.what.clone(), e))
+            .map_err(|e| sys::os_error("grow", self.object.what.clone(), e))
     }
 
     /// Lets the child process spawned from `cmd` inherit this object (`bInheritHandle`).
@@ -327,7 +329,8 @@ impl Mapping {
         let inner = self
             .object
             .sys
-            .inherit(self.object.backing, cmd, &self.object.what)?;
+            .inherit(self.object.backing, cmd)
+            .map_err(|e| e.context("hand over", self.object.what.clone()))?;
         Ok(Inheritance { inner })
     }
 
@@ -337,7 +340,8 @@ impl Mapping {
     /// # Errors
     /// `InvalidInput` for a malformed token, `NotFound` if the handle was not inherited.
     pub fn from_inherited(token: &str) -> Result<Mapping> {
-        let (sys, backing, name) = sys::Object::from_inherited(token)?;
+        let (sys, backing, name) = sys::Object::from_inherited(token)
+            .map_err(|e| e.context("take over", format!("inherited handle {:?}", token)))?;
         Ok(Mapping::from_handed_over(sys, backing, name))
     }
 
@@ -360,7 +364,8 @@ impl Mapping {
     pub fn send(&self, sock: &std::os::unix::net::UnixStream) -> Result<()> {
         self.object
             .sys
-            .send(self.object.backing, sock, &self.object.what)
+            .send(self.object.backing, sock)
+            .map_err(|e| e.context("send", self.object.what.clone()))
     }
 
     /// Receives an object sent with [`send`](Self::send). Linux only (`Unsupported` on macOS and
@@ -370,7 +375,8 @@ impl Mapping {
     /// `InvalidInput` if the message is not an mmf object; an OS error from `recvmsg`.
     #[cfg(unix)]
     pub fn receive(sock: &std::os::unix::net::UnixStream) -> Result<Mapping> {
-        let (sys, backing, name) = sys::Object::receive(sock)?;
+        let (sys, backing, name) = sys::Object::receive(sock)
+            .map_err(|e| e.context("receive", "object received over a socket"))?;
         Ok(Mapping::from_handed_over(sys, backing, name))
     }
 

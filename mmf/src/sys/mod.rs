@@ -40,7 +40,7 @@
 //!     exactly one caller among any number of racing processes gets `Created`; `init` runs only
 //!     for the creator.
 //!   - `Object::anonymous(size, commit) -> Result<Object>`: unnamed, memory-backed.
-//!   - `Object::from_file(File, size, writable, what) -> Result<Object>`: a file whose length is
+//!   - `Object::from_file(File, size, writable) -> Result<Object>`: a file whose length is
 //!     already at least `size`.
 //!   - `len()`, `grow(new_len)`, `sync_file()`, `lifetime()`, `writable()`, `global()` (the
 //!     name is in Windows' `Global\` namespace).
@@ -87,7 +87,17 @@
 //!   - Unix only: `Object::send(&self, backing, &UnixStream)` and `Object::receive(&UnixStream)`
 //!     (`SCM_RIGHTS`).
 //!
-//! Errors are built here with [`Error`](crate::Error), naming the object.
+//! # Errors
+//!
+//! Fallible operations return this layer's own [`Error`] (`error.rs`): an
+//! [`ErrorKind`](crate::ErrorKind) chosen here, where the OS error codes are known by name
+//! ([`classify`]), a structured detail (a directory, sizes, owners; never a sentence about a
+//! particular object) and the OS error. The backends know neither the object's description nor,
+//! usually, the operation the caller asked for: the layer above adds both with
+//! [`Error::context`], which makes the public [`crate::Error`], whose message is written only when
+//! it is displayed. A backend names a step only where it differs from the caller's operation
+//! (`Error::at`: "lock", "take over"). The `RawMap` and `Object` accessors return `io::Result`;
+//! the layer above turns those into public errors with [`os_error`].
 //!
 //! # Blocking notification (`notify_*.rs`)
 //!
@@ -154,6 +164,10 @@
 mod imp;
 
 pub(crate) use imp::*;
+
+mod error;
+#[allow(unused_imports)] // `classify` is for the tests
+pub(crate) use self::error::{classify, os_error, Error, Result};
 
 /// Bumped whenever a page is patched anywhere in the process (see `linux/fault.rs`); always 0
 /// where accesses are not guarded (every backend but Linux's, which has its own).
@@ -298,41 +312,28 @@ pub(crate) struct Shortage {
 }
 
 impl Shortage {
-    /// The detail of an `OutOfSpace` error about this shortage.
-    pub(crate) fn detail(&self) -> String {
-        format!(
-            "{} cannot be backed: {} has {} left; free some memory or space, or create the object \
-             with Commit::Reserve to overcommit on purpose",
-            bytes(self.asked),
-            self.by,
-            bytes(self.free)
+    /// The `OutOfSpace` error about this shortage.
+    #[allow(dead_code)]
+    pub(crate) fn error(&self) -> Error {
+        Error::new(
+            crate::ErrorKind::OutOfSpace,
+            crate::error::Detail::Shortage {
+                asked: self.asked,
+                free: self.free,
+                by: self.by.clone(),
+            },
         )
     }
 }
 
-/// `N bytes` with a binary-unit figure beside it when that reads better.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{} bytes", n);
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    format!("{} bytes ({:.1} {})", n, v, UNITS[u])
-}
-
-/// The `OutOfSpace` error for a commitment the commit limit refuses.
+/// The `OutOfSpace` error for a commitment the commit limit refuses, about `what`.
 #[allow(dead_code)]
 pub(crate) fn shortage_error(
     op: &'static str,
     what: impl Into<String>,
     s: &Shortage,
 ) -> crate::Error {
-    crate::Error::new(crate::ErrorKind::OutOfSpace, op, what, s.detail())
+    s.error().context(op, what)
 }
 
 #[cfg(all(test, not(loom)))]
@@ -351,8 +352,9 @@ mod tests {
 
     #[test]
     fn sizes_read_in_bytes_and_units() {
-        assert_eq!(super::bytes(100), "100 bytes");
-        assert_eq!(super::bytes(3 << 30), "3221225472 bytes (3.0 GiB)");
+        use crate::error::Bytes;
+        assert_eq!(Bytes(100).to_string(), "100 bytes");
+        assert_eq!(Bytes(3 << 30).to_string(), "3221225472 bytes (3.0 GiB)");
     }
 }
 

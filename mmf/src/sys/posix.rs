@@ -46,8 +46,10 @@
 #![allow(unsafe_code)]
 
 use super::{CreateSpec, Init, OpenSpec};
+use crate::error::Detail;
+use crate::sys::{Error, Result};
 use crate::types::{Access, Advice, Backing, Disposition, Lifetime, ObjectInfo, UncheckedAdvice};
-use crate::{Error, ErrorKind, Name, Result};
+use crate::{ErrorKind, Name};
 use rustix::fd::OwnedFd;
 use rustix::fs::{self as rfs, Mode};
 use rustix::io::Errno;
@@ -102,56 +104,45 @@ fn size_of(st: &rfs::Stat) -> u64 {
 fn shm_name(name: &Name, op: &'static str) -> Result<String> {
     let s = format!("/{}", name.as_str());
     if cfg!(any(target_os = "macos", target_os = "ios")) && s.len() > MACOS_NAME_MAX {
-        return Err(Error::new(
-            ErrorKind::InvalidName,
-            op,
-            name.describe(),
-            format!(
-                "macOS limits shared memory names to {} bytes (the name is {})",
-                MACOS_NAME_MAX - 1,
-                s.len() - 1
-            ),
-        ));
+        let detail = Detail::NameTooLong {
+            limit: MACOS_NAME_MAX - 1,
+            len: s.len() - 1,
+        };
+        return Err(Error::new(ErrorKind::InvalidName, detail).at(op));
     }
     Ok(s)
 }
 
 /// Refuses a directory for named objects: they are not files here.
-fn no_dir(dir: Option<&Path>, op: &'static str, what: &str) -> Result<()> {
+fn no_dir(dir: Option<&Path>, op: &'static str) -> Result<()> {
     match dir {
         None => Ok(()),
-        Some(d) => Err(Error::new(
-            ErrorKind::Unsupported,
-            op,
-            what.to_owned(),
-            format!(
-                "named objects live in the shm_open namespace on this system, not in a directory \
-                 ({}); map a file in that directory instead",
-                d.display()
-            ),
-        )),
+        Some(d) => {
+            Err(Error::new(ErrorKind::Unsupported, Detail::NoDirectories(d.to_owned())).at(op))
+        }
     }
 }
 
 /// Maps `shm_open`'s errors to the kinds a caller can act on.
-fn open_error(op: &'static str, what: String, e: Errno, writable: bool) -> Error {
+fn open_error(op: &'static str, e: Errno, writable: bool) -> Error {
     if e == Errno::ACCESS {
         let detail = if writable {
             "no write permission; open it read-only or ask its owner to grant access"
         } else {
             "no read permission; ask its owner to grant access"
         };
-        Error::new(ErrorKind::PermissionDenied, op, what, detail).with_source(ioerr(e))
+        Error::new(ErrorKind::PermissionDenied, detail)
+            .at(op)
+            .with_os(e)
     } else if e == Errno::NAMETOOLONG {
         Error::new(
             ErrorKind::InvalidName,
-            op,
-            what,
             "the name is longer than this system allows for shared memory objects",
         )
-        .with_source(ioerr(e))
+        .at(op)
+        .with_os(e)
     } else {
-        Error::os(op, what, ioerr(e))
+        Error::os(e).at(op)
     }
 }
 
@@ -179,7 +170,7 @@ impl Drop for Unpublish<'_> {
 }
 
 /// Creates `path` exclusively, sizes it and gives it its mode. `Ok(None)` if the name is taken.
-fn create_sized(spec: &CreateSpec<'_>, path: &str, what: &str) -> Result<Option<OwnedFd>> {
+fn create_sized(spec: &CreateSpec<'_>, path: &str) -> Result<Option<OwnedFd>> {
     let mode = spec.permissions.mode() & 0o777;
     let fd = match shm::open(
         path,
@@ -188,42 +179,30 @@ fn create_sized(spec: &CreateSpec<'_>, path: &str, what: &str) -> Result<Option<
     ) {
         Ok(fd) => fd,
         Err(e) if e == Errno::EXIST => return Ok(None),
-        Err(e) => return Err(open_error("create", what.to_owned(), e, true)),
+        Err(e) => return Err(open_error("create", e, true)),
     };
     let mut guard = Unpublish { path, armed: true };
     rfs::ftruncate(&fd, spec.size).map_err(|e| {
         if e == Errno::NOSPC || e == Errno::NOMEM || e == Errno::FBIG {
             Error::new(
                 ErrorKind::OutOfSpace,
-                "create",
-                what.to_owned(),
-                format!(
-                    "the system cannot back {} bytes of shared memory",
-                    spec.size
-                ),
+                Detail::CannotBack { size: spec.size },
             )
-            .with_source(ioerr(e))
+            .at("create")
+            .with_os(e)
         } else {
-            Error::os("create", what.to_owned(), ioerr(e))
+            Error::os(e).at("create")
         }
     })?;
     // The umask may have taken bits away: put them back where the system lets us.
-    let st = rfs::fstat(&fd).map_err(|e| Error::os("create", what.to_owned(), ioerr(e)))?;
+    let st = rfs::fstat(&fd).map_err(|e| Error::os(e).at("create"))?;
     #[allow(clippy::unnecessary_cast)]
     let have = (st.st_mode as u32) & 0o777;
     if have != mode {
         rfs::fchmod(&fd, Mode::from_raw_mode(mode as _)).map_err(|e| {
-            Error::new(
-                ErrorKind::Unsupported,
-                "create",
-                what.to_owned(),
-                format!(
-                    "the umask turned mode {:o} into {:o}, and this system cannot change the mode \
-                     of a shared memory object; clear those bits from the umask",
-                    mode, have
-                ),
-            )
-            .with_source(ioerr(e))
+            Error::new(ErrorKind::Unsupported, Detail::Umask { mode, have })
+                .at("create")
+                .with_os(e)
         })?;
     }
     guard.armed = false;
@@ -235,21 +214,20 @@ fn create_and_init(
     spec: &CreateSpec<'_>,
     path: &str,
     init: &mut Init<'_>,
-    what: &str,
 ) -> Result<Option<Object>> {
-    let fd = match create_sized(spec, path, what)? {
+    let fd = match create_sized(spec, path)? {
         Some(fd) => fd,
         None => return Ok(None),
     };
     let mut guard = Unpublish { path, armed: true };
-    let dup = rustix::io::fcntl_dupfd_cloexec(&fd, 0)
-        .map_err(|e| Error::os("create", what.to_owned(), ioerr(e)))?;
+    let dup = rustix::io::fcntl_dupfd_cloexec(&fd, 0).map_err(|e| Error::os(e).at("create"))?;
     init(Object {
         fd: dup,
         writable: true,
         shm: true,
         named: true,
-    })?;
+    })
+    .map_err(Error::from)?;
     guard.armed = false;
     Ok(Some(Object {
         fd,
@@ -260,34 +238,26 @@ fn create_and_init(
 }
 
 fn check_create(spec: &CreateSpec<'_>, op: &'static str) -> Result<String> {
-    let what = spec.name.describe();
-    no_dir(spec.dir, op, &what)?;
+    no_dir(spec.dir, op)?;
     if spec.lifetime == Lifetime::Handle {
         return Err(Error::new(
             ErrorKind::Unsupported,
-            op,
-            what,
             "handle lifetime needs a lock on the object to count its holders, which POSIX shared \
              memory does not offer on this system; create it with Lifetime::Persistent and remove \
              it with Namespace::remove",
-        ));
+        )
+        .at(op));
     }
     shm_name(spec.name, op)
 }
 
-fn not_found(name: &Name, op: &'static str) -> Error {
-    Error::new(
-        ErrorKind::NotFound,
-        op,
-        name.describe(),
-        "no shared memory object of that name",
-    )
+fn not_found(op: &'static str) -> Error {
+    Error::new(ErrorKind::NotFound, "no shared memory object of that name").at(op)
 }
 
 /// Opens `spec.name` if it exists; `Ok(None)` if it does not. Waits (at most the lock timeout)
 /// for an object that has no size yet: its creator is still making it.
 fn try_open(spec: &OpenSpec<'_>, path: &str, op: &'static str) -> Result<Option<Object>> {
-    let what = spec.name.describe();
     let flags = if spec.writable {
         shm::OFlags::RDWR
     } else {
@@ -296,22 +266,21 @@ fn try_open(spec: &OpenSpec<'_>, path: &str, op: &'static str) -> Result<Option<
     let fd = match shm::open(path, flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(e) if e == Errno::NOENT => return Ok(None),
-        Err(e) => return Err(open_error(op, what, e, spec.writable)),
+        Err(e) => return Err(open_error(op, e, spec.writable)),
     };
     let deadline = Instant::now() + spec.lock_timeout;
     let st = loop {
-        let st = rfs::fstat(&fd).map_err(|e| Error::os(op, what.clone(), ioerr(e)))?;
+        let st = rfs::fstat(&fd).map_err(|e| Error::os(e).at(op))?;
         if size_of(&st) > 0 {
             break st;
         }
         if Instant::now() >= deadline {
             return Err(Error::new(
                 ErrorKind::Busy,
-                op,
-                what,
                 "it has no size yet: its creator is still making it, or was killed before sizing \
                  it (then remove it)",
-            ));
+            )
+            .at(op));
         }
         std::thread::sleep(Duration::from_millis(1));
     };
@@ -319,14 +288,12 @@ fn try_open(spec: &OpenSpec<'_>, path: &str, op: &'static str) -> Result<Option<
     if st.st_uid != me && !spec.allow_other_owner {
         return Err(Error::new(
             ErrorKind::PermissionDenied,
-            op,
-            what,
-            format!(
-                "it belongs to uid {} and you are uid {}; opening another user's object must be \
-                 asked for explicitly (OpenOptions::allow_other_owner)",
-                st.st_uid, me
-            ),
-        ));
+            Detail::OtherOwner {
+                owner: st.st_uid,
+                me,
+            },
+        )
+        .at(op));
     }
     Ok(Some(Object {
         fd,
@@ -353,25 +320,22 @@ impl Object {
     #[doc(alias = "shm_open")]
     pub(crate) fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
         let path = check_create(spec, "create")?;
-        let what = spec.name.describe();
-        match create_and_init(spec, &path, init, &what)? {
+        match create_and_init(spec, &path, init)? {
             Some(o) => Ok(o),
             None => Err(Error::new(
                 ErrorKind::AlreadyExists,
-                "create",
-                what,
                 "a shared memory object of that name already exists; open it, or remove it first",
-            )),
+            )
+            .at("create")),
         }
     }
 
     pub(crate) fn open(spec: &OpenSpec<'_>) -> Result<Object> {
-        let what = spec.name.describe();
-        no_dir(spec.dir, "open", &what)?;
+        no_dir(spec.dir, "open")?;
         let path = shm_name(spec.name, "open")?;
         match try_open(spec, &path, "open")? {
             Some(o) => Ok(o),
-            None => Err(not_found(spec.name, "open")),
+            None => Err(not_found("open")),
         }
     }
 
@@ -381,27 +345,24 @@ impl Object {
         init: &mut Init<'_>,
     ) -> Result<(Object, Disposition)> {
         let path = check_create(c, "open or create")?;
-        let what = c.name.describe();
         for _ in 0..1000 {
             if let Some(obj) = try_open(o, &path, "open or create")? {
                 return Ok((obj, Disposition::Opened));
             }
-            if let Some(obj) = create_and_init(c, &path, init, &what)? {
+            if let Some(obj) = create_and_init(c, &path, init)? {
                 return Ok((obj, Disposition::Created));
             }
         }
         Err(Error::new(
             ErrorKind::Busy,
-            "open or create",
-            what,
             "the name kept appearing and disappearing (1000 attempts); another process is \
              creating and removing it in a loop",
-        ))
+        )
+        .at("open or create"))
     }
 
     /// A shared memory object whose name is removed as soon as it exists.
     pub(crate) fn anonymous(size: u64, _commit: bool) -> Result<Object> {
-        let what = "anonymous object";
         let mut last = Errno::EXIST;
         for _ in 0..16 {
             let path = anonymous_name();
@@ -415,10 +376,10 @@ impl Object {
                     last = e;
                     continue;
                 }
-                Err(e) => return Err(Error::os("create", what, ioerr(e))),
+                Err(e) => return Err(Error::os(e).at("create")),
             };
             let _ = shm::unlink(path.as_str());
-            rfs::ftruncate(&fd, size).map_err(|e| Error::os("create", what, ioerr(e)))?;
+            rfs::ftruncate(&fd, size).map_err(|e| Error::os(e).at("create"))?;
             return Ok(Object {
                 fd,
                 writable: true,
@@ -426,16 +387,15 @@ impl Object {
                 named: false,
             });
         }
-        Err(Error::os("create", what, ioerr(last)))
+        Err(Error::os(last).at("create"))
     }
 
     pub(crate) fn anonymous_huge(_size: u64) -> Result<Object> {
         Err(Error::new(
             ErrorKind::Unsupported,
-            "create",
-            "anonymous huge-page object",
             "explicit huge-page memory objects (MFD_HUGETLB) exist on Linux only",
-        ))
+        )
+        .at("create"))
     }
 
     /// Nothing is committed in advance here, so nothing can be short.
@@ -459,7 +419,7 @@ impl Object {
         ))
     }
 
-    pub(crate) fn from_file(file: File, _size: u64, writable: bool, _what: &str) -> Result<Object> {
+    pub(crate) fn from_file(file: File, _size: u64, writable: bool) -> Result<Object> {
         Ok(Object {
             fd: OwnedFd::from(file),
             writable,
@@ -513,28 +473,20 @@ impl Object {
         false
     }
 
-    pub(crate) fn inherit(
-        &self,
-        _backing: Backing,
-        _cmd: &mut Command,
-        what: &str,
-    ) -> Result<Inheritance> {
-        Err(handing_over("hand over", what))
+    pub(crate) fn inherit(&self, _backing: Backing, _cmd: &mut Command) -> Result<Inheritance> {
+        Err(handing_over("hand over"))
     }
 
-    pub(crate) fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
-        Err(handing_over(
-            "take over",
-            &format!("inherited handle {:?}", token),
-        ))
+    pub(crate) fn from_inherited(_token: &str) -> Result<(Object, Backing, Option<Name>)> {
+        Err(handing_over("take over"))
     }
 
-    pub(crate) fn send(&self, _backing: Backing, _sock: &UnixStream, what: &str) -> Result<()> {
-        Err(handing_over("send", what))
+    pub(crate) fn send(&self, _backing: Backing, _sock: &UnixStream) -> Result<()> {
+        Err(handing_over("send"))
     }
 
     pub(crate) fn receive(_sock: &UnixStream) -> Result<(Object, Backing, Option<Name>)> {
-        Err(handing_over("receive", "object received over a socket"))
+        Err(handing_over("receive"))
     }
 
     /// Maps `len` bytes at `offset`.
@@ -570,14 +522,13 @@ impl Object {
     }
 }
 
-fn handing_over(op: &'static str, what: &str) -> Error {
+fn handing_over(op: &'static str) -> Error {
     Error::new(
         ErrorKind::Unsupported,
-        op,
-        what.to_owned(),
         "handing objects to other processes is implemented on Linux and Windows only so far; \
          share a named object instead",
     )
+    .at(op)
 }
 
 /// Never made on this backend (see `Object::inherit`).
@@ -693,13 +644,12 @@ impl Drop for RawMap {
 /// `shm_unlink`: the name goes away; holders keep their object.
 #[doc(alias = "shm_unlink")]
 pub(crate) fn remove(name: &Name, dir: Option<&Path>) -> Result<()> {
-    let what = name.describe();
-    no_dir(dir, "remove", &what)?;
+    no_dir(dir, "remove")?;
     let path = shm_name(name, "remove")?;
     match shm::unlink(path.as_str()) {
         Ok(()) => Ok(()),
-        Err(e) if e == Errno::NOENT => Err(not_found(name, "remove")),
-        Err(e) => Err(open_error("remove", what, e, true)),
+        Err(e) if e == Errno::NOENT => Err(not_found("remove")),
+        Err(e) => Err(open_error("remove", e, true)),
     }
 }
 
@@ -708,19 +658,9 @@ const NO_LISTING: &str = "this system has no interface mmf uses to enumerate sha
                           yet)";
 
 pub(crate) fn list(_dir: Option<&Path>) -> Result<Vec<ObjectInfo>> {
-    Err(Error::new(
-        ErrorKind::Unsupported,
-        "list",
-        "the object namespace",
-        NO_LISTING,
-    ))
+    Err(Error::new(ErrorKind::Unsupported, NO_LISTING).at("list"))
 }
 
 pub(crate) fn gc(_dir: Option<&Path>) -> Result<Vec<String>> {
-    Err(Error::new(
-        ErrorKind::Unsupported,
-        "collect",
-        "the object namespace",
-        NO_LISTING,
-    ))
+    Err(Error::new(ErrorKind::Unsupported, NO_LISTING).at("collect"))
 }

@@ -9,8 +9,9 @@
 #![allow(unsafe_code)]
 
 use super::{CreateSpec, Init, OpenSpec};
+use crate::sys::{Error, Result};
 use crate::types::{Access, Advice, Backing, Disposition, Lifetime, ObjectInfo, UncheckedAdvice};
-use crate::{Error, ErrorKind, Name, Result};
+use crate::Name;
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -26,8 +27,8 @@ pub(crate) use self::notify::*;
 const WHY: &str = "mmf has no backend for this platform (it supports Linux, Windows, macOS, iOS \
                    and the BSDs)";
 
-fn unsupported<T>(what: impl Into<String>) -> Result<T> {
-    Err(Error::new(ErrorKind::Unsupported, "use", what, WHY))
+fn unsupported<T>() -> Result<T> {
+    Err(Error::unsupported(WHY))
 }
 
 fn unsupported_io<T>() -> io::Result<T> {
@@ -49,24 +50,24 @@ pub(crate) fn allocation_granularity() -> usize {
 pub(crate) struct Object(());
 
 impl Object {
-    pub(crate) fn create(spec: &CreateSpec<'_>, _init: &mut Init<'_>) -> Result<Object> {
-        unsupported(spec.name.describe())
+    pub(crate) fn create(_spec: &CreateSpec<'_>, _init: &mut Init<'_>) -> Result<Object> {
+        unsupported()
     }
-    pub(crate) fn open(spec: &OpenSpec<'_>) -> Result<Object> {
-        unsupported(spec.name.describe())
+    pub(crate) fn open(_spec: &OpenSpec<'_>) -> Result<Object> {
+        unsupported()
     }
     pub(crate) fn open_or_create(
-        c: &CreateSpec<'_>,
+        _c: &CreateSpec<'_>,
         _o: &OpenSpec<'_>,
         _init: &mut Init<'_>,
     ) -> Result<(Object, Disposition)> {
-        unsupported(c.name.describe())
+        unsupported()
     }
     pub(crate) fn anonymous(_size: u64, _commit: bool) -> Result<Object> {
-        unsupported("anonymous object")
+        unsupported()
     }
     pub(crate) fn anonymous_huge(_size: u64) -> Result<Object> {
-        unsupported("anonymous huge-page object")
+        unsupported()
     }
     pub(crate) fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
         unsupported_io()
@@ -74,34 +75,28 @@ impl Object {
     pub(crate) fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
         unsupported_io()
     }
-    pub(crate) fn inherit(
-        &self,
-        _backing: Backing,
-        _cmd: &mut Command,
-        what: &str,
-    ) -> Result<Inheritance> {
-        unsupported(what)
+    pub(crate) fn inherit(&self, _backing: Backing, _cmd: &mut Command) -> Result<Inheritance> {
+        unsupported()
     }
-    pub(crate) fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
-        unsupported(format!("inherited handle {:?}", token))
+    pub(crate) fn from_inherited(_token: &str) -> Result<(Object, Backing, Option<Name>)> {
+        unsupported()
     }
     #[cfg(unix)]
     pub(crate) fn send(
         &self,
         _backing: Backing,
         _sock: &std::os::unix::net::UnixStream,
-        what: &str,
     ) -> Result<()> {
-        unsupported(what)
+        unsupported()
     }
     #[cfg(unix)]
     pub(crate) fn receive(
         _sock: &std::os::unix::net::UnixStream,
     ) -> Result<(Object, Backing, Option<Name>)> {
-        unsupported("object received over a socket")
+        unsupported()
     }
-    pub(crate) fn from_file(_f: File, _size: u64, _w: bool, what: &str) -> Result<Object> {
-        unsupported(what)
+    pub(crate) fn from_file(_f: File, _size: u64, _w: bool) -> Result<Object> {
+        unsupported()
     }
     pub(crate) fn len(&self) -> io::Result<u64> {
         Ok(0)
@@ -191,14 +186,14 @@ impl RawMap {
     }
 }
 
-pub(crate) fn remove(name: &Name, _dir: Option<&Path>) -> Result<()> {
-    unsupported(name.describe())
+pub(crate) fn remove(_name: &Name, _dir: Option<&Path>) -> Result<()> {
+    unsupported()
 }
 
 pub(crate) fn list(_dir: Option<&Path>) -> Result<Vec<ObjectInfo>> {
-    unsupported("the object namespace")
+    unsupported()
 }
 
 pub(crate) fn gc(_dir: Option<&Path>) -> Result<Vec<String>> {
-    unsupported("the object namespace")
+    unsupported()
 }

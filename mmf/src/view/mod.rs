@@ -187,7 +187,7 @@ impl View {
         // SAFETY: `aligned` is a multiple of the granularity, `map_len > 0`, and
         // `aligned + map_len == offset + len <= size` (checked above).
         let raw = unsafe { m.object.sys.map(aligned, map_len, access, at) }.map_err(|e| {
-            let mut err = Error::os("map a view of", what.to_owned(), e);
+            let mut err = sys::os_error("map a view of", what.to_owned(), e);
             if at.is_some() && err.kind() == ErrorKind::AlreadyExists {
                 err = Error::new(
                     ErrorKind::AlreadyExists,
@@ -584,7 +584,7 @@ impl View {
     }
 
     fn os_err(&self, op: &'static str, e: std::io::Error) -> Error {
-        Error::os(op, self.object.what.clone(), e)
+        sys::os_error(op, self.object.what.clone(), e)
     }
 
     /// Gives the OS advice about how the whole view will be used.
@@ -798,7 +798,7 @@ impl View {
             self.object
                 .sys
                 .sync_file()
-                .map_err(|e| Error::os("flush", self.object.what.clone(), e))?;
+                .map_err(|e| sys::os_error("flush", self.object.what.clone(), e))?;
         }
         Ok(())
     }

@@ -55,8 +55,8 @@
 //! and destroy memory the compiler does not know about. Each call states the invariant it relies on.
 #![allow(unsafe_code)]
 
+use crate::sys::Result;
 use crate::types::Lifetime;
-use crate::Result;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation};
 use rustix::io::Errno;
@@ -213,7 +213,7 @@ fn made_by_mmf(fd: BorrowedFd<'_>, st: &rfs::Stat) -> bool {
 }
 
 impl Object {
-    pub(crate) fn from_file(file: File, _size: u64, writable: bool, _what: &str) -> Result<Object> {
+    pub(crate) fn from_file(file: File, _size: u64, writable: bool) -> Result<Object> {
         Ok(Object {
             fd: OwnedFd::from(file),
             writable,

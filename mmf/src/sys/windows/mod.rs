@@ -52,8 +52,9 @@
 //! states the invariant it relies on; handles are owned by `OwnedHandle` as soon as they exist.
 #![allow(unsafe_code)]
 
+use crate::sys::{Error, Result};
 use crate::types::Lifetime;
-use crate::{Error, ErrorKind, Name, Result};
+use crate::{ErrorKind, Name};
 use std::fs::File;
 use std::io;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
@@ -182,14 +183,13 @@ pub(crate) struct Object {
     named: Option<Named>,
 }
 
-fn unsupported(op: &'static str, what: String, why: &'static str) -> Error {
-    Error::new(ErrorKind::Unsupported, op, what, why)
+fn unsupported(op: &'static str, why: &'static str) -> Error {
+    Error::new(ErrorKind::Unsupported, why).at(op)
 }
 
-fn no_dir(op: &'static str, what: String) -> Error {
+fn no_dir(op: &'static str) -> Error {
     unsupported(
         op,
-        what,
         "a directory for named objects exists only on Linux; Windows names live in the \
          Local\\ or Global\\ kernel namespace",
     )
@@ -225,7 +225,7 @@ impl Object {
     /// A section over `file` of `size` bytes (the file is at least that long). Win32 cannot map
     /// an empty file, so an empty file gets no section: its only views have length 0, which the
     /// core makes without calling `map`.
-    pub(crate) fn from_file(file: File, size: u64, writable: bool, what: &str) -> Result<Object> {
+    pub(crate) fn from_file(file: File, size: u64, writable: bool) -> Result<Object> {
         if size == 0 {
             return Ok(Object {
                 section: None,
@@ -262,13 +262,12 @@ impl Object {
             None if os_code(&err) == ERROR_FILE_INVALID => {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
-                    "map",
-                    what.to_owned(),
                     "Windows cannot map this file (empty, or not a disk file)",
                 )
-                .with_source(err))
+                .at("map")
+                .with_os(err))
             }
-            None => return Err(Error::os("map", what.to_owned(), err)),
+            None => return Err(Error::os(err).at("map")),
         };
         Ok(Object {
             section: Some(h),
