@@ -7,6 +7,7 @@ mod options;
 pub use namespace::Namespace;
 pub use options::{CreateOptions, FileOptions, OpenOptions};
 
+use crate::sys::contract::*;
 use crate::sys::{self, CreateSpec, OpenSpec};
 use crate::types::{
     Access, Backing, Commit, Disposition, Lifetime, ObjectInfo, Permissions, Scope,

@@ -2,6 +2,7 @@
 //! `OpenFileMapping`) and file-backed (`CreateFile` + `CreateFileMapping`).
 
 use super::*;
+use crate::sys::contract::*;
 
 /// Options for creating a named object (and for [`open_or_create`](Self::open_or_create)).
 ///

@@ -24,68 +24,23 @@
 //!
 //! # The contract every backend implements
 //!
-//! - `page_size() -> usize` and `allocation_granularity() -> usize`: the granularity of view
-//!   offsets (4 KiB on Linux, 64 KiB on Windows). The core aligns offsets itself; backends receive
-//!   aligned offsets only.
-//! - `struct Object`: an open mapping object (a descriptor or a section handle) and what the
-//!   backend needs to release it. Dropping it closes the handle; for a named object with
-//!   [`Lifetime::Handle`](crate::Lifetime) that was the last holder anywhere, the name goes away.
-//!   - `Object::create(&CreateSpec, &mut Init) -> Result<Object>`: a new named object;
-//!     `AlreadyExists` if the name is taken. The object is fully sized, committed and passed to
-//!     `init` (a throwaway `Object` for the same memory) before any other process can open it by
-//!     name. (Windows cannot name a section after creating it: there `init` runs right after
-//!     creation, and openers rely on the contents' own ready flag; see `windows/named.rs`.)
-//!   - `Object::open(&OpenSpec) -> Result<Object>`: an existing named object; `NotFound` if none.
-//!   - `Object::open_or_create(&CreateSpec, &OpenSpec, &mut Init) -> Result<(Object, Disposition)>`:
-//!     exactly one caller among any number of racing processes gets `Created`; `init` runs only
-//!     for the creator.
-//!   - `Object::anonymous(size, commit) -> Result<Object>`: unnamed, memory-backed.
-//!   - `Object::from_file(File, size, writable) -> Result<Object>`: a file whose length is
-//!     already at least `size`.
-//!   - `len()`, `grow(new_len)`, `sync_file()`, `lifetime()`, `writable()`, `global()` (the
-//!     name is in Windows' `Global\` namespace).
-//!   - `unsafe map(offset, len, access, at) -> io::Result<RawMap>`: `offset` is a multiple of
-//!     `allocation_granularity()`, `len > 0` and `offset + len <= len()` (checked by the caller).
-//!     Unsafe because mapping at a caller-chosen address must not replace an existing mapping: the
-//!     backend refuses an occupied range.
-//! - `struct RawMap`: a mapped range; dropping it unmaps. `flush(offset, len, wait)` writes dirty
-//!   pages back to the object (`msync`, `FlushViewOfFile`). `advise(offset, len, Advice)`,
-//!   `populate(offset, len, write)` (prefault, reporting errors instead of faulting),
-//!   `lock(offset, len)` / `unlock(offset, len)` (`mlock`, `VirtualLock`). Offsets are page-aligned
-//!   (by the caller); every method that takes a range checks it lies within the mapping
-//!   ([`span`]) and refuses it otherwise. `as_ptr()` is the first byte. `advise_unchecked(offset,
-//!   len, UncheckedAdvice)` is unsafe: it may change the memory's contents.
-//! - `RawMap::guard(&self, object, offset, len, f) -> Result<R, Fault>`: runs `f`, which
-//!   accesses `len` bytes at `offset` of the mapping (`object` is the object it maps), so that a
-//!   page that cannot be provided (the object was truncated under the view, or its file system is
-//!   full) makes the access read zeros and the call return a [`Fault`] instead of killing the
-//!   process with `SIGBUS`; the mapping is intact afterwards. The range lies inside the mapping
-//!   and covers at most 16 pages (`fault::MAX_GUARD_PAGES`); guards nest.
-//!   `RawMap::guard_each(&self, object, offset, len, f: FnMut(position, length)) -> Result<(),
-//!   Fault>` runs `f` over a range of any size in pieces, each under its own guard, and stops at
-//!   the first piece that faulted (positions are offsets into the mapping). Linux:
-//!   `linux/fault.rs` (its module documentation has the signal-safety argument). Windows runs `f`
-//!   unguarded: a section cannot shrink while a view of it is mapped, and pagefile-backed
-//!   sections are committed at creation (or by `MEM_COMMIT`, which fails cleanly). The POSIX
-//!   backend runs `f` unguarded too (no recovery yet), and the fallback has no mappings; their
-//!   one shared implementation is below.
-//! - `Object::shortage(offset, len) -> Option<Shortage>`: what stops `len` more bytes at `offset`
-//!   from being backed (the commit limit; Linux: `linux/commit_limit.rs`, elsewhere `None`), and
-//!   `commits_on_grow()`: whether `grow` allocates, so the core checks the limit before growing.
-//! - `Object::commit_range(offset, len)` / `decommit_range(offset, len)`: back (or stop backing) a
-//!   range of the object with memory or disk (`fallocate`, hole punching); `OutOfSpace` at commit
-//!   time instead of a fault later. `Object::anonymous_huge(size)`: an anonymous object on huge
-//!   pages (`MFD_HUGETLB`), or an error saying why not.
-//! - `remove(name, dir)`, `list(dir)`, `gc(dir)`: maintenance of the namespace;
-//!   `namespace_dir(dir)`: the directory it resolves to (`None` where names are not files).
-//! - Handing an object to another process:
-//!   - `Object::inherit(&self, backing, &mut Command) -> Result<Inheritance>`: a handle the child
-//!     spawned from `cmd` inherits (on Linux no other child does; on Windows children spawned
-//!     meanwhile do too), with `Inheritance::token()`, the text
-//!     the child passes to `Object::from_inherited(token) -> Result<(Object, Backing, Option<Name>)>`.
-//!     The inherited handle counts as a holder of its own, independent of the parent's.
-//!   - Unix only: `Object::send(&self, backing, &UnixStream)` and `Object::receive(&UnixStream)`
-//!     (`SCM_RIGHTS`).
+//! The contract is code, in [`contract`]: traits for the object, one per concern as the backends'
+//! files are cut ([`NamedObject`](contract::NamedObject), [`AnonymousObject`](contract::AnonymousObject),
+//! [`ObjectOps`](contract::ObjectOps), [`CommitOps`](contract::CommitOps),
+//! [`HandOver`](contract::HandOver), [`Maps`](contract::Maps)) and for the mapped range
+//! ([`MapOps`](contract::MapOps)), each method documented there with its preconditions and why
+//! it is unsafe; and the exact signatures of the free functions (page size and granularity, the
+//! namespace's `remove`/`list`/`gc`/`namespace_dir`, process identity) and of the notifier, which
+//! every backend's items must match. A backend that misses one does not compile, on any target.
+//! Default methods hold what most backends share: no commit-limit shortage where the system
+//! enforces its own limit, and unguarded accesses where there is no `SIGBUS` to catch (Linux
+//! overrides both). The Linux and POSIX backends share their `mmap` range (`unix_map.rs`).
+//!
+//! Beside the traits, each backend has `struct Object` (an open mapping object, a descriptor or a
+//! section handle, and what the backend needs to release it; dropping it closes the handle, and
+//! for a named object with [`Lifetime::Handle`](crate::Lifetime) that was the last holder
+//! anywhere, the name goes away), `struct RawMap` (a mapped range; dropping it unmaps) and
+//! `struct Inheritance` (a handle kept for a child, with the token the child passes on).
 //!
 //! # Errors
 //!
@@ -99,10 +54,10 @@
 //! (`Error::at`: "lock", "take over"). The `RawMap` and `Object` accessors return `io::Result`;
 //! the layer above turns those into public errors with [`os_error`].
 //!
-//! # Blocking notification (`notify_*.rs`)
+//! # Blocking notification (`notify*.rs`)
 //!
-//! A second, separate pair of backends provides `struct Notifier`, used by shared values to block
-//! in the kernel until a 32-bit word in shared memory changes:
+//! Each backend's notifier provides `struct Notifier`, used by shared values to block in the
+//! kernel until a 32-bit word in shared memory changes (signatures checked in [`contract`]):
 //!
 //! - `Notifier::new(key: Option<&Name>, global: bool) -> Result<Notifier>`: `key` identifies the
 //!   object across processes (a named object's name; `None` for an anonymous object). On Linux the
@@ -165,7 +120,18 @@ mod imp;
 
 pub(crate) use imp::*;
 
+pub(crate) mod contract;
 mod error;
+#[cfg(any(
+    target_os = "linux",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+mod unix_map;
 #[allow(unused_imports)] // `classify` is for the tests
 pub(crate) use self::error::{classify, os_error, Error, Result};
 
@@ -174,37 +140,6 @@ pub(crate) use self::error::{classify, os_error, Error, Result};
 #[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
 pub(crate) fn fault_epoch() -> u64 {
     0
-}
-
-/// Guards where there is nothing to catch: Windows sections cannot shrink while a view is mapped,
-/// the POSIX backend has no `SIGBUS` recovery yet, and the fallback maps nothing. The accesses run
-/// unguarded; Linux's guards are in `linux/fault.rs`.
-#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
-impl imp::RawMap {
-    /// Runs `f`, which accesses `len` bytes at `offset` of this mapping of `object`.
-    pub(crate) fn guard<R>(
-        &self,
-        _object: &imp::Object,
-        _offset: usize,
-        _len: usize,
-        f: impl FnOnce() -> R,
-    ) -> std::result::Result<R, Fault> {
-        Ok(f())
-    }
-
-    /// Calls `f` once for the whole range.
-    pub(crate) fn guard_each(
-        &self,
-        _object: &imp::Object,
-        offset: usize,
-        len: usize,
-        mut f: impl FnMut(usize, usize),
-    ) -> std::result::Result<(), Fault> {
-        if len > 0 {
-            f(offset, len);
-        }
-        Ok(())
-    }
 }
 
 /// A guarded access that could not be completed: a page of the range was gone.

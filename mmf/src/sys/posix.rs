@@ -47,13 +47,17 @@
 
 use super::{CreateSpec, Init, OpenSpec};
 use crate::error::Detail;
+use crate::sys::contract::{
+    AnonymousObject, CommitOps, HandOver, MapOps, Maps, NamedObject, ObjectOps,
+};
+use crate::sys::unix_map::UnixMap;
 use crate::sys::{Error, Result};
 use crate::types::{Access, Advice, Backing, Disposition, Lifetime, ObjectInfo, UncheckedAdvice};
 use crate::{ErrorKind, Name};
 use rustix::fd::OwnedFd;
 use rustix::fs::{self as rfs, Mode};
 use rustix::io::Errno;
-use rustix::mm::{self, MapFlags, MsyncFlags, ProtFlags};
+use rustix::mm::{self, MapFlags, ProtFlags};
 use rustix::shm;
 use std::ffi::c_void;
 use std::fs::File;
@@ -316,9 +320,8 @@ fn anonymous_name() -> String {
     format!("/mmf-a{:x}.{:012x}", std::process::id(), mix)
 }
 
-impl Object {
-    #[doc(alias = "shm_open")]
-    pub(crate) fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
+impl NamedObject for Object {
+    fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
         let path = check_create(spec, "create")?;
         match create_and_init(spec, &path, init)? {
             Some(o) => Ok(o),
@@ -330,7 +333,7 @@ impl Object {
         }
     }
 
-    pub(crate) fn open(spec: &OpenSpec<'_>) -> Result<Object> {
+    fn open(spec: &OpenSpec<'_>) -> Result<Object> {
         no_dir(spec.dir, "open")?;
         let path = shm_name(spec.name, "open")?;
         match try_open(spec, &path, "open")? {
@@ -339,7 +342,7 @@ impl Object {
         }
     }
 
-    pub(crate) fn open_or_create(
+    fn open_or_create(
         c: &CreateSpec<'_>,
         o: &OpenSpec<'_>,
         init: &mut Init<'_>,
@@ -360,9 +363,11 @@ impl Object {
         )
         .at("open or create"))
     }
+}
 
+impl AnonymousObject for Object {
     /// A shared memory object whose name is removed as soon as it exists.
-    pub(crate) fn anonymous(size: u64, _commit: bool) -> Result<Object> {
+    fn anonymous(size: u64, _commit: bool) -> Result<Object> {
         let mut last = Errno::EXIST;
         for _ in 0..16 {
             let path = anonymous_name();
@@ -390,36 +395,17 @@ impl Object {
         Err(Error::os(last).at("create"))
     }
 
-    pub(crate) fn anonymous_huge(_size: u64) -> Result<Object> {
+    fn anonymous_huge(_size: u64) -> Result<Object> {
         Err(Error::new(
             ErrorKind::Unsupported,
             "explicit huge-page memory objects (MFD_HUGETLB) exist on Linux only",
         )
         .at("create"))
     }
+}
 
-    /// Nothing is committed in advance here, so nothing can be short.
-    pub(crate) fn shortage(&self, _offset: u64, _len: u64) -> Option<super::Shortage> {
-        None
-    }
-
-    pub(crate) fn commits_on_grow(&self) -> bool {
-        false
-    }
-
-    pub(crate) fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        Err(unsupported_io(
-            "reserving memory for an object in advance (fallocate) is a Linux feature",
-        ))
-    }
-
-    pub(crate) fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        Err(unsupported_io(
-            "releasing an object's memory (hole punching) is a Linux feature",
-        ))
-    }
-
-    pub(crate) fn from_file(file: File, _size: u64, writable: bool) -> Result<Object> {
+impl ObjectOps for Object {
+    fn from_file(file: File, _size: u64, writable: bool) -> Result<Object> {
         Ok(Object {
             fd: OwnedFd::from(file),
             writable,
@@ -428,12 +414,12 @@ impl Object {
         })
     }
 
-    pub(crate) fn len(&self) -> io::Result<u64> {
+    fn len(&self) -> io::Result<u64> {
         rfs::fstat(&self.fd).map(|st| size_of(&st)).map_err(ioerr)
     }
 
     /// Grows the object to `new_len` (never shrinks it): `ftruncate`.
-    pub(crate) fn grow(&self, new_len: u64) -> io::Result<()> {
+    fn grow(&self, new_len: u64) -> io::Result<()> {
         if new_len <= self.len()? {
             return Ok(());
         }
@@ -448,7 +434,7 @@ impl Object {
     }
 
     /// Makes file data and metadata durable (`fsync`); shared memory has nothing to sync to.
-    pub(crate) fn sync_file(&self) -> io::Result<()> {
+    fn sync_file(&self) -> io::Result<()> {
         if self.shm {
             return Ok(());
         }
@@ -456,7 +442,7 @@ impl Object {
     }
 
     /// Named objects are persistent here (see the module documentation).
-    pub(crate) fn lifetime(&self) -> Lifetime {
+    fn lifetime(&self) -> Lifetime {
         if self.named {
             Lifetime::Persistent
         } else {
@@ -464,37 +450,59 @@ impl Object {
         }
     }
 
-    pub(crate) fn writable(&self) -> bool {
+    fn writable(&self) -> bool {
         self.writable
     }
 
     /// `Global\` is a Windows notion.
-    pub(crate) fn global(&self) -> bool {
+    fn global(&self) -> bool {
+        false
+    }
+}
+
+impl CommitOps for Object {
+    fn commits_on_grow(&self) -> bool {
         false
     }
 
-    pub(crate) fn inherit(&self, _backing: Backing, _cmd: &mut Command) -> Result<Inheritance> {
+    fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Err(unsupported_io(
+            "reserving memory for an object in advance (fallocate) is a Linux feature",
+        ))
+    }
+
+    fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Err(unsupported_io(
+            "releasing an object's memory (hole punching) is a Linux feature",
+        ))
+    }
+}
+
+impl HandOver for Object {
+    fn inherit(&self, _backing: Backing, _cmd: &mut Command) -> Result<Inheritance> {
         Err(handing_over("hand over"))
     }
 
-    pub(crate) fn from_inherited(_token: &str) -> Result<(Object, Backing, Option<Name>)> {
+    fn from_inherited(_token: &str) -> Result<(Object, Backing, Option<Name>)> {
         Err(handing_over("take over"))
     }
 
-    pub(crate) fn send(&self, _backing: Backing, _sock: &UnixStream) -> Result<()> {
+    fn send(&self, _backing: Backing, _sock: &UnixStream) -> Result<()> {
         Err(handing_over("send"))
     }
 
-    pub(crate) fn receive(_sock: &UnixStream) -> Result<(Object, Backing, Option<Name>)> {
+    fn receive(_sock: &UnixStream) -> Result<(Object, Backing, Option<Name>)> {
         Err(handing_over("receive"))
     }
+}
 
+impl Maps for Object {
     /// Maps `len` bytes at `offset`.
     ///
     /// # Safety
     /// `offset` is a multiple of the allocation granularity, `len > 0`, and `offset + len` lies
     /// within the object. With `at`, the range is mapped only if nothing is mapped there already.
-    pub(crate) unsafe fn map(
+    unsafe fn map(
         &self,
         offset: u64,
         len: usize,
@@ -518,7 +526,8 @@ impl Object {
             let _ = unsafe { mm::munmap(p, len) };
             return Err(io::Error::from_raw_os_error(Errno::EXIST.raw_os_error()));
         }
-        Ok(RawMap { ptr: p.cast(), len })
+        // SAFETY: `p` is the mapping just made, `len` bytes long, owned by nothing else.
+        Ok(RawMap(unsafe { UnixMap::from_raw(p, len) }))
     }
 }
 
@@ -543,56 +552,26 @@ impl Inheritance {
 }
 
 /// A mapped range, unmapped on drop.
-pub(crate) struct RawMap {
-    ptr: *mut u8,
-    len: usize,
-}
+pub(crate) struct RawMap(UnixMap);
 
-impl RawMap {
-    /// The first byte of the mapping.
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
-        self.ptr
+impl MapOps for RawMap {
+    fn as_ptr(&self) -> *mut u8 {
+        self.0.as_ptr()
     }
 
-    /// The address `offset` bytes into the mapping (no dereference; callers check bounds).
-    fn range(&self, offset: usize) -> *mut c_void {
-        self.ptr.wrapping_add(offset).cast()
-    }
-
-    /// Writes back `[offset, offset + len)` of this mapping; `wait` for `MS_SYNC`.
-    pub(crate) fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()> {
-        super::span(self.len, offset, len)?;
-        if len == 0 {
-            return Ok(());
-        }
-        let flags = if wait {
-            MsyncFlags::SYNC
-        } else {
-            MsyncFlags::ASYNC
-        };
-        // SAFETY: the range lies within this live mapping (caller-checked); msync does not change
-        // memory contents.
-        unsafe { mm::msync(self.range(offset), len, flags) }.map_err(ioerr)
+    fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()> {
+        self.0.flush(offset, len, wait)
     }
 
     /// `madvise` with advice that does not change memory contents; huge-page advice is Linux's.
-    pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
-        super::span(self.len, offset, len)?;
-        use rustix::mm::Advice as M;
-        let advice = match advice {
-            Advice::Normal => M::Normal,
-            Advice::Sequential => M::Sequential,
-            Advice::Random => M::Random,
-            Advice::WillNeed => M::WillNeed,
-            Advice::HugePage | Advice::NoHugePage => {
-                return Err(unsupported_io(
-                    "transparent huge page advice (MADV_HUGEPAGE) is a Linux feature",
-                ))
-            }
-        };
-        // SAFETY: the range lies within this live mapping (caller-checked) and this advice does
-        // not change what the memory holds.
-        unsafe { mm::madvise(self.range(offset), len, advice) }.map_err(ioerr)
+    fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
+        match UnixMap::portable(advice) {
+            // SAFETY: the portable advice does not change what the memory holds.
+            Some(a) => unsafe { self.0.madvise(offset, len, a) },
+            None => Err(unsupported_io(
+                "transparent huge page advice (MADV_HUGEPAGE) is a Linux feature",
+            )),
+        }
     }
 
     /// Advice that discards contents: its effect differs between these systems (macOS's
@@ -600,7 +579,7 @@ impl RawMap {
     ///
     /// # Safety
     /// None needed here (nothing is done); the signature matches the other backends.
-    pub(crate) unsafe fn advise_unchecked(
+    unsafe fn advise_unchecked(
         &self,
         _offset: usize,
         _len: usize,
@@ -612,32 +591,18 @@ impl RawMap {
     }
 
     /// Prefaulting with an error instead of a signal needs `MADV_POPULATE_*` (Linux 5.14).
-    pub(crate) fn populate(&self, _offset: usize, _len: usize, _write: bool) -> io::Result<()> {
+    fn populate(&self, _offset: usize, _len: usize, _write: bool) -> io::Result<()> {
         Err(unsupported_io(
             "prefaulting that reports errors (MADV_POPULATE_READ/WRITE) is a Linux feature",
         ))
     }
 
-    /// Locks the range in memory (`mlock`).
-    pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
-        super::span(self.len, offset, len)?;
-        // SAFETY: in range (caller-checked); locking does not change contents.
-        unsafe { mm::mlock(self.range(offset), len) }.map_err(ioerr)
+    fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.0.lock(offset, len)
     }
 
-    /// Unlocks the range (`munlock`).
-    pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
-        super::span(self.len, offset, len)?;
-        // SAFETY: as for `lock`.
-        unsafe { mm::munlock(self.range(offset), len) }.map_err(ioerr)
-    }
-}
-
-impl Drop for RawMap {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` describe a mapping this RawMap made and owns; every reference into it
-        // borrows the View that owns this RawMap, so none outlives it.
-        let _ = unsafe { mm::munmap(self.ptr.cast(), self.len) };
+    fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.0.unlock(offset, len)
     }
 }
 

@@ -9,6 +9,9 @@
 #![allow(unsafe_code)]
 
 use super::{CreateSpec, Init, OpenSpec};
+use crate::sys::contract::{
+    AnonymousObject, CommitOps, HandOver, MapOps, Maps, NamedObject, ObjectOps,
+};
 use crate::sys::{Error, Result};
 use crate::types::{Access, Advice, Backing, Disposition, Lifetime, ObjectInfo, UncheckedAdvice};
 use crate::Name;
@@ -49,80 +52,100 @@ pub(crate) fn allocation_granularity() -> usize {
 
 pub(crate) struct Object(());
 
-impl Object {
-    pub(crate) fn create(_spec: &CreateSpec<'_>, _init: &mut Init<'_>) -> Result<Object> {
+impl NamedObject for Object {
+    fn create(_spec: &CreateSpec<'_>, _init: &mut Init<'_>) -> Result<Object> {
         unsupported()
     }
-    pub(crate) fn open(_spec: &OpenSpec<'_>) -> Result<Object> {
+
+    fn open(_spec: &OpenSpec<'_>) -> Result<Object> {
         unsupported()
     }
-    pub(crate) fn open_or_create(
+
+    fn open_or_create(
         _c: &CreateSpec<'_>,
         _o: &OpenSpec<'_>,
         _init: &mut Init<'_>,
     ) -> Result<(Object, Disposition)> {
         unsupported()
     }
-    pub(crate) fn anonymous(_size: u64, _commit: bool) -> Result<Object> {
+}
+
+impl AnonymousObject for Object {
+    fn anonymous(_size: u64, _commit: bool) -> Result<Object> {
         unsupported()
     }
-    pub(crate) fn anonymous_huge(_size: u64) -> Result<Object> {
+
+    fn anonymous_huge(_size: u64) -> Result<Object> {
         unsupported()
     }
-    pub(crate) fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        unsupported_io()
-    }
-    pub(crate) fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        unsupported_io()
-    }
-    pub(crate) fn inherit(&self, _backing: Backing, _cmd: &mut Command) -> Result<Inheritance> {
+}
+
+impl ObjectOps for Object {
+    fn from_file(_f: File, _size: u64, _w: bool) -> Result<Object> {
         unsupported()
     }
-    pub(crate) fn from_inherited(_token: &str) -> Result<(Object, Backing, Option<Name>)> {
-        unsupported()
-    }
-    #[cfg(unix)]
-    pub(crate) fn send(
-        &self,
-        _backing: Backing,
-        _sock: &std::os::unix::net::UnixStream,
-    ) -> Result<()> {
-        unsupported()
-    }
-    #[cfg(unix)]
-    pub(crate) fn receive(
-        _sock: &std::os::unix::net::UnixStream,
-    ) -> Result<(Object, Backing, Option<Name>)> {
-        unsupported()
-    }
-    pub(crate) fn from_file(_f: File, _size: u64, _w: bool) -> Result<Object> {
-        unsupported()
-    }
-    pub(crate) fn len(&self) -> io::Result<u64> {
+
+    fn len(&self) -> io::Result<u64> {
         Ok(0)
     }
-    pub(crate) fn grow(&self, _new_len: u64) -> io::Result<()> {
+
+    fn grow(&self, _new_len: u64) -> io::Result<()> {
         unsupported_io()
     }
-    pub(crate) fn shortage(&self, _offset: u64, _len: u64) -> Option<super::Shortage> {
-        None
-    }
-    pub(crate) fn commits_on_grow(&self) -> bool {
-        false
-    }
-    pub(crate) fn sync_file(&self) -> io::Result<()> {
+
+    fn sync_file(&self) -> io::Result<()> {
         Ok(())
     }
-    pub(crate) fn lifetime(&self) -> Lifetime {
+
+    fn lifetime(&self) -> Lifetime {
         Lifetime::Persistent
     }
-    pub(crate) fn writable(&self) -> bool {
+
+    fn writable(&self) -> bool {
         false
     }
-    pub(crate) fn global(&self) -> bool {
+
+    fn global(&self) -> bool {
         false
     }
-    pub(crate) unsafe fn map(
+}
+
+impl CommitOps for Object {
+    fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        unsupported_io()
+    }
+
+    fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        unsupported_io()
+    }
+
+    fn commits_on_grow(&self) -> bool {
+        false
+    }
+}
+
+impl HandOver for Object {
+    fn inherit(&self, _backing: Backing, _cmd: &mut Command) -> Result<Inheritance> {
+        unsupported()
+    }
+
+    fn from_inherited(_token: &str) -> Result<(Object, Backing, Option<Name>)> {
+        unsupported()
+    }
+
+    #[cfg(unix)]
+    fn send(&self, _backing: Backing, _sock: &std::os::unix::net::UnixStream) -> Result<()> {
+        unsupported()
+    }
+
+    #[cfg(unix)]
+    fn receive(_sock: &std::os::unix::net::UnixStream) -> Result<(Object, Backing, Option<Name>)> {
+        unsupported()
+    }
+}
+
+impl Maps for Object {
+    unsafe fn map(
         &self,
         _offset: u64,
         _len: usize,
@@ -151,23 +174,25 @@ pub(crate) struct RawMap {
     len: usize,
 }
 
-impl RawMap {
+impl MapOps for RawMap {
     /// The first byte of the mapping.
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
+    fn as_ptr(&self) -> *mut u8 {
         self.ptr
     }
 }
 
-impl RawMap {
-    pub(crate) fn flush(&self, _offset: usize, _len: usize, _wait: bool) -> io::Result<()> {
+impl MapOps for RawMap {
+    fn flush(&self, _offset: usize, _len: usize, _wait: bool) -> io::Result<()> {
         Ok(())
     }
-    pub(crate) fn advise(&self, _offset: usize, _len: usize, _advice: Advice) -> io::Result<()> {
+
+    fn advise(&self, _offset: usize, _len: usize, _advice: Advice) -> io::Result<()> {
         unsupported_io()
     }
+
     /// # Safety
     /// None needed (nothing is done); the signature matches the other backends.
-    pub(crate) unsafe fn advise_unchecked(
+    unsafe fn advise_unchecked(
         &self,
         _offset: usize,
         _len: usize,
@@ -175,13 +200,16 @@ impl RawMap {
     ) -> io::Result<()> {
         unsupported_io()
     }
-    pub(crate) fn populate(&self, _offset: usize, _len: usize, _write: bool) -> io::Result<()> {
+
+    fn populate(&self, _offset: usize, _len: usize, _write: bool) -> io::Result<()> {
         unsupported_io()
     }
-    pub(crate) fn lock(&self, _offset: usize, _len: usize) -> io::Result<()> {
+
+    fn lock(&self, _offset: usize, _len: usize) -> io::Result<()> {
         unsupported_io()
     }
-    pub(crate) fn unlock(&self, _offset: usize, _len: usize) -> io::Result<()> {
+
+    fn unlock(&self, _offset: usize, _len: usize) -> io::Result<()> {
         unsupported_io()
     }
 }

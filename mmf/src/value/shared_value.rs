@@ -1,6 +1,7 @@
 //! The public handle of a shared value: create, open, store, retrieve, wait.
 
 use super::*;
+use crate::sys::contract::*;
 
 /// A named shared value: the latest version of a byte string, stored and retrieved whole by any
 /// number of processes.

@@ -16,6 +16,7 @@ pub use options::ViewOptions;
 use crate::copy;
 use crate::mapping::{Mapping, OpenObject};
 use crate::sys;
+use crate::sys::contract::*;
 use crate::types::{Access, Advice, UncheckedAdvice};
 use crate::{Error, ErrorKind, Offset, Pod, Result};
 

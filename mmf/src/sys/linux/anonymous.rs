@@ -3,13 +3,14 @@
 use super::space::commit;
 use super::Object;
 use crate::error::Detail;
+use crate::sys::contract::AnonymousObject;
 use crate::sys::{Error, Result};
 use crate::ErrorKind;
 use rustix::fd::AsFd;
 use rustix::fs::{self as rfs};
 
-impl Object {
-    pub(crate) fn anonymous(size: u64, commit_now: bool) -> Result<Object> {
+impl AnonymousObject for Object {
+    fn anonymous(size: u64, commit_now: bool) -> Result<Object> {
         let fd = rfs::memfd_create(
             "mmf-anonymous",
             rfs::MemfdFlags::CLOEXEC | rfs::MemfdFlags::ALLOW_SEALING,
@@ -37,7 +38,7 @@ impl Object {
 
     /// An anonymous object on explicit huge pages (`MFD_HUGETLB`): `size` must be a multiple of the
     /// huge page size, and the pages must have been reserved (`vm.nr_hugepages`).
-    pub(crate) fn anonymous_huge(size: u64) -> Result<Object> {
+    fn anonymous_huge(size: u64) -> Result<Object> {
         let fd = rfs::memfd_create(
             "mmf-anonymous-huge",
             rfs::MemfdFlags::CLOEXEC | rfs::MemfdFlags::HUGETLB,

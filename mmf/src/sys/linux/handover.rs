@@ -10,6 +10,7 @@
 use super::named::named_object;
 use super::{ident, ioerr, is_regular, Object};
 use crate::error::Detail;
+use crate::sys::contract::HandOver;
 use crate::sys::{backing_tag, parse_backing, parse_token};
 use crate::sys::{Error, Result};
 use crate::types::Backing;
@@ -22,40 +23,11 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::Command;
 
-impl Object {
-    /// A new descriptor for this object that another process can hold on its own: for a named
-    /// object a fresh open file description with its own shared lock (so the receiver is a holder
-    /// independent of us), otherwise a duplicate. Close-on-exec is set.
-    ///
-    /// Our copy is only ever *closed*, never run through the last-holder check: the receiver
-    /// shares its open file description, and `flock` conversion is not atomic (a failed attempt
-    /// to take the lock exclusively can drop the shared lock, which would be the receiver's).
-    fn transferable(&self) -> Result<OwnedFd> {
-        let fail = |e: Errno| Error::os(e).at("hand over");
-        if self.named.is_none() {
-            return rustix::io::fcntl_dupfd_cloexec(&self.fd, 0).map_err(fail);
-        }
-        let access = if self.writable {
-            OFlags::RDWR
-        } else {
-            OFlags::RDONLY
-        };
-        let proc_path = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&self.fd));
-        let fd = rfs::openat(
-            rfs::CWD,
-            proc_path.as_str(),
-            access | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(fail)?;
-        rfs::flock(&fd, FlockOperation::LockShared).map_err(fail)?;
-        Ok(fd)
-    }
-
+impl HandOver for Object {
     /// Prepares a descriptor that the child spawned from `cmd` inherits. It stays close-on-exec
     /// in this process, so children spawned by other threads do not get it; only `cmd`'s child
     /// clears the flag, between fork and exec.
-    pub(crate) fn inherit(&self, backing: Backing, cmd: &mut Command) -> Result<Inheritance> {
+    fn inherit(&self, backing: Backing, cmd: &mut Command) -> Result<Inheritance> {
         use std::os::unix::process::CommandExt;
         let keep = self.transferable()?;
         let raw = rustix::fd::AsRawFd::as_raw_fd(&keep);
@@ -89,7 +61,7 @@ impl Object {
     /// of object the token says, it allows the access the token claims, and it was inherited
     /// (close-on-exec clear). Only then is it taken: duplicated with close-on-exec and the
     /// inherited number closed. On every error the descriptor is left open and unchanged.
-    pub(crate) fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
+    fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
         let bad = || {
             Error::new(
                 ErrorKind::InvalidInput,
@@ -161,7 +133,7 @@ impl Object {
     }
 
     /// Sends this object over a Unix socket (`SCM_RIGHTS`).
-    pub(crate) fn send(&self, backing: Backing, sock: &UnixStream) -> Result<()> {
+    fn send(&self, backing: Backing, sock: &UnixStream) -> Result<()> {
         use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
         let keep = self.transferable()?;
         let header = [
@@ -182,7 +154,7 @@ impl Object {
     }
 
     /// Receives an object sent with `send`.
-    pub(crate) fn receive(sock: &UnixStream) -> Result<(Object, Backing, Option<Name>)> {
+    fn receive(sock: &UnixStream) -> Result<(Object, Backing, Option<Name>)> {
         use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
         let mut header = [0u8; 6];
         let mut space = [0u8; rustix::cmsg_space!(ScmRights(4))];
@@ -217,6 +189,37 @@ impl Object {
         let st = rfs::fstat(&fd).map_err(|e| Error::os(e).at("receive"))?;
         let checked = inspect(fd.as_fd(), &st, backing, header[5] != 0, "receive")?;
         Ok(checked.into_object(fd))
+    }
+}
+
+impl Object {
+    /// A new descriptor for this object that another process can hold on its own: for a named
+    /// object a fresh open file description with its own shared lock (so the receiver is a holder
+    /// independent of us), otherwise a duplicate. Close-on-exec is set.
+    ///
+    /// Our copy is only ever *closed*, never run through the last-holder check: the receiver
+    /// shares its open file description, and `flock` conversion is not atomic (a failed attempt
+    /// to take the lock exclusively can drop the shared lock, which would be the receiver's).
+    fn transferable(&self) -> Result<OwnedFd> {
+        let fail = |e: Errno| Error::os(e).at("hand over");
+        if self.named.is_none() {
+            return rustix::io::fcntl_dupfd_cloexec(&self.fd, 0).map_err(fail);
+        }
+        let access = if self.writable {
+            OFlags::RDWR
+        } else {
+            OFlags::RDONLY
+        };
+        let proc_path = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&self.fd));
+        let fd = rfs::openat(
+            rfs::CWD,
+            proc_path.as_str(),
+            access | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(fail)?;
+        rfs::flock(&fd, FlockOperation::LockShared).map_err(fail)?;
+        Ok(fd)
     }
 }
 

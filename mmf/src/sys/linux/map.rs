@@ -8,20 +8,22 @@
 #![allow(unsafe_code)]
 
 use super::{ioerr, Object};
+use crate::sys::contract::{MapOps, Maps};
+use crate::sys::unix_map::UnixMap;
 use crate::types::{Access, Advice, UncheckedAdvice};
 use rustix::fd::AsFd;
 use rustix::io::Errno;
-use rustix::mm::{self, MapFlags, MsyncFlags, ProtFlags};
+use rustix::mm::{self, MapFlags, ProtFlags};
 use std::ffi::c_void;
 use std::io;
 
-impl Object {
+impl Maps for Object {
     /// Maps `len` bytes at `offset`.
     ///
     /// # Safety
     /// `offset` is a multiple of the allocation granularity, `len > 0`, and `offset + len` lies
     /// within the object. With `at`, the range is mapped only if nothing is mapped there already.
-    pub(crate) unsafe fn map(
+    unsafe fn map(
         &self,
         offset: u64,
         len: usize,
@@ -51,8 +53,8 @@ impl Object {
             return Err(io::Error::from_raw_os_error(Errno::EXIST.raw_os_error()));
         }
         Ok(RawMap {
-            ptr: p.cast(),
-            len,
+            // SAFETY: `p` is the mapping just made, `len` bytes long, owned by nothing else.
+            map: unsafe { UnixMap::from_raw(p, len) },
             offset,
             access,
         })
@@ -61,22 +63,20 @@ impl Object {
 
 /// A mapped range, unmapped on drop.
 pub(crate) struct RawMap {
-    ptr: *mut u8,
-    len: usize,
+    map: UnixMap,
     /// The object offset it maps and how (to map a page back after a fault; see `fault.rs`).
     offset: u64,
     access: Access,
 }
 
-impl RawMap {
-    /// The first byte of the mapping.
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
-        self.ptr
+impl MapOps for RawMap {
+    fn as_ptr(&self) -> *mut u8 {
+        self.map.as_ptr()
     }
 
     /// Runs `f`, which accesses `len` bytes at `offset` of this mapping of `object`, catching
     /// `SIGBUS` there (see `fault.rs`). At most `MAX_GUARD_PAGES` pages, inside the mapping.
-    pub(crate) fn guard<R>(
+    fn guard<R>(
         &self,
         object: &Object,
         offset: usize,
@@ -86,21 +86,9 @@ impl RawMap {
         super::fault::guarded(&self.target(object), offset, len, f)
     }
 
-    #[inline]
-    fn target<'a>(&self, object: &'a Object) -> super::fault::Target<'a> {
-        super::fault::Target {
-            fd: object.fd.as_fd(),
-            base: self.ptr,
-            len: self.len,
-            file_offset: self.offset,
-            writable: self.access != Access::ReadOnly,
-            private: self.access == Access::CopyOnWrite,
-        }
-    }
-
     /// Calls `f(position, length)` for pieces of `len` bytes at `offset` of this mapping, each
     /// under its own guard (see `fault.rs`); stops at the first piece that faulted.
-    pub(crate) fn guard_each(
+    fn guard_each(
         &self,
         object: &Object,
         offset: usize,
@@ -109,115 +97,87 @@ impl RawMap {
     ) -> std::result::Result<(), crate::sys::Fault> {
         super::fault::guarded_each(&self.target(object), offset, len, f)
     }
-}
 
-impl RawMap {
-    /// Writes back `[offset, offset + len)` of this mapping; `wait` for `MS_SYNC`.
-    /// `offset` must be page-aligned and the range within the mapping (checked by the caller).
-    pub(crate) fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()> {
-        crate::sys::span(self.len, offset, len)?;
-        if len == 0 {
-            return Ok(());
-        }
-        let flags = if wait {
-            MsyncFlags::SYNC
-        } else {
-            MsyncFlags::ASYNC
-        };
-        // SAFETY: the range lies within this live mapping (caller-checked); msync does not change
-        // memory contents.
-        unsafe { mm::msync(self.ptr.add(offset).cast(), len, flags) }.map_err(ioerr)
-    }
-}
-
-impl RawMap {
-    /// The address `offset` bytes into the mapping (no dereference; callers check bounds).
-    fn range(&self, offset: usize) -> *mut c_void {
-        self.ptr.wrapping_add(offset).cast()
+    fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()> {
+        self.map.flush(offset, len, wait)
     }
 
-    /// `madvise` with advice that does not change memory contents.
-    pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
-        crate::sys::span(self.len, offset, len)?;
-        use rustix::mm::Advice as M;
+    /// `madvise` with advice that does not change memory contents, transparent huge pages
+    /// included.
+    fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
         let advice = match advice {
-            Advice::Normal => M::Normal,
-            Advice::Sequential => M::Sequential,
-            Advice::Random => M::Random,
-            Advice::WillNeed => M::WillNeed,
-            Advice::HugePage => M::LinuxHugepage,
-            Advice::NoHugePage => M::LinuxNoHugepage,
+            Advice::HugePage => mm::Advice::LinuxHugepage,
+            Advice::NoHugePage => mm::Advice::LinuxNoHugepage,
+            other => match UnixMap::portable(other) {
+                Some(a) => a,
+                None => return Err(io::ErrorKind::Unsupported.into()),
+            },
         };
-        // SAFETY: the range lies within this live mapping (caller-checked) and this advice does
-        // not change what the memory holds.
-        unsafe { mm::madvise(self.range(offset), len, advice) }.map_err(ioerr)
+        // SAFETY: none of these change what the memory holds.
+        unsafe { self.map.madvise(offset, len, advice) }
     }
 
     /// `madvise` with advice that may discard contents.
     ///
     /// # Safety
     /// Nobody may hold a reference into the range that assumes its contents do not change.
-    pub(crate) unsafe fn advise_unchecked(
+    unsafe fn advise_unchecked(
         &self,
         offset: usize,
         len: usize,
         advice: UncheckedAdvice,
     ) -> io::Result<()> {
-        crate::sys::span(self.len, offset, len)?;
-        use rustix::mm::Advice as M;
         let advice = match advice {
-            UncheckedAdvice::DontNeed => M::LinuxDontNeed,
-            UncheckedAdvice::Remove => M::LinuxRemove,
+            UncheckedAdvice::DontNeed => mm::Advice::LinuxDontNeed,
+            UncheckedAdvice::Remove => mm::Advice::LinuxRemove,
         };
-        // SAFETY: in range (caller-checked); the content change is the caller's responsibility.
-        unsafe { mm::madvise(self.range(offset), len, advice) }.map_err(ioerr)
+        // SAFETY: requirements forwarded to the caller.
+        unsafe { self.map.madvise(offset, len, advice) }
     }
 
     /// Prefaults the range (`MADV_POPULATE_READ`/`_WRITE`, Linux 5.14): an error, not a signal,
     /// if memory cannot be provided.
-    pub(crate) fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()> {
-        crate::sys::span(self.len, offset, len)?;
-        use rustix::mm::Advice;
+    fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()> {
         let advice = if write {
-            Advice::LinuxPopulateWrite
+            mm::Advice::LinuxPopulateWrite
         } else {
-            Advice::LinuxPopulateRead
+            mm::Advice::LinuxPopulateRead
         };
-        // SAFETY: in range (caller-checked); populating does not change contents (write-populate
-        // only makes pages writable-present, as a write of the same bytes would).
-        match unsafe { mm::madvise(self.range(offset), len, advice) } {
+        // SAFETY: populating does not change contents (write-populate only makes pages
+        // writable-present, as a write of the same bytes would).
+        match unsafe { self.map.madvise(offset, len, advice) } {
             Ok(()) => Ok(()),
             // EFAULT: the backing store could not provide a page (a full tmpfs, say).
-            Err(e) if e == Errno::FAULT => {
+            Err(e) if e.raw_os_error() == Some(Errno::FAULT.raw_os_error()) => {
                 Err(io::Error::from_raw_os_error(Errno::NOSPC.raw_os_error()))
             }
-            Err(e) if e == Errno::INVAL => Err(io::Error::new(
+            Err(e) if e.raw_os_error() == Some(Errno::INVAL.raw_os_error()) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "prefaulting needs Linux 5.14 (MADV_POPULATE_READ/WRITE)",
             )),
-            Err(e) => Err(ioerr(e)),
+            Err(e) => Err(e),
         }
     }
 
-    /// Locks the range in memory (`mlock`).
-    pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
-        crate::sys::span(self.len, offset, len)?;
-        // SAFETY: in range (caller-checked); locking does not change contents.
-        unsafe { mm::mlock(self.range(offset), len) }.map_err(ioerr)
+    fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.map.lock(offset, len)
     }
 
-    /// Unlocks the range (`munlock`).
-    pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
-        crate::sys::span(self.len, offset, len)?;
-        // SAFETY: as for `lock`.
-        unsafe { mm::munlock(self.range(offset), len) }.map_err(ioerr)
+    fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.map.unlock(offset, len)
     }
 }
 
-impl Drop for RawMap {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` describe a mapping this RawMap made and owns; every reference into it
-        // borrows the View that owns this RawMap, so none outlives it.
-        let _ = unsafe { mm::munmap(self.ptr.cast(), self.len) };
+impl RawMap {
+    #[inline]
+    fn target<'a>(&self, object: &'a Object) -> super::fault::Target<'a> {
+        super::fault::Target {
+            fd: object.fd.as_fd(),
+            base: self.map.as_ptr(),
+            len: self.map.len(),
+            file_offset: self.offset,
+            writable: self.access != Access::ReadOnly,
+            private: self.access == Access::CopyOnWrite,
+        }
     }
 }

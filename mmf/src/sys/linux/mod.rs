@@ -65,6 +65,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use self::space::commit;
+use crate::sys::contract::ObjectOps;
 
 mod anonymous;
 mod commit_limit;
@@ -212,8 +213,8 @@ fn made_by_mmf(fd: BorrowedFd<'_>, st: &rfs::Stat) -> bool {
     rfs::fgetxattr(fd, XATTR_LIFETIME, &mut buf).is_ok()
 }
 
-impl Object {
-    pub(crate) fn from_file(file: File, _size: u64, writable: bool) -> Result<Object> {
+impl ObjectOps for Object {
+    fn from_file(file: File, _size: u64, writable: bool) -> Result<Object> {
         Ok(Object {
             fd: OwnedFd::from(file),
             writable,
@@ -222,12 +223,12 @@ impl Object {
         })
     }
 
-    pub(crate) fn len(&self) -> io::Result<u64> {
+    fn len(&self) -> io::Result<u64> {
         rfs::fstat(&self.fd).map(|st| size_of(&st)).map_err(ioerr)
     }
 
     /// Grows the object to `new_len` (never shrinks it).
-    pub(crate) fn grow(&self, new_len: u64) -> io::Result<()> {
+    fn grow(&self, new_len: u64) -> io::Result<()> {
         let cur = self.len()?;
         if new_len <= cur {
             return Ok(());
@@ -240,23 +241,23 @@ impl Object {
     }
 
     /// Makes file data and metadata durable (`fsync`).
-    pub(crate) fn sync_file(&self) -> io::Result<()> {
+    fn sync_file(&self) -> io::Result<()> {
         rfs::fsync(&self.fd).map_err(ioerr)
     }
 
-    pub(crate) fn lifetime(&self) -> Lifetime {
+    fn lifetime(&self) -> Lifetime {
         self.named
             .as_ref()
             .map(|n| n.lifetime)
             .unwrap_or(Lifetime::Handle)
     }
 
-    pub(crate) fn writable(&self) -> bool {
+    fn writable(&self) -> bool {
         self.writable
     }
 
     /// Linux has one namespace (the directory); `Global\` is a Windows notion.
-    pub(crate) fn global(&self) -> bool {
+    fn global(&self) -> bool {
         false
     }
 }

@@ -8,6 +8,7 @@ use super::{
     Object, HANDLE_BIT, TMP_PREFIX, XATTR_LIFETIME,
 };
 use crate::error::Detail;
+use crate::sys::contract::NamedObject;
 use crate::sys::{CreateSpec, Init, OpenSpec};
 use crate::sys::{Error, Result};
 use crate::types::{Disposition, Lifetime};
@@ -384,8 +385,8 @@ pub(super) fn not_found(dir: &Path) -> Error {
     Error::new(ErrorKind::NotFound, Detail::NotFoundIn(dir.to_owned())).at("open")
 }
 
-impl Object {
-    pub(crate) fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
+impl NamedObject for Object {
+    fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
         let dir = resolve_dir(spec.dir);
         let path = dir.join(spec.name.as_str());
         let mut tmp = build_tmp(spec, &dir)?;
@@ -402,7 +403,7 @@ impl Object {
         Err(Error::new(ErrorKind::AlreadyExists, Detail::ExistsIn(dir)).at("create"))
     }
 
-    pub(crate) fn open(spec: &OpenSpec<'_>) -> Result<Object> {
+    fn open(spec: &OpenSpec<'_>) -> Result<Object> {
         let dir = resolve_dir(spec.dir);
         match try_open(spec, &dir)? {
             Some(o) => Ok(o),
@@ -410,7 +411,7 @@ impl Object {
         }
     }
 
-    pub(crate) fn open_or_create(
+    fn open_or_create(
         c: &CreateSpec<'_>,
         o: &OpenSpec<'_>,
         init: &mut Init<'_>,

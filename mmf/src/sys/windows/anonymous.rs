@@ -8,13 +8,14 @@
 
 use super::named::protection;
 use super::{last_error, owned, split64, unsupported, Object};
+use crate::sys::contract::AnonymousObject;
 use crate::sys::{Error, Result};
 use windows_sys::Win32::Foundation::INVALID_HANDLE_VALUE;
 use windows_sys::Win32::System::Memory::CreateFileMappingW;
 
-impl Object {
+impl AnonymousObject for Object {
     /// An unnamed pagefile-backed section.
-    pub(crate) fn anonymous(size: u64, commit: bool) -> Result<Object> {
+    fn anonymous(size: u64, commit: bool) -> Result<Object> {
         let (hi, lo) = split64(size);
         // SAFETY: pagefile-backed, unnamed, no security attributes.
         let h = unsafe {
@@ -41,7 +42,7 @@ impl Object {
     }
 
     /// Large-page sections are not offered on Windows.
-    pub(crate) fn anonymous_huge(_size: u64) -> Result<Object> {
+    fn anonymous_huge(_size: u64) -> Result<Object> {
         Err(unsupported(
             "create",
             "large-page sections (SEC_LARGE_PAGES) need SeLockMemoryPrivilege and views at \

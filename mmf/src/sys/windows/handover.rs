@@ -8,6 +8,7 @@
 
 use super::section::query_section;
 use super::{last_error, namespace, owned, raw, Named, Object};
+use crate::sys::contract::HandOver;
 use crate::sys::{backing_tag, parse_token};
 use crate::sys::{Error, Result};
 use crate::types::Backing;
@@ -20,12 +21,12 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
-impl Object {
+impl HandOver for Object {
     /// Duplicates the section handle as inheritable for the child spawned from `_cmd` (Win32
     /// passes every inheritable handle to children created with `bInheritHandles`, which `std`
     /// always sets). The token is `mmf:KIND:ACCESS:HANDLE`, and for a named object
     /// `:NAMESPACE\NAME` after it.
-    pub(crate) fn inherit(&self, backing: Backing, _cmd: &mut Command) -> Result<Inheritance> {
+    fn inherit(&self, backing: Backing, _cmd: &mut Command) -> Result<Inheritance> {
         let section = match &self.section {
             Some(h) => raw(h),
             None => {
@@ -74,7 +75,7 @@ impl Object {
     }
 
     /// Takes over a section handle inherited from the parent, described by `token`.
-    pub(crate) fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
+    fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
         let bad = || {
             Error::new(
                 ErrorKind::InvalidInput,

@@ -8,6 +8,7 @@
 #![allow(unsafe_code)]
 
 use super::{last_error, os_code, page_size, raw, split64, Object};
+use crate::sys::contract::{MapOps, Maps};
 use crate::types::{Access, Advice, UncheckedAdvice};
 use std::ffi::c_void;
 use std::io;
@@ -22,7 +23,7 @@ use windows_sys::Win32::System::Memory::{
 };
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
-impl Object {
+impl Maps for Object {
     /// Maps `len` bytes at `offset` (`MapViewOfFileEx`), committing them first for a
     /// `SEC_RESERVE` section.
     ///
@@ -30,7 +31,7 @@ impl Object {
     /// `offset` is a multiple of the allocation granularity, `len > 0`, and `offset + len` lies
     /// within the object. With `at`, Windows maps only if the range is free; it never replaces
     /// an existing mapping.
-    pub(crate) unsafe fn map(
+    unsafe fn map(
         &self,
         offset: u64,
         len: usize,
@@ -132,19 +133,10 @@ fn prefetch_fn() -> Option<PrefetchFn> {
     Some(unsafe { std::mem::transmute::<*mut c_void, PrefetchFn>(f) })
 }
 
-impl RawMap {
+impl MapOps for RawMap {
     /// The first byte of the mapping.
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
+    fn as_ptr(&self) -> *mut u8 {
         self.ptr
-    }
-}
-
-impl RawMap {
-    fn at(&self, offset: usize) -> *const c_void {
-        debug_assert!(offset <= self.len);
-        // SAFETY: callers pass an offset within the view (checked by the core), so the pointer
-        // stays inside this live view.
-        unsafe { self.ptr.add(offset) as *const c_void }
     }
 
     /// Access-pattern advice. Windows has no per-range readahead hints for views, so `Normal`,
@@ -152,7 +144,7 @@ impl RawMap {
     /// range in (`PrefetchVirtualMemory`, Windows 8 and later; nothing on older systems);
     /// transparent huge pages do not exist on Windows, so `NoHugePage` holds already and
     /// `HugePage` is `Unsupported`.
-    pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
+    fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
         crate::sys::span(self.len, offset, len)?;
         match advice {
             Advice::Normal | Advice::Sequential | Advice::Random => Ok(()),
@@ -189,7 +181,7 @@ impl RawMap {
     ///
     /// # Safety
     /// Nobody may hold a reference into the range that assumes its contents do not change.
-    pub(crate) unsafe fn advise_unchecked(
+    unsafe fn advise_unchecked(
         &self,
         offset: usize,
         len: usize,
@@ -222,7 +214,7 @@ impl RawMap {
     /// add of zero, which makes the page present and writable without changing any byte, even
     /// while other processes write. Pagefile-backed sections are charged at creation (or at
     /// mapping, for `SEC_RESERVE`), so this cannot run out of memory.
-    pub(crate) fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()> {
+    fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()> {
         crate::sys::span(self.len, offset, len)?;
         let page = page_size();
         let mut at = offset;
@@ -243,7 +235,7 @@ impl RawMap {
 
     /// `VirtualLock`: the pages stay resident. Windows limits this to the process's minimum
     /// working set (`ERROR_WORKING_SET_QUOTA`).
-    pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
         crate::sys::span(self.len, offset, len)?;
         // SAFETY: a range inside this live view; locking does not change contents.
         if unsafe { VirtualLock(self.at(offset), len) } == 0 {
@@ -253,7 +245,7 @@ impl RawMap {
     }
 
     /// `VirtualUnlock`.
-    pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
         crate::sys::span(self.len, offset, len)?;
         // SAFETY: as for `lock`.
         if unsafe { VirtualUnlock(self.at(offset), len) } == 0 {
@@ -264,7 +256,7 @@ impl RawMap {
 
     /// `FlushViewOfFile` on `[offset, offset + len)` of this view. Windows starts the writes and
     /// returns; `wait` changes nothing (durability needs `FlushFileBuffers`, see `sync_file`).
-    pub(crate) fn flush(&self, offset: usize, len: usize, _wait: bool) -> io::Result<()> {
+    fn flush(&self, offset: usize, len: usize, _wait: bool) -> io::Result<()> {
         crate::sys::span(self.len, offset, len)?;
         if len == 0 {
             // FlushViewOfFile treats 0 as "to the end of the view".
@@ -277,6 +269,15 @@ impl RawMap {
             return Err(last_error());
         }
         Ok(())
+    }
+}
+
+impl RawMap {
+    fn at(&self, offset: usize) -> *const c_void {
+        debug_assert!(offset <= self.len);
+        // SAFETY: callers pass an offset within the view (checked by the core), so the pointer
+        // stays inside this live view.
+        unsafe { self.ptr.add(offset) as *const c_void }
     }
 }
 

@@ -52,6 +52,7 @@
 //! states the invariant it relies on; handles are owned by `OwnedHandle` as soon as they exist.
 #![allow(unsafe_code)]
 
+use crate::sys::contract::{CommitOps, ObjectOps};
 use crate::sys::{Error, Result};
 use crate::types::Lifetime;
 use crate::{ErrorKind, Name};
@@ -195,37 +196,11 @@ fn no_dir(op: &'static str) -> Error {
     )
 }
 
-impl Object {
-    /// Windows enforces its commit limit itself (`ERROR_COMMITMENT_LIMIT` when a view commits).
-    pub(crate) fn shortage(&self, _offset: u64, _len: u64) -> Option<crate::sys::Shortage> {
-        None
-    }
-
-    /// Sections never grow in place on Windows (see `grow`).
-    pub(crate) fn commits_on_grow(&self) -> bool {
-        false
-    }
-
-    /// Every page a view covers was committed when the view was mapped (see `map`), and the
-    /// core commits only ranges inside a view, so there is nothing left to do. (Committing only
-    /// on demand would let a safe read of an uncommitted page of a `SEC_RESERVE` view crash the
-    /// process with an access violation.)
-    pub(crate) fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        Ok(())
-    }
-
-    /// Windows cannot decommit a section's pages, nor punch holes through a mapping.
-    pub(crate) fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "committed pages of a Windows section cannot be decommitted until the section closes",
-        ))
-    }
-
+impl ObjectOps for Object {
     /// A section over `file` of `size` bytes (the file is at least that long). Win32 cannot map
     /// an empty file, so an empty file gets no section: its only views have length 0, which the
     /// core makes without calling `map`.
-    pub(crate) fn from_file(file: File, size: u64, writable: bool) -> Result<Object> {
+    fn from_file(file: File, size: u64, writable: bool) -> Result<Object> {
         if size == 0 {
             return Ok(Object {
                 section: None,
@@ -280,12 +255,12 @@ impl Object {
     }
 
     /// The section's size: fixed for its whole life.
-    pub(crate) fn len(&self) -> io::Result<u64> {
+    fn len(&self) -> io::Result<u64> {
         Ok(self.size)
     }
 
     /// Sections cannot grow; a size within the current one is already satisfied.
-    pub(crate) fn grow(&self, new_len: u64) -> io::Result<()> {
+    fn grow(&self, new_len: u64) -> io::Result<()> {
         if new_len <= self.size {
             return Ok(());
         }
@@ -297,7 +272,7 @@ impl Object {
 
     /// `FlushFileBuffers` on the file (nothing for memory-backed objects, or for a file-backed
     /// object handed over by inheritance, whose file handle stayed with the parent).
-    pub(crate) fn sync_file(&self) -> io::Result<()> {
+    fn sync_file(&self) -> io::Result<()> {
         match &self.file {
             Some(f) => f.sync_all(),
             None => Ok(()),
@@ -305,17 +280,40 @@ impl Object {
     }
 
     /// Always [`Lifetime::Handle`]: the only lifetime Windows has.
-    pub(crate) fn lifetime(&self) -> Lifetime {
+    fn lifetime(&self) -> Lifetime {
         Lifetime::Handle
     }
 
-    pub(crate) fn writable(&self) -> bool {
+    fn writable(&self) -> bool {
         self.writable
     }
 
     /// Whether the name lives in the `Global\` namespace (where shared values must also keep
     /// their notification objects).
-    pub(crate) fn global(&self) -> bool {
+    fn global(&self) -> bool {
         self.named.as_ref().map_or(false, |n| n.global)
+    }
+}
+
+impl CommitOps for Object {
+    /// Sections never grow in place on Windows (see `grow`).
+    fn commits_on_grow(&self) -> bool {
+        false
+    }
+
+    /// Every page a view covers was committed when the view was mapped (see `map`), and the
+    /// core commits only ranges inside a view, so there is nothing left to do. (Committing only
+    /// on demand would let a safe read of an uncommitted page of a `SEC_RESERVE` view crash the
+    /// process with an access violation.)
+    fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Windows cannot decommit a section's pages, nor punch holes through a mapping.
+    fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "committed pages of a Windows section cannot be decommitted until the section closes",
+        ))
     }
 }

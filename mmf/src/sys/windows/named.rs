@@ -14,6 +14,7 @@ use super::{
     Object,
 };
 use crate::error::Detail;
+use crate::sys::contract::NamedObject;
 use crate::sys::{CreateSpec, Init, OpenSpec};
 use crate::sys::{Error, Result};
 use crate::types::{Disposition, Lifetime, Permissions};
@@ -192,39 +193,9 @@ pub(super) fn not_found(global: bool, op: &'static str) -> Error {
     Error::new(ErrorKind::NotFound, Detail::NotFoundInNamespace(ns)).at(op)
 }
 
-impl Object {
-    /// A second handle to the same section (not inheritable), for the creator's initialiser.
-    pub(super) fn duplicate(&self) -> Result<Object> {
-        let section = match &self.section {
-            Some(h) => Some(h.try_clone().map_err(|e| Error::os(e).at("create"))?),
-            None => None,
-        };
-        Ok(Object {
-            section,
-            size: self.size,
-            writable: self.writable,
-            reserve: self.reserve,
-            file: None,
-            named: None,
-        })
-    }
-
-    fn created(h: OwnedHandle, spec: &CreateSpec<'_>) -> Object {
-        Object {
-            section: Some(h),
-            size: spec.size,
-            writable: true,
-            reserve: !spec.commit,
-            file: None,
-            named: Some(Named {
-                name: spec.name.clone(),
-                global: spec.global,
-            }),
-        }
-    }
-
+impl NamedObject for Object {
     /// `CreateFileMappingW(INVALID_HANDLE_VALUE, .., NAME)`; `AlreadyExists` if the name existed.
-    pub(crate) fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
+    fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
         check_create(spec, "create")?;
         let (h, existed) = create_section(spec, "create")?;
         if existed {
@@ -242,7 +213,7 @@ impl Object {
     }
 
     /// `OpenFileMappingW`; `NotFound` if no object has the name.
-    pub(crate) fn open(spec: &OpenSpec<'_>) -> Result<Object> {
+    fn open(spec: &OpenSpec<'_>) -> Result<Object> {
         match open_section(spec)? {
             Some(o) => Ok(o),
             None => Err(not_found(spec.global, "open")),
@@ -252,7 +223,7 @@ impl Object {
     /// `CreateFileMappingW`, which opens an existing object atomically and says so with
     /// `ERROR_ALREADY_EXISTS`. An opener then reopens the object with exactly the access `o` asks
     /// for (holding the first handle meanwhile, so the object cannot vanish in between).
-    pub(crate) fn open_or_create(
+    fn open_or_create(
         c: &CreateSpec<'_>,
         o: &OpenSpec<'_>,
         init: &mut Init<'_>,
@@ -283,6 +254,38 @@ impl Object {
                 }
             }
             Err(e) => Err(e),
+        }
+    }
+}
+
+impl Object {
+    /// A second handle to the same section (not inheritable), for the creator's initialiser.
+    pub(super) fn duplicate(&self) -> Result<Object> {
+        let section = match &self.section {
+            Some(h) => Some(h.try_clone().map_err(|e| Error::os(e).at("create"))?),
+            None => None,
+        };
+        Ok(Object {
+            section,
+            size: self.size,
+            writable: self.writable,
+            reserve: self.reserve,
+            file: None,
+            named: None,
+        })
+    }
+
+    fn created(h: OwnedHandle, spec: &CreateSpec<'_>) -> Object {
+        Object {
+            section: Some(h),
+            size: spec.size,
+            writable: true,
+            reserve: !spec.commit,
+            file: None,
+            named: Some(Named {
+                name: spec.name.clone(),
+                global: spec.global,
+            }),
         }
     }
 }
