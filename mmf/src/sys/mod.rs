@@ -122,16 +122,6 @@ pub(crate) use imp::*;
 
 pub(crate) mod contract;
 mod error;
-#[cfg(any(
-    target_os = "linux",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-))]
-mod unix_map;
 #[allow(unused_imports)] // `classify` is for the tests
 pub(crate) use self::error::{classify, os_error, Error, Result};
 
@@ -140,6 +130,19 @@ pub(crate) use self::error::{classify, os_error, Error, Result};
 #[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
 pub(crate) fn fault_epoch() -> u64 {
     0
+}
+
+/// Refuses another user's object unless the opener allowed it (the Unix backends; Windows
+/// compares owner SIDs in `windows/owner.rs`).
+#[cfg(unix)]
+#[allow(dead_code)] // the fallback (Android) opens nothing
+pub(crate) fn check_owner(owner: u32, allow_other_owner: bool) -> Result<()> {
+    let me = rustix::process::geteuid().as_raw();
+    if owner != me && !allow_other_owner {
+        let detail = crate::error::Detail::OtherOwner { owner, me };
+        return Err(Error::new(crate::ErrorKind::PermissionDenied, detail));
+    }
+    Ok(())
 }
 
 /// A guarded access that could not be completed: a page of the range was gone.

@@ -45,21 +45,21 @@
 //! invariant it relies on.
 #![allow(unsafe_code)]
 
+use self::unix_map::UnixMap;
 use super::{CreateSpec, Init, OpenSpec};
 use crate::error::Detail;
+use crate::sys::check_owner;
 use crate::sys::contract::{
     AnonymousObject, CommitOps, HandOver, MapOps, Maps, NamedObject, ObjectOps,
 };
-use crate::sys::unix_map::UnixMap;
 use crate::sys::{Error, Result};
 use crate::types::{Access, Advice, Backing, Disposition, Lifetime, ObjectInfo, UncheckedAdvice};
 use crate::{ErrorKind, Name};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{self as rfs, Mode};
 use rustix::io::Errno;
-use rustix::mm::{self, MapFlags, ProtFlags};
+use rustix::mm::MapFlags;
 use rustix::shm;
-use std::ffi::c_void;
 use std::fs::File;
 use std::io;
 use std::os::unix::net::UnixStream;
@@ -69,6 +69,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 // Blocking notification and process identity, for shared values (see `sys/mod.rs`).
+#[path = "unix_map.rs"]
+mod unix_map;
+
 #[path = "notify_posix.rs"]
 mod notify;
 #[allow(unused_imports)]
@@ -288,17 +291,7 @@ fn try_open(spec: &OpenSpec<'_>, path: &str, op: &'static str) -> Result<Option<
         }
         std::thread::sleep(Duration::from_millis(1));
     };
-    let me = rustix::process::geteuid().as_raw();
-    if st.st_uid != me && !spec.allow_other_owner {
-        return Err(Error::new(
-            ErrorKind::PermissionDenied,
-            Detail::OtherOwner {
-                owner: st.st_uid,
-                me,
-            },
-        )
-        .at(op));
-    }
+    check_owner(st.st_uid, spec.allow_other_owner).map_err(|e| e.at(op))?;
     Ok(Some(Object {
         fd,
         writable: spec.writable,
@@ -497,11 +490,7 @@ impl HandOver for Object {
 }
 
 impl Maps for Object {
-    /// Maps `len` bytes at `offset`.
-    ///
-    /// # Safety
-    /// `offset` is a multiple of the allocation granularity, `len > 0`, and `offset + len` lies
-    /// within the object. With `at`, the range is mapped only if nothing is mapped there already.
+    /// `mmap`; with `at`, the address is only a hint, and a mapping elsewhere is undone.
     unsafe fn map(
         &self,
         offset: u64,
@@ -509,25 +498,10 @@ impl Maps for Object {
         access: Access,
         at: Option<usize>,
     ) -> io::Result<RawMap> {
-        let (prot, flags) = match access {
-            Access::ReadOnly => (ProtFlags::READ, MapFlags::SHARED),
-            Access::ReadWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
-            Access::CopyOnWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE),
-        };
-        // A chosen address is passed as a hint, never with MAP_FIXED (which replaces whatever is
-        // mapped there): the kernel uses the hint only if the range is free, and a mapping that
-        // landed elsewhere is undone and refused.
-        let hint = at.map_or(std::ptr::null_mut(), |a| a as *mut c_void);
-        // SAFETY: a fresh mapping without MAP_FIXED never affects existing memory. Range validity
-        // is forwarded from the caller.
-        let p = unsafe { mm::mmap(hint, len, prot, flags, &self.fd, offset) }.map_err(ioerr)?;
-        if at.is_some() && p != hint {
-            // SAFETY: `p` is the mapping we just made, of `len` bytes, referenced nowhere else.
-            let _ = unsafe { mm::munmap(p, len) };
-            return Err(io::Error::from_raw_os_error(Errno::EXIST.raw_os_error()));
-        }
-        // SAFETY: `p` is the mapping just made, `len` bytes long, owned by nothing else.
-        Ok(RawMap(unsafe { UnixMap::from_raw(p, len) }))
+        // SAFETY: forwarded from the caller; without flags the address is only a hint.
+        let map =
+            unsafe { UnixMap::map(self.fd.as_fd(), offset, len, access, at, MapFlags::empty()) }?;
+        Ok(RawMap(map))
     }
 }
 

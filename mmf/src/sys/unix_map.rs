@@ -9,7 +9,10 @@
 //! this value owns.
 #![allow(unsafe_code)]
 
-use rustix::mm::{self, MsyncFlags};
+use crate::types::Access;
+use rustix::fd::BorrowedFd;
+use rustix::io::Errno;
+use rustix::mm::{self, MapFlags, MsyncFlags, ProtFlags};
 use std::ffi::c_void;
 use std::io;
 
@@ -20,15 +23,44 @@ pub(crate) struct UnixMap {
 }
 
 impl UnixMap {
-    /// Takes ownership of the mapping `ptr`, `len` bytes long.
+    /// Maps `len` bytes of `fd` at `offset` with `access`. With `at`, the mapping goes to that
+    /// address with `fixed` added to the flags (Linux: `MAP_FIXED_NOREPLACE`; elsewhere nothing,
+    /// and the address is only a hint); a mapping that landed elsewhere (the range was taken, or
+    /// an old kernel ignored the flag) is undone and refused with `EEXIST`.
     ///
     /// # Safety
-    /// `ptr` and `len` are what a successful `mmap` returned, and nothing else unmaps it.
-    pub(crate) unsafe fn from_raw(ptr: *mut c_void, len: usize) -> UnixMap {
-        UnixMap {
-            ptr: ptr.cast(),
-            len,
+    /// `offset + len` lies within the object `fd` refers to, and `fixed` never replaces an
+    /// existing mapping (it is not `MAP_FIXED`).
+    pub(crate) unsafe fn map(
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        len: usize,
+        access: Access,
+        at: Option<usize>,
+        fixed: MapFlags,
+    ) -> io::Result<UnixMap> {
+        let (prot, mut flags) = match access {
+            Access::ReadOnly => (ProtFlags::READ, MapFlags::SHARED),
+            Access::ReadWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
+            Access::CopyOnWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE),
+        };
+        let hint = match at {
+            Some(a) => {
+                flags |= fixed;
+                a as *mut c_void
+            }
+            None => std::ptr::null_mut(),
+        };
+        // SAFETY: a fresh mapping that replaces nothing (no MAP_FIXED: a hint, or
+        // FIXED_NOREPLACE, with which the kernel refuses an occupied range), so no existing
+        // memory is affected. Range validity is forwarded from the caller.
+        let p = unsafe { mm::mmap(hint, len, prot, flags, fd, offset) }?;
+        if at.is_some() && p != hint {
+            // SAFETY: `p` is the mapping we just made, of `len` bytes, referenced nowhere else.
+            let _ = unsafe { mm::munmap(p, len) };
+            return Err(io::Error::from_raw_os_error(Errno::EXIST.raw_os_error()));
         }
+        Ok(UnixMap { ptr: p.cast(), len })
     }
 
     /// The first byte of the mapping.
@@ -44,7 +76,7 @@ impl UnixMap {
 
     /// The address of `[offset, offset + len)`, which must lie within the mapping.
     pub(crate) fn range(&self, offset: usize, len: usize) -> io::Result<*mut c_void> {
-        super::span(self.len, offset, len)?;
+        crate::sys::span(self.len, offset, len)?;
         Ok(self.ptr.wrapping_add(offset).cast())
     }
 

@@ -7,22 +7,17 @@
 
 #![allow(unsafe_code)]
 
-use super::{ioerr, Object};
+use super::unix_map::UnixMap;
+use super::Object;
 use crate::sys::contract::{MapOps, Maps};
-use crate::sys::unix_map::UnixMap;
 use crate::types::{Access, Advice, UncheckedAdvice};
 use rustix::fd::AsFd;
 use rustix::io::Errno;
-use rustix::mm::{self, MapFlags, ProtFlags};
-use std::ffi::c_void;
+use rustix::mm::{self, MapFlags};
 use std::io;
 
 impl Maps for Object {
-    /// Maps `len` bytes at `offset`.
-    ///
-    /// # Safety
-    /// `offset` is a multiple of the allocation granularity, `len > 0`, and `offset + len` lies
-    /// within the object. With `at`, the range is mapped only if nothing is mapped there already.
+    /// `mmap`; with `at`, `MAP_FIXED_NOREPLACE`, so nothing mapped is replaced.
     unsafe fn map(
         &self,
         offset: u64,
@@ -30,31 +25,19 @@ impl Maps for Object {
         access: Access,
         at: Option<usize>,
     ) -> io::Result<RawMap> {
-        let (prot, mut flags) = match access {
-            Access::ReadOnly => (ProtFlags::READ, MapFlags::SHARED),
-            Access::ReadWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
-            Access::CopyOnWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE),
-        };
-        let hint = match at {
-            Some(a) => {
-                flags |= MapFlags::FIXED_NOREPLACE;
-                a as *mut c_void
-            }
-            None => std::ptr::null_mut(),
-        };
-        // SAFETY: a fresh mapping; with FIXED_NOREPLACE the kernel refuses to replace anything
-        // already mapped, so no existing memory is affected. Range validity is forwarded from the
-        // caller.
-        let p = unsafe { mm::mmap(hint, len, prot, flags, &self.fd, offset) }.map_err(ioerr)?;
-        if at.is_some() && p != hint {
-            // A kernel older than 4.17 ignores FIXED_NOREPLACE and treats the address as a hint.
-            // SAFETY: `p` is the mapping we just made, of `len` bytes, referenced nowhere else.
-            let _ = unsafe { mm::munmap(p, len) };
-            return Err(io::Error::from_raw_os_error(Errno::EXIST.raw_os_error()));
-        }
+        // SAFETY: forwarded from the caller; FIXED_NOREPLACE never replaces a mapping.
+        let map = unsafe {
+            UnixMap::map(
+                self.fd.as_fd(),
+                offset,
+                len,
+                access,
+                at,
+                MapFlags::FIXED_NOREPLACE,
+            )
+        }?;
         Ok(RawMap {
-            // SAFETY: `p` is the mapping just made, `len` bytes long, owned by nothing else.
-            map: unsafe { UnixMap::from_raw(p, len) },
+            map,
             offset,
             access,
         })

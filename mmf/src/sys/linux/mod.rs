@@ -78,6 +78,9 @@ mod namespace;
 mod notify;
 mod proc_locks;
 mod space;
+// The mmap range, shared with the POSIX backend.
+#[path = "../unix_map.rs"]
+mod unix_map;
 
 pub(crate) use self::handover::Inheritance;
 pub(crate) use self::map::RawMap;

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::error::Detail;
 use crate::sys::contract::NamedObject;
-use crate::sys::{CreateSpec, Init, OpenSpec};
+use crate::sys::{check_owner, CreateSpec, Init, OpenSpec};
 use crate::sys::{Error, Result};
 use crate::types::{Disposition, Lifetime};
 use crate::ErrorKind;
@@ -366,17 +366,7 @@ fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
             // Removed while we were opening it: look again.
             continue;
         }
-        let me = rustix::process::geteuid().as_raw();
-        if st.st_uid != me && !spec.allow_other_owner {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                Detail::OtherOwner {
-                    owner: st.st_uid,
-                    me,
-                },
-            )
-            .at("open"));
-        }
+        check_owner(st.st_uid, spec.allow_other_owner).map_err(|e| e.at("open"))?;
         return Ok(Some(named_object(fd, &st, path, spec.writable)));
     }
 }

@@ -24,13 +24,8 @@ use windows_sys::Win32::System::Memory::{
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
 impl Maps for Object {
-    /// Maps `len` bytes at `offset` (`MapViewOfFileEx`), committing them first for a
-    /// `SEC_RESERVE` section.
-    ///
-    /// # Safety
-    /// `offset` is a multiple of the allocation granularity, `len > 0`, and `offset + len` lies
-    /// within the object. With `at`, Windows maps only if the range is free; it never replaces
-    /// an existing mapping.
+    /// `MapViewOfFileEx`, committing the pages first for a `SEC_RESERVE` section. With `at`,
+    /// Windows maps only if the range is free; it never replaces an existing mapping.
     unsafe fn map(
         &self,
         offset: u64,
