@@ -179,9 +179,7 @@ impl MapOps for RawMap {
     fn as_ptr(&self) -> *mut u8 {
         self.ptr
     }
-}
 
-impl MapOps for RawMap {
     fn flush(&self, _offset: usize, _len: usize, _wait: bool) -> io::Result<()> {
         Ok(())
     }
