@@ -54,6 +54,7 @@ impl Error {
     }
 
     /// Names the step that failed, where it differs from the caller's operation.
+    #[allow(dead_code)] // unused by the fallback backend
     pub(crate) fn at(mut self, op: &'static str) -> Error {
         self.op = Some(op);
         self
