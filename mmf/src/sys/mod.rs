@@ -4,23 +4,25 @@
 //!
 //! | backend | targets | notification |
 //! |---|---|---|
-//! | `linux/` | Linux: `named.rs` (objects in `/dev/shm`, built unnamed with `O_TMPFILE` and published with `linkat`), `anonymous.rs` (memfd), `space.rs` (`fallocate`) and `commit_limit.rs`, `map.rs` (`mmap`, `RawMap`) with the `SIGBUS` guards of `fault.rs`, `handover.rs` (inheritance, `SCM_RIGHTS`), `namespace.rs` (`remove`, `list`, `gc`) with `proc_locks.rs` (`flock` holders) | `linux/notify.rs`: a shared futex |
+//! | `linux/` | Linux and Android: `named.rs` (objects in `/dev/shm`, built unnamed with `O_TMPFILE` and published with `linkat`), `anonymous.rs` (memfd), `space.rs` (`fallocate`) and `commit_limit.rs`, `map.rs` (`mmap`, `RawMap`) with the `SIGBUS` guards of `fault.rs`, `handover.rs` (inheritance, `SCM_RIGHTS`), `namespace.rs` (`remove`, `list`, `gc`) with `proc_locks.rs` (`flock` holders) | `linux/notify.rs`: a shared futex |
 //! | `windows/` | Win32 sections: `named.rs`, `anonymous.rs`, `map.rs` (views, `RawMap`), `handover.rs` (inheritable handles), `namespace.rs`, `section.rs` (`NtQuerySection`), `owner.rs` (the owner check against name squatting) | `windows/notify.rs`: named kernel events |
 //! | `posix.rs` | macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly: `shm_open`, `mmap`, `ftruncate`; no handle lifetime, listing or handing over (see its module documentation) | `notify_posix.rs`: polling with a bounded backoff |
-//! | `unsupported.rs` | everything else: wasm32, Android, and Unix systems not listed above | `notify_unsupported.rs` |
+//! | `unsupported.rs` | everything else: wasm32 and Unix systems not listed above | `notify_unsupported.rs` |
 //!
 //! Every backend exports the same names, and the core above uses only those names, with no `cfg`
 //! of its own (apart from `Mapping::send`/`receive`, which need `std::os::unix`). An operation a
 //! backend cannot do returns [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) with a
-//! sentence saying why. CI compiles (and lints) `posix.rs` for macOS and FreeBSD and the fallback
-//! for wasm32 and Android (`.ci/targets.sh`); it runs the Linux and Windows backends, and
+//! sentence saying why. CI compiles (and lints) `posix.rs` for macOS and FreeBSD, `linux/` for
+//! Android and the fallback for wasm32 (`.ci/targets.sh`); it runs the Linux and Windows backends, and
 //! `posix.rs` on Linux (`--cfg mmf_force_posix`), but nothing on macOS or the BSDs.
 //!
-//! Android has what `linux/` uses (memfd, futexes, `/proc`), but not everything it names:
-//! rustix 0.38 and libc offer no `MAP_FIXED_NOREPLACE` for Android, and Android has no
-//! `/dev/shm` (named objects would need a directory). Its bionic C library has no `shm_open`, so
-//! `posix.rs` does not fit either. Until `linux/` is adapted and tried there, Android gets the
-//! fallback: crates that depend on mmf build, and every operation says `Unsupported`.
+//! Android has what `linux/` uses (memfd, futexes, `flock`, `/proc`), with two differences:
+//! rustix 0.38 has no `MAP_FIXED_NOREPLACE` for Android, so a view at a chosen address is mapped
+//! with the address as a hint and undone if it landed elsewhere (as in `posix.rs`), and Android
+//! has no `/dev/shm`, so named objects need a directory (`MMF_DIR`, `Namespace::at`,
+//! `CreateOptions::dir`); without one they are `NotFound` with the directory named. (Its bionic C
+//! library has no `shm_open`, so `posix.rs` would not fit.) This is compiled and linted for
+//! Android in CI, never run.
 //!
 //! # The contract every backend implements
 //!
@@ -89,7 +91,10 @@
 // out in full in each `cfg`, since Rust has no aliases for them without a build script.
 // `--cfg mmf_force_posix` puts Linux on the POSIX backend, so that its code runs somewhere in CI
 // (glibc has `shm_open`); see `tests/posix_backend.rs`.
-#[cfg_attr(all(target_os = "linux", not(mmf_force_posix)), path = "linux/mod.rs")]
+#[cfg_attr(
+    all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix)),
+    path = "linux/mod.rs"
+)]
 #[cfg_attr(windows, path = "windows/mod.rs")]
 #[cfg_attr(
     any(
@@ -106,6 +111,7 @@
 #[cfg_attr(
     not(any(
         target_os = "linux",
+        target_os = "android",
         windows,
         target_os = "macos",
         target_os = "ios",
@@ -127,7 +133,7 @@ pub(crate) use self::error::{classify, os_error, Error, Result};
 
 /// Bumped whenever a page is patched anywhere in the process (see `linux/fault.rs`); always 0
 /// where accesses are not guarded (every backend but Linux's, which has its own).
-#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
 pub(crate) fn fault_epoch() -> u64 {
     0
 }
@@ -159,7 +165,7 @@ pub(crate) struct Fault {
 
 /// Wall-clock milliseconds since the Unix epoch (for pin ages, which are measured in seconds);
 /// Linux has its own, from the coarse clock.
-#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -16,8 +16,16 @@ use rustix::io::Errno;
 use rustix::mm::{self, MapFlags};
 use std::io;
 
+/// How a mapping is placed at a chosen address without replacing what is there: Linux's
+/// `MAP_FIXED_NOREPLACE`; rustix has no such flag for Android, where the address is a hint.
+#[cfg(target_os = "linux")]
+const FIXED: MapFlags = MapFlags::FIXED_NOREPLACE;
+#[cfg(target_os = "android")]
+const FIXED: MapFlags = MapFlags::empty();
+
 impl Maps for Object {
-    /// `mmap`; with `at`, `MAP_FIXED_NOREPLACE`, so nothing mapped is replaced.
+    /// `mmap`; with `at`, `MAP_FIXED_NOREPLACE` (on Android only a hint, undone if the kernel
+    /// placed the mapping elsewhere), so nothing mapped is replaced.
     unsafe fn map(
         &self,
         offset: u64,
@@ -25,17 +33,8 @@ impl Maps for Object {
         access: Access,
         at: Option<usize>,
     ) -> io::Result<RawMap> {
-        // SAFETY: forwarded from the caller; FIXED_NOREPLACE never replaces a mapping.
-        let map = unsafe {
-            UnixMap::map(
-                self.fd.as_fd(),
-                offset,
-                len,
-                access,
-                at,
-                MapFlags::FIXED_NOREPLACE,
-            )
-        }?;
+        // SAFETY: forwarded from the caller; `FIXED` never replaces a mapping.
+        let map = unsafe { UnixMap::map(self.fd.as_fd(), offset, len, access, at, FIXED) }?;
         Ok(RawMap {
             map,
             offset,
