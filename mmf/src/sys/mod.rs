@@ -48,7 +48,7 @@
 //!
 //! Fallible operations return this layer's own [`Error`] (`error.rs`): an
 //! [`ErrorKind`](crate::ErrorKind) chosen here, where the OS error codes are known by name
-//! ([`classify`]), a structured detail (a directory, sizes, owners; never a sentence about a
+//! (`error::classify`), a structured detail (a directory, sizes, owners; never a sentence about a
 //! particular object) and the OS error. The backends know neither the object's description nor,
 //! usually, the operation the caller asked for: the layer above adds both with
 //! [`Error::context`], which makes the public [`crate::Error`], whose message is written only when
@@ -128,8 +128,7 @@ pub(crate) use imp::*;
 
 pub(crate) mod contract;
 mod error;
-#[allow(unused_imports)] // `classify` is for the tests
-pub(crate) use self::error::{classify, os_error, Error, Result};
+pub(crate) use self::error::{os_error, Error, Result};
 
 /// Bumped whenever a page is patched anywhere in the process (see `linux/fault.rs`); always 0
 /// where accesses are not guarded (every backend but Linux's, which has its own).
