@@ -137,6 +137,12 @@ pub(crate) enum Detail {
     HugePages { reserved: Option<u64> },
     /// `asked` bytes cannot be backed: the bound `by` has `free` left (the commit limit).
     Shortage { asked: u64, free: u64, by: String },
+    /// `[offset, offset + len)` does not lie within a mapping of `map_len` bytes.
+    OutsideMapping {
+        offset: usize,
+        len: usize,
+        map_len: usize,
+    },
     /// A handed-over descriptor is not the kind of object its token or message claims.
     NotAsClaimed {
         claimed: &'static str,
@@ -248,6 +254,15 @@ impl Detail {
                 Bytes(*asked),
                 by,
                 Bytes(*free)
+            ),
+            Detail::OutsideMapping {
+                offset,
+                len,
+                map_len,
+            } => write!(
+                f,
+                "the range {}..{}+{} lies outside a mapping of {} bytes",
+                offset, offset, len, map_len
             ),
             Detail::NotAsClaimed { claimed, actual } => {
                 write!(

@@ -295,7 +295,7 @@ impl Mapping {
             }
         }
         sys.grow(new_len)
-            .map_err(|e| sys::os_error("grow", self.object.what.clone(), e))
+            .map_err(|e| e.context("grow", self.object.what.clone()))
     }
 
     /// Lets the child process spawned from `cmd` inherit this object (`bInheritHandle`).

@@ -58,11 +58,11 @@ pub(crate) trait ObjectOps: Sized {
     /// An object over `file`, whose length is already at least `size`.
     fn from_file(file: File, size: u64, writable: bool) -> Result<Self>;
     /// The object's size now.
-    fn len(&self) -> io::Result<u64>;
+    fn len(&self) -> Result<u64>;
     /// Grows the object to `new_len` bytes.
-    fn grow(&self, new_len: u64) -> io::Result<()>;
+    fn grow(&self, new_len: u64) -> Result<()>;
     /// Writes a file-backed object's metadata and data to its storage.
-    fn sync_file(&self) -> io::Result<()>;
+    fn sync_file(&self) -> Result<()>;
     /// What ends the object's life.
     fn lifetime(&self) -> Lifetime;
     /// Whether it was opened for writing.
@@ -83,9 +83,9 @@ pub(crate) trait CommitOps {
     fn commits_on_grow(&self) -> bool;
     /// Backs `[offset, offset + len)` with memory or disk now (`fallocate`): `OutOfSpace` at
     /// commit time instead of a fault later.
-    fn commit_range(&self, offset: u64, len: u64) -> io::Result<()>;
+    fn commit_range(&self, offset: u64, len: u64) -> Result<()>;
     /// Stops backing `[offset, offset + len)` (hole punching); the range reads as zeros after.
-    fn decommit_range(&self, offset: u64, len: u64) -> io::Result<()>;
+    fn decommit_range(&self, offset: u64, len: u64) -> Result<()>;
 }
 
 /// Handing an object to another process (`handover.rs`).
@@ -118,7 +118,7 @@ pub(crate) trait Maps {
         len: usize,
         access: Access,
         at: Option<usize>,
-    ) -> io::Result<RawMap>;
+    ) -> Result<RawMap>;
 }
 
 /// A mapped range; dropping it unmaps. Offsets are page-aligned (by the caller); every method that
@@ -128,9 +128,9 @@ pub(crate) trait MapOps {
     /// The first byte.
     fn as_ptr(&self) -> *mut u8;
     /// Writes dirty pages back to the object (`msync`, `FlushViewOfFile`); `wait` for them.
-    fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()>;
+    fn flush(&self, offset: usize, len: usize, wait: bool) -> Result<()>;
     /// Advice that does not change the memory's contents.
-    fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()>;
+    fn advise(&self, offset: usize, len: usize, advice: Advice) -> Result<()>;
     /// Advice that may change the memory's contents.
     ///
     /// # Safety
@@ -140,13 +140,13 @@ pub(crate) trait MapOps {
         offset: usize,
         len: usize,
         advice: UncheckedAdvice,
-    ) -> io::Result<()>;
+    ) -> Result<()>;
     /// Prefaults the range, reporting errors instead of faulting.
-    fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()>;
+    fn populate(&self, offset: usize, len: usize, write: bool) -> Result<()>;
     /// Locks the range in memory (`mlock`, `VirtualLock`).
-    fn lock(&self, offset: usize, len: usize) -> io::Result<()>;
+    fn lock(&self, offset: usize, len: usize) -> Result<()>;
     /// Unlocks the range.
-    fn unlock(&self, offset: usize, len: usize) -> io::Result<()>;
+    fn unlock(&self, offset: usize, len: usize) -> Result<()>;
 
     /// Runs `f`, which accesses `len` bytes at `offset` of this mapping of `object`, so that a
     /// page that cannot be provided (the object was truncated under the view, or its file system

@@ -67,6 +67,12 @@ impl Error {
         self
     }
 
+    /// The OS error code underneath, if any.
+    #[allow(dead_code)] // used by the Linux backend
+    pub(crate) fn raw_os_error(&self) -> Option<i32> {
+        self.os.as_ref().and_then(|e| e.raw_os_error())
+    }
+
     /// The kind of error.
     #[allow(dead_code)] // used by the Windows backend
     pub(crate) fn kind(&self) -> ErrorKind {
@@ -82,6 +88,19 @@ impl Error {
         }
         crate::Error::new(self.kind, self.op.unwrap_or(op), object, self.detail)
             .with_source(self.os)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::os(e)
+    }
+}
+
+#[cfg(unix)]
+impl From<rustix::io::Errno> for Error {
+    fn from(e: rustix::io::Errno) -> Error {
+        Error::os(e)
     }
 }
 

@@ -53,8 +53,9 @@
 //! usually, the operation the caller asked for: the layer above adds both with
 //! [`Error::context`], which makes the public [`crate::Error`], whose message is written only when
 //! it is displayed. A backend names a step only where it differs from the caller's operation
-//! (`Error::at`: "lock", "take over"). The `RawMap` and `Object` accessors return `io::Result`;
-//! the layer above turns those into public errors with [`os_error`].
+//! (`Error::at`: "lock", "take over"). [`os_error`] makes the public error of an OS error the
+//! layers above meet themselves (the standard library's file operations). Only the notifier's
+//! `wait` still returns `io::Result` (it is called in loops that retry on `Interrupted`).
 //!
 //! # Blocking notification (`notify*.rs`)
 //!
@@ -285,8 +286,15 @@ mod tests {
     fn ranges_outside_a_mapping_are_refused() {
         assert!(super::span(4096, 4000, 96).is_ok());
         assert!(super::span(4096, 0, 0).is_ok());
-        let e = super::span(4096, 4000, 97).unwrap_err();
-        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        let e = super::span(4096, 4000, 97)
+            .unwrap_err()
+            .context("flush", "o");
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(
+            e.to_string(),
+            "cannot flush o: invalid input: the range 4000..4000+97 lies outside a mapping of 4096 \
+             bytes"
+        );
         assert!(
             super::span(4096, usize::MAX, 2).is_err(),
             "overflow is an error"
@@ -305,15 +313,16 @@ mod tests {
 /// method that takes a range calls it first, so a caller's mistake is an error, never a system
 /// call on memory the mapping does not own.
 #[allow(dead_code)] // the fallback backend has no mappings
-pub(crate) fn span(map_len: usize, offset: usize, len: usize) -> std::io::Result<()> {
+pub(crate) fn span(map_len: usize, offset: usize, len: usize) -> Result<()> {
     match offset.checked_add(len) {
         Some(end) if end <= map_len => Ok(()),
-        _ => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!(
-                "the range {}..{}+{} lies outside a mapping of {} bytes",
-                offset, offset, len, map_len
-            ),
+        _ => Err(Error::new(
+            crate::ErrorKind::InvalidInput,
+            crate::error::Detail::OutsideMapping {
+                offset,
+                len,
+                map_len,
+            },
         )),
     }
 }

@@ -61,7 +61,6 @@ use rustix::io::Errno;
 use rustix::mm::MapFlags;
 use rustix::shm;
 use std::fs::File;
-use std::io;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -91,14 +90,6 @@ pub(crate) fn allocation_granularity() -> usize {
 /// Names are not files here: there is no directory.
 pub(crate) fn namespace_dir(_dir: Option<&Path>) -> Option<PathBuf> {
     None
-}
-
-fn ioerr(e: Errno) -> io::Error {
-    io::Error::from_raw_os_error(e.raw_os_error())
-}
-
-fn unsupported_io(why: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::Unsupported, why)
 }
 
 #[allow(clippy::unnecessary_cast)] // the field types differ between systems
@@ -407,31 +398,33 @@ impl ObjectOps for Object {
         })
     }
 
-    fn len(&self) -> io::Result<u64> {
-        rfs::fstat(&self.fd).map(|st| size_of(&st)).map_err(ioerr)
+    fn len(&self) -> Result<u64> {
+        rfs::fstat(&self.fd)
+            .map(|st| size_of(&st))
+            .map_err(Error::os)
     }
 
     /// Grows the object to `new_len` (never shrinks it): `ftruncate`.
-    fn grow(&self, new_len: u64) -> io::Result<()> {
+    fn grow(&self, new_len: u64) -> Result<()> {
         if new_len <= self.len()? {
             return Ok(());
         }
         match rfs::ftruncate(&self.fd, new_len) {
             Ok(()) => Ok(()),
-            Err(e) if self.shm && e == Errno::INVAL => Err(unsupported_io(
+            Err(e) if self.shm && e == Errno::INVAL => Err(Error::unsupported(
                 "this system sizes a shared memory object once, at creation (macOS); create it \
                  at its final size",
             )),
-            Err(e) => Err(ioerr(e)),
+            Err(e) => Err(Error::os(e)),
         }
     }
 
     /// Makes file data and metadata durable (`fsync`); shared memory has nothing to sync to.
-    fn sync_file(&self) -> io::Result<()> {
+    fn sync_file(&self) -> Result<()> {
         if self.shm {
             return Ok(());
         }
-        rfs::fsync(&self.fd).map_err(ioerr)
+        rfs::fsync(&self.fd).map_err(Error::os)
     }
 
     /// Named objects are persistent here (see the module documentation).
@@ -458,14 +451,14 @@ impl CommitOps for Object {
         false
     }
 
-    fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        Err(unsupported_io(
+    fn commit_range(&self, _offset: u64, _len: u64) -> Result<()> {
+        Err(Error::unsupported(
             "reserving memory for an object in advance (fallocate) is a Linux feature",
         ))
     }
 
-    fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        Err(unsupported_io(
+    fn decommit_range(&self, _offset: u64, _len: u64) -> Result<()> {
+        Err(Error::unsupported(
             "releasing an object's memory (hole punching) is a Linux feature",
         ))
     }
@@ -497,7 +490,7 @@ impl Maps for Object {
         len: usize,
         access: Access,
         at: Option<usize>,
-    ) -> io::Result<RawMap> {
+    ) -> Result<RawMap> {
         // SAFETY: forwarded from the caller; without flags the address is only a hint.
         let map =
             unsafe { UnixMap::map(self.fd.as_fd(), offset, len, access, at, MapFlags::empty()) }?;
@@ -533,16 +526,16 @@ impl MapOps for RawMap {
         self.0.as_ptr()
     }
 
-    fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()> {
+    fn flush(&self, offset: usize, len: usize, wait: bool) -> Result<()> {
         self.0.flush(offset, len, wait)
     }
 
     /// `madvise` with advice that does not change memory contents; huge-page advice is Linux's.
-    fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
+    fn advise(&self, offset: usize, len: usize, advice: Advice) -> Result<()> {
         match UnixMap::portable(advice) {
             // SAFETY: the portable advice does not change what the memory holds.
             Some(a) => unsafe { self.0.madvise(offset, len, a) },
-            None => Err(unsupported_io(
+            None => Err(Error::unsupported(
                 "transparent huge page advice (MADV_HUGEPAGE) is a Linux feature",
             )),
         }
@@ -558,24 +551,24 @@ impl MapOps for RawMap {
         _offset: usize,
         _len: usize,
         _advice: UncheckedAdvice,
-    ) -> io::Result<()> {
-        Err(unsupported_io(
+    ) -> Result<()> {
+        Err(Error::unsupported(
             "discarding advice (MADV_DONTNEED, MADV_REMOVE) has Linux semantics only on Linux",
         ))
     }
 
     /// Prefaulting with an error instead of a signal needs `MADV_POPULATE_*` (Linux 5.14).
-    fn populate(&self, _offset: usize, _len: usize, _write: bool) -> io::Result<()> {
-        Err(unsupported_io(
+    fn populate(&self, _offset: usize, _len: usize, _write: bool) -> Result<()> {
+        Err(Error::unsupported(
             "prefaulting that reports errors (MADV_POPULATE_READ/WRITE) is a Linux feature",
         ))
     }
 
-    fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn lock(&self, offset: usize, len: usize) -> Result<()> {
         self.0.lock(offset, len)
     }
 
-    fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn unlock(&self, offset: usize, len: usize) -> Result<()> {
         self.0.unlock(offset, len)
     }
 }

@@ -9,12 +9,12 @@
 //! this value owns.
 #![allow(unsafe_code)]
 
+use crate::sys::{Error, Result};
 use crate::types::Access;
 use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 use rustix::mm::{self, MapFlags, MsyncFlags, ProtFlags};
 use std::ffi::c_void;
-use std::io;
 
 /// A mapped range, unmapped on drop.
 pub(crate) struct UnixMap {
@@ -38,7 +38,7 @@ impl UnixMap {
         access: Access,
         at: Option<usize>,
         fixed: MapFlags,
-    ) -> io::Result<UnixMap> {
+    ) -> Result<UnixMap> {
         let (prot, mut flags) = match access {
             Access::ReadOnly => (ProtFlags::READ, MapFlags::SHARED),
             Access::ReadWrite => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
@@ -58,7 +58,7 @@ impl UnixMap {
         if at.is_some() && p != hint {
             // SAFETY: `p` is the mapping we just made, of `len` bytes, referenced nowhere else.
             let _ = unsafe { mm::munmap(p, len) };
-            return Err(io::Error::from_raw_os_error(Errno::EXIST.raw_os_error()));
+            return Err(Error::os(Errno::EXIST));
         }
         Ok(UnixMap { ptr: p.cast(), len })
     }
@@ -75,13 +75,13 @@ impl UnixMap {
     }
 
     /// The address of `[offset, offset + len)`, which must lie within the mapping.
-    pub(crate) fn range(&self, offset: usize, len: usize) -> io::Result<*mut c_void> {
+    pub(crate) fn range(&self, offset: usize, len: usize) -> Result<*mut c_void> {
         crate::sys::span(self.len, offset, len)?;
         Ok(self.ptr.wrapping_add(offset).cast())
     }
 
     /// Writes back `[offset, offset + len)`; `wait` for `MS_SYNC`.
-    pub(crate) fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()> {
+    pub(crate) fn flush(&self, offset: usize, len: usize, wait: bool) -> Result<()> {
         let p = self.range(offset, len)?;
         if len == 0 {
             return Ok(());
@@ -93,7 +93,7 @@ impl UnixMap {
         };
         // SAFETY: the range lies within this live mapping (checked above); msync does not change
         // memory contents.
-        unsafe { mm::msync(p, len, flags) }.map_err(io::Error::from)
+        unsafe { mm::msync(p, len, flags) }.map_err(Error::os)
     }
 
     /// `madvise(advice)` on `[offset, offset + len)`.
@@ -106,10 +106,10 @@ impl UnixMap {
         offset: usize,
         len: usize,
         advice: mm::Advice,
-    ) -> io::Result<()> {
+    ) -> Result<()> {
         let p = self.range(offset, len)?;
         // SAFETY: in range (checked above); a content change is the caller's responsibility.
-        unsafe { mm::madvise(p, len, advice) }.map_err(io::Error::from)
+        unsafe { mm::madvise(p, len, advice) }.map_err(Error::os)
     }
 
     /// The portable advice, which does not change what the memory holds; `None` for advice this
@@ -126,17 +126,17 @@ impl UnixMap {
     }
 
     /// Locks the range in memory (`mlock`).
-    pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+    pub(crate) fn lock(&self, offset: usize, len: usize) -> Result<()> {
         let p = self.range(offset, len)?;
         // SAFETY: in range (checked above); locking does not change contents.
-        unsafe { mm::mlock(p, len) }.map_err(io::Error::from)
+        unsafe { mm::mlock(p, len) }.map_err(Error::os)
     }
 
     /// Unlocks the range (`munlock`).
-    pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+    pub(crate) fn unlock(&self, offset: usize, len: usize) -> Result<()> {
         let p = self.range(offset, len)?;
         // SAFETY: as for `lock`.
-        unsafe { mm::munlock(p, len) }.map_err(io::Error::from)
+        unsafe { mm::munlock(p, len) }.map_err(Error::os)
     }
 }
 

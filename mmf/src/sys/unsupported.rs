@@ -16,7 +16,6 @@ use crate::sys::{Error, Result};
 use crate::types::{Access, Advice, Backing, Disposition, Lifetime, ObjectInfo, UncheckedAdvice};
 use crate::Name;
 use std::fs::File;
-use std::io;
 use std::path::Path;
 use std::process::Command;
 
@@ -32,10 +31,6 @@ const WHY: &str = "mmf has no backend for this platform (it supports Linux, Wind
 
 fn unsupported<T>() -> Result<T> {
     Err(Error::unsupported(WHY))
-}
-
-fn unsupported_io<T>() -> io::Result<T> {
-    Err(io::Error::new(io::ErrorKind::Unsupported, WHY))
 }
 
 pub(crate) fn namespace_dir(_dir: Option<&Path>) -> Option<std::path::PathBuf> {
@@ -85,15 +80,15 @@ impl ObjectOps for Object {
         unsupported()
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn len(&self) -> Result<u64> {
         Ok(0)
     }
 
-    fn grow(&self, _new_len: u64) -> io::Result<()> {
-        unsupported_io()
+    fn grow(&self, _new_len: u64) -> Result<()> {
+        unsupported()
     }
 
-    fn sync_file(&self) -> io::Result<()> {
+    fn sync_file(&self) -> Result<()> {
         Ok(())
     }
 
@@ -111,12 +106,12 @@ impl ObjectOps for Object {
 }
 
 impl CommitOps for Object {
-    fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        unsupported_io()
+    fn commit_range(&self, _offset: u64, _len: u64) -> Result<()> {
+        unsupported()
     }
 
-    fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        unsupported_io()
+    fn decommit_range(&self, _offset: u64, _len: u64) -> Result<()> {
+        unsupported()
     }
 
     fn commits_on_grow(&self) -> bool {
@@ -151,8 +146,8 @@ impl Maps for Object {
         _len: usize,
         _access: Access,
         _at: Option<usize>,
-    ) -> io::Result<RawMap> {
-        unsupported_io()
+    ) -> Result<RawMap> {
+        unsupported()
     }
 }
 
@@ -180,12 +175,12 @@ impl MapOps for RawMap {
         self.ptr
     }
 
-    fn flush(&self, _offset: usize, _len: usize, _wait: bool) -> io::Result<()> {
+    fn flush(&self, _offset: usize, _len: usize, _wait: bool) -> Result<()> {
         Ok(())
     }
 
-    fn advise(&self, _offset: usize, _len: usize, _advice: Advice) -> io::Result<()> {
-        unsupported_io()
+    fn advise(&self, _offset: usize, _len: usize, _advice: Advice) -> Result<()> {
+        unsupported()
     }
 
     /// # Safety
@@ -195,20 +190,20 @@ impl MapOps for RawMap {
         _offset: usize,
         _len: usize,
         _advice: UncheckedAdvice,
-    ) -> io::Result<()> {
-        unsupported_io()
+    ) -> Result<()> {
+        unsupported()
     }
 
-    fn populate(&self, _offset: usize, _len: usize, _write: bool) -> io::Result<()> {
-        unsupported_io()
+    fn populate(&self, _offset: usize, _len: usize, _write: bool) -> Result<()> {
+        unsupported()
     }
 
-    fn lock(&self, _offset: usize, _len: usize) -> io::Result<()> {
-        unsupported_io()
+    fn lock(&self, _offset: usize, _len: usize) -> Result<()> {
+        unsupported()
     }
 
-    fn unlock(&self, _offset: usize, _len: usize) -> io::Result<()> {
-        unsupported_io()
+    fn unlock(&self, _offset: usize, _len: usize) -> Result<()> {
+        unsupported()
     }
 }
 

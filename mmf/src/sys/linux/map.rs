@@ -10,11 +10,11 @@
 use super::unix_map::UnixMap;
 use super::Object;
 use crate::sys::contract::{MapOps, Maps};
+use crate::sys::{Error, Result};
 use crate::types::{Access, Advice, UncheckedAdvice};
 use rustix::fd::AsFd;
 use rustix::io::Errno;
 use rustix::mm::{self, MapFlags};
-use std::io;
 
 /// How a mapping is placed at a chosen address without replacing what is there: Linux's
 /// `MAP_FIXED_NOREPLACE`; rustix has no such flag for Android, where the address is a hint.
@@ -32,7 +32,7 @@ impl Maps for Object {
         len: usize,
         access: Access,
         at: Option<usize>,
-    ) -> io::Result<RawMap> {
+    ) -> Result<RawMap> {
         // SAFETY: forwarded from the caller; `FIXED` never replaces a mapping.
         let map = unsafe { UnixMap::map(self.fd.as_fd(), offset, len, access, at, FIXED) }?;
         Ok(RawMap {
@@ -80,19 +80,19 @@ impl MapOps for RawMap {
         super::fault::guarded_each(&self.target(object), offset, len, f)
     }
 
-    fn flush(&self, offset: usize, len: usize, wait: bool) -> io::Result<()> {
+    fn flush(&self, offset: usize, len: usize, wait: bool) -> Result<()> {
         self.map.flush(offset, len, wait)
     }
 
     /// `madvise` with advice that does not change memory contents, transparent huge pages
     /// included.
-    fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
+    fn advise(&self, offset: usize, len: usize, advice: Advice) -> Result<()> {
         let advice = match advice {
             Advice::HugePage => mm::Advice::LinuxHugepage,
             Advice::NoHugePage => mm::Advice::LinuxNoHugepage,
             other => match UnixMap::portable(other) {
                 Some(a) => a,
-                None => return Err(io::ErrorKind::Unsupported.into()),
+                None => return Err(Error::unsupported("this advice has no Linux equivalent")),
             },
         };
         // SAFETY: none of these change what the memory holds.
@@ -108,7 +108,7 @@ impl MapOps for RawMap {
         offset: usize,
         len: usize,
         advice: UncheckedAdvice,
-    ) -> io::Result<()> {
+    ) -> Result<()> {
         let advice = match advice {
             UncheckedAdvice::DontNeed => mm::Advice::LinuxDontNeed,
             UncheckedAdvice::Remove => mm::Advice::LinuxRemove,
@@ -119,7 +119,7 @@ impl MapOps for RawMap {
 
     /// Prefaults the range (`MADV_POPULATE_READ`/`_WRITE`, Linux 5.14): an error, not a signal,
     /// if memory cannot be provided.
-    fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()> {
+    fn populate(&self, offset: usize, len: usize, write: bool) -> Result<()> {
         let advice = if write {
             mm::Advice::LinuxPopulateWrite
         } else {
@@ -131,21 +131,20 @@ impl MapOps for RawMap {
             Ok(()) => Ok(()),
             // EFAULT: the backing store could not provide a page (a full tmpfs, say).
             Err(e) if e.raw_os_error() == Some(Errno::FAULT.raw_os_error()) => {
-                Err(io::Error::from_raw_os_error(Errno::NOSPC.raw_os_error()))
+                Err(Error::os(Errno::NOSPC))
             }
-            Err(e) if e.raw_os_error() == Some(Errno::INVAL.raw_os_error()) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "prefaulting needs Linux 5.14 (MADV_POPULATE_READ/WRITE)",
-            )),
+            Err(e) if e.raw_os_error() == Some(Errno::INVAL.raw_os_error()) => Err(
+                Error::unsupported("prefaulting needs Linux 5.14 (MADV_POPULATE_READ/WRITE)"),
+            ),
             Err(e) => Err(e),
         }
     }
 
-    fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn lock(&self, offset: usize, len: usize) -> Result<()> {
         self.map.lock(offset, len)
     }
 
-    fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn unlock(&self, offset: usize, len: usize) -> Result<()> {
         self.map.unlock(offset, len)
     }
 }

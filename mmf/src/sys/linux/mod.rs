@@ -55,7 +55,7 @@
 //! and destroy memory the compiler does not know about. Each call states the invariant it relies on.
 #![allow(unsafe_code)]
 
-use crate::sys::Result;
+use crate::sys::{Error, Result};
 use crate::types::Lifetime;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation};
@@ -226,26 +226,28 @@ impl ObjectOps for Object {
         })
     }
 
-    fn len(&self) -> io::Result<u64> {
-        rfs::fstat(&self.fd).map(|st| size_of(&st)).map_err(ioerr)
+    fn len(&self) -> Result<u64> {
+        rfs::fstat(&self.fd)
+            .map(|st| size_of(&st))
+            .map_err(Error::os)
     }
 
     /// Grows the object to `new_len` (never shrinks it).
-    fn grow(&self, new_len: u64) -> io::Result<()> {
+    fn grow(&self, new_len: u64) -> Result<()> {
         let cur = self.len()?;
         if new_len <= cur {
             return Ok(());
         }
         if self.commit {
             // Commit first: if the space is not there, the size does not change either.
-            commit(self.fd.as_fd(), cur, new_len - cur).map_err(ioerr)?;
+            commit(self.fd.as_fd(), cur, new_len - cur).map_err(Error::os)?;
         }
-        rfs::ftruncate(&self.fd, new_len).map_err(ioerr)
+        rfs::ftruncate(&self.fd, new_len).map_err(Error::os)
     }
 
     /// Makes file data and metadata durable (`fsync`).
-    fn sync_file(&self) -> io::Result<()> {
-        rfs::fsync(&self.fd).map_err(ioerr)
+    fn sync_file(&self) -> Result<()> {
+        rfs::fsync(&self.fd).map_err(Error::os)
     }
 
     fn lifetime(&self) -> Lifetime {

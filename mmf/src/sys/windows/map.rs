@@ -9,6 +9,7 @@
 
 use super::{last_error, os_code, page_size, raw, split64, Object};
 use crate::sys::contract::{MapOps, Maps};
+use crate::sys::{Error, Result};
 use crate::types::{Access, Advice, UncheckedAdvice};
 use std::ffi::c_void;
 use std::io;
@@ -32,12 +33,12 @@ impl Maps for Object {
         len: usize,
         access: Access,
         at: Option<usize>,
-    ) -> io::Result<RawMap> {
+    ) -> Result<RawMap> {
         let section = match &self.section {
             Some(h) => raw(h),
             None => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
+                return Err(Error::new(
+                    crate::ErrorKind::InvalidInput,
                     "an empty file has no bytes to map",
                 ))
             }
@@ -55,9 +56,9 @@ impl Maps for Object {
         if view.Value.is_null() {
             let err = last_error();
             if at.is_some() && os_code(&err) == ERROR_INVALID_ADDRESS {
-                return Err(io::Error::from_raw_os_error(ERROR_ALREADY_EXISTS as i32));
+                return Err(io::Error::from_raw_os_error(ERROR_ALREADY_EXISTS as i32).into());
             }
-            return Err(err);
+            return Err(err.into());
         }
         let map = RawMap {
             ptr: view.Value as *mut u8,
@@ -76,7 +77,7 @@ impl Maps for Object {
             // other memory is touched. On failure `map` is dropped, which unmaps the view.
             let p = unsafe { VirtualAlloc(map.ptr as *const c_void, len, MEM_COMMIT, first) };
             if p.is_null() {
-                return Err(last_error());
+                return Err(last_error().into());
             }
             if first != commit_prot {
                 let (at, mut old) = (map.ptr as *const c_void, 0);
@@ -84,7 +85,7 @@ impl Maps for Object {
                 // view's access (FILE_MAP_COPY) allows.
                 let ok = unsafe { VirtualProtect(at, len, commit_prot, &mut old) };
                 if ok == 0 {
-                    return Err(last_error());
+                    return Err(last_error().into());
                 }
             }
         }
@@ -139,7 +140,7 @@ impl MapOps for RawMap {
     /// range in (`PrefetchVirtualMemory`, Windows 8 and later; nothing on older systems);
     /// transparent huge pages do not exist on Windows, so `NoHugePage` holds already and
     /// `HugePage` is `Unsupported`.
-    fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
+    fn advise(&self, offset: usize, len: usize, advice: Advice) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         match advice {
             Advice::Normal | Advice::Sequential | Advice::Random => Ok(()),
@@ -155,14 +156,13 @@ impl MapOps for RawMap {
                 // SAFETY: one entry describing a range inside this live view; prefetching does
                 // not change memory contents.
                 if unsafe { f(GetCurrentProcess(), 1, &entry, 0) } == 0 {
-                    return Err(last_error());
+                    return Err(last_error().into());
                 }
                 Ok(())
             }
             // Windows has no transparent huge pages: never using them is what it does anyway.
             Advice::NoHugePage => Ok(()),
-            Advice::HugePage => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
+            Advice::HugePage => Err(Error::unsupported(
                 "Windows has no transparent huge pages (only large-page sections, which need \
                  SeLockMemoryPrivilege)",
             )),
@@ -181,7 +181,7 @@ impl MapOps for RawMap {
         offset: usize,
         len: usize,
         advice: UncheckedAdvice,
-    ) -> io::Result<()> {
+    ) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         match advice {
             UncheckedAdvice::DontNeed if self.access != Access::CopyOnWrite => {
@@ -190,16 +190,14 @@ impl MapOps for RawMap {
                 let ok = unsafe { VirtualUnlock(self.at(offset), len) };
                 let err = last_error();
                 if ok == 0 && os_code(&err) != ERROR_NOT_LOCKED {
-                    return Err(err);
+                    return Err(err.into());
                 }
                 Ok(())
             }
-            UncheckedAdvice::DontNeed => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
+            UncheckedAdvice::DontNeed => Err(Error::unsupported(
                 "Windows cannot discard the private pages of a copy-on-write view; map it again",
             )),
-            UncheckedAdvice::Remove => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
+            UncheckedAdvice::Remove => Err(Error::unsupported(
                 "Windows cannot free the memory of a section while it exists",
             )),
         }
@@ -209,7 +207,7 @@ impl MapOps for RawMap {
     /// add of zero, which makes the page present and writable without changing any byte, even
     /// while other processes write. Pagefile-backed sections are charged at creation (or at
     /// mapping, for `SEC_RESERVE`), so this cannot run out of memory.
-    fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()> {
+    fn populate(&self, offset: usize, len: usize, write: bool) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         let page = page_size();
         let mut at = offset;
@@ -230,28 +228,28 @@ impl MapOps for RawMap {
 
     /// `VirtualLock`: the pages stay resident. Windows limits this to the process's minimum
     /// working set (`ERROR_WORKING_SET_QUOTA`).
-    fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn lock(&self, offset: usize, len: usize) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         // SAFETY: a range inside this live view; locking does not change contents.
         if unsafe { VirtualLock(self.at(offset), len) } == 0 {
-            return Err(last_error());
+            return Err(last_error().into());
         }
         Ok(())
     }
 
     /// `VirtualUnlock`.
-    fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn unlock(&self, offset: usize, len: usize) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         // SAFETY: as for `lock`.
         if unsafe { VirtualUnlock(self.at(offset), len) } == 0 {
-            return Err(last_error());
+            return Err(last_error().into());
         }
         Ok(())
     }
 
     /// `FlushViewOfFile` on `[offset, offset + len)` of this view. Windows starts the writes and
     /// returns; `wait` changes nothing (durability needs `FlushFileBuffers`, see `sync_file`).
-    fn flush(&self, offset: usize, len: usize, _wait: bool) -> io::Result<()> {
+    fn flush(&self, offset: usize, len: usize, _wait: bool) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         if len == 0 {
             // FlushViewOfFile treats 0 as "to the end of the view".
@@ -261,7 +259,7 @@ impl MapOps for RawMap {
         // memory contents.
         let ok = unsafe { FlushViewOfFile(self.at(offset), len) };
         if ok == 0 {
-            return Err(last_error());
+            return Err(last_error().into());
         }
         Ok(())
     }

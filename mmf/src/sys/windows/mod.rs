@@ -255,26 +255,25 @@ impl ObjectOps for Object {
     }
 
     /// The section's size: fixed for its whole life.
-    fn len(&self) -> io::Result<u64> {
+    fn len(&self) -> Result<u64> {
         Ok(self.size)
     }
 
     /// Sections cannot grow; a size within the current one is already satisfied.
-    fn grow(&self, new_len: u64) -> io::Result<()> {
+    fn grow(&self, new_len: u64) -> Result<()> {
         if new_len <= self.size {
             return Ok(());
         }
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
+        Err(Error::unsupported(
             "a Windows section has a fixed size and cannot grow; create a larger object",
         ))
     }
 
     /// `FlushFileBuffers` on the file (nothing for memory-backed objects, or for a file-backed
     /// object handed over by inheritance, whose file handle stayed with the parent).
-    fn sync_file(&self) -> io::Result<()> {
+    fn sync_file(&self) -> Result<()> {
         match &self.file {
-            Some(f) => f.sync_all(),
+            Some(f) => Ok(f.sync_all()?),
             None => Ok(()),
         }
     }
@@ -305,14 +304,13 @@ impl CommitOps for Object {
     /// core commits only ranges inside a view, so there is nothing left to do. (Committing only
     /// on demand would let a safe read of an uncommitted page of a `SEC_RESERVE` view crash the
     /// process with an access violation.)
-    fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+    fn commit_range(&self, _offset: u64, _len: u64) -> Result<()> {
         Ok(())
     }
 
     /// Windows cannot decommit a section's pages, nor punch holes through a mapping.
-    fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
+    fn decommit_range(&self, _offset: u64, _len: u64) -> Result<()> {
+        Err(Error::unsupported(
             "committed pages of a Windows section cannot be decommitted until the section closes",
         ))
     }
