@@ -18,6 +18,8 @@ pub(crate) struct Error {
     os: Option<io::Error>,
     /// An error from the layer above (a creator's initialiser), passed through unchanged.
     passed: Option<Box<crate::Error>>,
+    /// Refused because another user owns the object ([`crate::Error::is_other_owner`]).
+    other_owner: bool,
 }
 
 /// The result type of the platform layer.
@@ -32,6 +34,7 @@ impl Error {
             detail: detail.into(),
             os: None,
             passed: None,
+            other_owner: false,
         }
     }
 
@@ -44,6 +47,7 @@ impl Error {
             detail: Detail::Os,
             os: Some(err),
             passed: None,
+            other_owner: false,
         }
     }
 
@@ -57,6 +61,13 @@ impl Error {
     #[allow(dead_code)] // unused by the fallback backend
     pub(crate) fn at(mut self, op: &'static str) -> Error {
         self.op = Some(op);
+        self
+    }
+
+    /// Marks the refusal of an object another user owns.
+    #[allow(dead_code)] // unused by the fallback backend
+    pub(crate) fn for_other_owner(mut self) -> Error {
+        self.other_owner = true;
         self
     }
 
@@ -86,8 +97,13 @@ impl Error {
         if let Some(e) = self.passed {
             return *e;
         }
-        crate::Error::new(self.kind, self.op.unwrap_or(op), object, self.detail)
-            .with_source(self.os)
+        let e = crate::Error::new(self.kind, self.op.unwrap_or(op), object, self.detail)
+            .with_source(self.os);
+        if self.other_owner {
+            e.for_other_owner()
+        } else {
+            e
+        }
     }
 }
 
@@ -112,6 +128,7 @@ impl From<crate::Error> for Error {
             detail: Detail::Os,
             os: None,
             passed: Some(Box::new(e)),
+            other_owner: false,
         }
     }
 }

@@ -42,7 +42,10 @@
 //! section handle, and what the backend needs to release it; dropping it closes the handle, and
 //! for a named object with [`Lifetime::Handle`](crate::Lifetime) that was the last holder
 //! anywhere, the name goes away), `struct RawMap` (a mapped range; dropping it unmaps) and
-//! `struct Inheritance` (a handle kept for a child, with the token the child passes on).
+//! `struct Inheritance` (a handle kept for a child, with the token the child passes on). Objects
+//! also have `fd() -> BorrowedFd` (Linux, POSIX) or `handle() -> BorrowedHandle` (Windows): the
+//! descriptor or section handle, for the public `AsFd`/`AsHandle` (`mapping/os_handle.rs`); the
+//! fallback has neither, so these are not part of the common contract.
 //!
 //! # Errors
 //!
@@ -146,7 +149,7 @@ pub(crate) fn check_owner(owner: u32, allow_other_owner: bool) -> Result<()> {
     let me = rustix::process::geteuid().as_raw();
     if owner != me && !allow_other_owner {
         let detail = crate::error::Detail::OtherOwner { owner, me };
-        return Err(Error::new(crate::ErrorKind::PermissionDenied, detail));
+        return Err(Error::new(crate::ErrorKind::PermissionDenied, detail).for_other_owner());
     }
     Ok(())
 }

@@ -446,6 +446,13 @@ impl ObjectOps for Object {
     }
 }
 
+impl Object {
+    /// The object's descriptor, for `AsFd` on the public types.
+    pub(crate) fn fd(&self) -> rustix::fd::BorrowedFd<'_> {
+        rustix::fd::AsFd::as_fd(&self.fd)
+    }
+}
+
 impl CommitOps for Object {
     fn commits_on_grow(&self) -> bool {
         false

@@ -266,3 +266,10 @@ impl ObjectOps for Object {
         false
     }
 }
+
+impl Object {
+    /// The object's descriptor, for `AsFd` on the public types.
+    pub(crate) fn fd(&self) -> rustix::fd::BorrowedFd<'_> {
+        rustix::fd::AsFd::as_fd(&self.fd)
+    }
+}

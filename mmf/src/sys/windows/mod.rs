@@ -294,6 +294,19 @@ impl ObjectOps for Object {
     }
 }
 
+impl Object {
+    /// The section handle, for `AsHandle` on the public types; an empty file has no section
+    /// (see `from_file`), and there it is the file's handle.
+    pub(crate) fn handle(&self) -> std::os::windows::io::BorrowedHandle<'_> {
+        use std::os::windows::io::AsHandle;
+        match (&self.section, &self.file) {
+            (Some(section), _) => section.as_handle(),
+            (None, Some(file)) => file.as_handle(),
+            (None, None) => unreachable!("an object without a section keeps its file"),
+        }
+    }
+}
+
 impl CommitOps for Object {
     /// Sections never grow in place on Windows (see `grow`).
     fn commits_on_grow(&self) -> bool {

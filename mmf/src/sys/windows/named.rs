@@ -124,6 +124,7 @@ fn other_owner() -> Error {
          explicitly (OpenOptions::allow_other_owner)",
     )
     .at("open")
+    .for_other_owner()
 }
 
 /// OpenFileMappingW; `Ok(None)` if no object has the name. Unless `allow_other_owner`, the
