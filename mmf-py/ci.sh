@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The Python package's lane: a fresh virtual environment with maturin, pytest and numpy from PyPI,
+# the wheel built and installed with `pip install ./mmf-py` (the documented command), the mmf CLI
+# that the interoperability tests drive, then the pytest suite. A suite that collects no tests
+# (pytest exit status 5) fails the lane like any other failure.
+#
+# Environment: PYTHON (default python3, CPython >= 3.11), MMF_PY_VENV (default target/python-venv;
+# reused when present), MMF_PY_PYTEST_ARGS (extra pytest arguments).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=${PYTHON:-python3}
+venv=${MMF_PY_VENV:-target/python-venv}
+
+"$py" -c 'import sys; assert sys.version_info >= (3, 11), f"mmfpy needs CPython 3.11 or newer, not {sys.version}"'
+if [ ! -x "$venv/bin/python" ]; then
+  "$py" -m venv "$venv"
+fi
+vpy=$(cd "$venv" && pwd)/bin/python
+"$vpy" -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" pytest numpy
+
+# The CLI the interoperability tests run (a debug build, shared with `cargo test`).
+cargo build -q -p mmf-cli --locked
+export MMF_CLI=$PWD/target/debug/mmf
+
+# The documented install command; --force-reinstall so that a reused venv gets this tree's build.
+"$vpy" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./mmf-py
+
+# From outside the source tree, so the tests import the installed package.
+cd mmf-py/tests
+# shellcheck disable=SC2086 # MMF_PY_PYTEST_ARGS is a list of words
+"$vpy" -m pytest -q -p no:cacheprovider -o addopts= ${MMF_PY_PYTEST_ARGS:-} .
