@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The Python package's lane: a fresh virtual environment with maturin, pytest and numpy from PyPI,
-# the wheel built and installed with `pip install ./mmf-py` (the documented command), the mmf CLI
-# that the interoperability tests drive, then the pytest suite. A suite that collects no tests
-# (pytest exit status 5) fails the lane like any other failure.
+# The Python package's lane: a fresh virtual environment with maturin, pytest, numpy and mypy from
+# PyPI; the wheel built and installed with `pip install ./mmf-py` (the documented command); the
+# mmf CLI that the interoperability tests drive; mypy's stubtest of the type stubs; the pytest
+# suite. A suite that collects no tests (pytest exit status 5) fails the lane like any failure.
 #
 # Environment: PYTHON (default python3, CPython >= 3.11), MMF_PY_VENV (default target/python-venv;
 # reused when present), MMF_PY_PYTEST_ARGS (extra pytest arguments).
@@ -16,7 +16,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$py" -m venv "$venv"
 fi
 vpy=$(cd "$venv" && pwd)/bin/python
-"$vpy" -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" pytest numpy
+"$vpy" -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" pytest numpy mypy
 
 # The CLI the interoperability tests run (a debug build, shared with `cargo test`).
 cargo build -q -p mmf-cli --locked
@@ -25,7 +25,10 @@ export MMF_CLI=$PWD/target/debug/mmf
 # The documented install command; --force-reinstall so that a reused venv gets this tree's build.
 "$vpy" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./mmf-py
 
-# From outside the source tree, so the tests import the installed package.
+# From outside the source tree, so that the installed package is what gets imported.
 cd mmf-py/tests
+# The type stubs against the module as built: every name, signature and class.
+"$vpy" -m mypy.stubtest mmfpy
+
 # shellcheck disable=SC2086 # MMF_PY_PYTEST_ARGS is a list of words
 "$vpy" -m pytest -q -p no:cacheprovider -o addopts= ${MMF_PY_PYTEST_ARGS:-} .
