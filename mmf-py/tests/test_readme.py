@@ -33,6 +33,6 @@ def test_readme_example_runs(index, tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     out = r.stdout.decode()
     # Each `print(...)  # expected` comment names what that line prints (or its tail).
-    for expected in re.findall(r"print\(.*\)\s+# (.+)", code):
+    for expected in re.findall(r"print\(.*\)[ \t]+# (.+)", code):
         expected = expected.removeprefix("... ")
         assert expected in out, f"{expected!r} not in the output:\n{out}"
