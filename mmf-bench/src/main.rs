@@ -6,7 +6,8 @@
 //!
 //! Scenarios (issue 7): 1 spin latency, 2 blocking latency, 3 store/retrieve throughput,
 //! 4 readers under a writer, 5 open-by-name in a new process, 6 cached-file reads, 7 one small
-//! guarded access and creating an object. Every scenario
+//! guarded access and creating an object, 8 mmfpy (Python) against `multiprocessing.shared_memory`.
+//! Every scenario
 //! runs its variants interleaved (A B C A B C ...) and reports medians over repetitions. Child
 //! processes are this binary again, started with the hidden first argument `__child`.
 
@@ -18,6 +19,7 @@ mod mmfv;
 mod open;
 #[cfg(feature = "peers")]
 mod peers;
+mod python;
 mod raw;
 mod report;
 mod small;
@@ -56,6 +58,9 @@ SCENARIO (default: all)
   5 | open      new process: open by name, map, read 4 KiB, close
   6 | file      cached file, sequential and random reads vs pread
   7 | small     one small guarded access, and creating an object, vs the bare operations
+  8 | python    mmfpy vs multiprocessing.shared_memory: store->observe latency, numpy
+                hand-over 1 MiB / 64 MiB (needs an interpreter with mmfpy and numpy:
+                $MMF_BENCH_PYTHON, else target/python-venv from `bash mmf-py/ci.sh`)
 
 OPTIONS
   --quick           a short run (3 repetitions, fewer iterations)
@@ -114,6 +119,7 @@ fn parse_args() -> Result<Config, String> {
                     "5" | "open" => 5,
                     "6" | "file" => 6,
                     "7" | "small" => 7,
+                    "8" | "python" => 8,
                     _ => return Err(format!("unknown argument {s:?}\n\n{USAGE}")),
                 };
                 cfg.scenarios.push(n);
@@ -124,7 +130,7 @@ fn parse_args() -> Result<Config, String> {
         cfg.reps = if cfg.quick { 3 } else { 7 };
     }
     if cfg.scenarios.is_empty() {
-        cfg.scenarios = vec![1, 2, 3, 4, 5, 6, 7];
+        cfg.scenarios = vec![1, 2, 3, 4, 5, 6, 7, 8];
     }
     let n = harness::cpus_available();
     if cfg.cpu_a >= n || cfg.cpu_b >= n {
@@ -282,6 +288,7 @@ fn main() {
             5 => all.extend(open::run(&cfg)),
             6 => all.extend(file::run(&cfg)),
             7 => all.extend(small::run(&cfg)),
+            8 => all.extend(python::run(&cfg)),
             _ => unreachable!(),
         }
     }

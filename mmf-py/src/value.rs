@@ -12,7 +12,6 @@ use mmf::{Access, Disposition, ErrorKind, ValueOptions};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyTuple};
-use std::cell::RefCell;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -20,32 +19,16 @@ use std::time::{Duration, Instant};
 /// again. Stores wake the waiter at once whatever the slice.
 const WAIT_SLICE: Duration = Duration::from_millis(200);
 
-/// Scratch buffers above this size are not kept for the next retrieve.
-const KEEP_SCRATCH: usize = 64 << 20;
-
-thread_local! {
-    /// The buffer `retrieve` and `retrieve_into` copy a value into first (the library copies out
-    /// into a `Vec`); one per thread, reused, so that no lock is held across the copy.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` on this thread's scratch buffer.
-fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
-    SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        let out = f(&mut s);
-        if s.capacity() > KEEP_SCRATCH {
-            *s = Vec::new();
-        }
-        out
-    })
-}
-
 /// A shared value (see the type stub for the Python documentation).
 #[pyclass(module = "mmfpy", frozen)]
 pub struct SharedValue {
     /// The handle; `None` after `close()`.
     handle: Mutex<Option<mmf::SharedValue>>,
+    /// The buffer `retrieve` and `retrieve_into` copy the value into first (the library copies
+    /// out into a `Vec`), kept between calls so that large values are not allocated and faulted
+    /// in again each time; freed by `close()`. Taken out for the copy, so no lock is held while
+    /// it runs (a concurrent retrieve on the same handle uses a buffer of its own).
+    scratch: Mutex<Vec<u8>>,
     what: String,
     name: String,
     writable: bool,
@@ -56,12 +39,18 @@ fn options(
     op: &str,
     what: &str,
     capacity: Option<i128>,
+    slots: Option<i128>,
     lifetime: &str,
     mode: i128,
 ) -> PyResult<ValueOptions> {
     let mut o = ValueOptions::new();
     if let Some(c) = capacity {
         o.capacity(args::unsigned(py, c, "capacity", op, what)?);
+    }
+    if let Some(n) = slots {
+        // The library checks the range (2 to 64); a count past u32 is out of it anyway.
+        let n = args::unsigned(py, n, "slots", op, what)?;
+        o.slots(u32::try_from(n).unwrap_or(u32::MAX));
     }
     o.lifetime(args::lifetime(py, lifetime, op, what)?)
         .permissions(args::mode(py, mode, op, what)?);
@@ -75,7 +64,20 @@ impl SharedValue {
             name,
             writable,
             handle: Mutex::new(Some(v)),
+            scratch: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Runs `f` on the scratch buffer (see the field), outside the lock.
+    fn with_scratch<T>(&self, f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+        let lock = || self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buf = std::mem::take(&mut *lock());
+        let out = f(&mut buf);
+        let mut kept = lock();
+        if buf.capacity() > kept.capacity() {
+            *kept = buf;
+        }
+        out
     }
 
     /// The handle, for one operation (a clone: the lock is not held while it runs).
@@ -100,11 +102,12 @@ impl SharedValue {
 #[pymethods]
 impl SharedValue {
     #[staticmethod]
-    #[pyo3(signature = (name, *, capacity = None, lifetime = "handle", mode = 0o600))]
+    #[pyo3(signature = (name, *, capacity = None, slots = None, lifetime = "handle", mode = 0o600))]
     fn create(
         py: Python<'_>,
         name: String,
         capacity: Option<i128>,
+        slots: Option<i128>,
         lifetime: &str,
         mode: i128,
     ) -> PyResult<SharedValue> {
@@ -113,6 +116,7 @@ impl SharedValue {
             "create",
             &format!("shared value {name:?}"),
             capacity,
+            slots,
             lifetime,
             mode,
         )?;
@@ -132,16 +136,17 @@ impl SharedValue {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (name, *, capacity = None, lifetime = "handle", mode = 0o600))]
+    #[pyo3(signature = (name, *, capacity = None, slots = None, lifetime = "handle", mode = 0o600))]
     fn open_or_create(
         py: Python<'_>,
         name: String,
         capacity: Option<i128>,
+        slots: Option<i128>,
         lifetime: &str,
         mode: i128,
     ) -> PyResult<(SharedValue, bool)> {
         let what = format!("shared value {name:?}");
-        let o = options(py, "open or create", &what, capacity, lifetime, mode)?;
+        let o = options(py, "open or create", &what, capacity, slots, lifetime, mode)?;
         let (v, d) = py.detach(|| o.open_or_create(&name)).py_err(py)?;
         Ok((SharedValue::wrap(v, name, true), d == Disposition::Created))
     }
@@ -162,7 +167,7 @@ impl SharedValue {
     /// The latest value and its version.
     fn retrieve_versioned<'py>(&self, py: Python<'py>) -> PyResult<(u64, Bound<'py, PyBytes>)> {
         let v = self.value(py, "retrieve")?;
-        with_scratch(|buf| {
+        self.with_scratch(|buf| {
             let version = py.detach(|| v.retrieve_into(buf)).py_err(py)?;
             Ok((version, PyBytes::new(py, buf)))
         })
@@ -172,7 +177,7 @@ impl SharedValue {
     fn retrieve_into(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<usize> {
         let dest = Bytes::get(buffer, true)?;
         let v = self.value(py, "retrieve")?;
-        with_scratch(|buf| {
+        self.with_scratch(|buf| {
             py.detach(|| v.retrieve_into(buf)).py_err(py)?;
             if buf.len() > dest.len() {
                 return Err(fail(
@@ -251,6 +256,9 @@ impl SharedValue {
     fn close(&self) {
         let v = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(v);
+        drop(std::mem::take(
+            &mut *self.scratch.lock().unwrap_or_else(|e| e.into_inner()),
+        ));
     }
 
     #[getter]

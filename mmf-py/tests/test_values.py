@@ -194,3 +194,13 @@ def test_plain_objects_are_not_values(name):
         mmfpy.SharedValue.open(name)
     assert isinstance(e.value, OSError) and name in str(e.value)
     m.close()
+
+
+def test_slots_and_capacity(name):
+    v = mmfpy.SharedValue.create(name, capacity=1 << 16, slots=2)
+    v.store(bytes(1 << 16))
+    assert len(v.retrieve()) == 1 << 16
+    v.close()
+    for bad in (1, 65, -2):
+        with pytest.raises(ValueError):
+            mmfpy.SharedValue.create(name, slots=bad)

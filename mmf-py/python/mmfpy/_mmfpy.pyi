@@ -203,11 +203,14 @@ class SharedValue:
         name: str,
         *,
         capacity: int | None = None,
+        slots: int | None = None,
         lifetime: _Lifetime = "handle",
         mode: int = 0o600,
     ) -> SharedValue:
         """Creates the named value. ``capacity``: bytes a value may have before the object has to
-        grow (4 KiB by default; values grow as needed)."""
+        grow (4 KiB by default; values grow as needed). ``slots`` (2 to 64, default 8): how many
+        versions the object holds, each of ``capacity`` bytes; more protect more concurrent
+        readers of older versions, fewer save memory for large values."""
 
     @staticmethod
     def open(name: str, *, readonly: bool = False) -> SharedValue:
@@ -219,6 +222,7 @@ class SharedValue:
         name: str,
         *,
         capacity: int | None = None,
+        slots: int | None = None,
         lifetime: _Lifetime = "handle",
         mode: int = 0o600,
     ) -> tuple[SharedValue, bool]:
