@@ -50,7 +50,10 @@ fn measure(py: &Result<String, String>, cfg: &Config, args: &[String]) -> Result
     let out = cmd.output().map_err(|e| format!("cannot run {py}: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().find_map(|l| l.strip_prefix("result "));
-    match (out.status.success(), line.and_then(|x| x.trim().parse().ok())) {
+    match (
+        out.status.success(),
+        line.and_then(|x| x.trim().parse().ok()),
+    ) {
         (true, Some(x)) => Ok(x),
         _ => Err(format!(
             "bench_py.py {} failed ({}): {}",
@@ -75,7 +78,11 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
     let mut runs = Interleaved::new();
     for (name, kind, which) in [
         ("mmfpy SharedValue (wait_newer)", Kind::Mmf, "mmfpy"),
-        ("shared_memory + multiprocessing.Semaphore", Kind::Baseline, "mp"),
+        (
+            "shared_memory + multiprocessing.Semaphore",
+            Kind::Baseline,
+            "mp",
+        ),
     ] {
         let args: Vec<String> = ["latency", which, &cpus[0], &cpus[1]]
             .iter()
@@ -113,7 +120,11 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
         );
         let mut runs = Interleaved::new();
         for (name, kind, which) in [
-            ("mmfpy SharedValue store / retrieve_into", Kind::Mmf, "value"),
+            (
+                "mmfpy SharedValue store / retrieve_into",
+                Kind::Mmf,
+                "value",
+            ),
             ("mmfpy View (numpy over the mapping)", Kind::Mmf, "view"),
             ("shared_memory + np.ndarray(buffer=)", Kind::Baseline, "mp"),
         ] {
