@@ -4,12 +4,17 @@
 //! (interpreter start-up excluded) by an interpreter that has mmfpy and numpy installed.
 
 use crate::Config;
-use crate::harness::{Better, Goal, Interleaved, Kind, Scenario};
+use crate::harness::{Better, Goal, Interleaved, Kind, Scenario, Variant};
 use std::path::PathBuf;
 use std::process::Command;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/bench_py.py");
 const SIZES: [usize; 2] = [1 << 20, 64 << 20];
+const LATENCY_MMF: &str = "mmfpy SharedValue (wait_newer)";
+const LATENCY_BASELINE: &str = "shared_memory + multiprocessing.Semaphore";
+const HANDOVER_VALUE: &str = "mmfpy SharedValue store / retrieve_into";
+const HANDOVER_VIEW: &str = "mmfpy View (numpy over the mapping)";
+const HANDOVER_BASELINE: &str = "shared_memory + np.ndarray(buffer=)";
 
 /// The interpreter: `$MMF_BENCH_PYTHON`, else the virtual environment `bash mmf-py/ci.sh`
 /// makes, else `python3`; it must import mmfpy and numpy.
@@ -64,6 +69,23 @@ fn measure(py: &Result<String, String>, cfg: &Config, args: &[String]) -> Result
     }
 }
 
+fn words(w: &[&str]) -> Vec<String> {
+    w.iter().map(|s| s.to_string()).collect()
+}
+
+/// Runs the script's variants interleaved: (name, kind, the script's arguments) each.
+fn interleave(
+    py: &Result<String, String>,
+    cfg: &Config,
+    variants: Vec<(&str, Kind, Vec<String>)>,
+) -> Vec<Variant> {
+    let mut runs = Interleaved::new();
+    for (name, kind, args) in variants {
+        runs.add(name, kind, move || measure(py, cfg, &args));
+    }
+    runs.run(cfg.reps, cfg.verbose, "8")
+}
+
 pub fn run(cfg: &Config) -> Vec<Scenario> {
     let py = interpreter();
     let cpus = [cfg.cpu_a.to_string(), cfg.cpu_b.to_string()];
@@ -75,26 +97,18 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
         "µs",
         Better::Lower,
     );
-    let mut runs = Interleaved::new();
-    for (name, kind, which) in [
-        ("mmfpy SharedValue (wait_newer)", Kind::Mmf, "mmfpy"),
-        (
-            "shared_memory + multiprocessing.Semaphore",
-            Kind::Baseline,
-            "mp",
-        ),
-    ] {
-        let args: Vec<String> = ["latency", which, &cpus[0], &cpus[1]]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let py = &py;
-        runs.add(name, kind, move || measure(py, cfg, &args));
-    }
-    sc.variants = runs.run(cfg.reps, cfg.verbose, "8");
+    let latency = |which| words(&["latency", which, &cpus[0], &cpus[1]]);
+    sc.variants = interleave(
+        &py,
+        cfg,
+        vec![
+            (LATENCY_MMF, Kind::Mmf, latency("mmfpy")),
+            (LATENCY_BASELINE, Kind::Baseline, latency("mp")),
+        ],
+    );
     sc.goals.push(Goal {
-        mmf: "mmfpy SharedValue (wait_newer)".into(),
-        baseline: "shared_memory + multiprocessing.Semaphore".into(),
+        mmf: LATENCY_MMF.into(),
+        baseline: LATENCY_BASELINE.into(),
         ratio: 0.5,
     });
     sc.notes.push(format!(
@@ -118,31 +132,21 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
             "GB/s",
             Better::Higher,
         );
-        let mut runs = Interleaved::new();
-        for (name, kind, which) in [
-            (
-                "mmfpy SharedValue store / retrieve_into",
-                Kind::Mmf,
-                "value",
-            ),
-            ("mmfpy View (numpy over the mapping)", Kind::Mmf, "view"),
-            ("shared_memory + np.ndarray(buffer=)", Kind::Baseline, "mp"),
-        ] {
-            let args: Vec<String> = ["handover", which, &size.to_string(), &cpus[0], &cpus[1]]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            let py = &py;
-            runs.add(name, kind, move || measure(py, cfg, &args));
-        }
-        sc.variants = runs.run(cfg.reps, cfg.verbose, "8");
-        for mmf in [
-            "mmfpy SharedValue store / retrieve_into",
-            "mmfpy View (numpy over the mapping)",
-        ] {
+        let size = size.to_string();
+        let handover = |which| words(&["handover", which, &size, &cpus[0], &cpus[1]]);
+        sc.variants = interleave(
+            &py,
+            cfg,
+            vec![
+                (HANDOVER_VALUE, Kind::Mmf, handover("value")),
+                (HANDOVER_VIEW, Kind::Mmf, handover("view")),
+                (HANDOVER_BASELINE, Kind::Baseline, handover("mp")),
+            ],
+        );
+        for mmf in [HANDOVER_VALUE, HANDOVER_VIEW] {
             sc.goals.push(Goal {
                 mmf: mmf.into(),
-                baseline: "shared_memory + np.ndarray(buffer=)".into(),
+                baseline: HANDOVER_BASELINE.into(),
                 ratio: 0.8,
             });
         }

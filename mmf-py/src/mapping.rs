@@ -9,7 +9,13 @@ use pyo3::types::PyTuple;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 
-/// A mapping object (see the type stub for the Python documentation).
+/// A mapping object: a named shared-memory object (what `shm_open("/NAME")` and
+/// `multiprocessing.shared_memory.SharedMemory(name=NAME)` open), an anonymous one, or a file.
+///
+/// Handle lifetime (the default): the object exists while any handle or mapped view of it is
+/// open in any process, and its name goes with the last one, also when the holders are killed.
+/// `map()` gives views that export the buffer protocol; `close()` never raises. The type stub
+/// (`_mmfpy.pyi`) documents every method.
 #[pyclass(module = "mmfpy", frozen)]
 pub struct Mapping {
     /// The handle; `None` after `close()`.

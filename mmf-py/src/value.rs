@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 /// again. Stores wake the waiter at once whatever the slice.
 const WAIT_SLICE: Duration = Duration::from_millis(200);
 
-/// A shared value (see the type stub for the Python documentation).
+/// A named value that processes store and retrieve whole, never torn: `store(data)`,
+/// `retrieve()`, `retrieve_into(buffer)`, `version`, `wait_newer(seen, timeout)` (sleeps in the
+/// kernel without the GIL) and `await changed(seen)` for asyncio. The type stub (`_mmfpy.pyi`)
+/// documents every method.
 #[pyclass(module = "mmfpy", frozen)]
 pub struct SharedValue {
     /// The handle; `None` after `close()`.

@@ -57,7 +57,10 @@ impl Shared {
     }
 }
 
-/// A mapped range of a `Mapping` (see the type stub for the Python documentation).
+/// A mapped range of a `Mapping`, exporting the buffer protocol zero-copy: `memoryview(view)`,
+/// `np.frombuffer(view, dtype)`, `view.numpy(dtype, shape)`, `bytes(view[a:b])`. Read-only
+/// views refuse writable buffer requests with `BufferError`. `close()` never raises: the memory
+/// stays mapped while exported buffers live and is unmapped by the last release.
 #[pyclass(module = "mmfpy", frozen)]
 pub struct View {
     shared: Arc<Shared>,
