@@ -127,7 +127,22 @@ impl View {
             Some(n) => args::length(py, n, "length", op, &what)?,
             None => self.len.saturating_sub(offset),
         };
-        Ok((offset, n))
+        // Checked here as well as by the library, so that `read` allocates nothing for a range
+        // that cannot be read.
+        match offset.checked_add(n) {
+            Some(end) if end <= self.len => Ok((offset, n)),
+            _ => Err(fail(
+                py,
+                ErrorKind::OutOfRange,
+                op,
+                &what,
+                &format!(
+                    "range {offset}..{} is outside the view ({} bytes)",
+                    offset as u128 + n as u128,
+                    self.len
+                ),
+            )),
+        }
     }
 }
 

@@ -267,6 +267,8 @@ def test_bad_input_raises_the_right_exception(name, call, exc):
         (lambda m: m.map(access=1), TypeError),
         (lambda m: m.map().read(4000, 200), mmfpy.OutOfRangeError),
         (lambda m: m.map().read(-5, 1), ValueError),
+        (lambda m: m.map().read(0, 2**40), mmfpy.OutOfRangeError),  # allocates nothing first
+        (lambda m: m.map().read(2**63, 2**63), mmfpy.OutOfRangeError),
         (lambda m: m.map().write(4095, b"ab"), mmfpy.OutOfRangeError),
         (lambda m: m.map().write(0, "text"), TypeError),
         (lambda m: m.map().write(0, 12), TypeError),

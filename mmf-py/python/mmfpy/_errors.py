@@ -83,7 +83,7 @@ class TruncatedError(Error, OSError):
     """Another process cut the object short under this handle."""
 
 
-class SystemError_(Error, OSError):
+class OtherError(Error, OSError):
     """Any other operating-system error (see ``errno``)."""
 
 
@@ -109,7 +109,7 @@ _BY_KIND: dict[str, type[Error]] = {
 
 def from_kind(kind: str, message: str, operation: str, obj: str, errno: int | None) -> Error:
     """The exception for an mmf error (called by the native module)."""
-    exc = _BY_KIND.get(kind, SystemError_)(message)
+    exc = _BY_KIND.get(kind, OtherError)(message)
     exc.kind = kind
     exc.operation = operation
     exc.object = obj
