@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Python package's lane: a fresh virtual environment with maturin, pytest, numpy and mypy from
 # PyPI; the wheel built and installed with `pip install ./mmf-py` (the documented command); the
-# mmf CLI that the interoperability tests drive; mypy's stubtest of the type stubs; the pytest
-# suite. A suite that collects no tests (pytest exit status 5) fails the lane like any failure.
+# mmf CLI and the library's test helper, which the interoperability tests run; mypy's stubtest
+# of the type stubs; the pytest suite. A suite that collects no tests (pytest exit status 5)
+# fails the lane like any other failure.
 #
 # Environment: PYTHON (default python3, CPython >= 3.11), MMF_PY_VENV (default target/python-venv;
 # reused when present), MMF_PY_PYTEST_ARGS (extra pytest arguments).
@@ -18,9 +19,10 @@ fi
 vpy=$(cd "$venv" && pwd)/bin/python
 "$vpy" -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" pytest numpy mypy
 
-# The CLI the interoperability tests run (a debug build, shared with `cargo test`).
-cargo build -q -p mmf-cli --locked
-export MMF_CLI=$PWD/target/debug/mmf
+# The Rust programs the interoperability tests run (debug builds, shared with `cargo test`): the
+# CLI and the library's test helper.
+cargo build -q -p mmf-cli -p mmf --bins --locked
+export MMF_CLI=$PWD/target/debug/mmf MMF_TESTHELPER=$PWD/target/debug/mmf-testhelper
 
 # The documented install command; --force-reinstall so that a reused venv gets this tree's build.
 "$vpy" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./mmf-py

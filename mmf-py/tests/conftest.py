@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -36,17 +35,32 @@ def name(request):
             pass
 
 
-@pytest.fixture
-def cli():
-    """The `mmf` command-line tool (built by `cargo build -p mmf-cli`), or `$MMF_CLI`."""
-    path = os.environ.get("MMF_CLI") or shutil.which("mmf") or str(REPO / "target/debug/mmf")
-    if not os.access(path, os.X_OK):
-        why = f"the mmf CLI is not built ({path}); run `cargo build -p mmf-cli` or set MMF_CLI"
+def _binary(env: str, path: str, build: str) -> str:
+    """A Rust binary the tests run: `$ENV`, else `path` (relative to the repository); skipped
+    with `SKIPPED:` when it is not built, failed instead under CI=true."""
+    found = os.environ.get(env) or str(REPO / path)
+    if not os.access(found, os.X_OK):
+        why = f"{found} is not built; run `{build}` or set {env}"
         if os.environ.get("CI") == "true":
             pytest.fail(why)
         print(f"SKIPPED: {why}")
         pytest.skip(why)
-    return path
+    return found
+
+
+@pytest.fixture
+def cli():
+    """The `mmf` command-line tool."""
+    return _binary("MMF_CLI", "target/debug/mmf", "cargo build -p mmf-cli")
+
+
+@pytest.fixture
+def rust_helper():
+    """The library's multi-process test helper (`mmf/src/bin/mmf-testhelper.rs`): the Rust API
+    called directly, one command per run."""
+    return _binary(
+        "MMF_TESTHELPER", "target/debug/mmf-testhelper", "cargo build -p mmf --bin mmf-testhelper"
+    )
 
 
 def run_cli(cli: str, *args: str, input: bytes | None = None) -> bytes:
