@@ -3,10 +3,10 @@
 Run by `mmf-bench` (src/python.rs) once per variant and repetition, with the interpreter that has
 mmfpy and numpy installed; prints `result X`. Usage:
 
-    bench_py.py latency (mmfpy|mp) CPU_A CPU_B [--quick]
+    bench_py.py latency (mmfpy|mmfpy-spin|mp) CPU_A CPU_B [--quick]
         store→observe one-way latency between two Python processes, 64 B, blocking reader: round
         trip / 2 in µs, the median of batch means. mmfpy: SharedValue.store, then wait_newer +
-        retrieve on the other side (and back). mp: multiprocessing.shared_memory, bytes copied in
+        retrieve on the other side (and back); mmfpy-spin: the same with wait_newer(spin=100 µs). mp: multiprocessing.shared_memory, bytes copied in
         and out, with a multiprocessing.Semaphore each way.
     bench_py.py handover (value|view|mp) SIZE CPU_A CPU_B [--quick]
         a numpy array of SIZE bytes handed from one process to another, which ends with its own
@@ -34,6 +34,8 @@ PAYLOAD = bytes([0xA5]) * 64
 # Hand-over values have 2 slots of the array's size (the fewest: memory for 64 MiB arrays); the
 # warm-up touches both slots twice before timing starts.
 SLOTS = 2
+# How long mmfpy-spin's waits poll before sleeping.
+SPIN = 100e-6
 WARM = 2 * SLOTS
 
 
@@ -77,26 +79,26 @@ def median_rate(chunks: int, per: int, size: int, hand_over) -> float:
 # ---- latency -------------------------------------------------------------------------------
 
 
-def echo_mmfpy(name: str, cpu: int, n: int) -> None:
+def echo_mmfpy(name: str, cpu: int, n: int, spin: float) -> None:
     pin(cpu)
     ping = mmfpy.SharedValue.open(name + "-ping")
     pong = mmfpy.SharedValue.open(name + "-pong")
     seen = 0
     for _ in range(n):
-        seen = ping.wait_newer(seen, 60)
+        seen = ping.wait_newer(seen, 60, spin=spin)
         pong.store(ping.retrieve())
 
 
-def latency_mmfpy(name: str, cpu_a: int, cpu_b: int, n: int, batch: int) -> float:
+def latency_mmfpy(name: str, cpu_a: int, cpu_b: int, n: int, batch: int, spin: float) -> float:
     ping = mmfpy.SharedValue.create(name + "-ping")
     pong = mmfpy.SharedValue.create(name + "-pong")
-    child = ctx.Process(target=echo_mmfpy, args=(name, cpu_b, n))
+    child = ctx.Process(target=echo_mmfpy, args=(name, cpu_b, n, spin))
     child.start()
     seen = [0]
 
     def round_trip() -> None:
         ping.store(PAYLOAD)
-        seen[0] = pong.wait_newer(seen[0], 60)
+        seen[0] = pong.wait_newer(seen[0], 60, spin=spin)
         pong.retrieve()
 
     warm = n // 10
@@ -241,8 +243,10 @@ def main() -> None:
         kind, cpu_a, cpu_b = args[1], int(args[2]), int(args[3])
         pin(cpu_a)
         n, batch = (2_000, 100) if quick else (10_000, 200)
-        f = latency_mmfpy if kind == "mmfpy" else latency_mp
-        r = f(name, cpu_a, cpu_b, n, batch)
+        if kind == "mp":
+            r = latency_mp(name, cpu_a, cpu_b, n, batch)
+        else:
+            r = latency_mmfpy(name, cpu_a, cpu_b, n, batch, SPIN if kind == "mmfpy-spin" else 0.0)
     else:
         kind, size, cpu_a, cpu_b = args[1], int(args[2]), int(args[3]), int(args[4])
         pin(cpu_a)

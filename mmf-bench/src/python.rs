@@ -11,6 +11,7 @@ use std::process::Command;
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/bench_py.py");
 const SIZES: [usize; 2] = [1 << 20, 64 << 20];
 const LATENCY_MMF: &str = "mmfpy SharedValue (wait_newer)";
+const LATENCY_SPIN: &str = "mmfpy SharedValue (wait_newer, spin 100 µs)";
 const LATENCY_BASELINE: &str = "shared_memory + multiprocessing.Semaphore";
 const HANDOVER_VALUE: &str = "mmfpy SharedValue store / retrieve_into";
 const HANDOVER_VIEW: &str = "mmfpy View (numpy over the mapping)";
@@ -103,17 +104,21 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
         cfg,
         vec![
             (LATENCY_MMF, Kind::Mmf, latency("mmfpy")),
+            (LATENCY_SPIN, Kind::Mmf, latency("mmfpy-spin")),
             (LATENCY_BASELINE, Kind::Baseline, latency("mp")),
         ],
     );
-    sc.goals.push(Goal {
-        mmf: LATENCY_MMF.into(),
-        baseline: LATENCY_BASELINE.into(),
-        ratio: 0.5,
-    });
+    for mmf in [LATENCY_MMF, LATENCY_SPIN] {
+        sc.goals.push(Goal {
+            mmf: mmf.into(),
+            baseline: LATENCY_BASELINE.into(),
+            ratio: 0.5,
+        });
+    }
     sc.notes.push(format!(
         "round trip / 2, median of batch means ({} round trips, batches of {}, 10 % warm-up); \
-         both sides copy 64 bytes in and out; Python processes pinned to CPUs {} and {}",
+         both sides copy 64 bytes in and out; the spin variant polls the version for up to \
+         100 µs before each kernel wait (on both sides); Python processes pinned to CPUs {} and {}",
         if cfg.quick { 2_000 } else { 10_000 },
         if cfg.quick { 100 } else { 200 },
         cfg.cpu_a,

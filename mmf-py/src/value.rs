@@ -210,13 +210,39 @@ impl SharedValue {
     }
 
     /// Blocks (without the GIL) until a version newer than `seen` is stored; returns it.
-    #[pyo3(signature = (seen, timeout = None))]
-    fn wait_newer(&self, py: Python<'_>, seen: i128, timeout: Option<f64>) -> PyResult<u64> {
+    /// `spin`: seconds to poll the version before sleeping in the kernel.
+    #[pyo3(signature = (seen, timeout = None, *, spin = 0.0))]
+    fn wait_newer(
+        &self,
+        py: Python<'_>,
+        seen: i128,
+        timeout: Option<f64>,
+        spin: f64,
+    ) -> PyResult<u64> {
         let op = "wait for a new version of";
         let seen = args::unsigned(py, seen, "seen", op, &self.what)?;
         let limit = args::timeout(py, timeout, op, &self.what)?;
+        let spin = args::timeout(py, Some(spin), op, &self.what)?.unwrap_or(WAIT_SLICE);
         let v = self.value(py, op)?;
         let start = Instant::now();
+        if !spin.is_zero() {
+            // Poll first: a store that lands within `spin` is seen without a kernel sleep and
+            // wake-up (worth it only where the waiter has a CPU to itself). `version()` is 0 on
+            // a truncated object: then the kernel wait below reports it.
+            let until = start + limit.map_or(spin, |l| l.min(spin));
+            let seen_now = py.detach(|| {
+                loop {
+                    let now = v.version();
+                    if now > seen || Instant::now() >= until {
+                        return now;
+                    }
+                    std::hint::spin_loop();
+                }
+            });
+            if seen_now > seen {
+                return Ok(seen_now);
+            }
+        }
         loop {
             let left = limit.map(|l| l.saturating_sub(start.elapsed()));
             let slice = left.map_or(WAIT_SLICE, |l| l.min(WAIT_SLICE));

@@ -204,3 +204,19 @@ def test_slots_and_capacity(name):
     for bad in (1, 65, -2):
         with pytest.raises(ValueError):
             mmfpy.SharedValue.create(name, slots=bad)
+
+
+def test_wait_newer_with_spin(name):
+    v = mmfpy.SharedValue.create(name)
+    got = []
+    t = threading.Thread(target=lambda: got.append(v.wait_newer(0, 60, spin=0.001)))
+    t.start()
+    mmfpy.SharedValue.open(name).store(b"x")
+    t.join(60)
+    assert got == [1]
+    assert v.wait_newer(0, spin=1.0) == 1  # already newer
+    with pytest.raises(TimeoutError):
+        v.wait_newer(1, 0.05, spin=10.0)  # the spin is bounded by the timeout
+    with pytest.raises(ValueError):
+        v.wait_newer(1, 0.05, spin=-1)
+    v.close()

@@ -247,11 +247,15 @@ class SharedValue:
     def version(self) -> int:
         """The latest version stored (0: none yet)."""
 
-    def wait_newer(self, seen: int, timeout: float | None = None) -> int:
+    def wait_newer(self, seen: int, timeout: float | None = None, *, spin: float = 0.0) -> int:
         """Blocks until a version newer than ``seen`` is stored (by any process) and returns it;
         returns at once if there is one already. Sleeps in the kernel (a futex on Linux) without
         the GIL; Ctrl-C interrupts it. Raises :class:`~mmfpy.TimedOutError`
-        (``TimeoutError``) when ``timeout`` seconds pass first."""
+        (``TimeoutError``) when ``timeout`` seconds pass first.
+
+        ``spin``: seconds to poll the version (without the GIL) before sleeping, so that a store
+        landing within them is seen without a kernel sleep and wake-up: lower latency for
+        ping-pong between processes that each have a CPU, wasted CPU time otherwise."""
 
     def changed(self, seen: int, timeout: float | None = None) -> Coroutine[Any, Any, int]:
         """``await value.changed(seen)``: :meth:`wait_newer` for asyncio. A waiter thread sleeps
