@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import gc
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -219,12 +221,13 @@ def test_exceptions_are_both_mmf_and_builtin(name):
         mmfpy.Mapping.open(name)
     assert isinstance(e.value, FileNotFoundError) and isinstance(e.value, mmfpy.Error)
     assert e.value.kind == "not found" and e.value.operation == "open"
+    assert e.value.errno == errno.ENOENT
     assert name in str(e.value) and str(e.value).startswith("cannot open")
     m = mmfpy.Mapping.create(name, 4096)
     with pytest.raises(FileExistsError) as e:
         mmfpy.Mapping.create(name, 4096)
     assert isinstance(e.value, mmfpy.AlreadyExistsError)
-    assert e.value.errno is None or e.value.errno == 17
+    assert e.value.errno == errno.EEXIST
     m.close()
 
 
@@ -301,3 +304,32 @@ def test_repr_names_the_object(name):
     m.close()
     assert "closed" in repr(m)
     assert os.path.exists(f"/dev/shm/{name}") is False
+
+
+def test_a_full_shm_directory_is_out_of_space(name, tmp_path, monkeypatch):
+    # A 1 MiB tmpfs as the namespace: a 4 MiB object cannot be committed there.
+    d = tmp_path / "tmpfs"
+    d.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "mmfpy-test", str(d)], capture_output=True
+    )
+    if r.returncode != 0:
+        why = f"cannot mount a small tmpfs: {r.stderr.decode().strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        print(f"SKIPPED: {why}")
+        pytest.skip(why)
+    try:
+        monkeypatch.setenv("MMF_DIR", str(d))
+        with pytest.raises(mmfpy.OutOfSpaceError) as e:
+            mmfpy.Mapping.create(name, 4 << 20)
+        assert isinstance(e.value, OSError) and name in str(e.value)
+        assert e.value.errno == errno.ENOSPC
+        v = mmfpy.SharedValue.create(name + "-value")
+        with pytest.raises(mmfpy.OutOfSpaceError):
+            v.store(bytes(4 << 20))  # the value cannot grow: an error, never SIGBUS
+        assert v.retrieve() == b""  # nothing was stored
+        v.close()
+        assert os.listdir(d) == []
+    finally:
+        subprocess.run(["umount", str(d)], capture_output=True)

@@ -9,6 +9,7 @@ the object and the problem.
 from __future__ import annotations
 
 import builtins
+import errno as _errno
 
 
 class Error(Exception):
@@ -16,8 +17,9 @@ class Error(Exception):
 
     Attributes: ``kind`` (mmf's error kind: ``"not found"``, ``"invalid input"``, ...),
     ``operation`` (what was being done: ``"open"``, ``"map a view of"``), ``object`` (the object,
-    as the message names it). Those that are also ``OSError`` carry ``errno`` when the operating
-    system reported one.
+    as the message names it). Those that are also ``OSError`` carry ``errno``: the operating
+    system's, or where mmf found the problem itself the usual one for it (``ENOENT``, ``EEXIST``,
+    ``EACCES``, ``ETIMEDOUT``, ``ENOSPC``, ``EBUSY``).
     """
 
     kind: str = "system error"
@@ -107,12 +109,24 @@ _BY_KIND: dict[str, type[Error]] = {
 }
 
 
+# The errno an OSError subclass carries when mmf found the problem itself (no system call failed),
+# so that `e.errno` means what it means for the built-in exceptions.
+_ERRNO: dict[str, int] = {
+    "not found": _errno.ENOENT,
+    "already exists": _errno.EEXIST,
+    "permission denied": _errno.EACCES,
+    "timed out": _errno.ETIMEDOUT,
+    "out of space": _errno.ENOSPC,
+    "busy": _errno.EBUSY,
+}
+
+
 def from_kind(kind: str, message: str, operation: str, obj: str, errno: int | None) -> Error:
     """The exception for an mmf error (called by the native module)."""
     exc = _BY_KIND.get(kind, OtherError)(message)
     exc.kind = kind
     exc.operation = operation
     exc.object = obj
-    if errno is not None and isinstance(exc, OSError):
-        exc.errno = errno
+    if isinstance(exc, OSError):
+        exc.errno = errno if errno is not None else _ERRNO.get(kind)
     return exc
