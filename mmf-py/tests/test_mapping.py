@@ -333,3 +333,41 @@ def test_a_full_shm_directory_is_out_of_space(name, tmp_path, monkeypatch):
         assert os.listdir(d) == []
     finally:
         subprocess.run(["umount", str(d)], capture_output=True)
+
+
+def test_exports_and_close_from_many_threads(name):
+    import threading
+
+    for _ in range(50):
+        m = mmfpy.Mapping.create(name, 1 << 16)
+        views = [m.map() for _ in range(4)]
+        errors = []
+
+        def work(k):
+            try:
+                for i in range(50):
+                    v = views[(k + i) % 4]
+                    try:
+                        a = np.frombuffer(v, np.uint8)
+                        a[k] += 1
+                        del a
+                    except BufferError:
+                        pass  # closed meanwhile
+                    try:
+                        v.read(0, 16)
+                    except mmfpy.InvalidInputError:
+                        pass
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        m.close()  # while the threads export and read
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert [v.exports for v in views] == [0, 0, 0, 0]
+        assert all(v.closed for v in views)
+    with pytest.raises(FileNotFoundError):  # every view was unmapped: the name is gone
+        mmfpy.Mapping.open(name)
