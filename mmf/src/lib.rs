@@ -97,4 +97,6 @@ pub use types::{
     UncheckedAdvice,
 };
 pub use value::{Shared, SharedValue, ValueHeader, ValueLayout, ValueOptions};
+#[cfg(not(loom))]
+pub use value::{Versions, WaitNewer};
 pub use view::{Chunks, Cursor, View, ViewOptions};

@@ -161,6 +161,45 @@ pub(crate) use imp::*;
 #[cfg(all(target_os = "linux", not(mmf_force_posix)))]
 mod fault;
 
+// Waiting on many words in one call, for the async waits (`value/wait_async.rs`): `futex_waitv`
+// on Linux (64-bit x86 and Arm, where libc names the call); elsewhere none, and the async waits
+// use a thread per waiting future on the backend's `Notifier` instead.
+#[cfg(all(
+    target_os = "linux",
+    not(mmf_force_posix),
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod wait_any;
+#[cfg(not(all(
+    target_os = "linux",
+    not(mmf_force_posix),
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+mod wait_any {
+    //! No call waits on many words here: `wait_any_supported` says so.
+    use std::sync::atomic::AtomicU32;
+    use std::time::Duration;
+
+    pub(crate) const WAIT_ANY_MAX: usize = 0;
+
+    pub(crate) fn wait_any_supported() -> bool {
+        false
+    }
+
+    pub(crate) fn wait_any(
+        _interrupt: &AtomicU32,
+        _seen: u32,
+        _words: &[(&AtomicU32, u32)],
+        _timeout: Option<Duration>,
+    ) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    pub(crate) fn wake_interrupt(_word: &AtomicU32) {}
+}
+#[cfg_attr(loom, allow(unused_imports))]
+pub(crate) use wait_any::{wait_any, wait_any_supported, wake_interrupt, WAIT_ANY_MAX};
+
 /// Bumped whenever a page is patched anywhere in the process (see `fault.rs`); a wait that sees
 /// it change gives up early so its guard can report the fault. Always 0 where accesses are not
 /// guarded (every backend but Linux's).

@@ -364,9 +364,22 @@ fn waiter_is_woken() {
         let w2 = w.clone();
         let t = loom::thread::spawn(move || w2.store(1, 2));
         let host = w.host(50);
-        let v = w
-            .region(true)
-            .wait_newer(&host, 1, None, Duration::from_millis(10));
+        let v = w.region(true).wait_newer(&host, 1, None);
+        assert_eq!(v, Some(2));
+        t.join().unwrap();
+    });
+}
+
+/// A read-only waiter (which cannot count itself in `waiters`) blocked without a timeout is woken
+/// too: writers wake on every store.
+#[test]
+fn read_only_waiter_is_woken() {
+    model(3, || {
+        let w = world(&[1, 0, 0], Some(0));
+        let w2 = w.clone();
+        let t = loom::thread::spawn(move || w2.store(1, 2));
+        let host = w.host(50);
+        let v = w.region(false).wait_newer(&host, 1, None);
         assert_eq!(v, Some(2));
         t.join().unwrap();
     });

@@ -68,7 +68,8 @@ pub(crate) struct Control {
     pub current: AtomicU64,
     /// Incremented after every publish; the futex word readers wait on.
     pub notify: AtomicU32,
-    /// Writable handles blocked in `wait_newer` (a hint: the writer wakes only when non-zero).
+    /// Writable handles blocked in `wait_newer` or registered for an async wait (a hint: mmf's
+    /// writers wake on every store, since read-only waiters cannot count themselves here).
     pub waiters: AtomicU32,
     /// Zero; reserved (pads the readers' line to 64 bytes).
     pub reserved_readers: [AtomicU64; 6],
@@ -582,12 +583,11 @@ impl<'a, D: Data> Region<'a, D> {
             slot.pins.fetch_and(!WRITER, Ordering::Release);
             c.current
                 .store((version << 8) | i as u64, Ordering::Release);
-            c.notify.fetch_add(1, Ordering::Relaxed);
-            // Pairs with the fence in `wait_newer` between counting itself and its last look.
-            fence(Ordering::SeqCst);
-            if c.waiters.load(Ordering::Relaxed) > 0 {
-                host.wake(&c.notify);
-            }
+            // Release: an async waiter that reads the new `notify` (acquire) sees the version.
+            c.notify.fetch_add(1, Ordering::Release);
+            // Every store wakes, whatever `waiters` says: read-only handles cannot count
+            // themselves there (`waiters` stays for writers that only wake when it is non-zero).
+            host.wake(&c.notify);
             return Store::Done(version);
         }
     }
@@ -645,7 +645,6 @@ impl<'a, D: Data> Region<'a, D> {
         host: &H,
         seen: u64,
         deadline: Option<std::time::Instant>,
-        read_only_slice: Duration,
     ) -> Option<u64> {
         let c = self.control;
         loop {
@@ -666,14 +665,8 @@ impl<'a, D: Data> Region<'a, D> {
             let remaining =
                 deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
             if v <= seen && remaining != Some(Duration::ZERO) {
-                // A read-only handle cannot count itself, so the writer may not wake it: it
-                // looks again every `read_only_slice`.
-                let timeout = if self.writable {
-                    remaining
-                } else {
-                    Some(remaining.map_or(read_only_slice, |r| r.min(read_only_slice)))
-                };
-                let _ = host.wait(&c.notify, n, timeout);
+                // Read-only handles too: writers wake on every store.
+                let _ = host.wait(&c.notify, n, remaining);
             }
             if self.writable {
                 c.waiters.fetch_sub(1, Ordering::Relaxed);

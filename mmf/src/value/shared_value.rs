@@ -62,7 +62,7 @@ use super::*;
 #[must_use = "dropping the last handle of a handle-lifetime value removes it"]
 #[derive(Clone)]
 pub struct SharedValue {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for SharedValue {
@@ -417,12 +417,9 @@ impl SharedValue {
         let data = inner.data_view();
         let got = loop {
             let got = inner.guarded("wait for a new version of", || {
-                Ok(inner.region(&Bytes::new(&data)).wait_newer(
-                    &inner.host(),
-                    seen,
-                    deadline,
-                    READ_ONLY_WAIT_SLICE,
-                ))
+                Ok(inner
+                    .region(&Bytes::new(&data))
+                    .wait_newer(&inner.host(), seen, deadline))
             })?;
             // `None` before the deadline: a page was patched elsewhere in the process (not in
             // this value, or the guard would have said so); wait again.
