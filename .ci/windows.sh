@@ -104,8 +104,8 @@ fi
 # The async tests' executor crates: futures 0.3.32 and later need Rust 1.71 (futures-core, which the
 # library itself depends on, needs 1.36 in every release). Pin them to the last release that builds
 # with 1.63, as a Rust 1.63 user running the tests would; also in a lockfile made before the tests
-# used them (`cargo metadata` first adds what the lockfile lacks).
-"${cargo[@]}" metadata "${manifest[@]}" --format-version 1 >/dev/null
+# used them (`cargo update -p mmf` first adds what the lockfile lacks, changing nothing else).
+"${cargo[@]}" update "${manifest[@]}" -p mmf
 for p in futures futures-executor futures-util futures-channel futures-task futures-sink \
     futures-io futures-core; do
     if grep -A1 "^name = \"$p\"$" "$crate/Cargo.lock" | grep -q 'version = "0\.3\.3[2-9]"'; then

@@ -20,16 +20,9 @@ use common::{check, hex, unique, wait_output};
 
 const WATCHDOG: Duration = Duration::from_secs(60);
 
-/// Runs the helper to completion under the watchdog and returns its stdout.
+/// Runs the helper to completion under a watchdog and returns its stdout.
 fn helper(args: &[&str]) -> String {
-    let child = common::helper()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mmf-testhelper");
-    check(&wait_output(child, WATCHDOG), "mmf-testhelper")
+    check(&common::run_helper(args), "mmf-testhelper")
 }
 
 /// Waits (with the watchdog) until `n` async waits are registered for `value`.

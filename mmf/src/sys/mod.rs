@@ -180,7 +180,9 @@ mod wait_any {
     use std::sync::atomic::AtomicU32;
     use std::time::Duration;
 
-    pub(crate) const WAIT_ANY_MAX: usize = 0;
+    pub(crate) fn wait_any_max() -> usize {
+        0
+    }
 
     pub(crate) fn wait_any_supported() -> bool {
         false
@@ -198,7 +200,7 @@ mod wait_any {
     pub(crate) fn wake_interrupt(_word: &AtomicU32) {}
 }
 #[cfg_attr(loom, allow(unused_imports))]
-pub(crate) use wait_any::{wait_any, wait_any_supported, wake_interrupt, WAIT_ANY_MAX};
+pub(crate) use wait_any::{wait_any, wait_any_max, wait_any_supported, wake_interrupt};
 
 /// Bumped whenever a page is patched anywhere in the process (see `fault.rs`); a wait that sees
 /// it change gives up early so its guard can report the fault. Always 0 where accesses are not

@@ -7,7 +7,7 @@
 //! - `wait_any(interrupt, seen, words, timeout)`: sleeps until the process-private word
 //!   `interrupt` differs from `seen`, or one of the shared `words` differs from its expected
 //!   value, or `timeout` passes. Returns at once if a word differs already; spurious returns are
-//!   allowed (callers look at the words again). At most `WAIT_ANY_MAX` shared words.
+//!   allowed (callers look at the words again). At most `wait_any_max()` (127) shared words.
 //! - `wake_interrupt(word)`: wakes the thread sleeping in `wait_any` on the private `word`.
 //!
 //! The shared words are waited on *without* `FUTEX_PRIVATE_FLAG`, like `Notifier::wait`: they are
@@ -25,7 +25,12 @@ use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::time::Duration;
 
 /// The most shared words one `wait_any` call watches: the kernel's limit (128) less the interrupt.
-pub(crate) const WAIT_ANY_MAX: usize = 127;
+const WAIT_ANY_MAX: usize = 127;
+
+/// `WAIT_ANY_MAX`, as the other platforms' stub also offers it (0 there).
+pub(crate) fn wait_any_max() -> usize {
+    WAIT_ANY_MAX
+}
 
 /// `FUTEX_32` (a 32-bit word) and `FUTEX_PRIVATE_FLAG`, from `linux/futex.h`.
 const FUTEX_32: u32 = 2;
@@ -49,8 +54,8 @@ fn waitv(w: &[FutexWaitv], deadline: Option<&libc::timespec>) -> io::Result<()> 
         libc::syscall(
             libc::SYS_futex_waitv,
             w.as_ptr(),
-            w.len() as libc::c_uint,
-            0 as libc::c_uint,
+            w.len() as u32,
+            0u32,
             ts,
             libc::CLOCK_MONOTONIC,
         )

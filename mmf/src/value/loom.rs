@@ -356,33 +356,21 @@ fn dead_writer_is_taken_over() {
 }
 
 /// A waiter blocked without a timeout is always woken by a store: no lost wake-up (loom reports
-/// a deadlock otherwise).
+/// a deadlock otherwise). Read-only waiters too, which cannot count themselves in `waiters`:
+/// writers wake on every store.
 #[test]
 fn waiter_is_woken() {
-    model(3, || {
-        let w = world(&[1, 0, 0], Some(0));
-        let w2 = w.clone();
-        let t = loom::thread::spawn(move || w2.store(1, 2));
-        let host = w.host(50);
-        let v = w.region(true).wait_newer(&host, 1, None);
-        assert_eq!(v, Some(2));
-        t.join().unwrap();
-    });
-}
-
-/// A read-only waiter (which cannot count itself in `waiters`) blocked without a timeout is woken
-/// too: writers wake on every store.
-#[test]
-fn read_only_waiter_is_woken() {
-    model(3, || {
-        let w = world(&[1, 0, 0], Some(0));
-        let w2 = w.clone();
-        let t = loom::thread::spawn(move || w2.store(1, 2));
-        let host = w.host(50);
-        let v = w.region(false).wait_newer(&host, 1, None);
-        assert_eq!(v, Some(2));
-        t.join().unwrap();
-    });
+    for writable in [true, false] {
+        model(3, move || {
+            let w = world(&[1, 0, 0], Some(0));
+            let w2 = w.clone();
+            let t = loom::thread::spawn(move || w2.store(1, 2));
+            let host = w.host(50);
+            let v = w.region(writable).wait_newer(&host, 1, None);
+            assert_eq!(v, Some(2));
+            t.join().unwrap();
+        });
+    }
 }
 
 /// A live owner that keeps the lock: a writer with no patience left gives up with `Busy`, naming

@@ -52,8 +52,10 @@ use super::*;
 /// - **Truncation.** If another process cuts the object short (or a sparse object's file system
 ///   cannot provide a page), every operation returns `Truncated` (or `OutOfSpace`) instead of
 ///   dying of `SIGBUS`, including a `wait_newer` already asleep; see [`View`](crate::View).
-/// - **Notification** is a futex word (a kernel event on Windows) incremented by every store;
-///   [`SharedValue::wait_newer`] sleeps on it.
+/// - **Notification** is a futex word (a kernel event on Windows) incremented by every store,
+///   which wakes its waiters, read-only handles included; [`SharedValue::wait_newer`] sleeps on
+///   it, and [`SharedValue::wait_newer_async`] / [`SharedValue::versions`] await it from async
+///   code (a waiter thread of the process sleeps on it for them).
 ///
 /// Readers pin the slot they copy, which needs a writable mapping: a handle opened with
 /// [`access(Access::ReadOnly)`](ValueOptions::access) cannot pin, so under a writer storing flat out

@@ -185,7 +185,7 @@ fn register(inner: &Arc<Inner>, expected: u32, waker: &Waker) -> Ticket {
         let mut shards = lock(&SHARDS);
         let found = shards
             .iter()
-            .find(|s| lock(&s.entries).len() < sys::WAIT_ANY_MAX)
+            .find(|s| lock(&s.entries).len() < sys::wait_any_max())
             .cloned();
         let shard = match found {
             Some(s) => s,
@@ -282,8 +282,10 @@ fn register_solo(inner: &Arc<Inner>, expected: u32, waker: &Waker) -> Ticket {
         .stack_size(WAITER_STACK)
         .spawn(move || run_solo(&s));
     if spawned.is_err() {
-        // No thread: wake the future at once; it polls again (and tries again).
+        // No thread (out of memory or of threads): the registration fires at once, so the future
+        // polls again and tries again.
         solo.done.store(true, StdOrdering::SeqCst);
+        lock(&solo.waker).take();
         waker.wake_by_ref();
     }
     Ticket::Solo(solo)
