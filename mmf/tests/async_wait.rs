@@ -5,7 +5,17 @@
 //! The storing processes are `mmf-testhelper value-store` and `value-paced`. Every wait has a
 //! watchdog; no test asserts a duration. On Linux with `futex_waitv` the same tests also run once
 //! more in a child process on the thread-per-future fallback (`MMF_NO_FUTEX_WAITV=1`), which is
-//! what older kernels and Windows use.
+//! what older kernels and Windows use. The POSIX backend (named objects only persistent) has its
+//! own async test in `posix_backend.rs`.
+#![cfg(not(any(
+    mmf_force_posix,
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
 
 use futures::executor::block_on;
 use futures::StreamExt;

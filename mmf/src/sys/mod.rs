@@ -177,6 +177,7 @@ mod wait_any;
 )))]
 mod wait_any {
     //! No call waits on many words here: `wait_any_supported` says so.
+    #![cfg_attr(loom, allow(dead_code))]
     use std::sync::atomic::AtomicU32;
     use std::time::Duration;
 

@@ -18,6 +18,8 @@
 //! `futex_waitv` is called with an array of `struct futex_waitv` that lives across the call; the
 //! kernel only reads the words it points to (and reports `EFAULT` for one that is gone).
 #![allow(unsafe_code)]
+// Under loom the async waits (its only user) are not built.
+#![cfg_attr(loom, allow(dead_code))]
 
 use rustix::thread::futex;
 use std::io;
