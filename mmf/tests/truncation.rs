@@ -1,5 +1,5 @@
 //! Objects that shrink under a view, or whose file system cannot provide a page, are errors and
-//! never kill the process with `SIGBUS` (`sys/fault.rs`): readers in other processes see
+//! never kill the process with `SIGBUS` (`sys/linux/fault.rs`): readers in other processes see
 //! `Truncated` or `OutOfSpace`, go on, and open the object again; the views they hold work again
 //! once the object grows back; a fault outside mmf's copies still kills the process.
 #![cfg(target_os = "linux")]

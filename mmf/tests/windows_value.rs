@@ -1,6 +1,6 @@
 //! Windows acceptance test for shared values, run under Wine in CI (`.ci/windows.sh`): a value
 //! stored in one process is retrieved, and waited on, in another (the notification goes through
-//! the Win32 kernel objects of `sys/notify_windows.rs`).
+//! the Win32 kernel objects of `sys/windows/notify.rs`).
 #![cfg(windows)]
 
 mod common;

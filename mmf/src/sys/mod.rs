@@ -4,8 +4,8 @@
 //!
 //! | backend | targets | notification |
 //! |---|---|---|
-//! | `linux.rs` | Linux: memfd, `/proc`, `O_TMPFILE`, `flock` lifetime, `SIGBUS` guards (`fault.rs`), the commit limit (`commit_limit.rs`) | `notify_linux.rs`: a shared futex |
-//! | `windows.rs` | Win32 sections | `notify_windows.rs`: named kernel events |
+//! | `linux/` | Linux: `named.rs` (objects in `/dev/shm`, built unnamed with `O_TMPFILE` and published with `linkat`), `anonymous.rs` (memfd), `space.rs` (`fallocate`) and `commit_limit.rs`, `map.rs` (`mmap`, `RawMap`) with the `SIGBUS` guards of `fault.rs`, `handover.rs` (inheritance, `SCM_RIGHTS`), `namespace.rs` (`remove`, `list`, `gc`) with `proc_locks.rs` (`flock` holders) | `linux/notify.rs`: a shared futex; `linux/wait_any.rs`: `futex_waitv` for the async waits' threads |
+//! | `windows/` | Win32 sections: `named.rs`, `anonymous.rs`, `map.rs` (views, `RawMap`), `handover.rs` (inheritable handles), `namespace.rs`, `section.rs` (`NtQuerySection`), `owner.rs` (the owner check against name squatting) | `windows/notify.rs`: named kernel events |
 //! | `posix.rs` | macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly: `shm_open`, `mmap`, `ftruncate`; no handle lifetime, listing or handing over (see its module documentation) | `notify_posix.rs`: polling with a bounded backoff |
 //! | `unsupported.rs` | everything else: wasm32, Android, and Unix systems not listed above | `notify_unsupported.rs` |
 //!
@@ -16,10 +16,10 @@
 //! for wasm32 and Android (`.ci/targets.sh`); it runs the Linux and Windows backends, and
 //! `posix.rs` on Linux (`--cfg mmf_force_posix`), but nothing on macOS or the BSDs.
 //!
-//! Android has what `linux.rs` uses (memfd, futexes, `/proc`), but not everything it names:
+//! Android has what `linux/` uses (memfd, futexes, `/proc`), but not everything it names:
 //! rustix 0.38 and libc offer no `MAP_FIXED_NOREPLACE` for Android, and Android has no
 //! `/dev/shm` (named objects would need a directory). Its bionic C library has no `shm_open`, so
-//! `posix.rs` does not fit either. Until `linux.rs` is adapted and tried there, Android gets the
+//! `posix.rs` does not fit either. Until `linux/` is adapted and tried there, Android gets the
 //! fallback: crates that depend on mmf build, and every operation says `Unsupported`.
 //!
 //! # The contract every backend implements
@@ -34,7 +34,7 @@
 //!     `AlreadyExists` if the name is taken. The object is fully sized, committed and passed to
 //!     `init` (a throwaway `Object` for the same memory) before any other process can open it by
 //!     name. (Windows cannot name a section after creating it: there `init` runs right after
-//!     creation, and openers rely on the contents' own ready flag; see `windows.rs`.)
+//!     creation, and openers rely on the contents' own ready flag; see `windows/named.rs`.)
 //!   - `Object::open(&OpenSpec) -> Result<Object>`: an existing named object; `NotFound` if none.
 //!   - `Object::open_or_create(&CreateSpec, &OpenSpec, &mut Init) -> Result<(Object, Disposition)>`:
 //!     exactly one caller among any number of racing processes gets `Created`; `init` runs only
@@ -64,13 +64,13 @@
 //!   `RawMap::guard_each(&self, object, offset, len, f: FnMut(position, length)) -> Result<(),
 //!   Fault>` runs `f` over a range of any size in pieces, each under its own guard, and stops at
 //!   the first piece that faulted (positions are offsets into the mapping). Linux:
-//!   `fault.rs` (its module documentation has the signal-safety argument). Windows runs `f`
+//!   `linux/fault.rs` (its module documentation has the signal-safety argument). Windows runs `f`
 //!   unguarded: a section cannot shrink while a view of it is mapped, and pagefile-backed
 //!   sections are committed at creation (or by `MEM_COMMIT`, which fails cleanly). The POSIX
 //!   backend runs `f` unguarded too (no recovery yet), and the fallback has no mappings; their
 //!   one shared implementation is below.
 //! - `Object::shortage(offset, len) -> Option<Shortage>`: what stops `len` more bytes at `offset`
-//!   from being backed (the commit limit; Linux: `commit_limit.rs`, elsewhere `None`), and
+//!   from being backed (the commit limit; Linux: `linux/commit_limit.rs`, elsewhere `None`), and
 //!   `commits_on_grow()`: whether `grow` allocates, so the core checks the limit before growing.
 //! - `Object::commit_range(offset, len)` / `decommit_range(offset, len)`: back (or stop backing) a
 //!   range of the object with memory or disk (`fallocate`, hole punching); `OutOfSpace` at commit
@@ -124,8 +124,8 @@
 // out in full in each `cfg`, since Rust has no aliases for them without a build script.
 // `--cfg mmf_force_posix` puts Linux on the POSIX backend, so that its code runs somewhere in CI
 // (glibc has `shm_open`); see `tests/posix_backend.rs`.
-#[cfg_attr(all(target_os = "linux", not(mmf_force_posix)), path = "linux.rs")]
-#[cfg_attr(windows, path = "windows.rs")]
+#[cfg_attr(all(target_os = "linux", not(mmf_force_posix)), path = "linux/mod.rs")]
+#[cfg_attr(windows, path = "windows/mod.rs")]
 #[cfg_attr(
     any(
         target_os = "macos",
@@ -153,13 +153,7 @@
 )]
 mod imp;
 
-#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
-mod commit_limit;
-
 pub(crate) use imp::*;
-
-#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
-mod fault;
 
 // Waiting on many words in one call, for the async waits (`value/wait_async.rs`): `futex_waitv`
 // on Linux (64-bit x86 and Arm, where libc names the call); elsewhere none, and the async waits
@@ -169,6 +163,7 @@ mod fault;
     not(mmf_force_posix),
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
+#[path = "linux/wait_any.rs"]
 mod wait_any;
 #[cfg(not(all(
     target_os = "linux",
@@ -203,13 +198,8 @@ mod wait_any {
 #[cfg_attr(loom, allow(unused_imports))]
 pub(crate) use wait_any::{wait_any, wait_any_max, wait_any_supported, wake_interrupt};
 
-/// Bumped whenever a page is patched anywhere in the process (see `fault.rs`); a wait that sees
-/// it change gives up early so its guard can report the fault. Always 0 where accesses are not
-/// guarded (every backend but Linux's).
-#[cfg(all(target_os = "linux", not(mmf_force_posix)))]
-pub(crate) fn fault_epoch() -> u64 {
-    fault::epoch()
-}
+/// Bumped whenever a page is patched anywhere in the process (see `linux/fault.rs`); always 0
+/// where accesses are not guarded (every backend but Linux's, which has its own).
 #[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
 pub(crate) fn fault_epoch() -> u64 {
     0
@@ -217,7 +207,7 @@ pub(crate) fn fault_epoch() -> u64 {
 
 /// Guards where there is nothing to catch: Windows sections cannot shrink while a view is mapped,
 /// the POSIX backend has no `SIGBUS` recovery yet, and the fallback maps nothing. The accesses run
-/// unguarded; Linux's guards are in `fault.rs`.
+/// unguarded; Linux's guards are in `linux/fault.rs`.
 #[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
 impl imp::RawMap {
     /// Runs `f`, which accesses `len` bytes at `offset` of this mapping of `object`.

@@ -87,7 +87,7 @@ impl Host for MappedHost<'_> {
     }
 
     /// A page was patched somewhere in the process since the operation started (see
-    /// `sys/fault.rs`): perhaps ours, so a wait must stop and let the guard report it.
+    /// `sys/linux/fault.rs`): perhaps ours, so a wait must stop and let the guard report it.
     fn abandoned(&self) -> bool {
         sys::fault_epoch() != self.2
     }

@@ -134,7 +134,7 @@ pub(crate) trait Host {
     /// Milliseconds on a clock shared by every process of the machine (for pin ages).
     fn now_ms(&self) -> u64;
     /// `true` when the shared memory may have been replaced by zeros under this operation (the
-    /// object was truncated; see `sys/fault.rs`): a wait gives up at once, so the caller can
+    /// object was truncated; see `sys/linux/fault.rs`): a wait gives up at once, so the caller can
     /// report it. Loops that only read terminate on zeroed state anyway (`current == 0` is
     /// `Empty`; a zeroed lock is free).
     fn abandoned(&self) -> bool {

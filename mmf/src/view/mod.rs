@@ -312,7 +312,7 @@ impl View {
 
     /// Runs `f`, which accesses `len` bytes at `offset` of the view (at most 16 pages, inside the
     /// view: checked by the caller), so that a page the
-    /// object cannot provide any more is an error instead of a `SIGBUS` (see `sys/fault.rs`).
+    /// object cannot provide any more is an error instead of a `SIGBUS` (see `sys/linux/fault.rs`).
     /// Guards nest.
     pub(crate) fn guarded<R>(
         &self,

@@ -27,7 +27,7 @@
 //! processes committing at once can still overcommit together; the check turns the common case (one
 //! oversized request) into an error.
 
-use super::Shortage;
+use crate::sys::Shortage;
 use rustix::fd::BorrowedFd;
 use rustix::fs::{self as rfs, SeekFrom};
 use std::path::{Path, PathBuf};

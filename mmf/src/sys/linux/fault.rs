@@ -113,7 +113,7 @@
 //! invariant it relies on; the handler's constraints are above.
 #![allow(unsafe_code)]
 
-use super::Fault;
+use crate::sys::Fault;
 use rustix::fd::{AsRawFd, BorrowedFd};
 use rustix::mm::{self, MapFlags, ProtFlags};
 use std::cell::Cell;

@@ -1,0 +1,53 @@
+//! Anonymous (pagefile-backed, unnamed) sections.
+//!
+//! # Safety
+//!
+//! Win32 calls take raw pointers and handles; each call states the invariant it relies on (see
+//! `windows/mod.rs`).
+#![allow(unsafe_code)]
+
+use super::named::protection;
+use super::{last_error, owned, split64, unsupported, Object};
+use crate::{Error, Result};
+use windows_sys::Win32::Foundation::INVALID_HANDLE_VALUE;
+use windows_sys::Win32::System::Memory::CreateFileMappingW;
+
+impl Object {
+    /// An unnamed pagefile-backed section.
+    pub(crate) fn anonymous(size: u64, commit: bool) -> Result<Object> {
+        let what = "anonymous object";
+        let (hi, lo) = split64(size);
+        // SAFETY: pagefile-backed, unnamed, no security attributes.
+        let h = unsafe {
+            CreateFileMappingW(
+                INVALID_HANDLE_VALUE,
+                std::ptr::null(),
+                protection(commit),
+                hi,
+                lo,
+                std::ptr::null(),
+            )
+        };
+        let err = last_error();
+        // SAFETY: NULL or a new handle we own.
+        let h = unsafe { owned(h) }.ok_or_else(|| Error::os("create", what, err))?;
+        Ok(Object {
+            section: Some(h),
+            size,
+            writable: true,
+            reserve: !commit,
+            file: None,
+            named: None,
+        })
+    }
+
+    /// Large-page sections are not offered on Windows.
+    pub(crate) fn anonymous_huge(_size: u64) -> Result<Object> {
+        Err(unsupported(
+            "create",
+            "anonymous huge-page object".to_owned(),
+            "large-page sections (SEC_LARGE_PAGES) need SeLockMemoryPrivilege and views at \
+             large-page-aligned addresses, which mmf does not provide on Windows",
+        ))
+    }
+}

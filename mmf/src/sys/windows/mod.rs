@@ -1,0 +1,322 @@
+//! The Windows backend, on the real Win32 API: a named object is a pagefile-backed section named
+//! `Local\NAME` (or `Global\NAME` on request), an anonymous object is an unnamed section, a
+//! file-backed object is a section over the file's handle.
+//!
+//! # How the Linux model maps onto Win32
+//!
+//! - **Lifetime.** [`Lifetime::Handle`] is native: the kernel removes a section's name when its
+//!   last handle closes, also when the holders are killed. [`Lifetime::Persistent`] has no Win32
+//!   equivalent (no section outlives every handle to it) and is refused with `Unsupported` rather
+//!   than emulated: an emulation would need a process that holds the handle, and that process's
+//!   death would silently end the "persistent" object.
+//! - **Creation.** `CreateFileMappingW` creates, sizes and commits a section atomically, and
+//!   reports `ERROR_ALREADY_EXISTS` when the name was taken, which gives `AlreadyExists` for
+//!   `create` and `Created`/`Opened` for `open_or_create`. A section cannot be named after it was
+//!   created, so the creator's initialiser runs right after creation, while openers may already
+//!   map it; contents that need a ready flag publish one themselves (shared values do).
+//! - **Size.** Sections have a fixed size (`grow` is `Unsupported`). The size of an opened section
+//!   comes from `NtQuerySection` (`SectionBasicInformation`), the one call that reports it. It
+//!   may be rounded up to a whole page: Wine does so for pagefile-backed sections (an opener of a
+//!   10 000-byte object sees 12 288 bytes there; the creator sees 10 000), so an opener may see up
+//!   to a page more than the creator asked for, all of it zero-filled and mappable. Size checks
+//!   (`min_size`, `open_or_create`) compare against this size, so they never fail spuriously.
+//! - **Commit.** [`CreateOptions::commit`](crate::CreateOptions::commit)`(true)` (the default) is
+//!   `SEC_COMMIT`, charged at creation. `Commit::Reserve` is `SEC_RESERVE`: each view commits the
+//!   pages it covers when it is mapped (`VirtualAlloc(MEM_COMMIT)`), so the charge follows what
+//!   is actually mapped.
+//! - **Permissions.** Only [`Permissions::OWNER_ONLY`] (the creator's default security
+//!   descriptor) is available; other modes are `Unsupported`, since Unix mode bits have no exact
+//!   Windows counterpart.
+//! - **Ownership.** As on Linux, `open` refuses an object that belongs to someone else unless
+//!   `allow_other_owner` is set: the section's owner (`GetSecurityInfo`) must be this process's
+//!   user or its default owner. An owner always has `READ_CONTROL`, so an object that opens only
+//!   without it is someone else's. Where the system records no owner for sections (Wine), there
+//!   is nothing to compare and the object is accepted.
+//! - **Namespace maintenance.** Win32 cannot enumerate sections (only the undocumented NT object
+//!   directory can), so `list` is `Unsupported`. `gc` has nothing to do, since the kernel already
+//!   removes every name whose holders are gone, and returns an empty list. `remove` is
+//!   `Unsupported` for an existing object (a name goes away with its last handle and cannot be
+//!   taken away from its holders) and `NotFound` for a missing one. A directory for named objects
+//!   exists only on Linux.
+//! - **Inheritance.** `inherit` duplicates the section handle as inheritable; the parent's copy is
+//!   closed when the returned `Inheritance` is dropped. Win32 gives every inheritable handle to
+//!   *every* child created meanwhile (`std` spawns with `bInheritHandles = TRUE`), so a child
+//!   another thread spawns between `inherit` and the drop also receives it (without knowing its
+//!   value); keep that window short. The child takes ownership of the handle value from the token
+//!   and clears its inherit flag.
+//!
+//! # Safety
+//!
+//! This module calls Win32 functions, which are `unsafe` because they take raw pointers and
+//! handles, and it creates and destroys views, memory the compiler does not know about. Each call
+//! states the invariant it relies on; handles are owned by `OwnedHandle` as soon as they exist.
+#![allow(unsafe_code)]
+
+use crate::types::Lifetime;
+use crate::{Error, ErrorKind, Name, Result};
+use std::fs::File;
+use std::io;
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use windows_sys::Win32::Foundation::{ERROR_FILE_INVALID, HANDLE, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::System::Memory::{CreateFileMappingW, PAGE_READWRITE, PAGE_WRITECOPY};
+use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
+
+mod anonymous;
+mod handover;
+mod map;
+mod named;
+mod namespace;
+// Blocking notification and process identity, for shared values (see `sys/mod.rs`).
+mod notify;
+mod owner;
+mod section;
+
+pub(crate) use self::handover::Inheritance;
+pub(crate) use self::map::RawMap;
+pub(crate) use self::namespace::{gc, list, remove};
+#[allow(unused_imports)]
+pub(crate) use self::notify::*;
+
+static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+static GRANULARITY: AtomicUsize = AtomicUsize::new(0);
+
+fn system_info() -> (usize, usize) {
+    let page = PAGE_SIZE.load(Ordering::Relaxed);
+    let gran = GRANULARITY.load(Ordering::Relaxed);
+    if page != 0 && gran != 0 {
+        return (page, gran);
+    }
+    // SAFETY: SYSTEM_INFO is plain data (integers, pointers and a union of integers), for which
+    // all-zero bytes are a valid value; GetSystemInfo fills it and cannot fail.
+    let mut info: SYSTEM_INFO = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid, writable SYSTEM_INFO.
+    unsafe { GetSystemInfo(&mut info) };
+    let page = (info.dwPageSize as usize).max(4096);
+    let gran = (info.dwAllocationGranularity as usize).max(page);
+    PAGE_SIZE.store(page, Ordering::Relaxed);
+    GRANULARITY.store(gran, Ordering::Relaxed);
+    (page, gran)
+}
+
+/// Windows names live in kernel namespaces, not in a directory.
+pub(crate) fn namespace_dir(_dir: Option<&Path>) -> Option<std::path::PathBuf> {
+    None
+}
+
+/// The page size (`dwPageSize`).
+pub(crate) fn page_size() -> usize {
+    system_info().0
+}
+
+/// The granularity of view offsets (`dwAllocationGranularity`, 64 KiB).
+pub(crate) fn allocation_granularity() -> usize {
+    system_info().1
+}
+
+fn last_error() -> io::Error {
+    io::Error::last_os_error()
+}
+
+fn os_code(e: &io::Error) -> u32 {
+    e.raw_os_error().map(|c| c as u32).unwrap_or(0)
+}
+
+/// The namespace prefix of a kernel object name.
+fn namespace(global: bool) -> &'static str {
+    if global {
+        "Global\\"
+    } else {
+        "Local\\"
+    }
+}
+
+/// `NS\PREFIXNAME` as a NUL-terminated UTF-16 string, for the `...W` functions.
+pub(crate) fn kernel_name(global: bool, prefix: &str, name: &str) -> Vec<u16> {
+    namespace(global)
+        .encode_utf16()
+        .chain(prefix.encode_utf16())
+        .chain(name.encode_utf16())
+        .chain(std::iter::once(0))
+        .collect()
+}
+
+fn split64(v: u64) -> (u32, u32) {
+    ((v >> 32) as u32, v as u32)
+}
+
+/// Takes ownership of a handle a Win32 call just returned; `None` for the failure value (NULL).
+///
+/// # Safety
+/// `h` is NULL or a handle this process owns and nothing else will close.
+pub(crate) unsafe fn owned(h: HANDLE) -> Option<OwnedHandle> {
+    if h.is_null() || h == INVALID_HANDLE_VALUE {
+        None
+    } else {
+        // SAFETY: a valid handle owned by nobody else (forwarded from the caller).
+        Some(unsafe { OwnedHandle::from_raw_handle(h as RawHandle) })
+    }
+}
+
+fn raw(h: &OwnedHandle) -> HANDLE {
+    h.as_raw_handle() as HANDLE
+}
+
+/// A named object's identity, kept for inheritance tokens.
+#[derive(Clone)]
+struct Named {
+    name: Name,
+    global: bool,
+}
+
+/// An open mapping object: a section handle (none for an empty file, which Win32 cannot map), its
+/// size, and for a file the file handle, for `FlushFileBuffers`.
+pub(crate) struct Object {
+    section: Option<OwnedHandle>,
+    size: u64,
+    writable: bool,
+    /// `SEC_RESERVE`: views commit their pages when they are mapped.
+    reserve: bool,
+    file: Option<File>,
+    named: Option<Named>,
+}
+
+fn unsupported(op: &'static str, what: String, why: &'static str) -> Error {
+    Error::new(ErrorKind::Unsupported, op, what, why)
+}
+
+fn no_dir(op: &'static str, what: String) -> Error {
+    unsupported(
+        op,
+        what,
+        "a directory for named objects exists only on Linux; Windows names live in the \
+         Local\\ or Global\\ kernel namespace",
+    )
+}
+
+impl Object {
+    /// Windows enforces its commit limit itself (`ERROR_COMMITMENT_LIMIT` when a view commits).
+    pub(crate) fn shortage(&self, _offset: u64, _len: u64) -> Option<crate::sys::Shortage> {
+        None
+    }
+
+    /// Sections never grow in place on Windows (see `grow`).
+    pub(crate) fn commits_on_grow(&self) -> bool {
+        false
+    }
+
+    /// Every page a view covers was committed when the view was mapped (see `map`), and the
+    /// core commits only ranges inside a view, so there is nothing left to do. (Committing only
+    /// on demand would let a safe read of an uncommitted page of a `SEC_RESERVE` view crash the
+    /// process with an access violation.)
+    pub(crate) fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Windows cannot decommit a section's pages, nor punch holes through a mapping.
+    pub(crate) fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "committed pages of a Windows section cannot be decommitted until the section closes",
+        ))
+    }
+
+    /// A section over `file` of `size` bytes (the file is at least that long). Win32 cannot map
+    /// an empty file, so an empty file gets no section: its only views have length 0, which the
+    /// core makes without calling `map`.
+    pub(crate) fn from_file(file: File, size: u64, writable: bool, what: &str) -> Result<Object> {
+        if size == 0 {
+            return Ok(Object {
+                section: None,
+                size: 0,
+                writable,
+                reserve: false,
+                file: Some(file),
+                named: None,
+            });
+        }
+        // PAGE_WRITECOPY allows read-only and copy-on-write views with a read-only file handle.
+        let prot = if writable {
+            PAGE_READWRITE
+        } else {
+            PAGE_WRITECOPY
+        };
+        let (hi, lo) = split64(size);
+        // SAFETY: the file handle is valid while `file` lives (through the call); unnamed section,
+        // no security attributes.
+        let h = unsafe {
+            CreateFileMappingW(
+                file.as_raw_handle() as HANDLE,
+                std::ptr::null(),
+                prot,
+                hi,
+                lo,
+                std::ptr::null(),
+            )
+        };
+        let err = last_error();
+        // SAFETY: NULL or a new handle we own.
+        let h = match unsafe { owned(h) } {
+            Some(h) => h,
+            None if os_code(&err) == ERROR_FILE_INVALID => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "map",
+                    what.to_owned(),
+                    "Windows cannot map this file (empty, or not a disk file)",
+                )
+                .with_source(err))
+            }
+            None => return Err(Error::os("map", what.to_owned(), err)),
+        };
+        Ok(Object {
+            section: Some(h),
+            size,
+            writable,
+            reserve: false,
+            file: Some(file),
+            named: None,
+        })
+    }
+
+    /// The section's size: fixed for its whole life.
+    pub(crate) fn len(&self) -> io::Result<u64> {
+        Ok(self.size)
+    }
+
+    /// Sections cannot grow; a size within the current one is already satisfied.
+    pub(crate) fn grow(&self, new_len: u64) -> io::Result<()> {
+        if new_len <= self.size {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a Windows section has a fixed size and cannot grow; create a larger object",
+        ))
+    }
+
+    /// `FlushFileBuffers` on the file (nothing for memory-backed objects, or for a file-backed
+    /// object handed over by inheritance, whose file handle stayed with the parent).
+    pub(crate) fn sync_file(&self) -> io::Result<()> {
+        match &self.file {
+            Some(f) => f.sync_all(),
+            None => Ok(()),
+        }
+    }
+
+    /// Always [`Lifetime::Handle`]: the only lifetime Windows has.
+    pub(crate) fn lifetime(&self) -> Lifetime {
+        Lifetime::Handle
+    }
+
+    pub(crate) fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Whether the name lives in the `Global\` namespace (where shared values must also keep
+    /// their notification objects).
+    pub(crate) fn global(&self) -> bool {
+        self.named.as_ref().map_or(false, |n| n.global)
+    }
+}

@@ -1,0 +1,68 @@
+//! The namespace operations: `remove`, `list` and `gc` (Windows has no listing; see
+//! `windows/mod.rs`).
+//!
+//! # Safety
+//!
+//! Win32 calls take raw pointers and handles; each call states the invariant it relies on (see
+//! `windows/mod.rs`).
+#![allow(unsafe_code)]
+
+use super::named::not_found;
+use super::{kernel_name, last_error, no_dir, owned, unsupported};
+use crate::types::ObjectInfo;
+use crate::{Error, Name, Result};
+use std::io;
+use std::path::Path;
+use windows_sys::Win32::Foundation::FALSE;
+use windows_sys::Win32::System::Memory::{OpenFileMappingW, SECTION_QUERY};
+
+/// Windows cannot take a name away from its holders: it goes when the last handle closes.
+pub(crate) fn remove(name: &Name, dir: Option<&Path>) -> Result<()> {
+    let what = name.describe();
+    if dir.is_some() {
+        return Err(no_dir("remove", what));
+    }
+    let wname = kernel_name(false, "", name.as_str());
+    // SAFETY: `wname` is NUL-terminated and outlives the call.
+    let h = unsafe { OpenFileMappingW(SECTION_QUERY, FALSE, wname.as_ptr()) };
+    let err = last_error();
+    // SAFETY: NULL or a new handle we own (closed at once).
+    match unsafe { owned(h) } {
+        None if err.kind() == io::ErrorKind::NotFound => {
+            let mut e = not_found(name, false, "open");
+            e.set_op("remove");
+            Err(e)
+        }
+        None => Err(Error::os("remove", what, err)),
+        Some(_) => Err(unsupported(
+            "remove",
+            what,
+            "on Windows a name goes away by itself when the last handle to the object closes; \
+             it cannot be taken away from the processes that hold it",
+        )),
+    }
+}
+
+/// Win32 offers no way to enumerate sections.
+pub(crate) fn list(dir: Option<&Path>) -> Result<Vec<ObjectInfo>> {
+    if dir.is_some() {
+        return Err(no_dir("list", "the object namespace".to_owned()));
+    }
+    Err(unsupported(
+        "list",
+        "the object namespace".to_owned(),
+        "the Win32 API cannot enumerate file-mapping objects (only the undocumented NT object \
+         directory can)",
+    ))
+}
+
+/// Nothing to collect: the kernel removes a name as soon as its last holder is gone.
+pub(crate) fn gc(dir: Option<&Path>) -> Result<Vec<String>> {
+    if dir.is_some() {
+        return Err(no_dir(
+            "collect garbage in",
+            "the object namespace".to_owned(),
+        ));
+    }
+    Ok(Vec::new())
+}

@@ -1,0 +1,107 @@
+//! Ownership: the Windows side of the name-squatting protection (who owns a section found by
+//! name).
+//!
+//! # Safety
+//!
+//! Win32 calls take raw pointers and handles; each call states the invariant it relies on (see
+//! `windows/mod.rs`).
+#![allow(unsafe_code)]
+
+use super::{last_error, owned, raw};
+use std::ffi::c_void;
+use std::io;
+use std::os::windows::io::OwnedHandle;
+use windows_sys::Win32::Foundation::{LocalFree, HANDLE};
+use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_KERNEL_OBJECT};
+use windows_sys::Win32::Security::{
+    EqualSid, GetTokenInformation, TokenOwner, TokenUser, OWNER_SECURITY_INFORMATION,
+    PSECURITY_DESCRIPTOR, PSID, TOKEN_OWNER, TOKEN_QUERY, TOKEN_USER,
+};
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+/// Frees memory the system allocated with `LocalAlloc` (a security descriptor) on drop.
+struct LocalMem(*mut c_void);
+
+impl Drop for LocalMem {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: the pointer came from a function that allocates with LocalAlloc and hands
+            // ownership to the caller; it is freed once, here.
+            unsafe { LocalFree(self.0) };
+        }
+    }
+}
+
+/// One `TOKEN_INFORMATION_CLASS` of this process's token, in a buffer aligned for the structure.
+fn token_info(token: &OwnedHandle, class: i32) -> io::Result<Vec<u64>> {
+    let mut need = 0u32;
+    // SAFETY: asks for the size only (no buffer); `need` is writable.
+    unsafe { GetTokenInformation(raw(token), class, std::ptr::null_mut(), 0, &mut need) };
+    let mut buf = vec![0u64; (need as usize + 7) / 8 + 1];
+    let len = (buf.len() * 8) as u32;
+    // SAFETY: `buf` is writable for `len` bytes and 8-byte aligned.
+    let ok = unsafe {
+        GetTokenInformation(
+            raw(token),
+            class,
+            buf.as_mut_ptr() as *mut c_void,
+            len,
+            &mut need,
+        )
+    };
+    if ok == 0 {
+        return Err(last_error());
+    }
+    Ok(buf)
+}
+
+/// Whether the section `h` (opened with `READ_CONTROL`) is owned by this process's user, or by
+/// the default owner its objects get (the Administrators group, for an elevated process). A
+/// section without a recorded owner counts as ours.
+pub(super) fn owned_by_us(h: HANDLE) -> io::Result<bool> {
+    let mut owner: PSID = std::ptr::null_mut();
+    let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: every out-pointer is writable or null; on success `sd` holds the descriptor that
+    // `owner` points into, freed by `_sd` after the last use of `owner`.
+    let rc = unsafe {
+        GetSecurityInfo(
+            h,
+            SE_KERNEL_OBJECT,
+            OWNER_SECURITY_INFORMATION,
+            &mut owner,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut sd,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc as i32));
+    }
+    let _sd = LocalMem(sd);
+    if owner.is_null() {
+        // No owner recorded (Wine keeps none for sections): nothing to compare, so nothing to
+        // refuse. Windows gives every named section an owner.
+        return Ok(true);
+    }
+    let mut token: HANDLE = std::ptr::null_mut();
+    // SAFETY: the pseudo-handle of this process and a writable out-pointer.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return Err(last_error());
+    }
+    // SAFETY: OpenProcessToken succeeded: `token` is a new handle we own.
+    let token = unsafe { owned(token) }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "no process token"))?;
+    let user = token_info(&token, TokenUser)?;
+    let default_owner = token_info(&token, TokenOwner)?;
+    // SAFETY: GetTokenInformation filled the buffers with a TOKEN_USER and a TOKEN_OWNER, whose
+    // SID pointers point into the same buffers, alive until the end of this function.
+    let (user_sid, owner_sid) = unsafe {
+        (
+            (*(user.as_ptr() as *const TOKEN_USER)).User.Sid,
+            (*(default_owner.as_ptr() as *const TOKEN_OWNER)).Owner,
+        )
+    };
+    // SAFETY: three valid SIDs (see above).
+    Ok(unsafe { EqualSid(owner, user_sid) != 0 || EqualSid(owner, owner_sid) != 0 })
+}
