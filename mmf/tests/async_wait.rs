@@ -6,16 +6,7 @@
 //! watchdog; no test asserts a duration. On Linux with `futex_waitv` the same tests also run once
 //! more in a child process on the thread-per-future fallback (`MMF_NO_FUTEX_WAITV=1`), which is
 //! what older kernels and Windows use. The POSIX backend (named objects only persistent) has its
-//! own async test in `posix_backend.rs`.
-#![cfg(not(any(
-    mmf_force_posix,
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-)))]
+//! own async test in `posix_backend.rs`; these skip there.
 
 use futures::executor::block_on;
 use futures::StreamExt;
@@ -33,6 +24,14 @@ const WATCHDOG: Duration = Duration::from_secs(60);
 /// Runs the helper to completion under a watchdog and returns its stdout.
 fn helper(args: &[&str]) -> String {
     check(&common::run_helper(args), "mmf-testhelper")
+}
+
+/// Whether to skip: the POSIX backend has no handle lifetime (see `posix_backend.rs`).
+fn skip() -> bool {
+    if common::POSIX_BACKEND {
+        println!("SKIPPED: the POSIX backend has no handle lifetime; posix_backend.rs tests its async wait");
+    }
+    common::POSIX_BACKEND
 }
 
 /// Waits (with the watchdog) until `n` async waits are registered for `value`.
@@ -99,11 +98,17 @@ fn both_executors_are_woken(access: Access) {
 
 #[test]
 fn tokio_and_block_on_tasks_are_woken_by_a_store_in_another_process() {
+    if skip() {
+        return;
+    }
     both_executors_are_woken(Access::ReadWrite);
 }
 
 #[test]
 fn read_only_handles_are_woken_async() {
+    if skip() {
+        return;
+    }
     both_executors_are_woken(Access::ReadOnly);
 }
 
@@ -111,6 +116,9 @@ fn read_only_handles_are_woken_async() {
 /// process (writers wake on every store, so it sleeps in the kernel like a writable handle).
 #[test]
 fn read_only_handles_are_woken_blocking() {
+    if skip() {
+        return;
+    }
     let name = unique("ro-wake");
     let owner = SharedValue::create(&name).unwrap();
     let seen = owner.version();
@@ -130,6 +138,9 @@ fn read_only_handles_are_woken_blocking() {
 /// stores come no faster than it consumes them (the helper waits for each acknowledgement).
 #[test]
 fn a_stream_sees_100_stores_in_order() {
+    if skip() {
+        return;
+    }
     let name = unique("stream");
     let ack_name = unique("stream-ack");
     let value = SharedValue::create(&name).unwrap();
@@ -181,6 +192,9 @@ fn a_stream_sees_100_stores_in_order() {
 /// once, a future cut short by a runtime timeout, a stream, on writable and read-only handles.
 #[test]
 fn dropped_futures_leave_no_waiter_registered() {
+    if skip() {
+        return;
+    }
     use futures::FutureExt;
     let name = unique("drop");
     let value = SharedValue::create(&name).unwrap();
@@ -229,6 +243,9 @@ fn dropped_futures_leave_no_waiter_registered() {
 /// only, and all of them leave nothing registered (more than one `futex_waitv` thread's worth).
 #[test]
 fn many_waits_on_many_values_each_wake_for_their_own() {
+    if skip() {
+        return;
+    }
     const N: usize = 300;
     let values: Vec<SharedValue> = (0..N)
         .map(|_| SharedValue::create(unique("many")).unwrap())
@@ -266,6 +283,9 @@ fn many_waits_on_many_values_each_wake_for_their_own() {
 /// kernel has `futex_waitv` (elsewhere the tests above run on the fallback already).
 #[test]
 fn the_fallback_without_futex_waitv_passes_the_same_tests() {
+    if skip() {
+        return;
+    }
     if std::env::var_os("MMF_NO_FUTEX_WAITV").is_some() || !cfg!(target_os = "linux") {
         return;
     }
