@@ -134,6 +134,52 @@ fn read_only_handles_are_woken_blocking() {
     assert_eq!(got.unwrap(), stored);
 }
 
+/// The `waiters` word of a value (byte 76 of the object, FORMAT.md), read through a plain view.
+fn waiters_in_object(name: &str) -> u32 {
+    let m = mmf::OpenOptions::new()
+        .access(Access::ReadOnly)
+        .open(name)
+        .unwrap();
+    let mut b = [0u8; 4];
+    m.map().unwrap().read_at(76, &mut b).unwrap();
+    u32::from_le_bytes(b)
+}
+
+/// On Linux, where waking a futex nobody waits on is a system call that writers skip when
+/// `waiters` is 0, read-only handles count themselves there while they wait, blocking or async
+/// (through a second, writable mapping), and uncount themselves when woken or dropped.
+#[test]
+fn read_only_waiters_count_themselves_in_the_object() {
+    if skip() || !cfg!(target_os = "linux") {
+        return;
+    }
+    let name = unique("ro-count");
+    let owner = SharedValue::create(&name).unwrap();
+    let reader = open(&name, Access::ReadOnly);
+    let seen = reader.version();
+    assert_eq!(waiters_in_object(&name), 0);
+    let until = |n: u32| {
+        let start = Instant::now();
+        while waiters_in_object(&name) != n {
+            assert!(start.elapsed() < WATCHDOG, "watchdog: waiters never {}", n);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    // Blocking.
+    let r = reader.clone();
+    let blocked = std::thread::spawn(move || r.wait_newer(seen, None));
+    until(1);
+    let v = owner.store(b"one").unwrap();
+    assert_eq!(blocked.join().unwrap().unwrap(), v);
+    until(0);
+    // Async: counted while pending, uncounted when dropped.
+    let mut f = reader.wait_newer_async(v);
+    assert!(futures::FutureExt::now_or_never(&mut f).is_none());
+    assert_eq!(waiters_in_object(&name), 1);
+    drop(f);
+    assert_eq!(waiters_in_object(&name), 0);
+}
+
 /// A stream of versions sees 100 stores from another process, in order, none lost, when the
 /// stores come no faster than it consumes them (the helper waits for each acknowledgement).
 #[test]
@@ -304,5 +350,5 @@ fn the_fallback_without_futex_waitv_passes_the_same_tests() {
         stdout,
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("6 passed"), "{}", stdout);
+    assert!(stdout.contains("7 passed"), "{}", stdout);
 }

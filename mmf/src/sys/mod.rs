@@ -198,6 +198,20 @@ mod wait_any {
 #[cfg_attr(loom, allow(unused_imports))]
 pub(crate) use wait_any::{wait_any, wait_any_max, wait_any_supported, wake_interrupt};
 
+/// Whether waking a word nobody waits on costs no system call (Windows: a look at the waiter
+/// table; POSIX: nothing, waiters poll): writers then wake on every store, and read-only handles
+/// are woken without counting themselves. Linux has its own (false).
+#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
+pub(crate) const WAKE_IS_CHEAP: bool = true;
+
+/// No second, writable descriptor is needed where waking is cheap (see `WAKE_IS_CHEAP`).
+#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
+impl imp::Object {
+    pub(crate) fn reopen_writable(&self) -> Option<imp::Object> {
+        None
+    }
+}
+
 /// Bumped whenever a page is patched anywhere in the process (see `linux/fault.rs`); always 0
 /// where accesses are not guarded (every backend but Linux's, which has its own).
 #[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]

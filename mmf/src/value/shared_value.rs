@@ -289,6 +289,7 @@ impl SharedValue {
                 writable,
                 notifier,
                 lock_timeout,
+                counter: Mutex::new(None),
             }),
         })
     }
@@ -417,12 +418,21 @@ impl SharedValue {
         let inner = &*self.inner;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let data = inner.data_view();
+        let counter = inner.counter_view();
         let got = loop {
-            let got = inner.guarded("wait for a new version of", || {
-                Ok(inner
-                    .region(&Bytes::new(&data))
-                    .wait_newer(&inner.host(), seen, deadline))
-            })?;
+            let got = inner.guarded_counting(
+                counter.as_deref(),
+                "wait for a new version of",
+                |word| {
+                    Ok(inner.region(&Bytes::new(&data)).wait_newer(
+                        &inner.host(),
+                        seen,
+                        deadline,
+                        word,
+                        READ_ONLY_WAIT_SLICE,
+                    ))
+                },
+            )?;
             // `None` before the deadline: a page was patched elsewhere in the process (not in
             // this value, or the guard would have said so); wait again.
             let early = deadline.map_or(true, |d| Instant::now() < d);

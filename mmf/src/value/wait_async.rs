@@ -88,6 +88,8 @@ struct Entry {
     inner: Arc<Inner>,
     expected: u32,
     waker: Waker,
+    /// Counted in `waiters` (or writers wake on every store): a writer wakes it.
+    counted: bool,
 }
 
 /// One `futex_waitv` thread and what it watches.
@@ -106,6 +108,8 @@ enum Ticket {
 struct Solo {
     inner: Arc<Inner>,
     expected: u32,
+    /// As for `Entry::counted`.
+    counted: bool,
     /// The waker, taken when the registration fires or is cancelled.
     waker: Mutex<Option<Waker>>,
     done: AtomicBool,
@@ -150,13 +154,22 @@ impl Inner {
         })
     }
 
-    /// Counts an async registration of a writable handle in `waiters` (or uncounts it).
-    fn count_waiter(&self, up: bool) {
-        if !self.writable {
-            return;
-        }
-        let _ = self.header.guarded(OP, CONTROL_OFFSET, 16, || {
-            let w = &self.control().waiters;
+    /// Counts an async registration in `waiters` (or uncounts it): a writable handle through its
+    /// own header, a read-only one through its writable mapping (`Inner::counter_view`). `false`
+    /// when it cannot be counted and writers do not wake on every store: its waiter thread must
+    /// then look again every `READ_ONLY_WAIT_SLICE`.
+    fn count_waiter(&self, up: bool) -> bool {
+        let view = if self.writable {
+            Some(self.header.clone())
+        } else {
+            self.counter_view()
+        };
+        let view = match view {
+            Some(v) => v,
+            None => return sys::WAKE_IS_CHEAP,
+        };
+        let _ = view.guarded(OP, CONTROL_OFFSET, 16, || {
+            let w = waiters_word(&view);
             if up {
                 w.fetch_add(1, Ordering::Relaxed);
                 // Pairs with the writer's fence between its publish and its look at `waiters`.
@@ -165,6 +178,7 @@ impl Inner {
                 w.fetch_sub(1, Ordering::Relaxed);
             }
         });
+        true
     }
 
     /// Whether a registration that expected `expected` should fire: the word moved, or it cannot
@@ -174,7 +188,7 @@ impl Inner {
     }
 }
 
-fn register(inner: &Arc<Inner>, expected: u32, waker: &Waker) -> Ticket {
+fn register(inner: &Arc<Inner>, expected: u32, waker: &Waker, counted: bool) -> Ticket {
     count(inner, true);
     if sys::wait_any_supported() {
         let id = {
@@ -196,7 +210,7 @@ fn register(inner: &Arc<Inner>, expected: u32, waker: &Waker) -> Ticket {
                 }
                 None => {
                     drop(shards);
-                    return register_solo(inner, expected, waker);
+                    return register_solo(inner, expected, waker, counted);
                 }
             },
         };
@@ -206,12 +220,13 @@ fn register(inner: &Arc<Inner>, expected: u32, waker: &Waker) -> Ticket {
             inner: inner.clone(),
             expected,
             waker: waker.clone(),
+            counted,
         });
         shard.interrupt.fetch_add(1, StdOrdering::SeqCst);
         sys::wake_interrupt(&shard.interrupt);
         Ticket::Shard(shard, id)
     } else {
-        register_solo(inner, expected, waker)
+        register_solo(inner, expected, waker, counted)
     }
 }
 
@@ -234,18 +249,25 @@ fn run_shard(shard: &Shard) {
     loop {
         let seen = shard.interrupt.load(StdOrdering::SeqCst);
         // The values are kept alive (mapped) by this list while the kernel looks at them.
-        let watched: Vec<(Arc<Inner>, u32)> = lock(&shard.entries)
-            .iter()
-            .map(|e| (e.inner.clone(), e.expected))
-            .collect();
+        let (watched, counted) = {
+            let entries = lock(&shard.entries);
+            let watched: Vec<(Arc<Inner>, u32)> = entries
+                .iter()
+                .map(|e| (e.inner.clone(), e.expected))
+                .collect();
+            (watched, entries.iter().all(|e| e.counted))
+        };
         let words: Vec<(&StdAtomicU32, u32)> = watched
             .iter()
             .map(|(inner, expected)| (&inner.control().notify, *expected))
             .collect();
         let timeout = if words.is_empty() {
             None
-        } else {
+        } else if counted {
             Some(WAIT_SLICE)
+        } else {
+            // A writer may not wake an uncounted registration.
+            Some(READ_ONLY_WAIT_SLICE)
         };
         let failed = sys::wait_any(&shard.interrupt, seen, &words, timeout).is_err();
         drop(words);
@@ -269,10 +291,11 @@ fn run_shard(shard: &Shard) {
     }
 }
 
-fn register_solo(inner: &Arc<Inner>, expected: u32, waker: &Waker) -> Ticket {
+fn register_solo(inner: &Arc<Inner>, expected: u32, waker: &Waker, counted: bool) -> Ticket {
     let solo = Arc::new(Solo {
         inner: inner.clone(),
         expected,
+        counted,
         waker: Mutex::new(Some(waker.clone())),
         done: AtomicBool::new(false),
     });
@@ -304,9 +327,15 @@ fn run_solo(solo: &Solo) {
             }
             return;
         }
-        // The host wakes at least once a second (handle.rs), to notice a truncation.
+        // The host wakes at least once a second (handle.rs), to notice a truncation; an
+        // uncounted registration looks more often, since a writer may not wake it.
         let host = inner.host();
-        let _ = host.wait(word, solo.expected, None);
+        let slice = if solo.counted {
+            None
+        } else {
+            Some(READ_ONLY_WAIT_SLICE)
+        };
+        let _ = host.wait(word, solo.expected, slice);
     }
 }
 
@@ -438,9 +467,9 @@ impl WaitNewer {
         if let Some(r) = newer(inner.load_version(OP)) {
             return Poll::Ready(r);
         }
-        inner.count_waiter(true);
+        let counted = inner.count_waiter(true);
         self.registered = Some(Registered {
-            ticket: register(inner, n, cx.waker()),
+            ticket: register(inner, n, cx.waker(), counted),
             inner: inner.clone(),
         });
         match newer(inner.load_version(OP)) {
