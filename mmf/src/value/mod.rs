@@ -21,7 +21,7 @@ mod typed;
 #[cfg(not(loom))]
 mod wait_async;
 
-use self::handle::{ready_word, waiters_word, Bytes, Inner, LockGuard};
+use self::handle::{ready_word, Bytes, Inner, LockGuard};
 pub use self::options::ValueOptions;
 pub use self::shared_value::SharedValue;
 pub use self::typed::Shared;

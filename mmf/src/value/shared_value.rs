@@ -53,7 +53,8 @@ use super::*;
 ///   cannot provide a page), every operation returns `Truncated` (or `OutOfSpace`) instead of
 ///   dying of `SIGBUS`, including a `wait_newer` already asleep; see [`View`](crate::View).
 /// - **Notification** is a futex word (a kernel event on Windows) incremented by every store,
-///   which wakes its waiters, read-only handles included; [`SharedValue::wait_newer`] sleeps on
+///   which wakes its waiters (read-only handles included, which count themselves through a
+///   second, writable descriptor where they may); [`SharedValue::wait_newer`] sleeps on
 ///   it, and [`SharedValue::wait_newer_async`] / [`SharedValue::versions`] await it from async
 ///   code (a waiter thread of the process sleeps on it for them).
 ///

@@ -38,16 +38,23 @@
 //! A store that the look in step 2 missed increments `notify` after step 1 read it, so `notify`
 //! differs from `n` from then on. The waiter thread passes `n` to the kernel as the expected
 //! value: if the increment came first, the kernel sees the difference and the call returns at
-//! once; if it came later, the writer's `FUTEX_WAKE` (which every store makes, see below) finds
+//! once; if it came later, the writer's `FUTEX_WAKE` (made since the registration counts itself in
+//! `waiters`, see below) finds
 //! the thread enqueued. After any return the thread looks at every registration's word and fires
 //! those whose word differs from their `n`. A registration made while the thread was collecting
 //! its list bumped the interrupt word after the thread read it, so the kernel call returns at once
 //! and the thread collects again.
 //!
-//! Writers wake the `notify` word on every store, whether or not `waiters` is non-zero: a
-//! read-only handle cannot count itself there, and the waiter threads do not need to. Writable
-//! handles still count their async registrations in `waiters`, so a writer that only wakes when
-//! it is non-zero (an older mmf) still wakes them.
+//! The writer only issues that `FUTEX_WAKE` when `waiters` is non-zero (a system call per store
+//! otherwise: about four times the cost of a 4 KiB store), so every registration counts itself
+//! there before step 4: a writable handle in its own header, a read-only one through a second,
+//! writable descriptor of the same object (`/proc/self/fd/N` reopened read-write, where the
+//! object's permissions allow it). The writer increments `notify`, fences, then reads `waiters`;
+//! the registration increments `waiters`, fences, then looks at the version (step 4): one of the
+//! two sees the other (the store-buffering pattern), so either step 4 sees the new version or
+//! the writer wakes. A read-only handle that may not write the object cannot count itself: its
+//! waiter thread then looks at its word every 10 ms (polling, for that case only). On Windows and
+//! the POSIX backend writers wake on every store, which costs nothing there when nobody waits.
 //!
 //! # Why no waiter is woken twice for one store
 //!
@@ -66,6 +73,7 @@
 //! Limits: a process that `fork`s keeps no waiter threads in the child; a future polled in the
 //! child of a fork whose parent had registrations never wakes.
 
+use super::handle::waiters_word;
 use super::*;
 use futures_core::Stream;
 use std::collections::HashMap;

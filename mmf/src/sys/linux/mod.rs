@@ -273,7 +273,7 @@ impl Object {
     /// file system, no procfs). Not a holder for handle lifetime (it takes no lock); the handle
     /// it serves is one already.
     pub(crate) fn reopen_writable(&self) -> Option<Object> {
-        use std::os::fd::AsRawFd;
+        use rustix::fd::AsRawFd;
         let path = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
         let file = std::fs::OpenOptions::new()
             .read(true)
