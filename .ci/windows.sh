@@ -43,33 +43,38 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 echo "windows lane: packages ready ($((SECONDS - t0)) s)"
 
-# --- a standalone copy of the mmf crate --------------------------------------------------------------
-# Its sources are symbolic links to the real ones (so mtimes, and cargo's fingerprints, are the real
-# files'); only the manifest is rewritten: no workspace inheritance, no [lints] table (cargo 1.65
+# --- standalone copies of the mmf and mmf-derive crates -------------------------------------------
+# Their sources are symbolic links to the real ones (so mtimes, and cargo's fingerprints, are the real
+# files'); only the manifests are rewritten: no workspace inheritance, no [lints] table (cargo 1.65
 # does not know it; the lints are also set in lib.rs), no readme outside the crate, and a [workspace]
-# of its own.
+# of their own. mmf's path dependency `../mmf-derive` finds the copy next to it.
+standalone() { # SOURCE_DIR COPY_DIR
+    local src=$1 copy=$2 entry base
+    mkdir -p "$copy"
+    find "$copy" -maxdepth 1 -type l -delete # links to entries that may be gone
+    for entry in "$src"/*; do
+        base=$(basename "$entry")
+        case $base in
+            Cargo.toml | Cargo.lock | target | fuzz) continue ;;
+        esac
+        ln -sfn "$entry" "$copy/$base"
+    done
+    awk '
+        /^\[/ { skip = ($0 ~ /^\[lints/) }
+        skip { next }
+        /^(license|repository|readme)[ .]/ { next }
+        { print }
+        END { print ""; print "[workspace]" }
+    ' "$src/Cargo.toml" >"$copy/Cargo.toml.new"
+    if ! cmp -s "$copy/Cargo.toml.new" "$copy/Cargo.toml"; then
+        mv "$copy/Cargo.toml.new" "$copy/Cargo.toml"
+    else
+        rm "$copy/Cargo.toml.new"
+    fi
+}
 crate=$win/crate
-mkdir -p "$crate"
-find "$crate" -maxdepth 1 -type l -delete # links to entries that may be gone
-for entry in "$root"/mmf/*; do
-    base=$(basename "$entry")
-    case $base in
-        Cargo.toml | Cargo.lock | target | fuzz) continue ;;
-    esac
-    ln -sfn "$entry" "$crate/$base"
-done
-awk '
-    /^\[/ { skip = ($0 ~ /^\[lints/) }
-    skip { next }
-    /^(license|repository|readme)[ .]/ { next }
-    { print }
-    END { print ""; print "[workspace]" }
-' "$root/mmf/Cargo.toml" >"$crate/Cargo.toml.new"
-if ! cmp -s "$crate/Cargo.toml.new" "$crate/Cargo.toml"; then
-    mv "$crate/Cargo.toml.new" "$crate/Cargo.toml"
-else
-    rm "$crate/Cargo.toml.new"
-fi
+standalone "$root/mmf" "$crate"
+standalone "$root/mmf-derive" "$win/mmf-derive"
 
 # --- toolchain environment ---------------------------------------------------------------------------
 export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc CARGO=/usr/bin/cargo # Debian's 1.63, not rustup's

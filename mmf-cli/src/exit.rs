@@ -100,7 +100,7 @@ pub fn outcome(err: &anyhow::Error) -> Outcome {
                     Some("remove it with `mmf rm NAME` or choose another name"),
                 ),
                 // The library refuses another user's object unless asked (name squatting).
-                K::PermissionDenied if e.to_string().contains("allow_other_owner") => (
+                K::PermissionDenied if e.is_other_owner() => (
                     FAILURE,
                     Some("if you trust its owner, open it anyway with --allow-other-owner"),
                 ),

@@ -95,6 +95,8 @@ pub struct Error {
     object: String,
     detail: Cow<'static, str>,
     source: Option<io::Error>,
+    /// Refused because another user owns the object ([`Error::is_other_owner`]).
+    other_owner: bool,
 }
 
 /// The result type of this crate.
@@ -116,6 +118,7 @@ impl Error {
             object: object.into(),
             detail: detail.into(),
             source: None,
+            other_owner: false,
         }
     }
 
@@ -140,6 +143,7 @@ impl Error {
             object: object.into(),
             detail,
             source: Some(err),
+            other_owner: false,
         }
     }
 
@@ -156,9 +160,35 @@ impl Error {
         self
     }
 
+    /// Marks the refusal of an object another user owns (see [`Error::is_other_owner`]).
+    #[allow(dead_code)] // unused by the fallback backend
+    pub(crate) fn for_other_owner(mut self) -> Error {
+        self.other_owner = true;
+        self
+    }
+
     /// The kind of error.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// Whether the object was refused because another user owns it, and opening another user's
+    /// object was not asked for (kind [`PermissionDenied`](ErrorKind::PermissionDenied)). Anyone
+    /// can create a name in a shared namespace, so mmf opens only the caller's own objects unless
+    /// [`OpenOptions::allow_other_owner`](crate::OpenOptions::allow_other_owner) (or
+    /// [`ValueOptions::allow_other_owner`](crate::ValueOptions::allow_other_owner)) is set: this
+    /// tells a caller when that option would help, as opposed to a mode that denies access.
+    ///
+    /// ```
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let name = format!("mmf-doc-other-owner-{}", std::process::id());
+    ///     let err = mmf::Mapping::open(&name).unwrap_err();
+    ///     assert!(!err.is_other_owner()); // not found: nobody owns it
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn is_other_owner(&self) -> bool {
+        self.other_owner
     }
 
     /// The object the error concerns, as it appears in the message (`shared memory object "x"`).

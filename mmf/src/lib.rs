@@ -92,7 +92,13 @@ pub use mapping::{
     allocation_granularity, page_size, CreateOptions, FileOptions, Inheritance, Mapping, Namespace,
     OpenOptions,
 };
+/// Derives [`Pod`](trait@Pod) for a `#[repr(C)]` struct, checking it at compile time; see
+/// [Deriving](trait@Pod#deriving).
+#[cfg(feature = "derive")]
+pub use mmf_derive::Pod;
 pub use name::{IntoName, Name, MAX_NAME_LEN};
+#[doc(hidden)]
+pub use pod::__derive;
 pub use pod::{layout_fingerprint, Offset, Pod};
 pub use types::{
     Access, Advice, Backing, Commit, Disposition, Lifetime, ObjectInfo, Permissions, Scope,

@@ -12,9 +12,83 @@ use std::marker::PhantomData;
 
 /// Types that may live in memory shared with other processes.
 ///
+/// Derive it (the `derive` feature, on by default):
+///
+/// ```
+/// #[derive(Clone, Copy, mmf::Pod)]
+/// #[repr(C)]
+/// struct Point { x: f64, y: f64 }
+/// ```
+///
+/// # Deriving
+///
+/// `#[derive(mmf::Pod)]` checks at compile time what an implementation promises, and refuses
+/// (with a compile error saying why):
+///
+/// - a struct without `#[repr(C)]` or `#[repr(transparent)]`, whose field order another build may
+///   change;
+/// - enums and unions (an enum has bit patterns that are no variant; a union may hide padding);
+/// - generic structs (implement `Pod` by hand for each instantiation);
+/// - a field that is not `Pod` itself (`bool`, `char`, references, pointers, ...);
+/// - **padding**: the struct's size must be the sum of its fields' sizes. Make padding a field of
+///   its own (`_pad: [u8; 4]`) or reorder the fields.
+///
+/// The derived [`LAYOUT_ID`](Pod::LAYOUT_ID) mixes the struct's name with each field's name, its
+/// type's `LAYOUT_ID` and its offset (FNV-1a), so two derived types of one size and alignment
+/// refuse to open each other's values ([`ErrorKind::LayoutMismatch`](crate::ErrorKind)), while
+/// every program built from the same definition agrees. Renaming the struct or a field, or
+/// reordering or retyping a field, changes it: programs must agree on the definition.
+///
+/// Each refusal, and its accepted twin:
+///
+/// ```compile_fail
+/// #[derive(Clone, Copy, mmf::Pod)]
+/// struct NoRepr { x: u32 }                        // error: needs #[repr(C)] or #[repr(transparent)]
+/// ```
+/// ```
+/// #[derive(Clone, Copy, mmf::Pod)]
+/// #[repr(C)]
+/// struct WithRepr { x: u32 }
+/// ```
+/// ```compile_fail,E0080
+/// #[derive(Clone, Copy, mmf::Pod)]
+/// #[repr(C)]
+/// struct Padded { tag: u8, value: u32 }           // error: 3 padding bytes after `tag`
+/// ```
+/// ```
+/// #[derive(Clone, Copy, mmf::Pod)]
+/// #[repr(C)]
+/// struct Explicit { tag: u8, _pad: [u8; 3], value: u32 }
+/// ```
+/// ```compile_fail,E0277
+/// #[derive(Clone, Copy, mmf::Pod)]
+/// #[repr(C)]
+/// struct Flag { on: bool }                        // error: `bool: Pod` is not satisfied
+/// ```
+/// ```
+/// #[derive(Clone, Copy, mmf::Pod)]
+/// #[repr(C)]
+/// struct Flag { on: u8 }                          // 0 or 1 by convention; any byte is valid
+/// ```
+/// ```compile_fail
+/// #[derive(Clone, Copy, mmf::Pod)]
+/// #[repr(u8)]
+/// enum State { Idle, Busy }                       // error: structs only
+/// ```
+/// ```compile_fail
+/// #[derive(Clone, Copy, mmf::Pod)]
+/// #[repr(C)]
+/// union Bits { int: u32, float: f32 }             // error: structs only
+/// ```
+/// ```compile_fail
+/// #[derive(Clone, Copy, mmf::Pod)]
+/// #[repr(C)]
+/// struct Pair<T> { a: T, b: T }                   // error: no generic structs
+/// ```
+///
 /// # Safety
 ///
-/// Implement it only for a type that
+/// Implement it by hand only for a type that
 /// - is `#[repr(C)]` or `#[repr(transparent)]` (or a primitive), so its layout is the same in every
 ///   process built from the same definition;
 /// - has **no padding bytes** (padding would copy uninitialised bytes into shared memory);
@@ -32,10 +106,45 @@ use std::marker::PhantomData;
 /// ```
 pub unsafe trait Pod: Copy + Send + Sync + 'static {
     /// Distinguishes types of equal size and alignment in the layout fingerprint that typed shared
-    /// values check on open. Give each of your types its own value (any constant); change it when
-    /// the type's fields change. There is no default: two types of one size that both forgot it
-    /// would open each other's values without a `LayoutMismatch`.
+    /// values check on open. The derive computes it from the definition (see
+    /// [Deriving](Pod#deriving)); by hand, give each of your types its own value (any constant) and
+    /// change it when the type's fields change. There is no default: two types of one size that
+    /// both forgot it would open each other's values without a `LayoutMismatch`.
     const LAYOUT_ID: u64;
+}
+
+/// What `#[derive(Pod)]`'s expansion calls to compute a layout id (not a public interface): FNV-1a
+/// over the struct's name, then each field's name, its type's layout id and its offset (8 bytes
+/// little-endian each); names end with a 0xff byte, which UTF-8 never contains.
+#[doc(hidden)]
+pub mod __derive {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x100_0000_01b3;
+
+    const fn mix(mut h: u64, bytes: &[u8]) -> u64 {
+        let mut i = 0;
+        while i < bytes.len() {
+            h ^= bytes[i] as u64;
+            h = h.wrapping_mul(PRIME);
+            i += 1;
+        }
+        h
+    }
+
+    const fn mix_name(h: u64, name: &str) -> u64 {
+        mix(mix(h, name.as_bytes()), &[0xff])
+    }
+
+    /// The layout id so far of the struct `name`.
+    pub const fn start(name: &str) -> u64 {
+        mix_name(OFFSET_BASIS, name)
+    }
+
+    /// Adds the field `name` at `offset`, whose type's layout id is `type_id`.
+    pub const fn field(id: u64, name: &str, type_id: u64, offset: usize) -> u64 {
+        let id = mix(mix_name(id, name), &type_id.to_le_bytes());
+        mix(id, &(offset as u64).to_le_bytes())
+    }
 }
 
 macro_rules! pod {
@@ -105,11 +214,9 @@ pub(crate) fn fingerprint(size: u64, align: u64, id: u64) -> u64 {
 /// use mmf::{Offset, Pod};
 ///
 /// fn main() -> Result<(), mmf::Error> {
-///     #[derive(Clone, Copy)]
+///     #[derive(Clone, Copy, Pod)]
 ///     #[repr(C)]
 ///     struct Node { value: u64, next: Offset<Node> }
-///     // SAFETY: repr(C), two u64-sized fields, no padding, any bits valid, no pointers.
-///     unsafe impl Pod for Node { const LAYOUT_ID: u64 = 0x4e6f6465; }
 ///
 ///     let m = mmf::Mapping::anonymous(4096)?;
 ///     let v = m.map_mut()?;

@@ -350,11 +350,28 @@ fn another_users_object_is_opened_only_when_allowed() {
     }
     let e = dir.open().open(&name).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(e.is_other_owner(), "{}", e);
     assert!(e.to_string().contains("allow_other_owner"), "{}", e);
     assert!(dir.open().allow_other_owner(true).open(&name).is_ok());
     // open_or_create must not silently adopt a squatter's object either.
     let e = dir.create(64).open_or_create(&name).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(e.is_other_owner(), "{}", e);
+    // A shared value says so too; other refusals do not.
+    let value = unique("value");
+    let _v = mmf::ValueOptions::new()
+        .dir(&dir.0)
+        .lifetime(Lifetime::Persistent)
+        .create(value.as_str())
+        .unwrap();
+    std::os::unix::fs::chown(dir.0.join(&value), Some(65534), None).unwrap();
+    let e = mmf::ValueOptions::new()
+        .dir(&dir.0)
+        .open(value.as_str())
+        .unwrap_err();
+    assert!(e.is_other_owner(), "{}", e);
+    let missing = dir.open().open(unique("missing").as_str()).unwrap_err();
+    assert!(!missing.is_other_owner(), "{}", missing);
 }
 
 /// A 1 MiB tmpfs in a fresh directory, or `None` (with the reason printed) where we may not mount.

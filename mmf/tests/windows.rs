@@ -532,3 +532,40 @@ fn read_only_handles_and_views() {
     v.flush_durable().unwrap();
     assert_eq!(&std::fs::read(&p.0).unwrap()[99_000..99_007], b"durable");
 }
+
+/// Maps `len` bytes of the section `h` with the Win32 API itself and copies them out.
+fn read_section(h: std::os::windows::io::RawHandle, len: usize) -> Vec<u8> {
+    // SAFETY: `h` is a section handle that stays open through the call (the caller's mapping
+    // holds it); the view is `len` bytes of it, read and unmapped before returning.
+    unsafe {
+        let v = MapViewOfFile(h as _, FILE_MAP_READ, 0, 0, len);
+        assert!(!v.Value.is_null(), "MapViewOfFile failed");
+        let bytes = std::slice::from_raw_parts(v.Value as *const u8, len).to_vec();
+        UnmapViewOfFile(v);
+        bytes
+    }
+}
+
+#[test]
+fn the_handle_is_the_section_the_views_map() {
+    use std::os::windows::io::{AsHandle, AsRawHandle};
+    let m = Mapping::create(&unique("handle"), 4096).unwrap();
+    m.map_mut().unwrap().write_at(0, b"section").unwrap();
+    assert!(!m.as_raw_handle().is_null());
+    assert_eq!(m.as_handle().as_raw_handle(), m.as_raw_handle());
+    assert_eq!(read_section(m.as_raw_handle(), 7), b"section");
+
+    let value = mmf::SharedValue::create(&unique("handle-value")).unwrap();
+    assert_eq!(value.as_raw_handle(), value.mapping().as_raw_handle());
+    let typed = mmf::Shared::<u64>::create(&unique("handle-typed")).unwrap();
+    assert_eq!(
+        typed.as_raw_handle(),
+        typed.as_value().mapping().as_raw_handle()
+    );
+
+    // An empty file has no section (Windows cannot map it): the handle is the file's.
+    let p = TempPath::new("handle-empty");
+    std::fs::write(&p.0, b"").unwrap();
+    let empty = FileOptions::new().open(&p.0).unwrap();
+    assert!(!empty.as_raw_handle().is_null());
+}

@@ -17,6 +17,8 @@
 //! - `value-store NAME HEX`: opens the shared value NAME, stores HEX, prints the new version.
 //! - `inherited LEN`: takes over the object whose token is in `$MMF_HANDLE`, prints `held` and
 //!   0..LEN as hex, waits until stdin closes.
+//! - `inherited-stat` (Linux): takes over the object whose token is in `$MMF_HANDLE` and prints
+//!   `stat DEV INO SIZE` from `fstat` of its descriptor (`AsFd`).
 //! - `recv SOCKET LEN` (Unix): connects to the Unix socket, receives an object, prints 0..LEN as
 //!   hex and writes `received` at 32.
 //! - `walk NAME ADDR`: occupies address ADDR (where the parent mapped NAME) with a placeholder,
@@ -188,6 +190,12 @@ fn run(args: &[String]) -> mmf::Result<()> {
                 hex(&m.map()?.read_vec(0, arg(1).parse().unwrap_or(0))?)
             );
             wait_stdin();
+        }
+        #[cfg(target_os = "linux")]
+        "inherited-stat" => {
+            let m = mmf::Mapping::from_inherited(&std::env::var("MMF_HANDLE").unwrap_or_default())?;
+            let st = rustix::fs::fstat(std::os::unix::io::AsFd::as_fd(&m)).expect("fstat");
+            println!("stat {} {} {}", st.st_dev, st.st_ino, st.st_size);
         }
         #[cfg(unix)]
         "recv" => {

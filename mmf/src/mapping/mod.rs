@@ -3,6 +3,9 @@
 
 mod namespace;
 mod options;
+mod os_handle;
+
+pub(crate) use os_handle::{cfg_fd, impl_os_handle};
 
 pub use namespace::Namespace;
 pub use options::{CreateOptions, FileOptions, OpenOptions};
@@ -48,6 +51,55 @@ pub(crate) struct OpenObject {
 ///     assert_eq!(&buf, b"hello");
 ///     Ok(())
 /// }
+/// ```
+///
+/// # Descriptor and handle
+///
+/// On Linux, macOS and the BSDs a `Mapping` is [`AsFd`](std::os::unix::io::AsFd) and
+/// [`AsRawFd`](std::os::unix::io::AsRawFd); on Windows it is
+/// [`AsHandle`](https://doc.rust-lang.org/std/os/windows/io/trait.AsHandle.html) and
+/// [`AsRawHandle`](https://doc.rust-lang.org/std/os/windows/io/trait.AsRawHandle.html) ([`SharedValue`](crate::SharedValue) and
+/// [`Shared`](crate::Shared) forward to theirs). Where mmf has no backend (wasm32, Android) there
+/// is neither. It is the object itself, the one every view maps and that
+/// [`inherit`](Self::inherit) and [`send`](Self::send) hand over:
+///
+/// | backing | Linux | macOS, BSDs | Windows |
+/// |---|---|---|---|
+/// | named | the object's file in the namespace directory (`/dev/shm/NAME`) | the `shm_open` object | the section (file-mapping object) |
+/// | anonymous | a `memfd` (sealed against shrinking) | a `shm_open` object whose name is gone | the section |
+/// | file | the file's descriptor | the file's descriptor | the section over the file; an empty file, which Windows cannot map, has none: its file handle |
+/// | inherited, received | the descriptor taken over | (not available) | the section |
+///
+/// Read its status (`fstat`: size, owner, mode), poll it, map it with other code, or hand it to
+/// an API that takes a descriptor. It stays owned by the mapping, which closes it when the last
+/// `Mapping`, view or value holding the object goes. Do not:
+///
+/// - close it, or take ownership of the raw number (`OwnedFd::from_raw_fd`, `CloseHandle`);
+/// - shrink it (`ftruncate`, `SetEndOfFile`): views of it, in this and other processes, would
+///   fault on the lost pages (mmf's own reads report [`Truncated`](crate::ErrorKind::Truncated),
+///   other accesses die of `SIGBUS`);
+/// - unlock it (`flock`), or change its mode, owner or extended attributes: on Linux a
+///   handle-lifetime object counts its holders by shared locks on this descriptor and records its
+///   lifetime in the mode and an extended attribute; an unlocked holder does not count, and the
+///   name can be removed while the object is in use;
+/// - hand a duplicate of it (`dup`, `SCM_RIGHTS`, `fork`) to another process in place of
+///   [`inherit`](Self::inherit) or [`send`](Self::send): a duplicate shares this holder's lock
+///   instead of being a holder of its own, so the name of a handle-lifetime object can go while
+///   the other process still uses it. (On Windows a section lives while any handle to it is open,
+///   and `DuplicateHandle` is what `inherit` does.)
+///
+/// ```
+/// # #[cfg(target_os = "linux")]
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     use std::os::unix::io::AsFd;
+///     let m = mmf::Mapping::anonymous(8192)?;
+///     // A duplicate for this process's own use: fstat of the memfd underneath.
+///     let file = std::fs::File::from(m.as_fd().try_clone_to_owned()?);
+///     assert_eq!(file.metadata()?.len(), 8192);
+///     Ok(())
+/// }
+/// # #[cfg(not(target_os = "linux"))]
+/// # fn main() {}
 /// ```
 #[must_use = "dropping a mapping closes it; a handle-lifetime object with no other holder is removed at once"]
 #[derive(Clone)]

@@ -44,6 +44,9 @@
 //!     already at least `size`.
 //!   - `len()`, `grow(new_len)`, `sync_file()`, `lifetime()`, `writable()`, `global()` (the
 //!     name is in Windows' `Global\` namespace).
+//!   - `fd() -> BorrowedFd` (Linux, POSIX) or `handle() -> BorrowedHandle` (Windows): the
+//!     descriptor or section handle, for the public `AsFd`/`AsHandle` (`mapping/os_handle.rs`);
+//!     the fallback has neither.
 //!   - `unsafe map(offset, len, access, at) -> io::Result<RawMap>`: `offset` is a multiple of
 //!     `allocation_granularity()`, `len > 0` and `offset + len <= len()` (checked by the caller).
 //!     Unsafe because mapping at a caller-chosen address must not replace an existing mapping: the

@@ -326,7 +326,8 @@ fn try_open(spec: &OpenSpec<'_>, path: &str, op: &'static str) -> Result<Option<
                  asked for explicitly (OpenOptions::allow_other_owner)",
                 st.st_uid, me
             ),
-        ));
+        )
+        .for_other_owner());
     }
     Ok(Some(Object {
         fd,
@@ -466,6 +467,11 @@ impl Object {
             shm: false,
             named: false,
         })
+    }
+
+    /// The object's descriptor, for `AsFd` on the public types.
+    pub(crate) fn fd(&self) -> rustix::fd::BorrowedFd<'_> {
+        rustix::fd::AsFd::as_fd(&self.fd)
     }
 
     pub(crate) fn len(&self) -> io::Result<u64> {

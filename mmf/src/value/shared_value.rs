@@ -68,6 +68,8 @@ pub struct SharedValue {
     pub(super) inner: Arc<Inner>,
 }
 
+crate::mapping::impl_os_handle!(for SharedValue, |v| v.mapping());
+
 impl std::fmt::Debug for SharedValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedValue")

@@ -32,6 +32,8 @@ pub struct Shared<T: Pod> {
     _type: PhantomData<fn() -> T>,
 }
 
+crate::mapping::impl_os_handle!(impl<T: Pod> for Shared<T>, |s| s.as_value().mapping());
+
 impl<T: Pod> Clone for Shared<T> {
     fn clone(&self) -> Self {
         Shared {

@@ -47,9 +47,14 @@ pub fn unique(tag: &str) -> String {
     )
 }
 
-/// The helper binary.
+/// The helper binary. Looked up with `option_env!`: the published package leaves the helper out
+/// (and with it the tests that spawn it), and the tests it does ship include this module too.
+#[allow(clippy::option_env_unwrap)] // on purpose: a run-time failure for the tests that spawn it
 pub fn helper() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mmf-testhelper"))
+    Command::new(
+        option_env!("CARGO_BIN_EXE_mmf-testhelper")
+            .expect("the mmf-testhelper binary is not built (the published package leaves it out)"),
+    )
 }
 
 /// Starts the helper with `args` and `MMF_DIR=dir`, its stdin piped (close it to end a waiting

@@ -222,6 +222,11 @@ impl Object {
         })
     }
 
+    /// The object's descriptor, for `AsFd` on the public types.
+    pub(crate) fn fd(&self) -> rustix::fd::BorrowedFd<'_> {
+        rustix::fd::AsFd::as_fd(&self.fd)
+    }
+
     pub(crate) fn len(&self) -> io::Result<u64> {
         rfs::fstat(&self.fd).map(|st| size_of(&st)).map_err(ioerr)
     }

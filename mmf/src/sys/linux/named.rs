@@ -398,7 +398,8 @@ fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
                      asked for explicitly (OpenOptions::allow_other_owner)",
                     st.st_uid, me
                 ),
-            ));
+            )
+            .for_other_owner());
         }
         return Ok(Some(named_object(fd, &st, path, spec.writable)));
     }

@@ -280,6 +280,17 @@ impl Object {
         })
     }
 
+    /// The section handle, for `AsHandle` on the public types; an empty file has no section
+    /// (see `from_file`), and there it is the file's handle.
+    pub(crate) fn handle(&self) -> std::os::windows::io::BorrowedHandle<'_> {
+        use std::os::windows::io::AsHandle;
+        match (&self.section, &self.file) {
+            (Some(section), _) => section.as_handle(),
+            (None, Some(file)) => file.as_handle(),
+            (None, None) => unreachable!("an object without a section keeps its file"),
+        }
+    }
+
     /// The section's size: fixed for its whole life.
     pub(crate) fn len(&self) -> io::Result<u64> {
         Ok(self.size)

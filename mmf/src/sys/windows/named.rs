@@ -128,6 +128,7 @@ fn other_owner(what: String) -> Error {
         "it belongs to another user; opening another user's object must be asked for \
          explicitly (OpenOptions::allow_other_owner)",
     )
+    .for_other_owner()
 }
 
 /// OpenFileMappingW; `Ok(None)` if no object has the name. Unless `allow_other_owner`, the
