@@ -1,4 +1,4 @@
-"""mmf-bench scenario 8: mmfpy (the Python package) against multiprocessing.shared_memory.
+"""mmf-bench scenario 10: mmfpy (the Python package) against multiprocessing.shared_memory.
 
 Run by `mmf-bench` (src/python.rs) once per variant and repetition, with the interpreter that has
 mmfpy and numpy installed; prints `result X`. Usage:

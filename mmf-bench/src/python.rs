@@ -1,4 +1,4 @@
-//! Scenario 8: mmfpy, the Python package, against `multiprocessing.shared_memory` (issue 16):
+//! Scenario 10: mmfpy, the Python package, against `multiprocessing.shared_memory` (issue 16):
 //! store→observe latency between two Python processes, and a numpy-array hand-over of 1 MiB and
 //! 64 MiB. The measuring is done by `python/bench_py.py`, run once per variant and repetition
 //! (interpreter start-up excluded) by an interpreter that has mmfpy and numpy installed.
