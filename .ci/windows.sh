@@ -106,6 +106,17 @@ if [ ! -f "$crate/Cargo.lock" ]; then
     # 0.2.184. Pin the last one that builds with 1.63, as a user of Rust 1.63 does (README).
     "${cargo[@]}" update "${manifest[@]}" -p libc --precise 0.2.183
 fi
+# The async tests' executor crates: futures 0.3.32 and later need Rust 1.71 (futures-core, which the
+# library itself depends on, needs 1.36 in every release). Pin them to the last release that builds
+# with 1.63, as a Rust 1.63 user running the tests would; also in a lockfile made before the tests
+# used them (`cargo update -p mmf` first adds what the lockfile lacks, changing nothing else).
+"${cargo[@]}" update "${manifest[@]}" -p mmf
+for p in futures futures-executor futures-util futures-channel futures-task futures-sink \
+    futures-io futures-core; do
+    if grep -A1 "^name = \"$p\"$" "$crate/Cargo.lock" | grep -q 'version = "0\.3\.3[2-9]"'; then
+        "${cargo[@]}" update "${manifest[@]}" -p "$p" --precise 0.3.31
+    fi
+done
 
 # --- MSRV: the library builds for Linux with Rust 1.63 ----------------------------------------------
 t=$SECONDS

@@ -19,12 +19,16 @@ mod protocol;
 mod shared_value;
 mod stream;
 mod typed;
+#[cfg(not(loom))]
+mod wait_async;
 
 use self::handle::{ready_word, Bytes, Inner};
 pub use self::options::ValueOptions;
 pub use self::shared_value::SharedValue;
 pub use self::stream::ValueReader;
 pub use self::typed::Shared;
+#[cfg(not(loom))]
+pub use self::wait_async::{Versions, WaitNewer};
 
 pub(crate) use format::MAGIC;
 pub use format::{ValueHeader, ValueLayout};

@@ -1,6 +1,7 @@
 //! The public handle of a shared value: create, open, store, retrieve, wait.
 
 use super::*;
+use crate::sys::contract::*;
 
 /// A named shared value: the latest version of a byte string, stored and retrieved whole by any
 /// number of processes.
@@ -61,8 +62,11 @@ use super::*;
 ///   [`reader`](Self::reader) move values of any size a piece at a time, never holding them whole
 ///   in memory, with the same guarantees: a failed or killed streamed store publishes nothing,
 ///   and every piece read is validated as the version's.
-/// - **Notification** is a futex word (a kernel event on Windows) incremented by every store;
-///   [`SharedValue::wait_newer`] sleeps on it.
+/// - **Notification** is a futex word (a kernel event on Windows) incremented by every store,
+///   which wakes its waiters (read-only handles included, which count themselves through a
+///   second, writable descriptor where they may); [`SharedValue::wait_newer`] sleeps on
+///   it, and [`SharedValue::wait_newer_async`] / [`SharedValue::versions`] await it from async
+///   code (a waiter thread of the process sleeps on it for them).
 ///
 /// Readers pin the slot they copy, which needs a writable mapping: a handle opened with
 /// [`access(Access::ReadOnly)`](ValueOptions::access) cannot pin, so under a writer storing flat out
@@ -143,7 +147,8 @@ impl SharedValue {
         }
         view.write_at(SLOTS_OFFSET, &desc)?;
         view.write_at(format::OFF_DATA_END, &data_end.to_le_bytes())?;
-        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())?;
+        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())
+            .map_err(|e| e.context("wait on", "a shared value's notification objects"))?;
         if let Some(ready) = ready_word(&view) {
             view.guarded("create", OFF_READY, 4, || {
                 // The sync point: everything above is visible to whoever sees READY (Acquire).
@@ -171,7 +176,8 @@ impl SharedValue {
         } else {
             mapping.map()?
         };
-        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())?;
+        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())
+            .map_err(|e| e.context("wait on", "a shared value's notification objects"))?;
         // Wait for the creator's ready word: on Linux mmf's creators publish the name after the
         // header, but another implementation of FORMAT.md (or Windows, where a section is named
         // at creation) may not.
@@ -298,6 +304,7 @@ impl SharedValue {
                 writable,
                 notifier,
                 lock_timeout,
+                counter: Mutex::new(None),
             }),
         })
     }
@@ -387,15 +394,21 @@ impl SharedValue {
         let inner = &*self.inner;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let data = inner.data_view();
+        let counter = inner.counter_view();
         let got = loop {
-            let got = inner.guarded("wait for a new version of", || {
-                Ok(inner.region(&Bytes::new(&data)).wait_newer(
-                    &inner.host(),
-                    seen,
-                    deadline,
-                    READ_ONLY_WAIT_SLICE,
-                ))
-            })?;
+            let got = inner.guarded_counting(
+                counter.as_deref(),
+                "wait for a new version of",
+                |word| {
+                    Ok(inner.region(&Bytes::new(&data)).wait_newer(
+                        &inner.host(),
+                        seen,
+                        deadline,
+                        word,
+                        READ_ONLY_WAIT_SLICE,
+                    ))
+                },
+            )?;
             // `None` before the deadline: a page was patched elsewhere in the process (not in
             // this value, or the guard would have said so); wait again.
             let early = deadline.map_or(true, |d| Instant::now() < d);

@@ -234,7 +234,7 @@ fn fill<R: io::Read>(
                                 filled, l
                             ),
                         )
-                        .with_source(io::ErrorKind::UnexpectedEof.into()))
+                        .with_source(Some(io::ErrorKind::UnexpectedEof.into())))
                 }
                 None => return Ok(filled),
             },
@@ -249,7 +249,7 @@ fn fill<R: io::Read>(
                             filled, e
                         ),
                     )
-                    .with_source(e))
+                    .with_source(Some(e)))
             }
         };
         let end = filled + n as u64;
