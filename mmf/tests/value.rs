@@ -6,7 +6,7 @@
 
 use mmf::{Access, Disposition, ErrorKind, Mapping, Pod, Shared, SharedValue, ValueOptions};
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Stdio};
+use std::process::{Child, ChildStdout};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -16,13 +16,7 @@ use common::{check, unique, wait_output, Rng};
 
 /// Starts the helper with `args`, its stdout and stderr piped.
 fn helper(args: &[&str]) -> Child {
-    common::helper()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mmf-testhelper")
+    common::spawn_piped(args)
 }
 
 /// Reads a child's stdout line by line on a thread; `next` waits with a watchdog.

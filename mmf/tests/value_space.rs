@@ -8,7 +8,7 @@
 use mmf::{SharedValue, ValueOptions};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 mod common;
@@ -199,13 +199,7 @@ fn a_reader_holding_a_large_value_keeps_it_while_regions_are_freed() {
 }
 
 fn helper(args: &[&str]) -> Child {
-    common::helper()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mmf-testhelper")
+    common::spawn_piped(args)
 }
 
 /// Kills a writer whose every store allocates a region and frees others (sizes alternate between

@@ -280,3 +280,14 @@ impl Rng {
         self.0
     }
 }
+
+/// Starts the helper with `args`, stdin closed, its stdout and stderr piped.
+pub fn spawn_piped(args: &[&str]) -> Child {
+    helper()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mmf-testhelper")
+}
