@@ -23,7 +23,7 @@ pub fn read_value(data: Option<OsString>, file: Option<PathBuf>) -> anyhow::Resu
         _ => {
             if std::io::stdin().is_terminal() {
                 crate::exit::inform(format_args!(
-                    "mmf: reading the value from stdin; end it with Ctrl-D"
+                    "mmf: reading the value from stdin; end it with {END_OF_INPUT}"
                 ));
             }
             read_all(std::io::stdin().lock(), None, "reading stdin")
@@ -31,6 +31,13 @@ pub fn read_value(data: Option<OsString>, file: Option<PathBuf>) -> anyhow::Resu
         }
     }
 }
+
+/// The keys that end typed input on this platform's terminal.
+const END_OF_INPUT: &str = if cfg!(windows) {
+    "Ctrl-Z and Enter"
+} else {
+    "Ctrl-D"
+};
 
 /// Reads `r` to the end, `CHUNK` bytes at a time, with a progress bar when it is large.
 pub fn read_all(

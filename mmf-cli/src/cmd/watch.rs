@@ -4,25 +4,17 @@ use super::Ctx;
 use super::retrieve::Waiter;
 use crate::cli::WatchArgs;
 use crate::exit::{CliError, object};
+use crate::interrupt::Interrupts;
 use mmf::ErrorKind;
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How often the loop looks at the interrupt flag while no value arrives.
 const TICK: Duration = Duration::from_millis(200);
 
 pub fn run(ctx: &Ctx, a: WatchArgs) -> anyhow::Result<()> {
-    // Ctrl-C, SIGTERM and SIGHUP end the watch normally (status 0).
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))?;
-    }
+    // Ctrl-C, SIGTERM and SIGHUP (Ctrl-Break on Windows) end the watch normally (status 0).
+    let mut stop = Interrupts::catch()?;
     let waiter = Waiter::new(&a.name, a.wait);
     let v = match waiter.retry(|| super::values::open_any(ctx, &a.name))? {
         super::values::Opened::Value(v) => v,
@@ -40,7 +32,7 @@ pub fn run(ctx: &Ctx, a: WatchArgs) -> anyhow::Result<()> {
     if seen > 0 {
         print(&mut out, a.json, seen, &bytes)?;
     }
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.arrived() {
         match v.wait_newer(seen, Some(TICK)) {
             Ok(_) => {
                 let (version, bytes) = v.retrieve_versioned()?;
