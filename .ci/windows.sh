@@ -130,18 +130,30 @@ msrv_lane() (
     cargo=(/usr/bin/cargo)
     manifest=(--manifest-path "$crate/Cargo.toml")
 
-    # The pinned lockfile. Cargo 1.65 has no MSRV-aware resolver: a new one picks the newest libc,
-    # which needs Rust 1.65 since 0.2.184, so the last one that builds with 1.63 is pinned, as a
-    # user of Rust 1.63 does (README).
+    # The pinned lockfile, so that a crate release cannot break the lane. After a dependency
+    # change, MMF_WIN_RELOCK=1 updates it: `cargo update -p mmf` adds what it lacks, changing
+    # nothing else; then the crates that moved on to a newer Rust are pinned to their last release
+    # that builds with 1.63, as a user of Rust 1.63 does (README): cargo 1.65 has no MSRV-aware
+    # resolver. libc needs Rust 1.65 from 0.2.184 on; futures 0.3.32 and later (the async tests'
+    # executor crates) need 1.71 (futures-core, which the library itself depends on, needs 1.36 in
+    # every release).
     lock=$root/.ci/windows/msrv.lock
-    if [ "${MMF_WIN_RELOCK:-0}" = 1 ]; then
-        rm -f "$crate/Cargo.lock"
-        "${cargo[@]}" generate-lockfile "${manifest[@]}"
-        "${cargo[@]}" update "${manifest[@]}" -p libc --precise 0.2.183
-        cp "$crate/Cargo.lock" "$lock"
-        echo "windows lane: wrote .ci/windows/msrv.lock; commit it"
-    fi
     cmp -s "$lock" "$crate/Cargo.lock" || cp "$lock" "$crate/Cargo.lock"
+    if [ "${MMF_WIN_RELOCK:-0}" = 1 ]; then
+        "${cargo[@]}" update "${manifest[@]}" -p mmf
+        pin() { # CRATE VERSION_PATTERN LAST_GOOD
+            if grep -A1 "^name = \"$1\"$" "$crate/Cargo.lock" | grep -q "version = \"$2\""; then
+                "${cargo[@]}" update "${manifest[@]}" -p "$1" --precise "$3"
+            fi
+        }
+        pin libc '0\.2\.\(18[4-9]\|19[0-9]\|[2-9][0-9][0-9]\)' 0.2.183
+        for p in futures futures-executor futures-util futures-channel futures-task futures-sink \
+            futures-io futures-core; do
+            pin "$p" '0\.3\.\(3[2-9]\|[4-9][0-9]\)' 0.3.31
+        done
+        cp "$crate/Cargo.lock" "$lock"
+        echo "windows lane: updated .ci/windows/msrv.lock; commit it"
+    fi
     cargo_locked() { "${cargo[@]}" "$1" "${manifest[@]}" --locked "${@:2}"; }
 
     # --- MSRV: the library builds for Linux with Rust 1.63 ------------------------------------------

@@ -6,10 +6,12 @@
 //!
 //! Scenarios (issue 7): 1 spin latency, 2 blocking latency, 3 store/retrieve throughput,
 //! 4 readers under a writer, 5 open-by-name in a new process, 6 cached-file reads, 7 one small
-//! guarded access and creating an object. Every scenario
+//! guarded access and creating an object, 8 the async wait's latency, 9 the idle cost of 1,000
+//! async waits, 10 mmfpy (Python) against `multiprocessing.shared_memory`. Every scenario
 //! runs its variants interleaved (A B C A B C ...) and reports medians over repetitions. Child
 //! processes are this binary again, started with the hidden first argument `__child`.
 
+mod asyncw;
 mod copy;
 mod file;
 mod harness;
@@ -18,6 +20,7 @@ mod mmfv;
 mod open;
 #[cfg(feature = "peers")]
 mod peers;
+mod python;
 mod raw;
 mod report;
 mod small;
@@ -56,6 +59,11 @@ SCENARIO (default: all)
   5 | open      new process: open by name, map, read 4 KiB, close
   6 | file      cached file, sequential and random reads vs pread
   7 | small     one small guarded access, and creating an object, vs the bare operations
+  8 | async     store->observe latency with a tokio task awaiting, vs blocking and tokio Notify
+  9 | idle      CPU time of 1,000 tasks awaiting 1,000 values for 10 s
+ 10 | python    mmfpy vs multiprocessing.shared_memory: store->observe latency, numpy
+                hand-over 1 MiB / 64 MiB (needs an interpreter with mmfpy and numpy:
+                $MMF_BENCH_PYTHON, else target/python-venv from `bash mmf-py/ci.sh`)
 
 OPTIONS
   --quick           a short run (3 repetitions, fewer iterations)
@@ -114,6 +122,9 @@ fn parse_args() -> Result<Config, String> {
                     "5" | "open" => 5,
                     "6" | "file" => 6,
                     "7" | "small" => 7,
+                    "8" | "async" => 8,
+                    "9" | "idle" => 9,
+                    "10" | "python" => 10,
                     _ => return Err(format!("unknown argument {s:?}\n\n{USAGE}")),
                 };
                 cfg.scenarios.push(n);
@@ -124,7 +135,7 @@ fn parse_args() -> Result<Config, String> {
         cfg.reps = if cfg.quick { 3 } else { 7 };
     }
     if cfg.scenarios.is_empty() {
-        cfg.scenarios = vec![1, 2, 3, 4, 5, 6, 7];
+        cfg.scenarios = vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     }
     let n = harness::cpus_available();
     if cfg.cpu_a >= n || cfg.cpu_b >= n {
@@ -151,6 +162,7 @@ fn child(role: &str, args: &[String]) {
         "mmap-sync" => peers::child_mmap_sync(args),
         #[cfg(feature = "peers")]
         "shmem" => peers::child_shared_memory(args),
+        r if r.starts_with("value-async") || r == "value-idle" => asyncw::child(r, args),
         r if r.starts_with("value-") => mmfv::child(r, args),
         _ => panic!("unknown child role {role}"),
     }
@@ -282,6 +294,9 @@ fn main() {
             5 => all.extend(open::run(&cfg)),
             6 => all.extend(file::run(&cfg)),
             7 => all.extend(small::run(&cfg)),
+            8 => all.push(asyncw::latency(&cfg)),
+            9 => all.push(asyncw::idle_cost(&cfg)),
+            10 => all.extend(python::run(&cfg)),
             _ => unreachable!(),
         }
     }

@@ -116,10 +116,15 @@ Examples:
 const WATCH_AFTER: &str = "\
 The current value is printed first (if one was stored), then each new one. A shared value keeps \
 only its latest version: values stored faster than the watcher wakes are seen as the latest of \
-them. Text output adds a newline after each value; --json gives one object per line.
+them. Text output adds a newline after each value; --json gives one object per line. The watch \
+sleeps until something happens (no polling) and ends on Ctrl-C, SIGTERM or SIGHUP (status 0). \
+If NAME is removed, the watch says so on stderr and waits for it to be created again, then \
+follows the new value. With --timeout, it gives up (status 4) when no value has been shown in \
+time, also when NAME exists but holds no value yet.
 
 Example:
-  mmf watch --json sensor | jq .value";
+  mmf watch --json sensor | jq .value
+  mmf watch --wait --timeout 10 result";
 
 const DIALOG_AFTER: &str = "\
 Keys: Tab / Shift-Tab move between the field and the buttons, Enter or Space presses a button \
@@ -218,8 +223,13 @@ pub struct WatchArgs {
     #[arg(long)]
     pub json: bool,
 
-    #[command(flatten)]
-    pub wait: WaitArgs,
+    /// Wait until NAME exists (instead of failing when it does not)
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Give up when no value has been shown after SECS seconds (exit status 4)
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// `mmf list`.

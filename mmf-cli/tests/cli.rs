@@ -467,6 +467,81 @@ fn watch_waits_for_a_value_to_appear() {
     assert_eq!(w.wait(limit).code(), Some(0));
 }
 
+/// A value that exists but holds nothing yet (persistent: it outlives this handle).
+fn empty_value(env: &Env, name: &str) {
+    let v = mmf::ValueOptions::new()
+        .dir(&env.dir)
+        .lifetime(mmf::Lifetime::Persistent)
+        .create(name)
+        .unwrap();
+    assert_eq!(v.version(), 0);
+}
+
+#[test]
+fn watch_follows_a_value_removed_and_created_again() {
+    let env = Env::new();
+    let limit = Duration::from_secs(30);
+    env.ok(&["store", "again", "first"]);
+    let mut w = Background::spawn(env.cmd(&["watch", "again", "--json"]));
+    w.expect_stdout_line(r#"{"version":1,"value":"first"}"#, limit);
+    env.ok(&["rm", "again"]);
+    w.wait_for_line("was removed; waiting for it to be created again", limit);
+    env.ok(&["store", "again", "second life"]);
+    // The new object's versions start again.
+    w.expect_stdout_line(r#"{"version":1,"value":"second life"}"#, limit);
+    w.wait_for_line("was created again", limit);
+    env.ok(&["store", "again", "more"]);
+    w.expect_stdout_line(r#"{"version":2,"value":"more"}"#, limit);
+    signal(w.child.id(), "HUP");
+    assert_eq!(w.wait(limit).code(), Some(0), "watch after SIGHUP");
+}
+
+#[test]
+fn watch_timeout_alone_gives_up_when_nothing_arrives() {
+    let env = Env::new();
+    empty_value(&env, "quiet");
+    let r = env.run(&["watch", "quiet", "--timeout", "0.2"], b"");
+    r.expect_error(TIMEOUT, "quiet");
+    // A value shown in time: the watch goes on after the timeout, until interrupted.
+    let limit = Duration::from_secs(30);
+    let mut w = Background::spawn(env.cmd(&["watch", "quiet", "--timeout", "0.2"]));
+    env.ok(&["store", "quiet", "in time"]);
+    w.expect_stdout_line("in time", limit);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        w.child.try_wait().unwrap().is_none(),
+        "it must still be watching"
+    );
+    signal(w.child.id(), "TERM");
+    assert_eq!(w.wait(limit).code(), Some(0));
+}
+
+#[test]
+fn watch_wait_timeout_gives_up_on_an_empty_value_and_a_missing_one() {
+    let env = Env::new();
+    empty_value(&env, "empty");
+    let r = env.run(&["watch", "empty", "--wait", "--timeout", "0.2"], b"");
+    r.expect_error(TIMEOUT, "empty");
+    let r = env.run(&["watch", "missing", "--wait", "--timeout", "0.2"], b"");
+    r.expect_error(TIMEOUT, "missing");
+}
+
+#[test]
+fn watch_ends_on_signals_while_it_waits_for_a_missing_object() {
+    let env = Env::new();
+    let limit = Duration::from_secs(30);
+    for sig in ["INT", "TERM", "HUP"] {
+        let mut w = Background::spawn(env.cmd(&["watch", "absent", "--wait"]));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            w.child.try_wait().unwrap().is_none(),
+            "it must still be waiting"
+        );
+        signal(w.child.id(), sig);
+        assert_eq!(w.wait(limit).code(), Some(0), "watch --wait after SIG{sig}");
+    }
+}
+
 #[test]
 fn watch_refuses_a_plain_object() {
     let env = Env::new();

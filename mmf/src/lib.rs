@@ -39,7 +39,9 @@
 //! copying it out, with nothing to stop a half-written read. A [`SharedValue`] is what it should have had:
 //! [`store`](SharedValue::store) replaces the value atomically, [`retrieve`](SharedValue::retrieve)
 //! copies out the latest whole value, and [`wait_newer`](SharedValue::wait_newer) sleeps in the
-//! kernel until another process stores a newer one. Values grow as needed, any number of
+//! kernel until another process stores a newer one
+//! ([`wait_newer_async`](SharedValue::wait_newer_async) and [`versions`](SharedValue::versions)
+//! are the same as a `Future` and a `Stream`, for any executor). Values grow as needed, any number of
 //! processes may store (they are serialised, and a writer killed mid-store loses only its own
 //! store), and readers never block writers. [`Shared<T>`] does the same for plain-old-data types
 //! ([`Pod`]), checking the type's layout on open. The byte format is documented in `FORMAT.md`, so
@@ -103,4 +105,6 @@ pub use types::{
     UncheckedAdvice,
 };
 pub use value::{Shared, SharedValue, ValueHeader, ValueLayout, ValueOptions};
+#[cfg(not(loom))]
+pub use value::{Versions, WaitNewer};
 pub use view::{Chunks, Cursor, View, ViewOptions};

@@ -171,6 +171,32 @@ fn a_chosen_address_is_used_if_free_and_never_replaces_a_mapping() {
     }
 }
 
+/// The async wait on this backend: a thread per waiting future, polling; a read-only handle's
+/// future is woken by a store and leaves nothing registered.
+#[test]
+fn async_waits_are_woken_by_polling() {
+    let name = unique("px-async");
+    let _cleanup = Cleanup(name.clone());
+    let mut opts = ValueOptions::new();
+    opts.lifetime(Lifetime::Persistent);
+    let writer = opts.create(name.as_str()).unwrap();
+    let reader = opts.access(Access::ReadOnly).open(name.as_str()).unwrap();
+    let seen = reader.version();
+    let r = reader.clone();
+    let waiter = std::thread::spawn(move || futures::executor::block_on(r.wait_newer_async(seen)));
+    let start = std::time::Instant::now();
+    while reader.async_waiters() != 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "watchdog: never registered"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let v = writer.store(b"x").unwrap();
+    assert_eq!(waiter.join().unwrap().unwrap(), v);
+    assert_eq!(reader.async_waiters(), 0);
+}
+
 #[test]
 fn shared_values_store_load_and_wake_waiters_by_polling() {
     let name = unique("px-value");

@@ -162,6 +162,22 @@ fn run(args: &[String]) -> mmf::Result<()> {
             let value = mmf::SharedValue::open(arg(1))?;
             println!("{}", value.store(&unhex(arg(2)))?);
         }
+        "value-paced" => {
+            // Stores 1..=COUNT (8 bytes, little-endian) into NAME, each only after the consumer
+            // stored the previous number into ACK: stores slower than the consumer, by design.
+            let value = mmf::SharedValue::open(arg(1))?;
+            let ack = mmf::Shared::<u64>::open(arg(2))?;
+            let count: u64 = arg(3).parse().unwrap_or(0);
+            println!("storing");
+            for i in 1..=count {
+                value.store(&i.to_le_bytes())?;
+                let mut seen = ack.version();
+                while ack.load()? < i {
+                    seen = ack.wait_newer(seen, Some(std::time::Duration::from_secs(60)))?;
+                }
+            }
+            println!("stored {}", count);
+        }
         "inherited" => {
             let token = std::env::var("MMF_HANDLE").unwrap_or_default();
             let m = mmf::Mapping::from_inherited(&token)?;

@@ -4,7 +4,7 @@
 //!
 //! | backend | targets | notification |
 //! |---|---|---|
-//! | `linux/` | Linux: `named.rs` (objects in `/dev/shm`, built unnamed with `O_TMPFILE` and published with `linkat`), `anonymous.rs` (memfd), `space.rs` (`fallocate`) and `commit_limit.rs`, `map.rs` (`mmap`, `RawMap`) with the `SIGBUS` guards of `fault.rs`, `handover.rs` (inheritance, `SCM_RIGHTS`), `namespace.rs` (`remove`, `list`, `gc`) with `proc_locks.rs` (`flock` holders) | `linux/notify.rs`: a shared futex |
+//! | `linux/` | Linux: `named.rs` (objects in `/dev/shm`, built unnamed with `O_TMPFILE` and published with `linkat`), `anonymous.rs` (memfd), `space.rs` (`fallocate`) and `commit_limit.rs`, `map.rs` (`mmap`, `RawMap`) with the `SIGBUS` guards of `fault.rs`, `handover.rs` (inheritance, `SCM_RIGHTS`), `namespace.rs` (`remove`, `list`, `gc`) with `proc_locks.rs` (`flock` holders) | `linux/notify.rs`: a shared futex; `linux/wait_any.rs`: `futex_waitv` for the async waits' threads |
 //! | `windows/` | Win32 sections: `named.rs`, `anonymous.rs`, `map.rs` (views, `RawMap`), `handover.rs` (inheritable handles), `namespace.rs`, `section.rs` (`NtQuerySection`), `owner.rs` (the owner check against name squatting) | `windows/notify.rs`: named kernel events |
 //! | `posix.rs` | macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly: `shm_open`, `mmap`, `ftruncate`; no handle lifetime, listing or handing over (see its module documentation) | `notify_posix.rs`: polling with a bounded backoff |
 //! | `unsupported.rs` | everything else: wasm32, Android, and Unix systems not listed above | `notify_unsupported.rs` |
@@ -157,6 +157,63 @@
 mod imp;
 
 pub(crate) use imp::*;
+
+// Waiting on many words in one call, for the async waits (`value/wait_async.rs`): `futex_waitv`
+// on Linux (64-bit x86 and Arm, where libc names the call); elsewhere none, and the async waits
+// use a thread per waiting future on the backend's `Notifier` instead.
+#[cfg(all(
+    target_os = "linux",
+    not(mmf_force_posix),
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[path = "linux/wait_any.rs"]
+mod wait_any;
+#[cfg(not(all(
+    target_os = "linux",
+    not(mmf_force_posix),
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+mod wait_any {
+    //! No call waits on many words here: `wait_any_supported` says so.
+    #![cfg_attr(loom, allow(dead_code))]
+    use std::sync::atomic::AtomicU32;
+    use std::time::Duration;
+
+    pub(crate) fn wait_any_max() -> usize {
+        0
+    }
+
+    pub(crate) fn wait_any_supported() -> bool {
+        false
+    }
+
+    pub(crate) fn wait_any(
+        _interrupt: &AtomicU32,
+        _seen: u32,
+        _words: &[(&AtomicU32, u32)],
+        _timeout: Option<Duration>,
+    ) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    pub(crate) fn wake_interrupt(_word: &AtomicU32) {}
+}
+#[cfg_attr(loom, allow(unused_imports))]
+pub(crate) use wait_any::{wait_any, wait_any_max, wait_any_supported, wake_interrupt};
+
+/// Whether waking a word nobody waits on costs no system call (Windows: a look at the waiter
+/// table; POSIX: nothing, waiters poll): writers then wake on every store, and read-only handles
+/// are woken without counting themselves. Linux has its own (false).
+#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
+pub(crate) const WAKE_IS_CHEAP: bool = true;
+
+/// No second, writable descriptor is needed where waking is cheap (see `WAKE_IS_CHEAP`).
+#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
+impl imp::Object {
+    pub(crate) fn reopen_writable(&self) -> Option<imp::Object> {
+        None
+    }
+}
 
 /// Bumped whenever a page is patched anywhere in the process (see `linux/fault.rs`); always 0
 /// where accesses are not guarded (every backend but Linux's, which has its own).

@@ -24,6 +24,9 @@ pub(super) struct Inner {
     pub(super) notifier: sys::Notifier,
     /// How long a store waits for a writer lock that is not released (`None`: for ever).
     pub(super) lock_timeout: Option<Duration>,
+    /// A read-only handle's writable mapping of the header, through which it counts itself in
+    /// `waiters` while it waits (made on first use; `Some(None)`: not needed or not allowed).
+    pub(super) counter: Mutex<Option<Option<Arc<View>>>>,
 }
 
 /// How long a writable handle sleeps in the kernel before it looks at the value again: a value
@@ -81,6 +84,10 @@ impl Host for MappedHost<'_> {
 
     #[cfg(loom)]
     fn wake(&self, _word: &AtomicU32) {}
+
+    fn wake_always(&self) -> bool {
+        sys::WAKE_IS_CHEAP
+    }
 
     fn now_ms(&self) -> u64 {
         sys::now_ms()
@@ -161,6 +168,14 @@ pub(super) fn ready_word(view: &View) -> Option<&AtomicU32> {
     Some(unsafe { &*(view.as_ptr().add(OFF_READY) as *const AtomicU32) })
 }
 
+/// The `waiters` word of a writable header view (see `Inner::counter_view`).
+pub(super) fn waiters_word(view: &View) -> &AtomicU32 {
+    // SAFETY: as for `Inner::control`: the view maps the header from offset 0 (page-aligned),
+    // at least `header_size` bytes, so the control block's `waiters` word (byte 12 of it) is in
+    // bounds and 4-byte aligned; it is an atomic that other processes write concurrently.
+    unsafe { &*(view.as_ptr().add(CONTROL_OFFSET + 12) as *const AtomicU32) }
+}
+
 impl Inner {
     pub(super) fn control(&self) -> &Control {
         // SAFETY: `header` is at least `header_size` = 192 + 64·slots bytes long (checked in
@@ -171,6 +186,29 @@ impl Inner {
         // `self.header` lives. Read-only handles only load from it (`writable` guards every
         // store).
         unsafe { &*(self.header.as_ptr().add(CONTROL_OFFSET) as *const Control) }
+    }
+
+    /// The view through which this handle counts itself in `waiters` while it waits: `None` for
+    /// a writable handle (its own header), where writers wake on every store anyway
+    /// (`sys::WAKE_IS_CHEAP`), and where no writable mapping may be had (the handle then looks
+    /// again every `READ_ONLY_WAIT_SLICE`).
+    pub(super) fn counter_view(&self) -> Option<Arc<View>> {
+        if self.writable || sys::WAKE_IS_CHEAP {
+            return None;
+        }
+        let mut cached = self.counter.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = &*cached {
+            return v.clone();
+        }
+        let o = &self.mapping.object;
+        let view = o.sys.reopen_writable().and_then(|sys| {
+            let m = Mapping::from_parts(sys, o.what.clone(), None, o.backing);
+            m.map_range(0, self.header_size as usize, Access::ReadWrite)
+                .ok()
+                .map(Arc::new)
+        });
+        *cached = Some(view.clone());
+        view
     }
 
     pub(super) fn slots(&self) -> &[Slot] {
@@ -214,6 +252,24 @@ impl Inner {
         {
             Err(e) if e.kind() == ErrorKind::Corrupt => Err(self.shrunk(op).unwrap_or(e)),
             r => r,
+        }
+    }
+
+    /// `guarded`, with the `waiters` word of `counter` (see `counter_view`) guarded too and
+    /// handed to `f`.
+    pub(super) fn guarded_counting<R>(
+        &self,
+        counter: Option<&View>,
+        op: &'static str,
+        f: impl FnOnce(Option<&AtomicU32>) -> Result<R>,
+    ) -> Result<R> {
+        match counter {
+            Some(v) => v
+                .guarded(op, CONTROL_OFFSET, 16, || {
+                    self.guarded(op, || f(Some(waiters_word(v))))
+                })
+                .and_then(|r| r),
+            None => self.guarded(op, || f(None)),
         }
     }
 

@@ -94,6 +94,10 @@ impl Host for TestHost {
         self.futex.cv.notify_all();
     }
 
+    fn wake_always(&self) -> bool {
+        false
+    }
+
     fn now_ms(&self) -> u64 {
         1_000 // every pin is fresh
     }
@@ -356,20 +360,25 @@ fn dead_writer_is_taken_over() {
 }
 
 /// A waiter blocked without a timeout is always woken by a store: no lost wake-up (loom reports
-/// a deadlock otherwise).
+/// a deadlock otherwise). Read-only waiters too, which count themselves in `waiters` through a
+/// second, writable mapping of the word.
 #[test]
 fn waiter_is_woken() {
-    model(3, || {
-        let w = world(&[1, 0, 0], Some(0));
-        let w2 = w.clone();
-        let t = loom::thread::spawn(move || w2.store(1, 2));
-        let host = w.host(50);
-        let v = w
-            .region(true)
-            .wait_newer(&host, 1, None, Duration::from_millis(10));
-        assert_eq!(v, Some(2));
-        t.join().unwrap();
-    });
+    for writable in [true, false] {
+        model(3, move || {
+            let w = world(&[1, 0, 0], Some(0));
+            let w2 = w.clone();
+            let t = loom::thread::spawn(move || w2.store(1, 2));
+            let host = w.host(50);
+            // A read-only waiter counts itself through a writable mapping of the same word.
+            let counter = Some(&w.control.waiters);
+            let v =
+                w.region(writable)
+                    .wait_newer(&host, 1, None, counter, Duration::from_millis(10));
+            assert_eq!(v, Some(2));
+            t.join().unwrap();
+        });
+    }
 }
 
 /// A live owner that keeps the lock: a writer with no patience left gives up with `Busy`, naming

@@ -18,11 +18,15 @@ mod options;
 mod protocol;
 mod shared_value;
 mod typed;
+#[cfg(not(loom))]
+mod wait_async;
 
 use self::handle::{ready_word, Bytes, Inner, LockGuard};
 pub use self::options::ValueOptions;
 pub use self::shared_value::SharedValue;
 pub use self::typed::Shared;
+#[cfg(not(loom))]
+pub use self::wait_async::{Versions, WaitNewer};
 
 pub(crate) use format::MAGIC;
 pub use format::{ValueHeader, ValueLayout};

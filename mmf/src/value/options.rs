@@ -90,8 +90,10 @@ impl ValueOptions {
 
     /// Opening: the handle's access (default [`Access::ReadWrite`], which stores, retrieves and
     /// waits). An [`Access::ReadOnly`] handle needs only read permission on the object; it
-    /// retrieves and waits, but cannot pin slots (so a flat-out writer may make it retry) and
-    /// re-checks every 10 ms while waiting (the writer cannot know it waits). Opening with
+    /// retrieves and waits, but cannot pin slots (so a flat-out writer may make it retry). While
+    /// it waits it counts itself among the waiters through a second, writable descriptor, so a
+    /// writer wakes it; where the object's permissions do not allow that (on Linux), it re-checks
+    /// every 10 ms instead. Opening with
     /// [`Access::CopyOnWrite`] fails with `InvalidInput`: a value has no private copy to write.
     /// Creating always gives a read-write handle.
     pub fn access(&mut self, access: Access) -> &mut Self {

@@ -68,7 +68,9 @@ pub(crate) struct Control {
     pub current: AtomicU64,
     /// Incremented after every publish; the futex word readers wait on.
     pub notify: AtomicU32,
-    /// Writable handles blocked in `wait_newer` (a hint: the writer wakes only when non-zero).
+    /// Handles blocked in `wait_newer` or registered for an async wait (a hint: the writer wakes
+    /// only when non-zero). Read-only handles count themselves through a second, writable
+    /// mapping where they may.
     pub waiters: AtomicU32,
     /// Zero; reserved (pads the readers' line to 64 bytes).
     pub reserved_readers: [AtomicU64; 6],
@@ -130,6 +132,9 @@ pub(crate) trait Host {
     fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool;
     /// Wakes every waiter on `word`.
     fn wake(&self, word: &AtomicU32);
+    /// Whether writers wake on every store (waking nobody costs nothing here), not only when
+    /// `waiters` is non-zero.
+    fn wake_always(&self) -> bool;
     /// Milliseconds on a clock shared by every process of the machine (for pin ages).
     fn now_ms(&self) -> u64;
     /// `true` when the shared memory may have been replaced by zeros under this operation (the
@@ -582,10 +587,11 @@ impl<'a, D: Data> Region<'a, D> {
             slot.pins.fetch_and(!WRITER, Ordering::Release);
             c.current
                 .store((version << 8) | i as u64, Ordering::Release);
-            c.notify.fetch_add(1, Ordering::Relaxed);
+            // Release: an async waiter that reads the new `notify` (acquire) sees the version.
+            c.notify.fetch_add(1, Ordering::Release);
             // Pairs with the fence in `wait_newer` between counting itself and its last look.
             fence(Ordering::SeqCst);
-            if c.waiters.load(Ordering::Relaxed) > 0 {
+            if c.waiters.load(Ordering::Relaxed) > 0 || host.wake_always() {
                 host.wake(&c.notify);
             }
             return Store::Done(version);
@@ -639,14 +645,22 @@ impl<'a, D: Data> Region<'a, D> {
         }
     }
 
-    /// Blocks until the version exceeds `seen` or `timeout` passes; `None` on timeout.
+    /// Blocks until the version exceeds `seen` or `timeout` passes; `None` on timeout. A
+    /// read-only region counts itself in `counter` (the `waiters` word through a writable
+    /// mapping), or, without one, looks again every `uncounted_slice` (a writer may not wake it).
     pub(crate) fn wait_newer<H: Host>(
         &self,
         host: &H,
         seen: u64,
         deadline: Option<std::time::Instant>,
-        read_only_slice: Duration,
+        counter: Option<&AtomicU32>,
+        uncounted_slice: Duration,
     ) -> Option<u64> {
+        let counter = if self.writable {
+            Some(&self.control.waiters)
+        } else {
+            counter
+        };
         let c = self.control;
         loop {
             let v = self.version();
@@ -657,8 +671,8 @@ impl<'a, D: Data> Region<'a, D> {
                 return None;
             }
             let n = c.notify.load(Ordering::Relaxed);
-            if self.writable {
-                c.waiters.fetch_add(1, Ordering::Relaxed);
+            if let Some(w) = counter {
+                w.fetch_add(1, Ordering::Relaxed);
             }
             // Pairs with the writer's fence between its publish and its look at `waiters`.
             fence(Ordering::SeqCst);
@@ -666,17 +680,16 @@ impl<'a, D: Data> Region<'a, D> {
             let remaining =
                 deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
             if v <= seen && remaining != Some(Duration::ZERO) {
-                // A read-only handle cannot count itself, so the writer may not wake it: it
-                // looks again every `read_only_slice`.
-                let timeout = if self.writable {
+                let timeout = if counter.is_some() || host.wake_always() {
                     remaining
                 } else {
-                    Some(remaining.map_or(read_only_slice, |r| r.min(read_only_slice)))
+                    // Uncounted, so a writer may not wake it: it looks again now and then.
+                    Some(remaining.map_or(uncounted_slice, |r| r.min(uncounted_slice)))
                 };
                 let _ = host.wait(&c.notify, n, timeout);
             }
-            if self.writable {
-                c.waiters.fetch_sub(1, Ordering::Relaxed);
+            if let Some(w) = counter {
+                w.fetch_sub(1, Ordering::Relaxed);
             }
             if v > seen {
                 return Some(v);

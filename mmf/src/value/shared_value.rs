@@ -52,8 +52,11 @@ use super::*;
 /// - **Truncation.** If another process cuts the object short (or a sparse object's file system
 ///   cannot provide a page), every operation returns `Truncated` (or `OutOfSpace`) instead of
 ///   dying of `SIGBUS`, including a `wait_newer` already asleep; see [`View`](crate::View).
-/// - **Notification** is a futex word (a kernel event on Windows) incremented by every store;
-///   [`SharedValue::wait_newer`] sleeps on it.
+/// - **Notification** is a futex word (a kernel event on Windows) incremented by every store,
+///   which wakes its waiters (read-only handles included, which count themselves through a
+///   second, writable descriptor where they may); [`SharedValue::wait_newer`] sleeps on
+///   it, and [`SharedValue::wait_newer_async`] / [`SharedValue::versions`] await it from async
+///   code (a waiter thread of the process sleeps on it for them).
 ///
 /// Readers pin the slot they copy, which needs a writable mapping: a handle opened with
 /// [`access(Access::ReadOnly)`](ValueOptions::access) cannot pin, so under a writer storing flat out
@@ -62,7 +65,7 @@ use super::*;
 #[must_use = "dropping the last handle of a handle-lifetime value removes it"]
 #[derive(Clone)]
 pub struct SharedValue {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 crate::mapping::impl_os_handle!(for SharedValue, |v| v.mapping());
@@ -289,6 +292,7 @@ impl SharedValue {
                 writable,
                 notifier,
                 lock_timeout,
+                counter: Mutex::new(None),
             }),
         })
     }
@@ -417,15 +421,21 @@ impl SharedValue {
         let inner = &*self.inner;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let data = inner.data_view();
+        let counter = inner.counter_view();
         let got = loop {
-            let got = inner.guarded("wait for a new version of", || {
-                Ok(inner.region(&Bytes::new(&data)).wait_newer(
-                    &inner.host(),
-                    seen,
-                    deadline,
-                    READ_ONLY_WAIT_SLICE,
-                ))
-            })?;
+            let got = inner.guarded_counting(
+                counter.as_deref(),
+                "wait for a new version of",
+                |word| {
+                    Ok(inner.region(&Bytes::new(&data)).wait_newer(
+                        &inner.host(),
+                        seen,
+                        deadline,
+                        word,
+                        READ_ONLY_WAIT_SLICE,
+                    ))
+                },
+            )?;
             // `None` before the deadline: a page was patched elsewhere in the process (not in
             // this value, or the guard would have said so); wait again.
             let early = deadline.map_or(true, |d| Instant::now() < d);

@@ -172,6 +172,19 @@ impl<T: Pod> Shared<T> {
         self.value.wait_newer(seen, timeout)
     }
 
+    /// Waits without blocking the thread until a version newer than `seen` is stored; see
+    /// [`SharedValue::wait_newer_async`].
+    #[cfg(not(loom))]
+    pub fn wait_newer_async(&self, seen: u64) -> super::WaitNewer {
+        self.value.wait_newer_async(seen)
+    }
+
+    /// A `Stream` of the versions stored after `seen`; see [`SharedValue::versions`].
+    #[cfg(not(loom))]
+    pub fn versions(&self, seen: u64) -> super::Versions {
+        self.value.versions(seen)
+    }
+
     /// The untyped value underneath.
     pub fn as_value(&self) -> &SharedValue {
         &self.value

@@ -265,3 +265,31 @@ impl Object {
         false
     }
 }
+
+/// Waking a futex nobody waits on is a system call here: writers wake only when `waiters` says
+/// someone waits, and read-only handles count themselves through `Object::reopen_writable`.
+pub(crate) const WAKE_IS_CHEAP: bool = false;
+
+impl Object {
+    /// A second descriptor of the same object, opened for writing through `/proc/self/fd/N`
+    /// (permission-checked against the object's mode like an `open` of its name, but immune to the
+    /// name being replaced meanwhile), for a read-only handle that must count itself in the
+    /// object's `waiters` word. `None` where that is not allowed (the object's mode, a read-only
+    /// file system, no procfs). Not a holder for handle lifetime (it takes no lock); the handle
+    /// it serves is one already.
+    pub(crate) fn reopen_writable(&self) -> Option<Object> {
+        use rustix::fd::AsRawFd;
+        let path = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .ok()?;
+        Some(Object {
+            fd: OwnedFd::from(file),
+            writable: true,
+            commit: false,
+            named: None,
+        })
+    }
+}

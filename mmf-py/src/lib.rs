@@ -1,0 +1,28 @@
+//! `mmfpy._mmfpy`: the native half of the `mmfpy` Python package (the Python half, in
+//! `python/mmfpy`, holds the exception classes, the asyncio wait and the numpy helper).
+//!
+//! Everything here uses only the public API of the `mmf` crate.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod args;
+mod errors;
+mod mapping;
+mod namespace;
+mod value;
+mod view;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _mmfpy(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<mapping::Mapping>()?;
+    m.add_class::<view::View>()?;
+    m.add_class::<value::SharedValue>()?;
+    m.add_class::<namespace::ObjectInfo>()?;
+    m.add_function(wrap_pyfunction!(namespace::list, m)?)?;
+    m.add_function(wrap_pyfunction!(namespace::info, m)?)?;
+    m.add_function(wrap_pyfunction!(namespace::remove, m)?)?;
+    m.add_function(wrap_pyfunction!(namespace::gc, m)?)?;
+    Ok(())
+}
