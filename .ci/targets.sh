@@ -1,7 +1,7 @@
 #!/bin/bash
 # The other-targets lane: `cargo check` and clippy (`-D warnings`) of the mmf library for macOS
-# (aarch64 and x86_64) and FreeBSD (the POSIX backend), and for wasm32-unknown-unknown and Android
-# (the fallback). These are compile checks only: nothing here runs the code on those systems.
+# (aarch64 and x86_64) and FreeBSD (the POSIX backend), Android (the Linux backend) and
+# wasm32-unknown-unknown (the fallback). These are compile checks only: nothing here runs the code on those systems.
 # About 4 minutes from scratch on 2 cores (the standard library is built for each target), seconds
 # when target/cross is warm.
 #

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 
 /// What went wrong, in a form a caller can branch on.
 ///
@@ -93,10 +94,224 @@ pub struct Error {
     kind: ErrorKind,
     op: &'static str,
     object: String,
-    detail: Cow<'static, str>,
+    detail: Detail,
     source: Option<io::Error>,
     /// Refused because another user owns the object ([`Error::is_other_owner`]).
     other_owner: bool,
+}
+
+/// What is wrong, kept as data until the message is written ([`Error`]'s `Display`): the platform
+/// layer reports facts (a directory, sizes, owners), never sentences about a particular object.
+#[derive(Debug)]
+#[allow(dead_code)] // each backend builds the variants its system needs
+pub(crate) enum Detail {
+    /// Said by the kind and the OS error underneath.
+    Os,
+    /// A sentence that needs no data.
+    Text(Cow<'static, str>),
+    /// No object of that name in the directory.
+    NotFoundIn(PathBuf),
+    /// No object of that name in the kernel namespace (Windows' `Local` or `Global`).
+    NotFoundInNamespace(&'static str),
+    /// An object of that name exists in the directory already.
+    ExistsIn(PathBuf),
+    /// The namespace directory does not exist.
+    NoDirectory(PathBuf),
+    /// The directory's filesystem cannot hold `size` more bytes; `free` bytes are available.
+    DirectoryFull {
+        dir: PathBuf,
+        size: u64,
+        free: Option<u64>,
+    },
+    /// The system limits names to `limit` bytes; this one has `len`.
+    NameTooLong { limit: usize, len: usize },
+    /// A directory was given where named objects live in the system's own namespace.
+    NoDirectories(PathBuf),
+    /// The system cannot back `size` bytes of shared memory.
+    CannotBack { size: u64 },
+    /// The umask took bits from the mode, and the system cannot put them back.
+    Umask { mode: u32, have: u32 },
+    /// The directory's filesystem drops the sticky bit that marks handle lifetime.
+    NoStickyBit(PathBuf),
+    /// The object belongs to another user.
+    OtherOwner { owner: u32, me: u32 },
+    /// Too few huge pages are reserved (`vm.nr_hugepages`).
+    HugePages { reserved: Option<u64> },
+    /// `asked` bytes cannot be backed: the bound `by` has `free` left (the commit limit).
+    Shortage { asked: u64, free: u64, by: String },
+    /// `[offset, offset + len)` does not lie within a mapping of `map_len` bytes.
+    OutsideMapping {
+        offset: usize,
+        len: usize,
+        map_len: usize,
+    },
+    /// A handed-over descriptor is not the kind of object its token or message claims.
+    NotAsClaimed {
+        claimed: &'static str,
+        actual: &'static str,
+    },
+}
+
+impl From<&'static str> for Detail {
+    fn from(s: &'static str) -> Detail {
+        Detail::Text(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Detail {
+    fn from(s: String) -> Detail {
+        Detail::Text(Cow::Owned(s))
+    }
+}
+
+impl Detail {
+    /// Writes the detail of an error of `kind` with OS error `source` (empty for none).
+    fn write(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        kind: ErrorKind,
+        source: Option<&io::Error>,
+    ) -> fmt::Result {
+        match self {
+            Detail::Os => match kind {
+                ErrorKind::NotFound => f.write_str("it does not exist"),
+                ErrorKind::AlreadyExists => f.write_str("an object of that name already exists"),
+                ErrorKind::PermissionDenied => {
+                    f.write_str("the operating system denied access (check the owner and mode)")
+                }
+                ErrorKind::OutOfSpace => f.write_str(
+                    "not enough space in the backing store (shared memory filesystem, disk or \
+                     memory)",
+                ),
+                _ => match source {
+                    Some(e) => write!(f, "{}", e),
+                    None => Ok(()),
+                },
+            },
+            Detail::Text(s) => f.write_str(s),
+            Detail::NotFoundIn(dir) => write!(f, "no object of that name in {}", dir.display()),
+            Detail::NotFoundInNamespace(ns) => {
+                write!(f, "no object of that name in the {} namespace", ns)
+            }
+            Detail::ExistsIn(dir) => write!(
+                f,
+                "an object of that name already exists in {}; open it, or remove it first",
+                dir.display()
+            ),
+            Detail::NoDirectory(dir) => {
+                write!(f, "the directory {} does not exist", dir.display())
+            }
+            Detail::DirectoryFull { dir, size, free } => {
+                write!(f, "{} cannot hold {} more bytes (", dir.display(), size)?;
+                match free {
+                    Some(free) => write!(f, "{} bytes free", free)?,
+                    None => f.write_str("free space unknown")?,
+                }
+                f.write_str("); remove unused objects (mmf gc) or enlarge it")
+            }
+            Detail::NameTooLong { limit, len } => write!(
+                f,
+                "this system limits shared memory names to {} bytes (the name is {})",
+                limit, len
+            ),
+            Detail::NoDirectories(dir) => write!(
+                f,
+                "named objects live in the shm_open namespace on this system, not in a directory \
+                 ({}); map a file in that directory instead",
+                dir.display()
+            ),
+            Detail::CannotBack { size } => {
+                write!(f, "the system cannot back {} bytes of shared memory", size)
+            }
+            Detail::Umask { mode, have } => write!(
+                f,
+                "the umask turned mode {:o} into {:o}, and this system cannot change the mode of \
+                 a shared memory object; clear those bits from the umask",
+                mode, have
+            ),
+            Detail::NoStickyBit(dir) => write!(
+                f,
+                "the filesystem of {} does not keep the sticky bit, which marks handle lifetime; \
+                 use a tmpfs or ramfs directory, or Lifetime::Persistent",
+                dir.display()
+            ),
+            Detail::OtherOwner { owner, me } => write!(
+                f,
+                "it belongs to uid {} and you are uid {}; opening another user's object must be \
+                 asked for explicitly (OpenOptions::allow_other_owner)",
+                owner, me
+            ),
+            Detail::HugePages { reserved } => {
+                f.write_str("not enough free huge pages (vm.nr_hugepages = ")?;
+                match reserved {
+                    Some(n) => write!(f, "{}", n)?,
+                    None => f.write_str("unknown")?,
+                }
+                f.write_str("); reserve more with `sysctl vm.nr_hugepages=N`, or use normal pages")
+            }
+            Detail::Shortage { asked, free, by } => write!(
+                f,
+                "{} cannot be backed: {} has {} left; free some memory or space, or create the \
+                 object with Commit::Reserve to overcommit on purpose",
+                Bytes(*asked),
+                by,
+                Bytes(*free)
+            ),
+            Detail::OutsideMapping {
+                offset,
+                len,
+                map_len,
+            } => write!(
+                f,
+                "the range {}..{}+{} lies outside a mapping of {} bytes",
+                offset, offset, len, map_len
+            ),
+            Detail::NotAsClaimed { claimed, actual } => {
+                write!(
+                    f,
+                    "the token says {} but the descriptor is {}",
+                    claimed, actual
+                )
+            }
+        }
+    }
+
+    fn is_empty(&self, kind: ErrorKind, source: Option<&io::Error>) -> bool {
+        match self {
+            Detail::Text(s) => s.is_empty(),
+            Detail::Os => {
+                source.is_none()
+                    && !matches!(
+                        kind,
+                        ErrorKind::NotFound
+                            | ErrorKind::AlreadyExists
+                            | ErrorKind::PermissionDenied
+                            | ErrorKind::OutOfSpace
+                    )
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `N bytes` with a binary-unit figure beside it when that reads better.
+pub(crate) struct Bytes(pub u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+        let n = self.0;
+        if n < 1024 {
+            return write!(f, "{} bytes", n);
+        }
+        let mut v = n as f64 / 1024.0;
+        let mut u = 0;
+        while v >= 1024.0 && u + 1 < UNITS.len() {
+            v /= 1024.0;
+            u += 1;
+        }
+        write!(f, "{} bytes ({:.1} {})", n, v, UNITS[u])
+    }
 }
 
 /// The result type of this crate.
@@ -110,7 +325,7 @@ impl Error {
         kind: ErrorKind,
         op: &'static str,
         object: impl Into<String>,
-        detail: impl Into<Cow<'static, str>>,
+        detail: impl Into<Detail>,
     ) -> Error {
         Error {
             kind,
@@ -122,41 +337,9 @@ impl Error {
         }
     }
 
-    /// Builds an error from an OS error, choosing the kind from it.
-    pub(crate) fn os(op: &'static str, object: impl Into<String>, err: io::Error) -> Error {
-        let kind = kind_of(&err);
-        let detail: Cow<'static, str> = match kind {
-            ErrorKind::NotFound => "it does not exist".into(),
-            ErrorKind::AlreadyExists => "an object of that name already exists".into(),
-            ErrorKind::PermissionDenied => {
-                "the operating system denied access (check the owner and mode)".into()
-            }
-            ErrorKind::OutOfSpace => {
-                "not enough space in the backing store (shared memory filesystem, disk or memory)"
-                    .into()
-            }
-            _ => err.to_string().into(),
-        };
-        Error {
-            kind,
-            op,
-            object: object.into(),
-            detail,
-            source: Some(err),
-            other_owner: false,
-        }
-    }
-
-    /// Changes the operation the message names.
-    #[allow(dead_code)] // unused by the POSIX and fallback backends
-    pub(crate) fn set_op(&mut self, op: &'static str) {
-        self.op = op;
-    }
-
     /// Attaches the OS error underneath.
-    #[allow(dead_code)] // unused by the fallback backend
-    pub(crate) fn with_source(mut self, err: io::Error) -> Error {
-        self.source = Some(err);
+    pub(crate) fn with_source(mut self, err: Option<io::Error>) -> Error {
+        self.source = err;
         self
     }
 
@@ -210,8 +393,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "cannot {} {}: {}", self.op, self.object, self.kind)?;
-        if !self.detail.is_empty() {
-            write!(f, ": {}", self.detail)?;
+        if !self.detail.is_empty(self.kind, self.source.as_ref()) {
+            f.write_str(": ")?;
+            self.detail.write(f, self.kind, self.source.as_ref())?;
         }
         Ok(())
     }
@@ -257,55 +441,5 @@ impl From<Error> for io::Error {
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
-    }
-}
-
-/// Maps an OS error to a kind.
-pub(crate) fn kind_of(err: &io::Error) -> ErrorKind {
-    #[cfg(unix)]
-    if let Some(code) = err.raw_os_error() {
-        // The backing store cannot hold it.
-        if code == libc::ENOSPC
-            || code == libc::ENOMEM
-            || code == libc::EFBIG
-            || code == libc::EDQUOT
-        {
-            return ErrorKind::OutOfSpace;
-        }
-        if code == libc::ENAMETOOLONG {
-            return ErrorKind::InvalidName;
-        }
-        // A path component is a directory.
-        if code == libc::EISDIR {
-            return ErrorKind::InvalidInput;
-        }
-        if code == libc::EROFS || code == libc::EPERM {
-            return ErrorKind::PermissionDenied;
-        }
-    }
-    #[cfg(windows)]
-    if let Some(code) = err.raw_os_error() {
-        // ERROR_DISK_FULL, ERROR_NOT_ENOUGH_MEMORY, ERROR_COMMITMENT_LIMIT, ERROR_OUTOFMEMORY,
-        // ERROR_WORKING_SET_QUOTA (VirtualLock past the working-set limit)
-        if code == 112 || code == 8 || code == 1455 || code == 14 || code == 1453 {
-            return ErrorKind::OutOfSpace;
-        }
-        // ERROR_INVALID_NAME, ERROR_FILENAME_EXCED_RANGE
-        if code == 123 || code == 206 {
-            return ErrorKind::InvalidName;
-        }
-        // ERROR_ALREADY_EXISTS, ERROR_FILE_EXISTS
-        if code == 183 || code == 80 {
-            return ErrorKind::AlreadyExists;
-        }
-    }
-    match err.kind() {
-        io::ErrorKind::NotFound => ErrorKind::NotFound,
-        io::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists,
-        io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
-        io::ErrorKind::InvalidInput => ErrorKind::InvalidInput,
-        io::ErrorKind::TimedOut => ErrorKind::Timeout,
-        io::ErrorKind::Unsupported => ErrorKind::Unsupported,
-        _ => ErrorKind::Other,
     }
 }

@@ -10,6 +10,7 @@ pub(crate) use os_handle::{cfg_fd, impl_os_handle};
 pub use namespace::Namespace;
 pub use options::{CreateOptions, FileOptions, OpenOptions};
 
+use crate::sys::contract::*;
 use crate::sys::{self, CreateSpec, OpenSpec};
 use crate::types::{
     Access, Backing, Commit, Disposition, Lifetime, ObjectInfo, Permissions, Scope,
@@ -59,7 +60,7 @@ pub(crate) struct OpenObject {
 /// [`AsRawFd`](std::os::unix::io::AsRawFd); on Windows it is
 /// [`AsHandle`](https://doc.rust-lang.org/std/os/windows/io/trait.AsHandle.html) and
 /// [`AsRawHandle`](https://doc.rust-lang.org/std/os/windows/io/trait.AsRawHandle.html) ([`SharedValue`](crate::SharedValue) and
-/// [`Shared`](crate::Shared) forward to theirs). Where mmf has no backend (wasm32, Android) there
+/// [`Shared`](crate::Shared) forward to theirs). Where mmf has no backend (wasm32) there
 /// is neither. It is the object itself, the one every view maps and that
 /// [`inherit`](Self::inherit) and [`send`](Self::send) hand over:
 ///
@@ -166,7 +167,8 @@ impl Mapping {
                 "the size must be at least 1 byte",
             ));
         }
-        let sys = sys::Object::anonymous(size, true)?;
+        let sys = sys::Object::anonymous(size, true)
+            .map_err(|e| e.context("create", "anonymous object"))?;
         Ok(Mapping::from_parts(
             sys,
             "anonymous object".into(),
@@ -195,7 +197,8 @@ impl Mapping {
     #[doc(alias = "MFD_HUGETLB")]
     #[doc(alias = "SEC_LARGE_PAGES")]
     pub fn anonymous_huge(size: u64) -> Result<Mapping> {
-        let sys = sys::Object::anonymous_huge(size)?;
+        let sys = sys::Object::anonymous_huge(size)
+            .map_err(|e| e.context("create", "anonymous huge-page object"))?;
         Ok(Mapping::from_parts(
             sys,
             "anonymous huge-page object".into(),
@@ -344,7 +347,7 @@ impl Mapping {
             }
         }
         sys.grow(new_len)
-            .map_err(|e| Error::os("grow", self.object.what.clone(), e))
+            .map_err(|e| e.context("grow", self.object.what.clone()))
     }
 
     /// Lets the child process spawned from `cmd` inherit this object (`bInheritHandle`).
@@ -379,7 +382,8 @@ impl Mapping {
         let inner = self
             .object
             .sys
-            .inherit(self.object.backing, cmd, &self.object.what)?;
+            .inherit(self.object.backing, cmd)
+            .map_err(|e| e.context("hand over", self.object.what.clone()))?;
         Ok(Inheritance { inner })
     }
 
@@ -389,7 +393,8 @@ impl Mapping {
     /// # Errors
     /// `InvalidInput` for a malformed token, `NotFound` if the handle was not inherited.
     pub fn from_inherited(token: &str) -> Result<Mapping> {
-        let (sys, backing, name) = sys::Object::from_inherited(token)?;
+        let (sys, backing, name) = sys::Object::from_inherited(token)
+            .map_err(|e| e.context("take over", format!("inherited handle {:?}", token)))?;
         Ok(Mapping::from_handed_over(sys, backing, name))
     }
 
@@ -412,7 +417,8 @@ impl Mapping {
     pub fn send(&self, sock: &std::os::unix::net::UnixStream) -> Result<()> {
         self.object
             .sys
-            .send(self.object.backing, sock, &self.object.what)
+            .send(self.object.backing, sock)
+            .map_err(|e| e.context("send", self.object.what.clone()))
     }
 
     /// Receives an object sent with [`send`](Self::send). Linux only (`Unsupported` on macOS and
@@ -422,7 +428,8 @@ impl Mapping {
     /// `InvalidInput` if the message is not an mmf object; an OS error from `recvmsg`.
     #[cfg(unix)]
     pub fn receive(sock: &std::os::unix::net::UnixStream) -> Result<Mapping> {
-        let (sys, backing, name) = sys::Object::receive(sock)?;
+        let (sys, backing, name) = sys::Object::receive(sock)
+            .map_err(|e| e.context("receive", "object received over a socket"))?;
         Ok(Mapping::from_handed_over(sys, backing, name))
     }
 

@@ -40,7 +40,7 @@ impl Namespace {
     /// `NotFound` if the directory is missing; `Unsupported` on Windows (sections cannot be
     /// enumerated through the Win32 API).
     pub fn list(&self) -> Result<Vec<ObjectInfo>> {
-        sys::list(self.dir.as_deref())
+        sys::list(self.dir.as_deref()).map_err(|e| e.context("list", self.describe()))
     }
 
     /// Removes handle-lifetime objects whose holders are all gone, and temporary files left by
@@ -49,7 +49,7 @@ impl Namespace {
     /// # Errors
     /// As for [`list`](Self::list).
     pub fn gc(&self) -> Result<Vec<String>> {
-        sys::gc(self.dir.as_deref())
+        sys::gc(self.dir.as_deref()).map_err(|e| e.context("collect", self.describe()))
     }
 
     /// Removes the name (`shm_unlink`). Processes that have the object open keep using it; new
@@ -60,6 +60,14 @@ impl Namespace {
     #[doc(alias = "shm_unlink")]
     pub fn remove(&self, name: impl IntoName) -> Result<()> {
         let name = name.into_name()?;
-        sys::remove(&name, self.dir.as_deref())
+        sys::remove(&name, self.dir.as_deref()).map_err(|e| e.context("remove", name.describe()))
+    }
+
+    /// The namespace as error messages name it.
+    fn describe(&self) -> String {
+        match self.dir() {
+            Some(dir) => format!("directory {}", dir.display()),
+            None => "the object namespace".to_owned(),
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! `OpenFileMapping`) and file-backed (`CreateFile` + `CreateFileMapping`).
 
 use super::*;
+use crate::sys::contract::*;
 
 /// Options for creating a named object (and for [`open_or_create`](Self::open_or_create)).
 ///
@@ -151,7 +152,8 @@ impl CreateOptions {
     ) -> Result<Mapping> {
         let name = name.into_name()?;
         let mut hook = init_hook(&name, init);
-        let sys = sys::Object::create(&self.spec(&name)?, &mut hook)?;
+        let sys = sys::Object::create(&self.spec(&name)?, &mut hook)
+            .map_err(|e| e.context("create", name.describe()))?;
         drop(hook);
         Ok(Mapping::from_parts(
             sys,
@@ -187,7 +189,8 @@ impl CreateOptions {
         let spec = self.spec(&name)?;
         let open = self.open.spec(&name);
         let mut hook = init_hook(&name, init);
-        let (sys, disposition) = sys::Object::open_or_create(&spec, &open, &mut hook)?;
+        let (sys, disposition) = sys::Object::open_or_create(&spec, &open, &mut hook)
+            .map_err(|e| e.context("open or create", name.describe()))?;
         drop(hook);
         let m = Mapping::from_parts(sys, name.describe(), Some(name), Backing::Named);
         if disposition == Disposition::Opened {
@@ -328,7 +331,8 @@ impl OpenOptions {
     #[doc(alias = "OpenFileMappingW")]
     pub fn open(&self, name: impl IntoName) -> Result<Mapping> {
         let name = name.into_name()?;
-        let sys = sys::Object::open(&self.spec(&name))?;
+        let sys =
+            sys::Object::open(&self.spec(&name)).map_err(|e| e.context("open", name.describe()))?;
         let m = Mapping::from_parts(sys, name.describe(), Some(name), Backing::Named);
         check_min_size(&m, "open", self.min_size)?;
         Ok(m)
@@ -429,7 +433,7 @@ impl FileOptions {
             .write(self.writable())
             .create(self.create && self.writable())
             .open(path)
-            .map_err(|e| Error::os("open", what.clone(), e))?;
+            .map_err(|e| sys::os_error("open", what.clone(), e))?;
         self.open_inner(file, what)
     }
 
@@ -445,7 +449,7 @@ impl FileOptions {
     fn open_inner(&self, file: File, what: String) -> Result<Mapping> {
         let md = file
             .metadata()
-            .map_err(|e| Error::os("map", what.clone(), e))?;
+            .map_err(|e| sys::os_error("map", what.clone(), e))?;
         if !md.is_file() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -470,11 +474,12 @@ impl FileOptions {
                     ));
                 }
                 file.set_len(max)
-                    .map_err(|e| Error::os("grow", what.clone(), e))?;
+                    .map_err(|e| sys::os_error("grow", what.clone(), e))?;
                 size = max;
             }
         }
-        let sys = sys::Object::from_file(file, size, self.writable(), &what)?;
+        let sys = sys::Object::from_file(file, size, self.writable())
+            .map_err(|e| e.context("map", what.clone()))?;
         Ok(Mapping::from_parts(sys, what, None, Backing::File))
     }
 }

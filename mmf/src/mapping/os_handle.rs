@@ -1,16 +1,17 @@
 //! The operating system's object under a mapping, for code that needs it: `AsFd`/`AsRawFd` where
-//! the backend has descriptors (Linux, macOS, the BSDs), `AsHandle`/`AsRawHandle` on Windows. The
-//! fallback backend (wasm32, Android, other Unix systems) has neither, and these impls are absent
+//! the backend has descriptors (Linux, Android, macOS, the BSDs), `AsHandle`/`AsRawHandle` on
+//! Windows. The fallback backend (wasm32, other Unix systems) has neither, and these impls are absent
 //! there. What the descriptor is, and what must not be done with it: `Mapping`'s documentation.
 //!
 //! Shared values forward to their mapping (`impl_os_handle!`), so a `SharedValue` or `Shared<T>`
 //! hands out the same descriptor as [`SharedValue::mapping`](crate::SharedValue::mapping).
 
-/// Backends whose objects are descriptors: `sys/linux.rs` and `sys/posix.rs`.
+/// Backends whose objects are descriptors: `sys/linux/` (Linux, Android) and `sys/posix.rs`.
 macro_rules! cfg_fd {
     ($($item:item)*) => {$(
         #[cfg(any(
             target_os = "linux",
+            target_os = "android",
             target_os = "macos",
             target_os = "ios",
             target_os = "freebsd",

@@ -4,98 +4,66 @@
 //!
 //! | backend | targets | notification |
 //! |---|---|---|
-//! | `linux/` | Linux: `named.rs` (objects in `/dev/shm`, built unnamed with `O_TMPFILE` and published with `linkat`), `anonymous.rs` (memfd), `space.rs` (`fallocate`) and `commit_limit.rs`, `map.rs` (`mmap`, `RawMap`) with the `SIGBUS` guards of `fault.rs`, `handover.rs` (inheritance, `SCM_RIGHTS`), `namespace.rs` (`remove`, `list`, `gc`) with `proc_locks.rs` (`flock` holders) | `linux/notify.rs`: a shared futex; `linux/wait_any.rs`: `futex_waitv` for the async waits' threads |
+//! | `linux/` | Linux and Android: `named.rs` (objects in `/dev/shm`, built unnamed with `O_TMPFILE` and published with `linkat`), `anonymous.rs` (memfd), `space.rs` (`fallocate`) and `commit_limit.rs`, `map.rs` (`mmap`, `RawMap`) with the `SIGBUS` guards of `fault.rs`, `handover.rs` (inheritance, `SCM_RIGHTS`), `namespace.rs` (`remove`, `list`, `gc`) with `proc_locks.rs` (`flock` holders) | `linux/notify.rs`: a shared futex; `linux/wait_any.rs`: `futex_waitv` for the async waits' threads |
 //! | `windows/` | Win32 sections: `named.rs`, `anonymous.rs`, `map.rs` (views, `RawMap`), `handover.rs` (inheritable handles), `namespace.rs`, `section.rs` (`NtQuerySection`), `owner.rs` (the owner check against name squatting) | `windows/notify.rs`: named kernel events |
 //! | `posix.rs` | macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly: `shm_open`, `mmap`, `ftruncate`; no handle lifetime, listing or handing over (see its module documentation) | `notify_posix.rs`: polling with a bounded backoff |
-//! | `unsupported.rs` | everything else: wasm32, Android, and Unix systems not listed above | `notify_unsupported.rs` |
+//! | `unsupported.rs` | everything else: wasm32 and Unix systems not listed above | `notify_unsupported.rs` |
 //!
 //! Every backend exports the same names, and the core above uses only those names, with no `cfg`
 //! of its own (apart from `Mapping::send`/`receive`, which need `std::os::unix`). An operation a
 //! backend cannot do returns [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) with a
-//! sentence saying why. CI compiles (and lints) `posix.rs` for macOS and FreeBSD and the fallback
-//! for wasm32 and Android (`.ci/targets.sh`); it runs the Linux and Windows backends, and
+//! sentence saying why. CI compiles (and lints) `posix.rs` for macOS and FreeBSD, `linux/` for
+//! Android and the fallback for wasm32 (`.ci/targets.sh`); it runs the Linux and Windows backends, and
 //! `posix.rs` on Linux (`--cfg mmf_force_posix`), but nothing on macOS or the BSDs.
 //!
-//! Android has what `linux/` uses (memfd, futexes, `/proc`), but not everything it names:
-//! rustix 0.38 and libc offer no `MAP_FIXED_NOREPLACE` for Android, and Android has no
-//! `/dev/shm` (named objects would need a directory). Its bionic C library has no `shm_open`, so
-//! `posix.rs` does not fit either. Until `linux/` is adapted and tried there, Android gets the
-//! fallback: crates that depend on mmf build, and every operation says `Unsupported`.
+//! Android has what `linux/` uses (memfd, futexes, `flock`, `/proc`), with two differences:
+//! rustix 0.38 has no `MAP_FIXED_NOREPLACE` for Android, so a view at a chosen address is mapped
+//! with the address as a hint and undone if it landed elsewhere (as in `posix.rs`), and Android
+//! has no `/dev/shm`, so named objects need a directory (`MMF_DIR`, `Namespace::at`,
+//! `CreateOptions::dir`); without one they are `NotFound` with the directory named. (Its bionic C
+//! library has no `shm_open`, so `posix.rs` would not fit.) This is compiled and linted for
+//! Android in CI, never run.
 //!
 //! # The contract every backend implements
 //!
-//! - `page_size() -> usize` and `allocation_granularity() -> usize`: the granularity of view
-//!   offsets (4 KiB on Linux, 64 KiB on Windows). The core aligns offsets itself; backends receive
-//!   aligned offsets only.
-//! - `struct Object`: an open mapping object (a descriptor or a section handle) and what the
-//!   backend needs to release it. Dropping it closes the handle; for a named object with
-//!   [`Lifetime::Handle`](crate::Lifetime) that was the last holder anywhere, the name goes away.
-//!   - `Object::create(&CreateSpec, &mut Init) -> Result<Object>`: a new named object;
-//!     `AlreadyExists` if the name is taken. The object is fully sized, committed and passed to
-//!     `init` (a throwaway `Object` for the same memory) before any other process can open it by
-//!     name. (Windows cannot name a section after creating it: there `init` runs right after
-//!     creation, and openers rely on the contents' own ready flag; see `windows/named.rs`.)
-//!   - `Object::open(&OpenSpec) -> Result<Object>`: an existing named object; `NotFound` if none.
-//!   - `Object::open_or_create(&CreateSpec, &OpenSpec, &mut Init) -> Result<(Object, Disposition)>`:
-//!     exactly one caller among any number of racing processes gets `Created`; `init` runs only
-//!     for the creator.
-//!   - `Object::anonymous(size, commit) -> Result<Object>`: unnamed, memory-backed.
-//!   - `Object::from_file(File, size, writable, what) -> Result<Object>`: a file whose length is
-//!     already at least `size`.
-//!   - `len()`, `grow(new_len)`, `sync_file()`, `lifetime()`, `writable()`, `global()` (the
-//!     name is in Windows' `Global\` namespace).
-//!   - `fd() -> BorrowedFd` (Linux, POSIX) or `handle() -> BorrowedHandle` (Windows): the
-//!     descriptor or section handle, for the public `AsFd`/`AsHandle` (`mapping/os_handle.rs`);
-//!     the fallback has neither.
-//!   - `unsafe map(offset, len, access, at) -> io::Result<RawMap>`: `offset` is a multiple of
-//!     `allocation_granularity()`, `len > 0` and `offset + len <= len()` (checked by the caller).
-//!     Unsafe because mapping at a caller-chosen address must not replace an existing mapping: the
-//!     backend refuses an occupied range.
-//! - `struct RawMap`: a mapped range; dropping it unmaps. `flush(offset, len, wait)` writes dirty
-//!   pages back to the object (`msync`, `FlushViewOfFile`). `advise(offset, len, Advice)`,
-//!   `populate(offset, len, write)` (prefault, reporting errors instead of faulting),
-//!   `lock(offset, len)` / `unlock(offset, len)` (`mlock`, `VirtualLock`). Offsets are page-aligned
-//!   (by the caller); every method that takes a range checks it lies within the mapping
-//!   ([`span`]) and refuses it otherwise. `as_ptr()` is the first byte. `advise_unchecked(offset,
-//!   len, UncheckedAdvice)` is unsafe: it may change the memory's contents.
-//! - `RawMap::guard(&self, object, offset, len, f) -> Result<R, Fault>`: runs `f`, which
-//!   accesses `len` bytes at `offset` of the mapping (`object` is the object it maps), so that a
-//!   page that cannot be provided (the object was truncated under the view, or its file system is
-//!   full) makes the access read zeros and the call return a [`Fault`] instead of killing the
-//!   process with `SIGBUS`; the mapping is intact afterwards. The range lies inside the mapping
-//!   and covers at most 16 pages (`fault::MAX_GUARD_PAGES`); guards nest.
-//!   `RawMap::guard_each(&self, object, offset, len, f: FnMut(position, length)) -> Result<(),
-//!   Fault>` runs `f` over a range of any size in pieces, each under its own guard, and stops at
-//!   the first piece that faulted (positions are offsets into the mapping). Linux:
-//!   `linux/fault.rs` (its module documentation has the signal-safety argument). Windows runs `f`
-//!   unguarded: a section cannot shrink while a view of it is mapped, and pagefile-backed
-//!   sections are committed at creation (or by `MEM_COMMIT`, which fails cleanly). The POSIX
-//!   backend runs `f` unguarded too (no recovery yet), and the fallback has no mappings; their
-//!   one shared implementation is below.
-//! - `Object::shortage(offset, len) -> Option<Shortage>`: what stops `len` more bytes at `offset`
-//!   from being backed (the commit limit; Linux: `linux/commit_limit.rs`, elsewhere `None`), and
-//!   `commits_on_grow()`: whether `grow` allocates, so the core checks the limit before growing.
-//! - `Object::commit_range(offset, len)` / `decommit_range(offset, len)`: back (or stop backing) a
-//!   range of the object with memory or disk (`fallocate`, hole punching); `OutOfSpace` at commit
-//!   time instead of a fault later. `Object::anonymous_huge(size)`: an anonymous object on huge
-//!   pages (`MFD_HUGETLB`), or an error saying why not.
-//! - `remove(name, dir)`, `list(dir)`, `gc(dir)`: maintenance of the namespace;
-//!   `namespace_dir(dir)`: the directory it resolves to (`None` where names are not files).
-//! - Handing an object to another process:
-//!   - `Object::inherit(&self, backing, &mut Command) -> Result<Inheritance>`: a handle the child
-//!     spawned from `cmd` inherits (on Linux no other child does; on Windows children spawned
-//!     meanwhile do too), with `Inheritance::token()`, the text
-//!     the child passes to `Object::from_inherited(token) -> Result<(Object, Backing, Option<Name>)>`.
-//!     The inherited handle counts as a holder of its own, independent of the parent's.
-//!   - Unix only: `Object::send(&self, backing, &UnixStream)` and `Object::receive(&UnixStream)`
-//!     (`SCM_RIGHTS`).
+//! The contract is code, in [`contract`]: traits for the object, one per concern as the backends'
+//! files are cut ([`NamedObject`](contract::NamedObject), [`AnonymousObject`](contract::AnonymousObject),
+//! [`ObjectOps`](contract::ObjectOps), [`CommitOps`](contract::CommitOps),
+//! [`HandOver`](contract::HandOver), [`Maps`](contract::Maps)) and for the mapped range
+//! ([`MapOps`](contract::MapOps)), each method documented there with its preconditions and why
+//! it is unsafe; and the exact signatures of the free functions (page size and granularity, the
+//! namespace's `remove`/`list`/`gc`/`namespace_dir`, process identity) and of the notifier, which
+//! every backend's items must match. A backend that misses one does not compile, on any target.
+//! Default methods hold what most backends share: no commit-limit shortage where the system
+//! enforces its own limit, and unguarded accesses where there is no `SIGBUS` to catch (Linux
+//! overrides both). The Linux and POSIX backends share their `mmap` range (`unix_map.rs`).
 //!
-//! Errors are built here with [`Error`](crate::Error), naming the object.
+//! Beside the traits, each backend has `struct Object` (an open mapping object, a descriptor or a
+//! section handle, and what the backend needs to release it; dropping it closes the handle, and
+//! for a named object with [`Lifetime::Handle`](crate::Lifetime) that was the last holder
+//! anywhere, the name goes away), `struct RawMap` (a mapped range; dropping it unmaps) and
+//! `struct Inheritance` (a handle kept for a child, with the token the child passes on). Objects
+//! also have `fd() -> BorrowedFd` (Linux, POSIX) or `handle() -> BorrowedHandle` (Windows): the
+//! descriptor or section handle, for the public `AsFd`/`AsHandle` (`mapping/os_handle.rs`); the
+//! fallback has neither, so these are not part of the common contract.
 //!
-//! # Blocking notification (`notify_*.rs`)
+//! # Errors
 //!
-//! A second, separate pair of backends provides `struct Notifier`, used by shared values to block
-//! in the kernel until a 32-bit word in shared memory changes:
+//! Fallible operations return this layer's own [`Error`] (`error.rs`): an
+//! [`ErrorKind`](crate::ErrorKind) chosen here, where the OS error codes are known by name
+//! (`error::classify`), a structured detail (a directory, sizes, owners; never a sentence about a
+//! particular object) and the OS error. The backends know neither the object's description nor,
+//! usually, the operation the caller asked for: the layer above adds both with
+//! [`Error::context`], which makes the public [`crate::Error`], whose message is written only when
+//! it is displayed. A backend names a step only where it differs from the caller's operation
+//! (`Error::at`: "lock", "take over"). [`os_error`] makes the public error of an OS error the
+//! layers above meet themselves (the standard library's file operations). Only the notifier's
+//! `wait` still returns `io::Result` (it is called in loops that retry on `Interrupted`).
+//!
+//! # Blocking notification (`notify*.rs`)
+//!
+//! Each backend's notifier provides `struct Notifier`, used by shared values to block in the
+//! kernel until a 32-bit word in shared memory changes (signatures checked in [`contract`]):
 //!
 //! - `Notifier::new(key: Option<&Name>, global: bool) -> Result<Notifier>`: `key` identifies the
 //!   object across processes (a named object's name; `None` for an anonymous object). On Linux the
@@ -127,7 +95,10 @@
 // out in full in each `cfg`, since Rust has no aliases for them without a build script.
 // `--cfg mmf_force_posix` puts Linux on the POSIX backend, so that its code runs somewhere in CI
 // (glibc has `shm_open`); see `tests/posix_backend.rs`.
-#[cfg_attr(all(target_os = "linux", not(mmf_force_posix)), path = "linux/mod.rs")]
+#[cfg_attr(
+    all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix)),
+    path = "linux/mod.rs"
+)]
 #[cfg_attr(windows, path = "windows/mod.rs")]
 #[cfg_attr(
     any(
@@ -144,6 +115,7 @@
 #[cfg_attr(
     not(any(
         target_os = "linux",
+        target_os = "android",
         windows,
         target_os = "macos",
         target_os = "ios",
@@ -157,6 +129,10 @@
 mod imp;
 
 pub(crate) use imp::*;
+
+pub(crate) mod contract;
+mod error;
+pub(crate) use self::error::{os_error, Error, Result};
 
 // Waiting on many words in one call, for the async waits (`value/wait_async.rs`): `futex_waitv`
 // on Linux (64-bit x86 and Arm, where libc names the call); elsewhere none, and the async waits
@@ -203,12 +179,12 @@ pub(crate) use wait_any::{wait_any, wait_any_max, wait_any_supported, wake_inter
 
 /// Whether waking a word nobody waits on costs no system call (Windows: a look at the waiter
 /// table; POSIX: nothing, waiters poll): writers then wake on every store, and read-only handles
-/// are woken without counting themselves. Linux has its own (false).
-#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
+/// are woken without counting themselves. Linux (and Android) has its own (false).
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
 pub(crate) const WAKE_IS_CHEAP: bool = true;
 
 /// No second, writable descriptor is needed where waking is cheap (see `WAKE_IS_CHEAP`).
-#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
 impl imp::Object {
     pub(crate) fn reopen_writable(&self) -> Option<imp::Object> {
         None
@@ -217,40 +193,22 @@ impl imp::Object {
 
 /// Bumped whenever a page is patched anywhere in the process (see `linux/fault.rs`); always 0
 /// where accesses are not guarded (every backend but Linux's, which has its own).
-#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
 pub(crate) fn fault_epoch() -> u64 {
     0
 }
 
-/// Guards where there is nothing to catch: Windows sections cannot shrink while a view is mapped,
-/// the POSIX backend has no `SIGBUS` recovery yet, and the fallback maps nothing. The accesses run
-/// unguarded; Linux's guards are in `linux/fault.rs`.
-#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
-impl imp::RawMap {
-    /// Runs `f`, which accesses `len` bytes at `offset` of this mapping of `object`.
-    pub(crate) fn guard<R>(
-        &self,
-        _object: &imp::Object,
-        _offset: usize,
-        _len: usize,
-        f: impl FnOnce() -> R,
-    ) -> std::result::Result<R, Fault> {
-        Ok(f())
+/// Refuses another user's object unless the opener allowed it (the Unix backends; Windows
+/// compares owner SIDs in `windows/owner.rs`).
+#[cfg(unix)]
+#[allow(dead_code)] // the fallback (Android) opens nothing
+pub(crate) fn check_owner(owner: u32, allow_other_owner: bool) -> Result<()> {
+    let me = rustix::process::geteuid().as_raw();
+    if owner != me && !allow_other_owner {
+        let detail = crate::error::Detail::OtherOwner { owner, me };
+        return Err(Error::new(crate::ErrorKind::PermissionDenied, detail).for_other_owner());
     }
-
-    /// Calls `f` once for the whole range.
-    pub(crate) fn guard_each(
-        &self,
-        _object: &imp::Object,
-        offset: usize,
-        len: usize,
-        mut f: impl FnMut(usize, usize),
-    ) -> std::result::Result<(), Fault> {
-        if len > 0 {
-            f(offset, len);
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// A guarded access that could not be completed: a page of the range was gone.
@@ -267,7 +225,7 @@ pub(crate) struct Fault {
 
 /// Wall-clock milliseconds since the Unix epoch (for pin ages, which are measured in seconds);
 /// Linux has its own, from the coarse clock.
-#[cfg(not(all(target_os = "linux", not(mmf_force_posix))))]
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -358,41 +316,28 @@ pub(crate) struct Shortage {
 }
 
 impl Shortage {
-    /// The detail of an `OutOfSpace` error about this shortage.
-    pub(crate) fn detail(&self) -> String {
-        format!(
-            "{} cannot be backed: {} has {} left; free some memory or space, or create the object \
-             with Commit::Reserve to overcommit on purpose",
-            bytes(self.asked),
-            self.by,
-            bytes(self.free)
+    /// The `OutOfSpace` error about this shortage.
+    #[allow(dead_code)]
+    pub(crate) fn error(&self) -> Error {
+        Error::new(
+            crate::ErrorKind::OutOfSpace,
+            crate::error::Detail::Shortage {
+                asked: self.asked,
+                free: self.free,
+                by: self.by.clone(),
+            },
         )
     }
 }
 
-/// `N bytes` with a binary-unit figure beside it when that reads better.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{} bytes", n);
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    format!("{} bytes ({:.1} {})", n, v, UNITS[u])
-}
-
-/// The `OutOfSpace` error for a commitment the commit limit refuses.
+/// The `OutOfSpace` error for a commitment the commit limit refuses, about `what`.
 #[allow(dead_code)]
 pub(crate) fn shortage_error(
     op: &'static str,
     what: impl Into<String>,
     s: &Shortage,
 ) -> crate::Error {
-    crate::Error::new(crate::ErrorKind::OutOfSpace, op, what, s.detail())
+    s.error().context(op, what)
 }
 
 #[cfg(all(test, not(loom)))]
@@ -401,8 +346,15 @@ mod tests {
     fn ranges_outside_a_mapping_are_refused() {
         assert!(super::span(4096, 4000, 96).is_ok());
         assert!(super::span(4096, 0, 0).is_ok());
-        let e = super::span(4096, 4000, 97).unwrap_err();
-        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        let e = super::span(4096, 4000, 97)
+            .unwrap_err()
+            .context("flush", "o");
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(
+            e.to_string(),
+            "cannot flush o: invalid input: the range 4000..4000+97 lies outside a mapping of 4096 \
+             bytes"
+        );
         assert!(
             super::span(4096, usize::MAX, 2).is_err(),
             "overflow is an error"
@@ -411,8 +363,9 @@ mod tests {
 
     #[test]
     fn sizes_read_in_bytes_and_units() {
-        assert_eq!(super::bytes(100), "100 bytes");
-        assert_eq!(super::bytes(3 << 30), "3221225472 bytes (3.0 GiB)");
+        use crate::error::Bytes;
+        assert_eq!(Bytes(100).to_string(), "100 bytes");
+        assert_eq!(Bytes(3 << 30).to_string(), "3221225472 bytes (3.0 GiB)");
     }
 }
 
@@ -420,15 +373,16 @@ mod tests {
 /// method that takes a range calls it first, so a caller's mistake is an error, never a system
 /// call on memory the mapping does not own.
 #[allow(dead_code)] // the fallback backend has no mappings
-pub(crate) fn span(map_len: usize, offset: usize, len: usize) -> std::io::Result<()> {
+pub(crate) fn span(map_len: usize, offset: usize, len: usize) -> Result<()> {
     match offset.checked_add(len) {
         Some(end) if end <= map_len => Ok(()),
-        _ => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!(
-                "the range {}..{}+{} lies outside a mapping of {} bytes",
-                offset, offset, len, map_len
-            ),
+        _ => Err(Error::new(
+            crate::ErrorKind::InvalidInput,
+            crate::error::Detail::OutsideMapping {
+                offset,
+                len,
+                map_len,
+            },
         )),
     }
 }

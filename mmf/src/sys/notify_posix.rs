@@ -13,7 +13,8 @@
 //! liveness is `kill(pid, 0)` only: a pid reused by a new process is taken for the old one, and a
 //! zombie counts as alive until its parent reaps it. Whether a process is stopped cannot be told.
 
-use crate::{Name, Result};
+use crate::sys::Result;
+use crate::Name;
 use rustix::io::Errno;
 use rustix::process::Pid;
 use std::io;

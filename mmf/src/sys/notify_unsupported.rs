@@ -1,7 +1,8 @@
 //! Blocking notification for the fallback backend (`unsupported.rs`); see the contract in
 //! `sys/mod.rs`. Nothing can be waited for, and process liveness cannot be told.
 
-use crate::{Error, ErrorKind, Name, Result};
+use crate::sys::{Error, Result};
+use crate::Name;
 use std::io;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
@@ -10,13 +11,8 @@ use std::time::Duration;
 pub(crate) struct Notifier(());
 
 impl Notifier {
-    pub(crate) fn new(key: Option<&Name>, _global: bool) -> Result<Notifier> {
-        Err(Error::new(
-            ErrorKind::Unsupported,
-            "wait on",
-            key.map_or_else(|| "anonymous object".to_owned(), |k| k.describe()),
-            "mmf has no backend for this platform",
-        ))
+    pub(crate) fn new(_key: Option<&Name>, _global: bool) -> Result<Notifier> {
+        Err(Error::unsupported("mmf has no backend for this platform"))
     }
 
     pub(crate) fn wait(

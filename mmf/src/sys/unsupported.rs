@@ -9,10 +9,13 @@
 #![allow(unsafe_code)]
 
 use super::{CreateSpec, Init, OpenSpec};
+use crate::sys::contract::{
+    AnonymousObject, CommitOps, HandOver, MapOps, Maps, NamedObject, ObjectOps,
+};
+use crate::sys::{Error, Result};
 use crate::types::{Access, Advice, Backing, Disposition, Lifetime, ObjectInfo, UncheckedAdvice};
-use crate::{Error, ErrorKind, Name, Result};
+use crate::Name;
 use std::fs::File;
-use std::io;
 use std::path::Path;
 use std::process::Command;
 
@@ -26,12 +29,8 @@ pub(crate) use self::notify::*;
 const WHY: &str = "mmf has no backend for this platform (it supports Linux, Windows, macOS, iOS \
                    and the BSDs)";
 
-fn unsupported<T>(what: impl Into<String>) -> Result<T> {
-    Err(Error::new(ErrorKind::Unsupported, "use", what, WHY))
-}
-
-fn unsupported_io<T>() -> io::Result<T> {
-    Err(io::Error::new(io::ErrorKind::Unsupported, WHY))
+fn unsupported<T>() -> Result<T> {
+    Err(Error::unsupported(WHY))
 }
 
 pub(crate) fn namespace_dir(_dir: Option<&Path>) -> Option<std::path::PathBuf> {
@@ -48,93 +47,107 @@ pub(crate) fn allocation_granularity() -> usize {
 
 pub(crate) struct Object(());
 
-impl Object {
-    pub(crate) fn create(spec: &CreateSpec<'_>, _init: &mut Init<'_>) -> Result<Object> {
-        unsupported(spec.name.describe())
+impl NamedObject for Object {
+    fn create(_spec: &CreateSpec<'_>, _init: &mut Init<'_>) -> Result<Object> {
+        unsupported()
     }
-    pub(crate) fn open(spec: &OpenSpec<'_>) -> Result<Object> {
-        unsupported(spec.name.describe())
+
+    fn open(_spec: &OpenSpec<'_>) -> Result<Object> {
+        unsupported()
     }
-    pub(crate) fn open_or_create(
-        c: &CreateSpec<'_>,
+
+    fn open_or_create(
+        _c: &CreateSpec<'_>,
         _o: &OpenSpec<'_>,
         _init: &mut Init<'_>,
     ) -> Result<(Object, Disposition)> {
-        unsupported(c.name.describe())
+        unsupported()
     }
-    pub(crate) fn anonymous(_size: u64, _commit: bool) -> Result<Object> {
-        unsupported("anonymous object")
+}
+
+impl AnonymousObject for Object {
+    fn anonymous(_size: u64, _commit: bool) -> Result<Object> {
+        unsupported()
     }
-    pub(crate) fn anonymous_huge(_size: u64) -> Result<Object> {
-        unsupported("anonymous huge-page object")
+
+    fn anonymous_huge(_size: u64) -> Result<Object> {
+        unsupported()
     }
-    pub(crate) fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        unsupported_io()
+}
+
+impl ObjectOps for Object {
+    fn from_file(_f: File, _size: u64, _w: bool) -> Result<Object> {
+        unsupported()
     }
-    pub(crate) fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        unsupported_io()
-    }
-    pub(crate) fn inherit(
-        &self,
-        _backing: Backing,
-        _cmd: &mut Command,
-        what: &str,
-    ) -> Result<Inheritance> {
-        unsupported(what)
-    }
-    pub(crate) fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
-        unsupported(format!("inherited handle {:?}", token))
-    }
-    #[cfg(unix)]
-    pub(crate) fn send(
-        &self,
-        _backing: Backing,
-        _sock: &std::os::unix::net::UnixStream,
-        what: &str,
-    ) -> Result<()> {
-        unsupported(what)
-    }
-    #[cfg(unix)]
-    pub(crate) fn receive(
-        _sock: &std::os::unix::net::UnixStream,
-    ) -> Result<(Object, Backing, Option<Name>)> {
-        unsupported("object received over a socket")
-    }
-    pub(crate) fn from_file(_f: File, _size: u64, _w: bool, what: &str) -> Result<Object> {
-        unsupported(what)
-    }
-    pub(crate) fn len(&self) -> io::Result<u64> {
+
+    fn len(&self) -> Result<u64> {
         Ok(0)
     }
-    pub(crate) fn grow(&self, _new_len: u64) -> io::Result<()> {
-        unsupported_io()
+
+    fn grow(&self, _new_len: u64) -> Result<()> {
+        unsupported()
     }
-    pub(crate) fn shortage(&self, _offset: u64, _len: u64) -> Option<super::Shortage> {
-        None
-    }
-    pub(crate) fn commits_on_grow(&self) -> bool {
-        false
-    }
-    pub(crate) fn sync_file(&self) -> io::Result<()> {
+
+    fn sync_file(&self) -> Result<()> {
         Ok(())
     }
-    pub(crate) fn lifetime(&self) -> Lifetime {
+
+    fn lifetime(&self) -> Lifetime {
         Lifetime::Persistent
     }
-    pub(crate) fn writable(&self) -> bool {
+
+    fn writable(&self) -> bool {
         false
     }
-    pub(crate) fn global(&self) -> bool {
+
+    fn global(&self) -> bool {
         false
     }
-    pub(crate) unsafe fn map(
+}
+
+impl CommitOps for Object {
+    fn commit_range(&self, _offset: u64, _len: u64) -> Result<()> {
+        unsupported()
+    }
+
+    fn decommit_range(&self, _offset: u64, _len: u64) -> Result<()> {
+        unsupported()
+    }
+
+    fn commits_on_grow(&self) -> bool {
+        false
+    }
+}
+
+impl HandOver for Object {
+    fn inherit(&self, _backing: Backing, _cmd: &mut Command) -> Result<Inheritance> {
+        unsupported()
+    }
+
+    fn from_inherited(_token: &str) -> Result<(Object, Backing, Option<Name>)> {
+        unsupported()
+    }
+
+    #[cfg(unix)]
+    fn send(&self, _backing: Backing, _sock: &std::os::unix::net::UnixStream) -> Result<()> {
+        unsupported()
+    }
+
+    #[cfg(unix)]
+    fn receive(_sock: &std::os::unix::net::UnixStream) -> Result<(Object, Backing, Option<Name>)> {
+        unsupported()
+    }
+}
+
+impl Maps for Object {
+    unsafe fn map(
         &self,
         _offset: u64,
         _len: usize,
         _access: Access,
         _at: Option<usize>,
-    ) -> io::Result<RawMap> {
-        unsupported_io()
+    ) -> Result<RawMap> {
+        unsupported()
     }
 }
 
@@ -156,49 +169,52 @@ pub(crate) struct RawMap {
     len: usize,
 }
 
-impl RawMap {
+impl MapOps for RawMap {
     /// The first byte of the mapping.
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
+    fn as_ptr(&self) -> *mut u8 {
         self.ptr
     }
-}
 
-impl RawMap {
-    pub(crate) fn flush(&self, _offset: usize, _len: usize, _wait: bool) -> io::Result<()> {
+    fn flush(&self, _offset: usize, _len: usize, _wait: bool) -> Result<()> {
         Ok(())
     }
-    pub(crate) fn advise(&self, _offset: usize, _len: usize, _advice: Advice) -> io::Result<()> {
-        unsupported_io()
+
+    fn advise(&self, _offset: usize, _len: usize, _advice: Advice) -> Result<()> {
+        unsupported()
     }
+
     /// # Safety
     /// None needed (nothing is done); the signature matches the other backends.
-    pub(crate) unsafe fn advise_unchecked(
+    unsafe fn advise_unchecked(
         &self,
         _offset: usize,
         _len: usize,
         _advice: UncheckedAdvice,
-    ) -> io::Result<()> {
-        unsupported_io()
+    ) -> Result<()> {
+        unsupported()
     }
-    pub(crate) fn populate(&self, _offset: usize, _len: usize, _write: bool) -> io::Result<()> {
-        unsupported_io()
+
+    fn populate(&self, _offset: usize, _len: usize, _write: bool) -> Result<()> {
+        unsupported()
     }
-    pub(crate) fn lock(&self, _offset: usize, _len: usize) -> io::Result<()> {
-        unsupported_io()
+
+    fn lock(&self, _offset: usize, _len: usize) -> Result<()> {
+        unsupported()
     }
-    pub(crate) fn unlock(&self, _offset: usize, _len: usize) -> io::Result<()> {
-        unsupported_io()
+
+    fn unlock(&self, _offset: usize, _len: usize) -> Result<()> {
+        unsupported()
     }
 }
 
-pub(crate) fn remove(name: &Name, _dir: Option<&Path>) -> Result<()> {
-    unsupported(name.describe())
+pub(crate) fn remove(_name: &Name, _dir: Option<&Path>) -> Result<()> {
+    unsupported()
 }
 
 pub(crate) fn list(_dir: Option<&Path>) -> Result<Vec<ObjectInfo>> {
-    unsupported("the object namespace")
+    unsupported()
 }
 
 pub(crate) fn gc(_dir: Option<&Path>) -> Result<Vec<String>> {
-    unsupported("the object namespace")
+    unsupported()
 }

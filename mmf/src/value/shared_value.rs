@@ -1,6 +1,7 @@
 //! The public handle of a shared value: create, open, store, retrieve, wait.
 
 use super::*;
+use crate::sys::contract::*;
 
 /// A named shared value: the latest version of a byte string, stored and retrieved whole by any
 /// number of processes.
@@ -137,7 +138,8 @@ impl SharedValue {
         }
         view.write_at(SLOTS_OFFSET, &desc)?;
         view.write_at(format::OFF_DATA_END, &data_end.to_le_bytes())?;
-        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())?;
+        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())
+            .map_err(|e| e.context("wait on", "a shared value's notification objects"))?;
         if let Some(ready) = ready_word(&view) {
             view.guarded("create", OFF_READY, 4, || {
                 // The sync point: everything above is visible to whoever sees READY (Acquire).
@@ -165,7 +167,8 @@ impl SharedValue {
         } else {
             mapping.map()?
         };
-        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())?;
+        let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())
+            .map_err(|e| e.context("wait on", "a shared value's notification objects"))?;
         // Wait for the creator's ready word: on Linux mmf's creators publish the name after the
         // header, but another implementation of FORMAT.md (or Windows, where a section is named
         // at creation) may not.

@@ -16,6 +16,7 @@ pub use options::ViewOptions;
 use crate::copy;
 use crate::mapping::{Mapping, OpenObject};
 use crate::sys;
+use crate::sys::contract::*;
 use crate::types::{Access, Advice, UncheckedAdvice};
 use crate::{Error, ErrorKind, Offset, Pod, Result};
 
@@ -187,7 +188,7 @@ impl View {
         // SAFETY: `aligned` is a multiple of the granularity, `map_len > 0`, and
         // `aligned + map_len == offset + len <= size` (checked above).
         let raw = unsafe { m.object.sys.map(aligned, map_len, access, at) }.map_err(|e| {
-            let mut err = Error::os("map a view of", what.to_owned(), e);
+            let mut err = e.context("map a view of", what.to_owned());
             if at.is_some() && err.kind() == ErrorKind::AlreadyExists {
                 err = Error::new(
                     ErrorKind::AlreadyExists,
@@ -583,8 +584,8 @@ impl View {
         Ok(Some((map, aligned, len + (start - aligned))))
     }
 
-    fn os_err(&self, op: &'static str, e: std::io::Error) -> Error {
-        Error::os(op, self.object.what.clone(), e)
+    fn os_err(&self, op: &'static str, e: sys::Error) -> Error {
+        e.context(op, self.object.what.clone())
     }
 
     /// Gives the OS advice about how the whole view will be used.
@@ -798,7 +799,7 @@ impl View {
             self.object
                 .sys
                 .sync_file()
-                .map_err(|e| Error::os("flush", self.object.what.clone(), e))?;
+                .map_err(|e| e.context("flush", self.object.what.clone()))?;
         }
         Ok(())
     }

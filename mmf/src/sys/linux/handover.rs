@@ -9,9 +9,12 @@
 
 use super::named::named_object;
 use super::{ident, ioerr, is_regular, Object};
+use crate::error::Detail;
+use crate::sys::contract::HandOver;
 use crate::sys::{backing_tag, parse_backing, parse_token};
+use crate::sys::{Error, Result};
 use crate::types::Backing;
-use crate::{Error, ErrorKind, Name, Result};
+use crate::{ErrorKind, Name};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
@@ -20,50 +23,15 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::Command;
 
-impl Object {
-    /// A new descriptor for this object that another process can hold on its own: for a named
-    /// object a fresh open file description with its own shared lock (so the receiver is a holder
-    /// independent of us), otherwise a duplicate. Close-on-exec is set.
-    ///
-    /// Our copy is only ever *closed*, never run through the last-holder check: the receiver
-    /// shares its open file description, and `flock` conversion is not atomic (a failed attempt
-    /// to take the lock exclusively can drop the shared lock, which would be the receiver's).
-    fn transferable(&self, what: &str) -> Result<OwnedFd> {
-        let fail = |e: Errno| Error::os("hand over", what.to_owned(), ioerr(e));
-        if self.named.is_none() {
-            return rustix::io::fcntl_dupfd_cloexec(&self.fd, 0).map_err(fail);
-        }
-        let access = if self.writable {
-            OFlags::RDWR
-        } else {
-            OFlags::RDONLY
-        };
-        let proc_path = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&self.fd));
-        let fd = rfs::openat(
-            rfs::CWD,
-            proc_path.as_str(),
-            access | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(fail)?;
-        rfs::flock(&fd, FlockOperation::LockShared).map_err(fail)?;
-        Ok(fd)
-    }
-
+impl HandOver for Object {
     /// Prepares a descriptor that the child spawned from `cmd` inherits. It stays close-on-exec
     /// in this process, so children spawned by other threads do not get it; only `cmd`'s child
     /// clears the flag, between fork and exec.
-    pub(crate) fn inherit(
-        &self,
-        backing: Backing,
-        cmd: &mut Command,
-        what: &str,
-    ) -> Result<Inheritance> {
+    fn inherit(&self, backing: Backing, cmd: &mut Command) -> Result<Inheritance> {
         use std::os::unix::process::CommandExt;
-        let keep = self.transferable(what)?;
+        let keep = self.transferable()?;
         let raw = rustix::fd::AsRawFd::as_raw_fd(&keep);
-        let st =
-            rfs::fstat(&keep).map_err(|e| Error::os("hand over", what.to_owned(), ioerr(e)))?;
+        let st = rfs::fstat(&keep).map_err(|e| Error::os(e).at("hand over"))?;
         let (dev, ino) = ident(&st);
         // The identity lets the child check that the number still names this object.
         let token = format!(
@@ -93,15 +61,13 @@ impl Object {
     /// of object the token says, it allows the access the token claims, and it was inherited
     /// (close-on-exec clear). Only then is it taken: duplicated with close-on-exec and the
     /// inherited number closed. On every error the descriptor is left open and unchanged.
-    pub(crate) fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
-        let what = || format!("inherited handle {:?}", token);
+    fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
         let bad = || {
             Error::new(
                 ErrorKind::InvalidInput,
-                "take over",
-                what(),
                 "not a token made by Mapping::inherit (expected mmf:KIND:ACCESS:FD:DEV:INO)",
             )
+            .at("take over")
         };
         let (backing, writable, rest) = parse_token(token).ok_or_else(bad)?;
         let mut nums = rest.split(':');
@@ -117,7 +83,7 @@ impl Object {
             return Err(bad());
         }
         let refuse =
-            |kind: ErrorKind, detail: &'static str| Error::new(kind, "take over", what(), detail);
+            |kind: ErrorKind, detail: &'static str| Error::new(kind, detail).at("take over");
         if raw <= 2 {
             return Err(refuse(
                 ErrorKind::InvalidInput,
@@ -134,9 +100,9 @@ impl Object {
                 "descriptor is not open in this process; was the child spawned with \
                  Mapping::inherit?",
             )
-            .with_source(ioerr(e))
+            .with_os(e)
         })?;
-        let st = rfs::fstat(borrowed).map_err(|e| Error::os("take over", what(), ioerr(e)))?;
+        let st = rfs::fstat(borrowed).map_err(|e| Error::os(e).at("take over"))?;
         if ident(&st) != (dev, ino) {
             return Err(refuse(
                 ErrorKind::NotFound,
@@ -156,9 +122,9 @@ impl Object {
                  already, or the token is the parent's)",
             ));
         }
-        let checked = inspect(borrowed, &st, backing, writable, "take over", &what())?;
+        let checked = inspect(borrowed, &st, backing, writable, "take over")?;
         let fd = rustix::io::fcntl_dupfd_cloexec(borrowed, 0)
-            .map_err(|e| Error::os("take over", what(), ioerr(e)))?;
+            .map_err(|e| Error::os(e).at("take over"))?;
         // Close the inherited number: our duplicate (close-on-exec) replaces it.
         // SAFETY: the descriptor is open, not close-on-exec and the object the token names, so it
         // came from the parent for this takeover (checked above) and nothing else here owns it.
@@ -167,9 +133,9 @@ impl Object {
     }
 
     /// Sends this object over a Unix socket (`SCM_RIGHTS`).
-    pub(crate) fn send(&self, backing: Backing, sock: &UnixStream, what: &str) -> Result<()> {
+    fn send(&self, backing: Backing, sock: &UnixStream) -> Result<()> {
         use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-        let keep = self.transferable(what)?;
+        let keep = self.transferable()?;
         let header = [
             b'm',
             b'm',
@@ -183,30 +149,27 @@ impl Object {
         let mut anc = SendAncillaryBuffer::new(&mut space);
         anc.push(SendAncillaryMessage::ScmRights(&fds));
         let iov = [io::IoSlice::new(&header)];
-        sendmsg(sock, &iov, &mut anc, SendFlags::NOSIGNAL)
-            .map_err(|e| Error::os("send", what.to_owned(), ioerr(e)))?;
+        sendmsg(sock, &iov, &mut anc, SendFlags::NOSIGNAL).map_err(|e| Error::os(e).at("send"))?;
         Ok(())
     }
 
     /// Receives an object sent with `send`.
-    pub(crate) fn receive(sock: &UnixStream) -> Result<(Object, Backing, Option<Name>)> {
+    fn receive(sock: &UnixStream) -> Result<(Object, Backing, Option<Name>)> {
         use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-        let what = "object received over a socket";
         let mut header = [0u8; 6];
         let mut space = [0u8; rustix::cmsg_space!(ScmRights(4))];
         let mut anc = RecvAncillaryBuffer::new(&mut space);
         let mut iov = [io::IoSliceMut::new(&mut header)];
         let got = recvmsg(sock, &mut iov, &mut anc, RecvFlags::CMSG_CLOEXEC)
-            .map_err(|e| Error::os("receive", what, ioerr(e)))?;
+            .map_err(|e| Error::os(e).at("receive"))?;
         let mut fds: Vec<OwnedFd> = Vec::new();
         for msg in anc.drain() {
             if let RecvAncillaryMessage::ScmRights(r) = msg {
                 fds.extend(r);
             }
         }
-        let bad = |detail: &'static str| {
-            Err(Error::new(ErrorKind::InvalidInput, "receive", what, detail))
-        };
+        let bad =
+            |detail: &'static str| Err(Error::new(ErrorKind::InvalidInput, detail).at("receive"));
         if got.bytes == 0 {
             return bad("the peer closed the connection without sending an object");
         }
@@ -222,10 +185,41 @@ impl Object {
         }
         let fd = fds
             .pop()
-            .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "receive", what, "no descriptor"))?;
-        let st = rfs::fstat(&fd).map_err(|e| Error::os("receive", what, ioerr(e)))?;
-        let checked = inspect(fd.as_fd(), &st, backing, header[5] != 0, "receive", what)?;
+            .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no descriptor").at("receive"))?;
+        let st = rfs::fstat(&fd).map_err(|e| Error::os(e).at("receive"))?;
+        let checked = inspect(fd.as_fd(), &st, backing, header[5] != 0, "receive")?;
         Ok(checked.into_object(fd))
+    }
+}
+
+impl Object {
+    /// A new descriptor for this object that another process can hold on its own: for a named
+    /// object a fresh open file description with its own shared lock (so the receiver is a holder
+    /// independent of us), otherwise a duplicate. Close-on-exec is set.
+    ///
+    /// Our copy is only ever *closed*, never run through the last-holder check: the receiver
+    /// shares its open file description, and `flock` conversion is not atomic (a failed attempt
+    /// to take the lock exclusively can drop the shared lock, which would be the receiver's).
+    fn transferable(&self) -> Result<OwnedFd> {
+        let fail = |e: Errno| Error::os(e).at("hand over");
+        if self.named.is_none() {
+            return rustix::io::fcntl_dupfd_cloexec(&self.fd, 0).map_err(fail);
+        }
+        let access = if self.writable {
+            OFlags::RDWR
+        } else {
+            OFlags::RDONLY
+        };
+        let proc_path = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&self.fd));
+        let fd = rfs::openat(
+            rfs::CWD,
+            proc_path.as_str(),
+            access | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(fail)?;
+        rfs::flock(&fd, FlockOperation::LockShared).map_err(fail)?;
+        Ok(fd)
     }
 }
 
@@ -275,12 +269,11 @@ fn inspect(
     backing: Backing,
     writable: bool,
     op: &'static str,
-    what: &str,
 ) -> Result<Checked> {
-    let wrong = |detail: String| Error::new(ErrorKind::InvalidInput, op, what.to_owned(), detail);
+    let wrong = |detail: Detail| Error::new(ErrorKind::InvalidInput, detail).at(op);
     if !is_regular(st) {
         return Err(wrong(
-            "the descriptor is not a regular file, so not a mapping object".to_owned(),
+            "the descriptor is not a regular file, so not a mapping object".into(),
         ));
     }
     let link = rfs::readlinkat(
@@ -288,7 +281,7 @@ fn inspect(
         format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&fd)),
         Vec::new(),
     )
-    .map_err(|e| Error::os(op, what.to_owned(), ioerr(e)))?;
+    .map_err(|e| Error::os(e).at(op))?;
     let link = link.to_string_lossy().into_owned();
     let memfd = link.starts_with("/memfd:");
     let kind = match backing {
@@ -298,20 +291,19 @@ fn inspect(
     };
     // A file-backed object may be any regular file, a memfd included.
     if backing != Backing::File && memfd != (backing == Backing::Anonymous) {
-        return Err(wrong(format!(
-            "the token says {} but the descriptor is {}",
-            kind,
-            if memfd {
+        return Err(wrong(Detail::NotAsClaimed {
+            claimed: kind,
+            actual: if memfd {
                 "an anonymous memory object"
             } else {
                 "a file with a name"
-            }
-        )));
+            },
+        }));
     }
-    let mode = rustix::fs::fcntl_getfl(fd).map_err(|e| Error::os(op, what.to_owned(), ioerr(e)))?;
+    let mode = rustix::fs::fcntl_getfl(fd).map_err(|e| Error::os(e).at(op))?;
     if writable && (mode & OFlags::RWMODE) != OFlags::RDWR {
         return Err(wrong(
-            "the token says read-write but the descriptor is open read-only".to_owned(),
+            "the token says read-write but the descriptor is open read-only".into(),
         ));
     }
     let (path, name) = if backing == Backing::Named {

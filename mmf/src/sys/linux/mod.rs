@@ -55,8 +55,8 @@
 //! and destroy memory the compiler does not know about. Each call states the invariant it relies on.
 #![allow(unsafe_code)]
 
+use crate::sys::{Error, Result};
 use crate::types::Lifetime;
-use crate::Result;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation};
 use rustix::io::Errno;
@@ -65,6 +65,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use self::space::commit;
+use crate::sys::contract::ObjectOps;
 
 mod anonymous;
 mod commit_limit;
@@ -77,6 +78,9 @@ mod namespace;
 mod notify;
 mod proc_locks;
 mod space;
+// The mmap range, shared with the POSIX backend.
+#[path = "../unix_map.rs"]
+mod unix_map;
 
 pub(crate) use self::handover::Inheritance;
 pub(crate) use self::map::RawMap;
@@ -212,8 +216,8 @@ fn made_by_mmf(fd: BorrowedFd<'_>, st: &rfs::Stat) -> bool {
     rfs::fgetxattr(fd, XATTR_LIFETIME, &mut buf).is_ok()
 }
 
-impl Object {
-    pub(crate) fn from_file(file: File, _size: u64, writable: bool, _what: &str) -> Result<Object> {
+impl ObjectOps for Object {
+    fn from_file(file: File, _size: u64, writable: bool) -> Result<Object> {
         Ok(Object {
             fd: OwnedFd::from(file),
             writable,
@@ -222,46 +226,43 @@ impl Object {
         })
     }
 
-    /// The object's descriptor, for `AsFd` on the public types.
-    pub(crate) fn fd(&self) -> rustix::fd::BorrowedFd<'_> {
-        rustix::fd::AsFd::as_fd(&self.fd)
-    }
-
-    pub(crate) fn len(&self) -> io::Result<u64> {
-        rfs::fstat(&self.fd).map(|st| size_of(&st)).map_err(ioerr)
+    fn len(&self) -> Result<u64> {
+        rfs::fstat(&self.fd)
+            .map(|st| size_of(&st))
+            .map_err(Error::os)
     }
 
     /// Grows the object to `new_len` (never shrinks it).
-    pub(crate) fn grow(&self, new_len: u64) -> io::Result<()> {
+    fn grow(&self, new_len: u64) -> Result<()> {
         let cur = self.len()?;
         if new_len <= cur {
             return Ok(());
         }
         if self.commit {
             // Commit first: if the space is not there, the size does not change either.
-            commit(self.fd.as_fd(), cur, new_len - cur).map_err(ioerr)?;
+            commit(self.fd.as_fd(), cur, new_len - cur).map_err(Error::os)?;
         }
-        rfs::ftruncate(&self.fd, new_len).map_err(ioerr)
+        rfs::ftruncate(&self.fd, new_len).map_err(Error::os)
     }
 
     /// Makes file data and metadata durable (`fsync`).
-    pub(crate) fn sync_file(&self) -> io::Result<()> {
-        rfs::fsync(&self.fd).map_err(ioerr)
+    fn sync_file(&self) -> Result<()> {
+        rfs::fsync(&self.fd).map_err(Error::os)
     }
 
-    pub(crate) fn lifetime(&self) -> Lifetime {
+    fn lifetime(&self) -> Lifetime {
         self.named
             .as_ref()
             .map(|n| n.lifetime)
             .unwrap_or(Lifetime::Handle)
     }
 
-    pub(crate) fn writable(&self) -> bool {
+    fn writable(&self) -> bool {
         self.writable
     }
 
     /// Linux has one namespace (the directory); `Global\` is a Windows notion.
-    pub(crate) fn global(&self) -> bool {
+    fn global(&self) -> bool {
         false
     }
 }
@@ -271,6 +272,11 @@ impl Object {
 pub(crate) const WAKE_IS_CHEAP: bool = false;
 
 impl Object {
+    /// The object's descriptor, for `AsFd` on the public types.
+    pub(crate) fn fd(&self) -> rustix::fd::BorrowedFd<'_> {
+        rustix::fd::AsFd::as_fd(&self.fd)
+    }
+
     /// A second descriptor of the same object, opened for writing through `/proc/self/fd/N`
     /// (permission-checked against the object's mode like an `open` of its name, but immune to the
     /// name being replaced meanwhile), for a read-only handle that must count itself in the

@@ -4,12 +4,15 @@
 
 use super::space::commit;
 use super::{
-    ident, ioerr, is_regular, last_holder, lifetime_of, reapable, resolve_dir, unlink_if_same,
-    Named, Object, HANDLE_BIT, TMP_PREFIX, XATTR_LIFETIME,
+    ident, is_regular, last_holder, lifetime_of, reapable, resolve_dir, unlink_if_same, Named,
+    Object, HANDLE_BIT, TMP_PREFIX, XATTR_LIFETIME,
 };
-use crate::sys::{shortage_error, CreateSpec, Init, OpenSpec};
+use crate::error::Detail;
+use crate::sys::contract::NamedObject;
+use crate::sys::{check_owner, CreateSpec, Init, OpenSpec};
+use crate::sys::{Error, Result};
 use crate::types::{Disposition, Lifetime};
-use crate::{Error, ErrorKind, Name, Result};
+use crate::ErrorKind;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
@@ -35,44 +38,35 @@ impl Drop for Tmp {
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn dir_error(op: &'static str, what: String, dir: &Path, e: Errno) -> Error {
+fn dir_error(op: &'static str, dir: &Path, e: Errno) -> Error {
     if e == Errno::NOENT {
-        Error::new(
-            ErrorKind::NotFound,
-            op,
-            what,
-            format!("the directory {} does not exist", dir.display()),
-        )
-        .with_source(ioerr(e))
+        Error::new(ErrorKind::NotFound, Detail::NoDirectory(dir.to_owned()))
+            .at(op)
+            .with_os(e)
     } else {
-        Error::os(op, what, ioerr(e))
+        Error::os(e).at(op)
     }
 }
 
-fn out_of_space(op: &'static str, what: String, dir: &Path, size: u64, e: Errno) -> Error {
+fn out_of_space(op: &'static str, dir: &Path, size: u64, e: Errno) -> Error {
     let free = rfs::statvfs(dir)
-        .map(|s| format!("{} bytes free", s.f_bavail.saturating_mul(s.f_frsize)))
-        .unwrap_or_else(|_| "free space unknown".into());
-    Error::new(
-        ErrorKind::OutOfSpace,
-        op,
-        what,
-        format!(
-            "{} cannot hold {} more bytes ({}); remove unused objects (mmf gc) or enlarge it",
-            dir.display(),
-            size,
-            free
-        ),
-    )
-    .with_source(ioerr(e))
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+        .ok();
+    let detail = Detail::DirectoryFull {
+        dir: dir.to_owned(),
+        size,
+        free,
+    };
+    Error::new(ErrorKind::OutOfSpace, detail).at(op).with_os(e)
 }
 
 /// Runs the creator's initialiser on the temporary object (through a duplicate descriptor),
 /// before anyone can open it by name.
-fn run_init(tmp: &Tmp, init: &mut Init<'_>, what: &str) -> Result<()> {
+fn run_init(tmp: &Tmp, init: &mut Init<'_>) -> Result<()> {
     let fd = match &tmp.fd {
-        Some(fd) => rustix::io::fcntl_dupfd_cloexec(fd, 0)
-            .map_err(|e| Error::os("create", what.to_owned(), ioerr(e)))?,
+        Some(fd) => {
+            rustix::io::fcntl_dupfd_cloexec(fd, 0).map_err(|e| Error::os(e).at("create"))?
+        }
         None => return Ok(()),
     };
     init(Object {
@@ -81,6 +75,7 @@ fn run_init(tmp: &Tmp, init: &mut Init<'_>, what: &str) -> Result<()> {
         commit: true,
         named: None,
     })
+    .map_err(Error::from)
 }
 
 /// Whether unnamed files can be given a name here: `linkat` through `/proc/self/fd` needs
@@ -129,7 +124,7 @@ pub(super) fn tmp_creator_gone(name: &str, st: &rfs::Stat) -> bool {
 
 /// Creates the file the new object is built in: unnamed where possible, else under a temporary
 /// name (see the module documentation).
-fn new_file(dir: &Path, what: &str, unnamed: bool) -> Result<Tmp> {
+fn new_file(dir: &Path, unnamed: bool) -> Result<Tmp> {
     if unnamed {
         match rfs::openat(
             rfs::CWD,
@@ -145,7 +140,7 @@ fn new_file(dir: &Path, what: &str, unnamed: bool) -> Result<Tmp> {
             }
             // No O_TMPFILE on this filesystem (or kernel): fall back to a temporary name.
             Err(e) if e == Errno::OPNOTSUPP || e == Errno::ISDIR || e == Errno::INVAL => {}
-            Err(e) => return Err(dir_error("create", what.to_owned(), dir, e)),
+            Err(e) => return Err(dir_error("create", dir, e)),
         }
     }
     let path = dir.join(tmp_name(TMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
@@ -155,7 +150,7 @@ fn new_file(dir: &Path, what: &str, unnamed: bool) -> Result<Tmp> {
         OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::from_raw_mode(0o600),
     )
-    .map_err(|e| dir_error("create", what.to_owned(), dir, e))?;
+    .map_err(|e| dir_error("create", dir, e))?;
     // From here on, dropping the Tmp removes the file again: every error leaves nothing.
     Ok(Tmp {
         fd: Some(fd),
@@ -164,32 +159,23 @@ fn new_file(dir: &Path, what: &str, unnamed: bool) -> Result<Tmp> {
 }
 
 fn build_tmp(spec: &CreateSpec<'_>, dir: &Path) -> Result<Tmp> {
-    let what = spec.name.describe();
-    let tmp = new_file(dir, &what, proc_fd_available())?;
+    let tmp = new_file(dir, proc_fd_available())?;
     let fd = match &tmp.fd {
         Some(fd) => fd.as_fd(),
         None => unreachable!("set by new_file"),
     };
     // Held from before the object has its name, so it is never seen unheld.
-    rfs::flock(fd, FlockOperation::LockShared)
-        .map_err(|e| Error::os("create", what.clone(), ioerr(e)))?;
+    rfs::flock(fd, FlockOperation::LockShared).map_err(|e| Error::os(e).at("create"))?;
     let marker = match spec.lifetime {
         Lifetime::Handle => HANDLE_BIT,
         Lifetime::Persistent => 0,
     };
     rfs::fchmod(fd, Mode::from_raw_mode(spec.permissions.mode() | marker))
-        .map_err(|e| Error::os("create", what.clone(), ioerr(e)))?;
+        .map_err(|e| Error::os(e).at("create"))?;
     if rfs::fstat(fd).map(|st| lifetime_of(&st)).ok() != Some(spec.lifetime) {
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            "create",
-            what,
-            format!(
-                "the filesystem of {} does not keep the sticky bit, which marks handle lifetime; \
-                 use a tmpfs or ramfs directory, or Lifetime::Persistent",
-                dir.display()
-            ),
-        ));
+        return Err(
+            Error::new(ErrorKind::Unsupported, Detail::NoStickyBit(dir.to_owned())).at("create"),
+        );
     }
     // Informational, where the filesystem has user attributes (see the module documentation).
     let tag: &[u8] = match spec.lifetime {
@@ -199,25 +185,24 @@ fn build_tmp(spec: &CreateSpec<'_>, dir: &Path) -> Result<Tmp> {
     let _ = rfs::fsetxattr(fd, XATTR_LIFETIME, tag, rfs::XattrFlags::empty());
     if spec.commit {
         if let Some(short) = super::commit_limit::shortage(fd, 0, spec.size) {
-            return Err(shortage_error("create", what, &short));
+            return Err(short.error().at("create"));
         }
     }
     rfs::ftruncate(fd, spec.size).map_err(|e| {
         if e == Errno::FBIG || e == Errno::NOSPC {
-            out_of_space("create", what.clone(), dir, spec.size, e)
+            out_of_space("create", dir, spec.size, e)
         } else {
-            Error::os("create", what.clone(), ioerr(e))
+            Error::os(e).at("create")
         }
     })?;
     if spec.commit {
-        commit(fd, 0, spec.size)
-            .map_err(|e| out_of_space("create", what.clone(), dir, spec.size, e))?;
+        commit(fd, 0, spec.size).map_err(|e| out_of_space("create", dir, spec.size, e))?;
     }
     Ok(tmp)
 }
 
 /// Gives the new object its name. `Ok(None)` if the name is taken.
-fn publish(tmp: &mut Tmp, path: &Path, what: &str) -> Result<Option<OwnedFd>> {
+fn publish(tmp: &mut Tmp, path: &Path) -> Result<Option<OwnedFd>> {
     let r = match (&tmp.fd, &tmp.path) {
         (None, _) => return Ok(None),
         // An unnamed file: link(2) never replaces an existing name.
@@ -249,7 +234,7 @@ fn publish(tmp: &mut Tmp, path: &Path, what: &str) -> Result<Option<OwnedFd>> {
     match r {
         Ok(()) => Ok(tmp.fd.take()),
         Err(e) if e == Errno::EXIST => Ok(None),
-        Err(e) => Err(Error::os("create", what.to_owned(), ioerr(e))),
+        Err(e) => Err(Error::os(e).at("create")),
     }
 }
 
@@ -275,8 +260,8 @@ fn reap_if_stale(path: &Path) -> bool {
     unlink_if_same(path, dev, ino)
 }
 
-fn finish(fd: OwnedFd, path: PathBuf, writable: bool, what: &str) -> Result<Object> {
-    let st = rfs::fstat(&fd).map_err(|e| Error::os("create", what.to_owned(), ioerr(e)))?;
+fn finish(fd: OwnedFd, path: PathBuf, writable: bool) -> Result<Object> {
+    let st = rfs::fstat(&fd).map_err(|e| Error::os(e).at("create"))?;
     Ok(named_object(fd, &st, path, writable))
 }
 
@@ -300,7 +285,6 @@ pub(super) fn named_object(fd: OwnedFd, st: &rfs::Stat, path: PathBuf, writable:
 /// Opens `spec.name` if it exists; `Ok(None)` if it does not (or was a stale handle-lifetime
 /// object of ours, which is removed on the way).
 fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
-    let what = spec.name.describe();
     let path = dir.join(spec.name.as_str());
     let deadline = Instant::now() + spec.lock_timeout;
     let access = if spec.writable {
@@ -318,38 +302,35 @@ fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
             Ok(fd) => fd,
             Err(e) if e == Errno::NOENT => {
                 if !dir.is_dir() {
-                    return Err(dir_error("open", what, dir, e));
+                    return Err(dir_error("open", dir, e));
                 }
                 return Ok(None);
             }
             Err(e) if e == Errno::LOOP => {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
-                    "open",
-                    what,
                     "it is a symbolic link, which mmf does not follow",
-                ))
+                )
+                .at("open"))
             }
             Err(e) if e == Errno::ISDIR => {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
-                    "open",
-                    what,
                     "it is a directory, not a shared memory object",
-                ))
+                )
+                .at("open"))
             }
             Err(e) if e == Errno::ACCESS && spec.writable => {
                 return Err(Error::new(
                     ErrorKind::PermissionDenied,
-                    "open",
-                    what,
                     "no write permission; open it read-only or ask its owner to grant access",
                 )
-                .with_source(ioerr(e)))
+                .at("open")
+                .with_os(e))
             }
-            Err(e) => return Err(Error::os("open", what, ioerr(e))),
+            Err(e) => return Err(Error::os(e).at("open")),
         };
-        let st = rfs::fstat(&fd).map_err(|e| Error::os("open", what.clone(), ioerr(e)))?;
+        let st = rfs::fstat(&fd).map_err(|e| Error::os(e).at("open"))?;
         if reapable(&st) && last_holder(fd.as_fd()) {
             // Every holder is gone (killed, most likely): the object should not exist any more.
             let (dev, ino) = ident(&st);
@@ -364,98 +345,68 @@ fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
                     if Instant::now() >= deadline {
                         return Err(Error::new(
                             ErrorKind::Busy,
-                            "open",
-                            what,
                             "another process holds an exclusive lock on it; try again",
-                        ));
+                        )
+                        .at("open"));
                     }
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                Err(e) => return Err(Error::os("open", what, ioerr(e))),
+                Err(e) => return Err(Error::os(e).at("open")),
             }
         }
-        let st = rfs::fstat(&fd).map_err(|e| Error::os("open", what.clone(), ioerr(e)))?;
+        let st = rfs::fstat(&fd).map_err(|e| Error::os(e).at("open"))?;
         if !is_regular(&st) {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
-                "open",
-                what,
                 "it is not a regular file, so not a shared memory object",
-            ));
+            )
+            .at("open"));
         }
         if st.st_nlink == 0 {
             // Removed while we were opening it: look again.
             continue;
         }
-        let me = rustix::process::geteuid().as_raw();
-        if st.st_uid != me && !spec.allow_other_owner {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "open",
-                what,
-                format!(
-                    "it belongs to uid {} and you are uid {}; opening another user's object must be \
-                     asked for explicitly (OpenOptions::allow_other_owner)",
-                    st.st_uid, me
-                ),
-            )
-            .for_other_owner());
-        }
+        check_owner(st.st_uid, spec.allow_other_owner).map_err(|e| e.at("open"))?;
         return Ok(Some(named_object(fd, &st, path, spec.writable)));
     }
 }
 
-pub(super) fn not_found(name: &Name, dir: &Path) -> Error {
-    Error::new(
-        ErrorKind::NotFound,
-        "open",
-        name.describe(),
-        format!("no object of that name in {}", dir.display()),
-    )
+pub(super) fn not_found(dir: &Path) -> Error {
+    Error::new(ErrorKind::NotFound, Detail::NotFoundIn(dir.to_owned())).at("open")
 }
 
-impl Object {
-    pub(crate) fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
+impl NamedObject for Object {
+    fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
         let dir = resolve_dir(spec.dir);
-        let what = spec.name.describe();
         let path = dir.join(spec.name.as_str());
         let mut tmp = build_tmp(spec, &dir)?;
-        run_init(&tmp, init, &what)?;
+        run_init(&tmp, init)?;
         // A stale handle-lifetime object (all its holders killed) does not block a new creator.
         for _ in 0..3 {
-            if let Some(fd) = publish(&mut tmp, &path, &what)? {
-                return finish(fd, path, true, &what);
+            if let Some(fd) = publish(&mut tmp, &path)? {
+                return finish(fd, path, true);
             }
             if !reap_if_stale(&path) {
                 break;
             }
         }
-        Err(Error::new(
-            ErrorKind::AlreadyExists,
-            "create",
-            what,
-            format!(
-                "an object of that name already exists in {}; open it, or remove it first",
-                dir.display()
-            ),
-        ))
+        Err(Error::new(ErrorKind::AlreadyExists, Detail::ExistsIn(dir)).at("create"))
     }
 
-    pub(crate) fn open(spec: &OpenSpec<'_>) -> Result<Object> {
+    fn open(spec: &OpenSpec<'_>) -> Result<Object> {
         let dir = resolve_dir(spec.dir);
         match try_open(spec, &dir)? {
             Some(o) => Ok(o),
-            None => Err(not_found(spec.name, &dir)),
+            None => Err(not_found(&dir)),
         }
     }
 
-    pub(crate) fn open_or_create(
+    fn open_or_create(
         c: &CreateSpec<'_>,
         o: &OpenSpec<'_>,
         init: &mut Init<'_>,
     ) -> Result<(Object, Disposition)> {
         let dir = resolve_dir(c.dir);
-        let what = c.name.describe();
         let path = dir.join(c.name.as_str());
         let mut tmp: Option<Tmp> = None;
         for _ in 0..1000 {
@@ -464,22 +415,21 @@ impl Object {
             }
             if tmp.is_none() {
                 let t = build_tmp(c, &dir)?;
-                run_init(&t, init, &what)?;
+                run_init(&t, init)?;
                 tmp = Some(t);
             }
             if let Some(t) = tmp.as_mut() {
-                if let Some(fd) = publish(t, &path, &what)? {
-                    return Ok((finish(fd, path, true, &what)?, Disposition::Created));
+                if let Some(fd) = publish(t, &path)? {
+                    return Ok((finish(fd, path, true)?, Disposition::Created));
                 }
             }
         }
         Err(Error::new(
             ErrorKind::Busy,
-            "open or create",
-            what,
             "the name kept appearing and disappearing (1000 attempts); another process is \
              creating and removing it in a loop",
-        ))
+        )
+        .at("open or create"))
     }
 }
 
@@ -503,7 +453,7 @@ mod tests {
         };
         for unnamed in [true, false] {
             let target = dir.join(format!("obj-{}", unnamed));
-            let mut first = new_file(&dir, "t", unnamed).unwrap();
+            let mut first = new_file(&dir, unnamed).unwrap();
             // The fallback's temporary name carries this process's token.
             match &first.path {
                 Some(p) => assert!(p
@@ -518,10 +468,10 @@ mod tests {
                     ))),
                 None => assert!(unnamed, "only the fallback has a name"),
             }
-            assert!(publish(&mut first, &target, "t").unwrap().is_some());
-            let mut second = new_file(&dir, "t", unnamed).unwrap();
+            assert!(publish(&mut first, &target).unwrap().is_some());
+            let mut second = new_file(&dir, unnamed).unwrap();
             assert!(
-                publish(&mut second, &target, "t").unwrap().is_none(),
+                publish(&mut second, &target).unwrap().is_none(),
                 "name taken"
             );
             drop((first, second));

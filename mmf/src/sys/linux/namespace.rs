@@ -3,11 +3,12 @@
 use super::named::{not_found, tmp_creator_gone};
 use super::proc_locks::{dev_major_minor, flock_holders};
 use super::{
-    ident, ioerr, is_regular, last_holder, lifetime_of, made_by_mmf, reapable, resolve_dir,
-    size_of, unlink_if_same, TMP_PREFIX,
+    ident, is_regular, last_holder, lifetime_of, made_by_mmf, reapable, resolve_dir, size_of,
+    unlink_if_same, TMP_PREFIX,
 };
+use crate::sys::{Error, Result};
 use crate::types::ObjectInfo;
-use crate::{Error, ErrorKind, Name, Result};
+use crate::{ErrorKind, Name};
 use rustix::fd::AsFd;
 use rustix::fs::{self as rfs, AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
@@ -16,32 +17,26 @@ use std::path::Path;
 pub(crate) fn remove(name: &Name, dir: Option<&Path>) -> Result<()> {
     let dir = resolve_dir(dir);
     let path = dir.join(name.as_str());
-    let what = name.describe();
     let st = match rfs::statat(rfs::CWD, &path, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => st,
         Err(e) if e == Errno::NOENT => {
-            let mut err = not_found(name, &dir);
-            err.set_op("remove");
-            return Err(err);
+            return Err(not_found(&dir).at("remove"));
         }
-        Err(e) => return Err(Error::os("remove", what, ioerr(e))),
+        Err(e) => return Err(Error::os(e).at("remove")),
     };
     if !is_regular(&st) {
         return Err(Error::new(
             ErrorKind::InvalidInput,
-            "remove",
-            what,
             "it is not a regular file, so not a shared memory object",
-        ));
+        )
+        .at("remove"));
     }
-    rfs::unlinkat(rfs::CWD, &path, AtFlags::empty())
-        .map_err(|e| Error::os("remove", what, ioerr(e)))
+    rfs::unlinkat(rfs::CWD, &path, AtFlags::empty()).map_err(|e| Error::os(e).at("remove"))
 }
 
 fn scan(dir: Option<&Path>, reap_tmp: bool, removed: &mut Vec<String>) -> Result<Vec<ObjectInfo>> {
     let dir = resolve_dir(dir);
-    let what = format!("directory {}", dir.display());
-    let entries = std::fs::read_dir(&dir).map_err(|e| Error::os("list", what.clone(), e))?;
+    let entries = std::fs::read_dir(&dir).map_err(|e| Error::os(e).at("list"))?;
     let locks = flock_holders();
     let mut out = Vec::new();
     for entry in entries {

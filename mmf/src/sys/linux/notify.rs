@@ -12,7 +12,8 @@
 //! (killed but not yet reaped by its parent) counts as dead. Tokens mean nothing across pid
 //! namespaces: processes that share a value across containers must share a pid namespace.
 
-use crate::{Name, Result};
+use crate::sys::Result;
+use crate::Name;
 use rustix::io::Errno;
 use rustix::process::Pid;
 use rustix::thread::futex;

@@ -1,11 +1,12 @@
 //! Backing store: committing and releasing it (`fallocate`), and the commit limit checks around
 //! it (`commit_limit.rs`).
 
-use super::{ioerr, Object};
+use super::Object;
+use crate::sys::contract::CommitOps;
+use crate::sys::{Error, Result};
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{self as rfs};
 use rustix::io::Errno;
-use std::io;
 
 /// Reserves backing store for `[offset, offset + len)`, so later writes cannot fault for lack of
 /// space. Filesystems that cannot preallocate are left as they are.
@@ -17,41 +18,39 @@ pub(super) fn commit(fd: BorrowedFd<'_>, offset: u64, len: u64) -> std::result::
     }
 }
 
-impl Object {
+impl CommitOps for Object {
     /// What stops `len` more bytes at `offset` from being backed (the commit limit, see
     /// `commit_limit.rs`); `None` if they fit or nothing can be measured. Only holes count.
-    pub(crate) fn shortage(&self, offset: u64, len: u64) -> Option<crate::sys::Shortage> {
+    fn shortage(&self, offset: u64, len: u64) -> Option<crate::sys::Shortage> {
         super::commit_limit::shortage(self.fd.as_fd(), offset, len)
     }
 
     /// Whether growing commits memory or disk blocks (`fallocate`), so the commit limit applies.
-    pub(crate) fn commits_on_grow(&self) -> bool {
+    fn commits_on_grow(&self) -> bool {
         self.commit
     }
 
     /// Backs `[offset, offset + len)` with memory or disk blocks now (`fallocate`).
-    pub(crate) fn commit_range(&self, offset: u64, len: u64) -> io::Result<()> {
+    fn commit_range(&self, offset: u64, len: u64) -> Result<()> {
         match rfs::fallocate(&self.fd, rfs::FallocateFlags::KEEP_SIZE, offset, len) {
             Ok(()) => Ok(()),
-            Err(e) if e == Errno::OPNOTSUPP => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
+            Err(e) if e == Errno::OPNOTSUPP => Err(Error::unsupported(
                 "this filesystem cannot reserve space in advance (no fallocate)",
             )),
-            Err(e) => Err(ioerr(e)),
+            Err(e) => Err(Error::os(e)),
         }
     }
 
     /// Releases the backing of `[offset, offset + len)`; the range reads as zeros afterwards
     /// (`fallocate(PUNCH_HOLE)`).
-    pub(crate) fn decommit_range(&self, offset: u64, len: u64) -> io::Result<()> {
+    fn decommit_range(&self, offset: u64, len: u64) -> Result<()> {
         let flags = rfs::FallocateFlags::PUNCH_HOLE | rfs::FallocateFlags::KEEP_SIZE;
         match rfs::fallocate(&self.fd, flags, offset, len) {
             Ok(()) => Ok(()),
-            Err(e) if e == Errno::OPNOTSUPP => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
+            Err(e) if e == Errno::OPNOTSUPP => Err(Error::unsupported(
                 "this filesystem cannot release space (no hole punching)",
             )),
-            Err(e) => Err(ioerr(e)),
+            Err(e) => Err(Error::os(e)),
         }
     }
 }

@@ -8,14 +8,14 @@
 
 use super::named::protection;
 use super::{last_error, owned, split64, unsupported, Object};
-use crate::{Error, Result};
+use crate::sys::contract::AnonymousObject;
+use crate::sys::{Error, Result};
 use windows_sys::Win32::Foundation::INVALID_HANDLE_VALUE;
 use windows_sys::Win32::System::Memory::CreateFileMappingW;
 
-impl Object {
+impl AnonymousObject for Object {
     /// An unnamed pagefile-backed section.
-    pub(crate) fn anonymous(size: u64, commit: bool) -> Result<Object> {
-        let what = "anonymous object";
+    fn anonymous(size: u64, commit: bool) -> Result<Object> {
         let (hi, lo) = split64(size);
         // SAFETY: pagefile-backed, unnamed, no security attributes.
         let h = unsafe {
@@ -30,7 +30,7 @@ impl Object {
         };
         let err = last_error();
         // SAFETY: NULL or a new handle we own.
-        let h = unsafe { owned(h) }.ok_or_else(|| Error::os("create", what, err))?;
+        let h = unsafe { owned(h) }.ok_or_else(|| Error::os(err).at("create"))?;
         Ok(Object {
             section: Some(h),
             size,
@@ -42,10 +42,9 @@ impl Object {
     }
 
     /// Large-page sections are not offered on Windows.
-    pub(crate) fn anonymous_huge(_size: u64) -> Result<Object> {
+    fn anonymous_huge(_size: u64) -> Result<Object> {
         Err(unsupported(
             "create",
-            "anonymous huge-page object".to_owned(),
             "large-page sections (SEC_LARGE_PAGES) need SeLockMemoryPrivilege and views at \
              large-page-aligned addresses, which mmf does not provide on Windows",
         ))

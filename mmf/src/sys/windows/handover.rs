@@ -8,9 +8,11 @@
 
 use super::section::query_section;
 use super::{last_error, namespace, owned, raw, Named, Object};
+use crate::sys::contract::HandOver;
 use crate::sys::{backing_tag, parse_token};
+use crate::sys::{Error, Result};
 use crate::types::Backing;
-use crate::{Error, ErrorKind, Name, Result};
+use crate::{ErrorKind, Name};
 use std::os::windows::io::{FromRawHandle, OwnedHandle, RawHandle};
 use std::process::Command;
 use windows_sys::Win32::Foundation::{
@@ -19,27 +21,21 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
-impl Object {
+impl HandOver for Object {
     /// Duplicates the section handle as inheritable for the child spawned from `_cmd` (Win32
     /// passes every inheritable handle to children created with `bInheritHandles`, which `std`
     /// always sets). The token is `mmf:KIND:ACCESS:HANDLE`, and for a named object
     /// `:NAMESPACE\NAME` after it.
-    pub(crate) fn inherit(
-        &self,
-        backing: Backing,
-        _cmd: &mut Command,
-        what: &str,
-    ) -> Result<Inheritance> {
+    fn inherit(&self, backing: Backing, _cmd: &mut Command) -> Result<Inheritance> {
         let section = match &self.section {
             Some(h) => raw(h),
             None => {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
-                    "hand over",
-                    what.to_owned(),
                     "an empty file has no mapping object to hand over; map the file itself in \
                      the child",
-                ))
+                )
+                .at("hand over"))
             }
         };
         let mut dup: HANDLE = std::ptr::null_mut();
@@ -56,12 +52,11 @@ impl Object {
             )
         };
         if ok == 0 {
-            return Err(Error::os("hand over", what.to_owned(), last_error()));
+            return Err(Error::os(last_error()).at("hand over"));
         }
         // SAFETY: DuplicateHandle succeeded: `dup` is a new handle we own.
-        let handle = unsafe { owned(dup) }.ok_or_else(|| {
-            Error::new(ErrorKind::Other, "hand over", what.to_owned(), "no handle")
-        })?;
+        let handle = unsafe { owned(dup) }
+            .ok_or_else(|| Error::new(ErrorKind::Other, "no handle").at("hand over"))?;
         let mut token = format!(
             "mmf:{}:{}:{}",
             backing_tag(backing),
@@ -80,16 +75,14 @@ impl Object {
     }
 
     /// Takes over a section handle inherited from the parent, described by `token`.
-    pub(crate) fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
-        let what = || format!("inherited handle {:?}", token);
+    fn from_inherited(token: &str) -> Result<(Object, Backing, Option<Name>)> {
         let bad = || {
             Error::new(
                 ErrorKind::InvalidInput,
-                "take over",
-                what(),
                 "not a token made by Mapping::inherit on Windows (expected \
                  mmf:KIND:ACCESS:HANDLE[:NAMESPACE\\NAME])",
             )
+            .at("take over")
         };
         let (backing, writable, rest) = parse_token(token).ok_or_else(bad)?;
         let mut parts = rest.splitn(2, ':');
@@ -119,21 +112,19 @@ impl Object {
         if unsafe { GetHandleInformation(h, &mut flags) } == 0 {
             return Err(Error::new(
                 ErrorKind::NotFound,
-                "take over",
-                what(),
                 "no such handle is open in this process; was the child spawned after \
                  Mapping::inherit, and before the Inheritance was dropped?",
             )
-            .with_source(last_error()));
+            .at("take over")
+            .with_os(last_error()));
         }
         let info = query_section(h).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidInput,
-                "take over",
-                what(),
                 "the handle is not a file mapping (section) handle",
             )
-            .with_source(e)
+            .at("take over")
+            .with_os(e)
         })?;
         // An inherited handle is inheritable; taking it over clears the flag (below). A handle
         // without it belongs to this process already (taken over before, or never inherited):
@@ -141,10 +132,9 @@ impl Object {
         if flags & HANDLE_FLAG_INHERIT == 0 {
             return Err(Error::new(
                 ErrorKind::NotFound,
-                "take over",
-                what(),
                 "that handle is not an inherited one (taken over already?)",
-            ));
+            )
+            .at("take over"));
         }
         // SAFETY: `h` is open (checked above), it is a section, and the parent handed it to this
         // process to own: nothing else here knows its value.

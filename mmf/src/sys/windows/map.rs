@@ -8,6 +8,8 @@
 #![allow(unsafe_code)]
 
 use super::{last_error, os_code, page_size, raw, split64, Object};
+use crate::sys::contract::{MapOps, Maps};
+use crate::sys::{Error, Result};
 use crate::types::{Access, Advice, UncheckedAdvice};
 use std::ffi::c_void;
 use std::io;
@@ -22,26 +24,21 @@ use windows_sys::Win32::System::Memory::{
 };
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
-impl Object {
-    /// Maps `len` bytes at `offset` (`MapViewOfFileEx`), committing them first for a
-    /// `SEC_RESERVE` section.
-    ///
-    /// # Safety
-    /// `offset` is a multiple of the allocation granularity, `len > 0`, and `offset + len` lies
-    /// within the object. With `at`, Windows maps only if the range is free; it never replaces
-    /// an existing mapping.
-    pub(crate) unsafe fn map(
+impl Maps for Object {
+    /// `MapViewOfFileEx`, committing the pages first for a `SEC_RESERVE` section. With `at`,
+    /// Windows maps only if the range is free; it never replaces an existing mapping.
+    unsafe fn map(
         &self,
         offset: u64,
         len: usize,
         access: Access,
         at: Option<usize>,
-    ) -> io::Result<RawMap> {
+    ) -> Result<RawMap> {
         let section = match &self.section {
             Some(h) => raw(h),
             None => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
+                return Err(Error::new(
+                    crate::ErrorKind::InvalidInput,
                     "an empty file has no bytes to map",
                 ))
             }
@@ -59,9 +56,9 @@ impl Object {
         if view.Value.is_null() {
             let err = last_error();
             if at.is_some() && os_code(&err) == ERROR_INVALID_ADDRESS {
-                return Err(io::Error::from_raw_os_error(ERROR_ALREADY_EXISTS as i32));
+                return Err(io::Error::from_raw_os_error(ERROR_ALREADY_EXISTS as i32).into());
             }
-            return Err(err);
+            return Err(err.into());
         }
         let map = RawMap {
             ptr: view.Value as *mut u8,
@@ -80,7 +77,7 @@ impl Object {
             // other memory is touched. On failure `map` is dropped, which unmaps the view.
             let p = unsafe { VirtualAlloc(map.ptr as *const c_void, len, MEM_COMMIT, first) };
             if p.is_null() {
-                return Err(last_error());
+                return Err(last_error().into());
             }
             if first != commit_prot {
                 let (at, mut old) = (map.ptr as *const c_void, 0);
@@ -88,7 +85,7 @@ impl Object {
                 // view's access (FILE_MAP_COPY) allows.
                 let ok = unsafe { VirtualProtect(at, len, commit_prot, &mut old) };
                 if ok == 0 {
-                    return Err(last_error());
+                    return Err(last_error().into());
                 }
             }
         }
@@ -132,19 +129,10 @@ fn prefetch_fn() -> Option<PrefetchFn> {
     Some(unsafe { std::mem::transmute::<*mut c_void, PrefetchFn>(f) })
 }
 
-impl RawMap {
+impl MapOps for RawMap {
     /// The first byte of the mapping.
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
+    fn as_ptr(&self) -> *mut u8 {
         self.ptr
-    }
-}
-
-impl RawMap {
-    fn at(&self, offset: usize) -> *const c_void {
-        debug_assert!(offset <= self.len);
-        // SAFETY: callers pass an offset within the view (checked by the core), so the pointer
-        // stays inside this live view.
-        unsafe { self.ptr.add(offset) as *const c_void }
     }
 
     /// Access-pattern advice. Windows has no per-range readahead hints for views, so `Normal`,
@@ -152,7 +140,7 @@ impl RawMap {
     /// range in (`PrefetchVirtualMemory`, Windows 8 and later; nothing on older systems);
     /// transparent huge pages do not exist on Windows, so `NoHugePage` holds already and
     /// `HugePage` is `Unsupported`.
-    pub(crate) fn advise(&self, offset: usize, len: usize, advice: Advice) -> io::Result<()> {
+    fn advise(&self, offset: usize, len: usize, advice: Advice) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         match advice {
             Advice::Normal | Advice::Sequential | Advice::Random => Ok(()),
@@ -168,14 +156,13 @@ impl RawMap {
                 // SAFETY: one entry describing a range inside this live view; prefetching does
                 // not change memory contents.
                 if unsafe { f(GetCurrentProcess(), 1, &entry, 0) } == 0 {
-                    return Err(last_error());
+                    return Err(last_error().into());
                 }
                 Ok(())
             }
             // Windows has no transparent huge pages: never using them is what it does anyway.
             Advice::NoHugePage => Ok(()),
-            Advice::HugePage => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
+            Advice::HugePage => Err(Error::unsupported(
                 "Windows has no transparent huge pages (only large-page sections, which need \
                  SeLockMemoryPrivilege)",
             )),
@@ -189,12 +176,12 @@ impl RawMap {
     ///
     /// # Safety
     /// Nobody may hold a reference into the range that assumes its contents do not change.
-    pub(crate) unsafe fn advise_unchecked(
+    unsafe fn advise_unchecked(
         &self,
         offset: usize,
         len: usize,
         advice: UncheckedAdvice,
-    ) -> io::Result<()> {
+    ) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         match advice {
             UncheckedAdvice::DontNeed if self.access != Access::CopyOnWrite => {
@@ -203,16 +190,14 @@ impl RawMap {
                 let ok = unsafe { VirtualUnlock(self.at(offset), len) };
                 let err = last_error();
                 if ok == 0 && os_code(&err) != ERROR_NOT_LOCKED {
-                    return Err(err);
+                    return Err(err.into());
                 }
                 Ok(())
             }
-            UncheckedAdvice::DontNeed => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
+            UncheckedAdvice::DontNeed => Err(Error::unsupported(
                 "Windows cannot discard the private pages of a copy-on-write view; map it again",
             )),
-            UncheckedAdvice::Remove => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
+            UncheckedAdvice::Remove => Err(Error::unsupported(
                 "Windows cannot free the memory of a section while it exists",
             )),
         }
@@ -222,7 +207,7 @@ impl RawMap {
     /// add of zero, which makes the page present and writable without changing any byte, even
     /// while other processes write. Pagefile-backed sections are charged at creation (or at
     /// mapping, for `SEC_RESERVE`), so this cannot run out of memory.
-    pub(crate) fn populate(&self, offset: usize, len: usize, write: bool) -> io::Result<()> {
+    fn populate(&self, offset: usize, len: usize, write: bool) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         let page = page_size();
         let mut at = offset;
@@ -243,28 +228,28 @@ impl RawMap {
 
     /// `VirtualLock`: the pages stay resident. Windows limits this to the process's minimum
     /// working set (`ERROR_WORKING_SET_QUOTA`).
-    pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn lock(&self, offset: usize, len: usize) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         // SAFETY: a range inside this live view; locking does not change contents.
         if unsafe { VirtualLock(self.at(offset), len) } == 0 {
-            return Err(last_error());
+            return Err(last_error().into());
         }
         Ok(())
     }
 
     /// `VirtualUnlock`.
-    pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn unlock(&self, offset: usize, len: usize) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         // SAFETY: as for `lock`.
         if unsafe { VirtualUnlock(self.at(offset), len) } == 0 {
-            return Err(last_error());
+            return Err(last_error().into());
         }
         Ok(())
     }
 
     /// `FlushViewOfFile` on `[offset, offset + len)` of this view. Windows starts the writes and
     /// returns; `wait` changes nothing (durability needs `FlushFileBuffers`, see `sync_file`).
-    pub(crate) fn flush(&self, offset: usize, len: usize, _wait: bool) -> io::Result<()> {
+    fn flush(&self, offset: usize, len: usize, _wait: bool) -> Result<()> {
         crate::sys::span(self.len, offset, len)?;
         if len == 0 {
             // FlushViewOfFile treats 0 as "to the end of the view".
@@ -274,9 +259,18 @@ impl RawMap {
         // memory contents.
         let ok = unsafe { FlushViewOfFile(self.at(offset), len) };
         if ok == 0 {
-            return Err(last_error());
+            return Err(last_error().into());
         }
         Ok(())
+    }
+}
+
+impl RawMap {
+    fn at(&self, offset: usize) -> *const c_void {
+        debug_assert!(offset <= self.len);
+        // SAFETY: callers pass an offset within the view (checked by the core), so the pointer
+        // stays inside this live view.
+        unsafe { self.ptr.add(offset) as *const c_void }
     }
 }
 

@@ -52,8 +52,10 @@
 //! states the invariant it relies on; handles are owned by `OwnedHandle` as soon as they exist.
 #![allow(unsafe_code)]
 
+use crate::sys::contract::{CommitOps, ObjectOps};
+use crate::sys::{Error, Result};
 use crate::types::Lifetime;
-use crate::{Error, ErrorKind, Name, Result};
+use crate::{ErrorKind, Name};
 use std::fs::File;
 use std::io;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
@@ -182,50 +184,23 @@ pub(crate) struct Object {
     named: Option<Named>,
 }
 
-fn unsupported(op: &'static str, what: String, why: &'static str) -> Error {
-    Error::new(ErrorKind::Unsupported, op, what, why)
+fn unsupported(op: &'static str, why: &'static str) -> Error {
+    Error::new(ErrorKind::Unsupported, why).at(op)
 }
 
-fn no_dir(op: &'static str, what: String) -> Error {
+fn no_dir(op: &'static str) -> Error {
     unsupported(
         op,
-        what,
         "a directory for named objects exists only on Linux; Windows names live in the \
          Local\\ or Global\\ kernel namespace",
     )
 }
 
-impl Object {
-    /// Windows enforces its commit limit itself (`ERROR_COMMITMENT_LIMIT` when a view commits).
-    pub(crate) fn shortage(&self, _offset: u64, _len: u64) -> Option<crate::sys::Shortage> {
-        None
-    }
-
-    /// Sections never grow in place on Windows (see `grow`).
-    pub(crate) fn commits_on_grow(&self) -> bool {
-        false
-    }
-
-    /// Every page a view covers was committed when the view was mapped (see `map`), and the
-    /// core commits only ranges inside a view, so there is nothing left to do. (Committing only
-    /// on demand would let a safe read of an uncommitted page of a `SEC_RESERVE` view crash the
-    /// process with an access violation.)
-    pub(crate) fn commit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        Ok(())
-    }
-
-    /// Windows cannot decommit a section's pages, nor punch holes through a mapping.
-    pub(crate) fn decommit_range(&self, _offset: u64, _len: u64) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "committed pages of a Windows section cannot be decommitted until the section closes",
-        ))
-    }
-
+impl ObjectOps for Object {
     /// A section over `file` of `size` bytes (the file is at least that long). Win32 cannot map
     /// an empty file, so an empty file gets no section: its only views have length 0, which the
     /// core makes without calling `map`.
-    pub(crate) fn from_file(file: File, size: u64, writable: bool, what: &str) -> Result<Object> {
+    fn from_file(file: File, size: u64, writable: bool) -> Result<Object> {
         if size == 0 {
             return Ok(Object {
                 section: None,
@@ -262,13 +237,12 @@ impl Object {
             None if os_code(&err) == ERROR_FILE_INVALID => {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
-                    "map",
-                    what.to_owned(),
                     "Windows cannot map this file (empty, or not a disk file)",
                 )
-                .with_source(err))
+                .at("map")
+                .with_os(err))
             }
-            None => return Err(Error::os("map", what.to_owned(), err)),
+            None => return Err(Error::os(err).at("map")),
         };
         Ok(Object {
             section: Some(h),
@@ -280,6 +254,47 @@ impl Object {
         })
     }
 
+    /// The section's size: fixed for its whole life.
+    fn len(&self) -> Result<u64> {
+        Ok(self.size)
+    }
+
+    /// Sections cannot grow; a size within the current one is already satisfied.
+    fn grow(&self, new_len: u64) -> Result<()> {
+        if new_len <= self.size {
+            return Ok(());
+        }
+        Err(Error::unsupported(
+            "a Windows section has a fixed size and cannot grow; create a larger object",
+        ))
+    }
+
+    /// `FlushFileBuffers` on the file (nothing for memory-backed objects, or for a file-backed
+    /// object handed over by inheritance, whose file handle stayed with the parent).
+    fn sync_file(&self) -> Result<()> {
+        match &self.file {
+            Some(f) => Ok(f.sync_all()?),
+            None => Ok(()),
+        }
+    }
+
+    /// Always [`Lifetime::Handle`]: the only lifetime Windows has.
+    fn lifetime(&self) -> Lifetime {
+        Lifetime::Handle
+    }
+
+    fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Whether the name lives in the `Global\` namespace (where shared values must also keep
+    /// their notification objects).
+    fn global(&self) -> bool {
+        self.named.as_ref().map_or(false, |n| n.global)
+    }
+}
+
+impl Object {
     /// The section handle, for `AsHandle` on the public types; an empty file has no section
     /// (see `from_file`), and there it is the file's handle.
     pub(crate) fn handle(&self) -> std::os::windows::io::BorrowedHandle<'_> {
@@ -290,44 +305,26 @@ impl Object {
             (None, None) => unreachable!("an object without a section keeps its file"),
         }
     }
+}
 
-    /// The section's size: fixed for its whole life.
-    pub(crate) fn len(&self) -> io::Result<u64> {
-        Ok(self.size)
+impl CommitOps for Object {
+    /// Sections never grow in place on Windows (see `grow`).
+    fn commits_on_grow(&self) -> bool {
+        false
     }
 
-    /// Sections cannot grow; a size within the current one is already satisfied.
-    pub(crate) fn grow(&self, new_len: u64) -> io::Result<()> {
-        if new_len <= self.size {
-            return Ok(());
-        }
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a Windows section has a fixed size and cannot grow; create a larger object",
+    /// Every page a view covers was committed when the view was mapped (see `map`), and the
+    /// core commits only ranges inside a view, so there is nothing left to do. (Committing only
+    /// on demand would let a safe read of an uncommitted page of a `SEC_RESERVE` view crash the
+    /// process with an access violation.)
+    fn commit_range(&self, _offset: u64, _len: u64) -> Result<()> {
+        Ok(())
+    }
+
+    /// Windows cannot decommit a section's pages, nor punch holes through a mapping.
+    fn decommit_range(&self, _offset: u64, _len: u64) -> Result<()> {
+        Err(Error::unsupported(
+            "committed pages of a Windows section cannot be decommitted until the section closes",
         ))
-    }
-
-    /// `FlushFileBuffers` on the file (nothing for memory-backed objects, or for a file-backed
-    /// object handed over by inheritance, whose file handle stayed with the parent).
-    pub(crate) fn sync_file(&self) -> io::Result<()> {
-        match &self.file {
-            Some(f) => f.sync_all(),
-            None => Ok(()),
-        }
-    }
-
-    /// Always [`Lifetime::Handle`]: the only lifetime Windows has.
-    pub(crate) fn lifetime(&self) -> Lifetime {
-        Lifetime::Handle
-    }
-
-    pub(crate) fn writable(&self) -> bool {
-        self.writable
-    }
-
-    /// Whether the name lives in the `Global\` namespace (where shared values must also keep
-    /// their notification objects).
-    pub(crate) fn global(&self) -> bool {
-        self.named.as_ref().map_or(false, |n| n.global)
     }
 }

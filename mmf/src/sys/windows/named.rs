@@ -13,9 +13,12 @@ use super::{
     kernel_name, last_error, namespace, no_dir, os_code, owned, raw, split64, unsupported, Named,
     Object,
 };
+use crate::error::Detail;
+use crate::sys::contract::NamedObject;
 use crate::sys::{CreateSpec, Init, OpenSpec};
+use crate::sys::{Error, Result};
 use crate::types::{Disposition, Lifetime, Permissions};
-use crate::{Error, ErrorKind, Name, Result};
+use crate::ErrorKind;
 use std::io;
 use std::os::windows::io::OwnedHandle;
 use windows_sys::Win32::Foundation::{
@@ -29,14 +32,12 @@ use windows_sys::Win32::System::Memory::{
 
 /// Checks the parts of a create request that Windows cannot honour.
 fn check_create(spec: &CreateSpec<'_>, op: &'static str) -> Result<()> {
-    let what = spec.name.describe();
     if spec.dir.is_some() {
-        return Err(no_dir(op, what));
+        return Err(no_dir(op));
     }
     if spec.lifetime == Lifetime::Persistent {
         return Err(unsupported(
             op,
-            what,
             "persistent lifetime has no Windows equivalent: a section lives only while some \
              process holds a handle or a view of it; keep a Mapping open, or map a file",
         ));
@@ -44,7 +45,6 @@ fn check_create(spec: &CreateSpec<'_>, op: &'static str) -> Result<()> {
     if spec.permissions != Permissions::OWNER_ONLY {
         return Err(unsupported(
             op,
-            what,
             "Unix permission bits have no Windows equivalent; only Permissions::OWNER_ONLY (the \
              creator's default security descriptor) is available",
         ));
@@ -57,31 +57,28 @@ pub(super) fn protection(commit: bool) -> u32 {
 }
 
 /// The error for a failed CreateFileMappingW/OpenFileMappingW on a name.
-fn name_error(op: &'static str, what: String, global: bool, e: io::Error) -> Error {
+fn name_error(op: &'static str, global: bool, e: io::Error) -> Error {
     match os_code(&e) {
         ERROR_INVALID_HANDLE => Error::new(
             ErrorKind::AlreadyExists,
-            op,
-            what,
             "the name belongs to another kind of kernel object (an event, mutex or semaphore), \
              which shares the namespace with file mappings",
         )
-        .with_source(e),
+        .at(op)
+        .with_os(e),
         ERROR_ACCESS_DENIED if global && op != "open" => Error::new(
             ErrorKind::PermissionDenied,
-            op,
-            what,
             "creating objects in the Global\\ namespace needs SeCreateGlobalPrivilege (run as a \
              service or an administrator), or use the Local\\ namespace",
         )
-        .with_source(e),
-        _ => Error::os(op, what, e),
+        .at(op)
+        .with_os(e),
+        _ => Error::os(e).at(op),
     }
 }
 
 /// CreateFileMappingW on the paging file. Returns the handle and whether the name existed.
 fn create_section(spec: &CreateSpec<'_>, op: &'static str) -> Result<(OwnedHandle, bool)> {
-    let what = spec.name.describe();
     let wname = kernel_name(spec.global, "", spec.name.as_str());
     let (hi, lo) = split64(spec.size);
     // SAFETY: INVALID_HANDLE_VALUE asks for a pagefile-backed section; `wname` is NUL-terminated
@@ -101,7 +98,7 @@ fn create_section(spec: &CreateSpec<'_>, op: &'static str) -> Result<(OwnedHandl
     // SAFETY: `h` is what CreateFileMappingW returned: NULL or a new handle we own.
     match unsafe { owned(h) } {
         Some(h) => Ok((h, os_code(&err) == ERROR_ALREADY_EXISTS)),
-        None => Err(name_error(op, what, spec.global, err)),
+        None => Err(name_error(op, spec.global, err)),
     }
 }
 
@@ -120,14 +117,13 @@ fn open_raw(spec: &OpenSpec<'_>, access: u32) -> io::Result<OwnedHandle> {
     unsafe { owned(h) }.ok_or(err)
 }
 
-fn other_owner(what: String) -> Error {
+fn other_owner() -> Error {
     Error::new(
         ErrorKind::PermissionDenied,
-        "open",
-        what,
         "it belongs to another user; opening another user's object must be asked for \
          explicitly (OpenOptions::allow_other_owner)",
     )
+    .at("open")
     .for_other_owner()
 }
 
@@ -135,9 +131,8 @@ fn other_owner(what: String) -> Error {
 /// object must belong to this user (the handle then also asks for `READ_CONTROL`, which an
 /// owner always has, to read the owner).
 fn open_section(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
-    let what = spec.name.describe();
     if spec.dir.is_some() {
-        return Err(no_dir("open", what));
+        return Err(no_dir("open"));
     }
     let _ = spec.lock_timeout; // Windows has no lock to wait for
     let access = open_access(spec.writable);
@@ -148,16 +143,16 @@ fn open_section(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
         Err(e) if check_owner && os_code(&e) == ERROR_ACCESS_DENIED => {
             // An owner always has READ_CONTROL: if the object opens without it, it is not ours.
             match open_raw(spec, access) {
-                Ok(_) => return Err(other_owner(what)),
-                Err(e) => return open_error(what, spec.writable, e),
+                Ok(_) => return Err(other_owner()),
+                Err(e) => return open_error(spec.writable, e),
             }
         }
-        Err(e) => return open_error(what, spec.writable, e),
+        Err(e) => return open_error(spec.writable, e),
     };
-    if check_owner && !owned_by_us(raw(&h)).map_err(|e| Error::os("open", what.clone(), e))? {
-        return Err(other_owner(what));
+    if check_owner && !owned_by_us(raw(&h)).map_err(|e| Error::os(e).at("open"))? {
+        return Err(other_owner());
     }
-    let info = query_section(raw(&h)).map_err(|e| Error::os("open", what.clone(), e))?;
+    let info = query_section(raw(&h)).map_err(|e| Error::os(e).at("open"))?;
     Ok(Some(Object {
         section: Some(h),
         size: info.size,
@@ -172,50 +167,103 @@ fn open_section(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
 }
 
 /// `Ok(None)` for a missing name, the right error otherwise.
-fn open_error(what: String, writable: bool, err: io::Error) -> Result<Option<Object>> {
+fn open_error(writable: bool, err: io::Error) -> Result<Option<Object>> {
     if err.kind() == io::ErrorKind::NotFound {
         return Ok(None);
     }
     Err(match os_code(&err) {
         ERROR_INVALID_HANDLE => Error::new(
             ErrorKind::InvalidInput,
-            "open",
-            what,
             "the name belongs to another kind of kernel object (an event, mutex or semaphore), \
              not a file mapping",
         )
-        .with_source(err),
+        .at("open")
+        .with_os(err),
         ERROR_ACCESS_DENIED if writable => Error::new(
             ErrorKind::PermissionDenied,
-            "open",
-            what,
             "no write access; open it read-only or ask its owner to grant access",
         )
-        .with_source(err),
-        _ => Error::os("open", what, err),
+        .at("open")
+        .with_os(err),
+        _ => Error::os(err).at("open"),
     })
 }
 
-pub(super) fn not_found(name: &Name, global: bool, op: &'static str) -> Error {
-    Error::new(
-        ErrorKind::NotFound,
-        op,
-        name.describe(),
-        format!(
-            "no object of that name in the {} namespace",
-            namespace(global).trim_end_matches('\\')
-        ),
-    )
+pub(super) fn not_found(global: bool, op: &'static str) -> Error {
+    let ns = namespace(global).trim_end_matches('\\');
+    Error::new(ErrorKind::NotFound, Detail::NotFoundInNamespace(ns)).at(op)
+}
+
+impl NamedObject for Object {
+    /// `CreateFileMappingW(INVALID_HANDLE_VALUE, .., NAME)`; `AlreadyExists` if the name existed.
+    fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
+        check_create(spec, "create")?;
+        let (h, existed) = create_section(spec, "create")?;
+        if existed {
+            drop(h);
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                "an object of that name already exists; open it, or wait until its last handle \
+                 closes",
+            )
+            .at("create"));
+        }
+        let obj = Object::created(h, spec);
+        init(obj.duplicate()?).map_err(Error::from)?;
+        Ok(obj)
+    }
+
+    /// `OpenFileMappingW`; `NotFound` if no object has the name.
+    fn open(spec: &OpenSpec<'_>) -> Result<Object> {
+        match open_section(spec)? {
+            Some(o) => Ok(o),
+            None => Err(not_found(spec.global, "open")),
+        }
+    }
+
+    /// `CreateFileMappingW`, which opens an existing object atomically and says so with
+    /// `ERROR_ALREADY_EXISTS`. An opener then reopens the object with exactly the access `o` asks
+    /// for (holding the first handle meanwhile, so the object cannot vanish in between).
+    fn open_or_create(
+        c: &CreateSpec<'_>,
+        o: &OpenSpec<'_>,
+        init: &mut Init<'_>,
+    ) -> Result<(Object, Disposition)> {
+        check_create(c, "open or create")?;
+        // CreateFileMappingW is itself the atomic open-or-create: no retry loop is needed.
+        match create_section(c, "open or create") {
+            Ok((h, false)) => {
+                let obj = Object::created(h, c);
+                init(obj.duplicate()?).map_err(Error::from)?;
+                Ok((obj, Disposition::Created))
+            }
+            Ok((h, true)) => {
+                let reopened = open_section(o)?;
+                drop(h);
+                match reopened {
+                    Some(obj) => Ok((obj, Disposition::Opened)),
+                    None => Err(not_found(o.global, "open")),
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                // The existing object refuses the read-write access CreateFileMappingW asks for;
+                // the opener may still be allowed what it asked for. With nothing to open, the
+                // denial was for creating (Global\ without SeCreateGlobalPrivilege).
+                match open_section(o)? {
+                    Some(obj) => Ok((obj, Disposition::Opened)),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl Object {
     /// A second handle to the same section (not inheritable), for the creator's initialiser.
-    pub(super) fn duplicate(&self, what: &str) -> Result<Object> {
+    pub(super) fn duplicate(&self) -> Result<Object> {
         let section = match &self.section {
-            Some(h) => Some(
-                h.try_clone()
-                    .map_err(|e| Error::os("create", what.to_owned(), e))?,
-            ),
+            Some(h) => Some(h.try_clone().map_err(|e| Error::os(e).at("create"))?),
             None => None,
         };
         Ok(Object {
@@ -239,72 +287,6 @@ impl Object {
                 name: spec.name.clone(),
                 global: spec.global,
             }),
-        }
-    }
-
-    /// `CreateFileMappingW(INVALID_HANDLE_VALUE, .., NAME)`; `AlreadyExists` if the name existed.
-    pub(crate) fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
-        check_create(spec, "create")?;
-        let what = spec.name.describe();
-        let (h, existed) = create_section(spec, "create")?;
-        if existed {
-            drop(h);
-            return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                "create",
-                what,
-                "an object of that name already exists; open it, or wait until its last handle \
-                 closes",
-            ));
-        }
-        let obj = Object::created(h, spec);
-        init(obj.duplicate(&what)?)?;
-        Ok(obj)
-    }
-
-    /// `OpenFileMappingW`; `NotFound` if no object has the name.
-    pub(crate) fn open(spec: &OpenSpec<'_>) -> Result<Object> {
-        match open_section(spec)? {
-            Some(o) => Ok(o),
-            None => Err(not_found(spec.name, spec.global, "open")),
-        }
-    }
-
-    /// `CreateFileMappingW`, which opens an existing object atomically and says so with
-    /// `ERROR_ALREADY_EXISTS`. An opener then reopens the object with exactly the access `o` asks
-    /// for (holding the first handle meanwhile, so the object cannot vanish in between).
-    pub(crate) fn open_or_create(
-        c: &CreateSpec<'_>,
-        o: &OpenSpec<'_>,
-        init: &mut Init<'_>,
-    ) -> Result<(Object, Disposition)> {
-        check_create(c, "open or create")?;
-        let what = c.name.describe();
-        // CreateFileMappingW is itself the atomic open-or-create: no retry loop is needed.
-        match create_section(c, "open or create") {
-            Ok((h, false)) => {
-                let obj = Object::created(h, c);
-                init(obj.duplicate(&what)?)?;
-                Ok((obj, Disposition::Created))
-            }
-            Ok((h, true)) => {
-                let reopened = open_section(o)?;
-                drop(h);
-                match reopened {
-                    Some(obj) => Ok((obj, Disposition::Opened)),
-                    None => Err(not_found(o.name, o.global, "open")),
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
-                // The existing object refuses the read-write access CreateFileMappingW asks for;
-                // the opener may still be allowed what it asked for. With nothing to open, the
-                // denial was for creating (Global\ without SeCreateGlobalPrivilege).
-                match open_section(o)? {
-                    Some(obj) => Ok((obj, Disposition::Opened)),
-                    None => Err(e),
-                }
-            }
-            Err(e) => Err(e),
         }
     }
 }

@@ -51,7 +51,8 @@
 #![allow(unsafe_code)]
 
 use super::{kernel_name, owned};
-use crate::{Error, Name, Result};
+use crate::sys::{Error, Result};
+use crate::Name;
 use std::ffi::c_void;
 use std::io;
 use std::os::windows::io::{AsRawHandle, OwnedHandle};
@@ -118,7 +119,7 @@ unsafe impl Send for Notifier {}
 unsafe impl Sync for Notifier {}
 
 fn fail(e: io::Error) -> Error {
-    Error::os("wait on", "a shared value's notification objects", e)
+    Error::os(e).at("wait on")
 }
 
 /// Releases a claimed slot when the wait ends, however it ends.
