@@ -10,6 +10,7 @@ use std::path::PathBuf;
 /// Named objects live in /dev/shm (or --dir / $MMF_DIR): `NAME` is what `shm_open("/NAME")`
 /// opens in C and what Python's `SharedMemory(name="NAME")` opens.
 #[derive(Debug, Parser)]
+#[cfg_attr(windows, command(long_about = WINDOWS_ABOUT))]
 #[command(
     name = "mmf",
     version,
@@ -19,12 +20,14 @@ use std::path::PathBuf;
 pub struct Cli {
     /// The directory that holds named objects [default: $MMF_DIR, else /dev/shm]
     #[arg(long, global = true, value_name = "DIR")]
+    #[cfg_attr(windows, arg(help = WINDOWS_DIR))]
     pub dir: Option<PathBuf>,
 
     /// Open objects that belong to another user. Off by default because anyone can create a name
     /// in /dev/shm: a squatter could plant an object under the name you expect and read or
     /// forge what you store. Use it only for objects of users you trust
     #[arg(long, global = true)]
+    #[cfg_attr(windows, arg(help = WINDOWS_OTHER_OWNER))]
     pub allow_other_owner: bool,
 
     /// Print no notes or warnings on stderr (errors are still printed)
@@ -34,6 +37,26 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The top-level help on Windows, where named objects are sections, not files.
+#[cfg(windows)]
+const WINDOWS_ABOUT: &str = "\
+Memory-mapped files and named shared memory, the Win32 way.
+
+Named objects are file-mapping objects (sections) in this session's namespace: `NAME` is what \
+`OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, L\"Local\\\\NAME\")` opens in C, and what the \
+unprefixed name opens (Win32's default namespace is the session's, `Local\\`).";
+
+/// `--dir` on Windows.
+#[cfg(windows)]
+const WINDOWS_DIR: &str = "Not available on Windows: named objects are sections in the session \
+namespace, not files in a directory";
+
+/// `--allow-other-owner` on Windows.
+#[cfg(windows)]
+const WINDOWS_OTHER_OWNER: &str = "Open objects that belong to another user. Off by default \
+because anyone in the session can create a name: a squatter could plant an object under the name \
+you expect and read or forge what you store. Use it only for objects of users you trust";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -111,6 +134,14 @@ Keys: Tab / Shift-Tab move between the field and the buttons, Enter or Space pre
 (Enter in the field presses the enabled one of Store and Retrieve), Alt+S stores, Alt+R \
 retrieves, Esc or Alt+X exits. The mouse works too.";
 
+#[cfg(windows)]
+const DOCTOR_AFTER: &str = "\
+Checks, one line each (ok, info, warn or FAIL, and what to do): the session namespace (a Local\\ \
+section opens by name and goes with its last handle), SeCreateGlobalPrivilege (whether Global\\ \
+objects can be created) and persistent objects. Exit status 0 when everything mmf needs works, 1 \
+otherwise.";
+
+#[cfg(not(windows))]
 const DOCTOR_AFTER: &str = "\
 Checks, one line each (ok, info, warn or FAIL, and what to do): the directory of named objects, \
 its filesystem, size and free space, whether handle lifetime works there, user xattrs, systemd's \

@@ -55,7 +55,7 @@ pub fn open_value(data: Option<OsString>, file: Option<PathBuf>) -> anyhow::Resu
         _ => {
             if std::io::stdin().is_terminal() {
                 crate::exit::inform(format_args!(
-                    "mmf: reading the value from stdin; end it with Ctrl-D"
+                    "mmf: reading the value from stdin; end it with {END_OF_INPUT}"
                 ));
             }
             Ok(Input::Stream {
@@ -66,6 +66,13 @@ pub fn open_value(data: Option<OsString>, file: Option<PathBuf>) -> anyhow::Resu
         }
     }
 }
+
+/// The keys that end typed input on this platform's terminal.
+const END_OF_INPUT: &str = if cfg!(windows) {
+    "Ctrl-Z and Enter"
+} else {
+    "Ctrl-D"
+};
 
 /// A reader that moves a progress bar as it is read.
 pub struct Counted<R> {

@@ -6,6 +6,7 @@ mod cmd;
 mod dialog;
 mod exit;
 mod input;
+mod interrupt;
 mod output;
 mod progress;
 

@@ -62,8 +62,20 @@ impl Ctx {
 
     /// Checks that the directory of named objects exists: a missing one is a usage error that
     /// names where it came from, not "object not found".
+    /// Where names are not files (Windows: sections in the session namespace), there is no
+    /// directory to check, and `--dir` is refused here, before any command runs.
     pub fn check_dir(&self) -> anyhow::Result<()> {
-        let dir = self.dir_path();
+        let Some(dir) = self.namespace().dir() else {
+            return match &self.dir {
+                Some(d) => Err(CliError::Usage(format!(
+                    "--dir {}: named objects on this platform are not files in a directory, so \
+                     there is no directory to choose",
+                    d.display()
+                ))
+                .into()),
+                None => Ok(()),
+            };
+        };
         if dir.is_dir() {
             return Ok(());
         }

@@ -4,6 +4,7 @@ use super::Ctx;
 use crate::cli::StoreArgs;
 use crate::exit::{CliError, object};
 use crate::input;
+use crate::interrupt::Interrupts;
 use crate::progress::Progress;
 use mmf::{Disposition, ErrorKind, Lifetime, Mapping, Permissions};
 
@@ -18,11 +19,7 @@ pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
     // With --hold, catch the signals once the value is read (a Ctrl-C while typing it still
     // aborts) and before the object exists: a Ctrl-C from now on ends the hold cleanly.
     let signals = if a.hold {
-        Some(signal_hook::iterator::Signals::new([
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGHUP,
-        ])?)
+        Some(Interrupts::catch()?)
     } else {
         None
     };
@@ -56,7 +53,7 @@ pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
             "{}",
             holding_note(&a.name, len, how, lifetime)
         ));
-        signals.forever().next();
+        signals.wait();
     }
     // Handle lifetime: closing the last handle removes the name, as in Win32.
     drop(held);

@@ -1,21 +1,23 @@
 //! `mmf watch NAME`: each new value as it is stored.
 //!
 //! The main thread sleeps in the kernel (it parks) until one of three things wakes it: the value's
-//! async wait ([`SharedValue::wait_newer_async`], whose waker unparks it), a signal (a
-//! signal-hook thread), or a change of NAME in the directory of named objects (an inotify
-//! thread: NAME removed, created, renamed). Nothing polls: an idle watch costs no CPU. Where
-//! inotify cannot be used (a file system without it, the limit of watches reached), removal is
-//! checked once a second instead.
+//! async wait ([`SharedValue::wait_newer_async`], whose waker unparks it), an interrupt (a thread
+//! waiting for Ctrl-C and the like, see `interrupt.rs`), or a change of NAME in the directory of
+//! named objects (an inotify thread: NAME removed, created, renamed). Nothing polls: an idle watch
+//! costs no CPU. Where inotify cannot be used (a file system without it, the limit of watches
+//! reached), removal is checked once a second instead. On Windows a name is a section that
+//! cannot be taken away from its holders, this watch among them, so there is nothing to watch
+//! for.
 
 use super::Ctx;
 use super::values::Opened;
 use crate::cli::WatchArgs;
 use crate::exit::{CliError, object};
+use crate::interrupt::Interrupts;
 use mmf::SharedValue;
 use std::future::Future;
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -227,30 +229,44 @@ fn timed_out(a: &WatchArgs) -> anyhow::Error {
 }
 
 /// The device and inode of the file NAME names now (`None`: there is none).
+#[cfg(unix)]
 fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
-/// Ctrl-C, SIGTERM and SIGHUP end the watch normally (status 0): a thread receives them, sets the
-/// flag and unparks the main thread.
+/// On Windows the watched section stays the same object for as long as this watch holds it.
+#[cfg(windows)]
+fn identity(_path: &Path) -> Option<(u64, u64)> {
+    Some((0, 0))
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP (Ctrl-C, Ctrl-Break and a closing console on Windows) end the
+/// watch normally (status 0): a thread receives them, sets the flag and unparks the main thread.
 fn stop_on_signals(main: &Thread) -> anyhow::Result<Arc<AtomicBool>> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let stop = Arc::new(AtomicBool::new(false));
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let mut interrupts = Interrupts::catch()?;
     let (flag, main) = (Arc::clone(&stop), main.clone());
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if signals.forever().next().is_some() {
-                flag.store(true, Ordering::SeqCst);
-                main.unpark();
-            }
+            interrupts.wait();
+            flag.store(true, Ordering::SeqCst);
+            main.unpark();
         })?;
     Ok(stop)
 }
 
+/// Windows: a name cannot change while this watch holds the section, so no event ever comes (and
+/// nothing is checked periodically).
+#[cfg(windows)]
+fn watch_name(_dir: &Path, _name: &str, _main: &Thread) -> Option<Arc<AtomicU64>> {
+    Some(Arc::new(AtomicU64::new(0)))
+}
+
 /// Watches the directory of named objects for NAME being created, removed or renamed; each event
 /// bumps the counter and unparks the main thread. `None` if inotify cannot be used there.
+#[cfg(unix)]
 fn watch_name(dir: &Path, name: &str, main: &Thread) -> Option<Arc<AtomicU64>> {
     use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
     let fd = inotify::init(CreateFlags::CLOEXEC).ok()?;
@@ -262,7 +278,11 @@ fn watch_name(dir: &Path, name: &str, main: &Thread) -> Option<Arc<AtomicU64>> {
         | WatchFlags::MOVE_SELF;
     inotify::add_watch(&fd, dir, flags).ok()?;
     let changes = Arc::new(AtomicU64::new(0));
-    let (counter, main, name) = (Arc::clone(&changes), main.clone(), PathBuf::from(name));
+    let (counter, main, name) = (
+        Arc::clone(&changes),
+        main.clone(),
+        std::path::PathBuf::from(name),
+    );
     std::thread::Builder::new()
         .name("inotify".into())
         .spawn(move || {

@@ -6,11 +6,10 @@ mod ui;
 use crate::cli::DialogArgs;
 use crate::cmd::Ctx;
 use crate::exit::CliError;
+use crate::interrupt::Interrupts;
 use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
 use ratatui::crossterm::execute;
 use std::io::IsTerminal;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How long one look for more input waits once some arrived.
@@ -27,6 +26,7 @@ enum Input {
 /// send SIGHUP, and crossterm keeps reading a hung-up terminal in a loop (it reads as ready
 /// forever), so the hang-up is detected here, before crossterm reads: the dialog then ends like
 /// Exit, releasing the object, instead of spinning.
+#[cfg(unix)]
 fn terminal_input(timeout: Duration) -> Input {
     use rustix::event::{PollFd, PollFlags};
     let stdin = std::io::stdin();
@@ -47,6 +47,17 @@ fn terminal_input(timeout: Duration) -> Input {
     }
 }
 
+/// Waits up to `timeout` for input on the console. A Windows console reports no hang-up: a
+/// closing window comes as a console control event (see `interrupt.rs`).
+#[cfg(windows)]
+fn terminal_input(timeout: Duration) -> Input {
+    match event::poll(timeout) {
+        Ok(true) => Input::Ready,
+        Ok(false) => Input::None,
+        Err(_) => Input::Gone,
+    }
+}
+
 pub fn run(ctx: &Ctx, a: DialogArgs) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err(CliError::Usage(
@@ -56,19 +67,17 @@ pub fn run(ctx: &Ctx, a: DialogArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    // SIGTERM and SIGHUP end the dialog like Exit, so the terminal is restored and the object
-    // released.
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))?;
-    }
+    // SIGTERM and SIGHUP (Ctrl-Break and the console window closing on Windows) end the dialog
+    // like Exit, so the terminal is restored and the object released. In the terminal's raw mode
+    // Ctrl-C is a key, not an interrupt.
+    let mut stop = Interrupts::catch()?;
     let mut seed = seed::Seed::start(ctx, &a.name)?;
     let mut ui = ui::Ui::new(&seed);
 
     let mut terminal = ratatui::try_init()?;
     let result = (|| -> anyhow::Result<()> {
         execute!(std::io::stdout(), EnableMouseCapture)?;
-        while !ui.quit && !stop.load(Ordering::Relaxed) {
+        while !ui.quit && !stop.arrived() {
             terminal.draw(|f| ui.draw(f, &seed))?;
             match terminal_input(Duration::from_millis(200)) {
                 Input::Gone => break,

@@ -1,0 +1,181 @@
+#!/bin/bash
+# The CLI's end-to-end checks on Windows, under Wine: each step runs `mmf.exe` as a new Windows
+# process and checks its exit status and output, as the Linux tests (mmf-cli/tests/cli.rs) do.
+# Called by `.ci/windows.sh` after it built target/windows/mmf.exe; alone:
+#   bash .ci/windows/cli.sh target/windows
+# Needs wine64 (the Windows lane installs it) and the Wine-only bcryptprimitives.dll stand-in
+# beside mmf.exe. Uses WINEPREFIX as given (the lane's), else target/win/wine.
+#
+# Checked: help names the session namespace; `doctor` (text and --json, exit 0); exit codes for a
+# usage error (2), a bad name (2), a missing object (3) and a timed-out wait (4); `store --hold`
+# makes a handle-lifetime value that other processes retrieve, byte-exact, and that vanishes with
+# its last holder, and ends with status 0 on Ctrl-C, as `watch` does; `--raw` plain objects. Not checked yet, because Windows does not have them yet:
+# persistent objects (`mmf store` without --hold), `list`, `info`, `rm` of an existing object, `gc`.
+set -euo pipefail
+dir=$(cd "${1:?usage: cli.sh DIR_WITH_MMF_EXE}" && pwd)
+cd "$(dirname "$0")/../.."
+root=$PWD
+export WINEPREFIX=${WINEPREFIX:-$root/target/win/wine} WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+export WINEARCH=win64 RUST_BACKTRACE=0
+wine=/usr/lib/wine/wine64
+work=$(mktemp -d)
+holders=()
+cleanup() {
+    local p
+    for p in "${holders[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+# Wine's own processes (wineserver, services) outlive a command and inherit its standard handles:
+# start them now, detached, so no later command's output pipe is held open by them.
+if [ ! -d "$WINEPREFIX" ]; then
+    setsid "$wine" wineboot --init </dev/null >/dev/null 2>&1 || true
+fi
+setsid "$wine" "$dir/mmf.exe" --version </dev/null >"$work/version" 2>&1 || true
+failures=0
+step=0
+
+# mmf STATUS ARGS...: runs `mmf.exe ARGS...` with stdin from $input (default empty), stdout and
+# stderr to files, and checks the exit status. Its output is then in $out and $err.
+input=/dev/null
+mmf() {
+    local want=$1 got=0
+    shift
+    step=$((step + 1))
+    timeout 60 "$wine" "$dir/mmf.exe" "$@" <"$input" >"$work/out" 2>"$work/err" || got=$?
+    out=$(tr -d '\0' <"$work/out")
+    err=$(tr -d '\r' <"$work/err")
+    if [ "$got" != "$want" ]; then
+        fail "mmf $* exited $got, expected $want"
+        return 1
+    fi
+}
+fail() {
+    failures=$((failures + 1))
+    echo "windows cli: FAILED (step $step): $1" >&2
+    echo "  stdout: $(head -c 2000 "$work/out")" >&2
+    echo "  stderr: $(head -c 2000 "$work/err")" >&2
+}
+expect() { # WHAT HAYSTACK NEEDLE
+    case $2 in
+        *"$3"*) ;;
+        *) fail "$1: expected to contain \"$3\"" ;;
+    esac
+}
+# Waits until `mmf.exe retrieve NAME` gives EXPECTED (a holder started in the background).
+wait_for() { # NAME EXPECTED
+    local i
+    for i in $(seq 1 100); do
+        if timeout 60 "$wine" "$dir/mmf.exe" retrieve "$1" </dev/null >"$work/out" 2>"$work/err" &&
+            [ "$(cat "$work/out")" = "$2" ]; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    fail "retrieve $1 never gave \"$2\""
+    return 1
+}
+# Waits until NAME is gone (`retrieve` exits 3, not found).
+wait_gone() { # NAME
+    local i st
+    for i in $(seq 1 100); do
+        st=0
+        timeout 60 "$wine" "$dir/mmf.exe" retrieve "$1" </dev/null >"$work/out" 2>"$work/err" || st=$?
+        [ "$st" = 3 ] && return 0
+        sleep 0.2
+    done
+    fail "$1 did not go away with its last holder (retrieve exited $st)"
+    return 1
+}
+n=mmf-ci-$$
+
+# --- help and doctor -------------------------------------------------------------------------------
+mmf 0 --help && expect "help" "$out" 'Local\'
+mmf 0 doctor && expect "doctor" "$out" "session namespace"
+mmf 0 doctor --json && {
+    python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["ok"] is True, r; assert any(c["check"]=="session namespace" and c["status"]=="ok" for c in r["checks"]), r' \
+        <"$work/out" || fail "doctor --json: not the expected report"
+}
+
+# --- exit codes ------------------------------------------------------------------------------------
+mmf 2 --no-such-flag || true
+mmf 2 retrieve 'a/b' && expect "bad name" "$err" "a/b"
+mmf 3 retrieve "$n-missing" && expect "missing object" "$err" "not found"
+mmf 4 retrieve --wait --timeout 1 "$n-missing" || true
+mmf 3 rm "$n-missing" || true
+mmf 2 --dir 'C:\x' retrieve "$n" || true
+
+# --- store --hold: a handle-lifetime value, from another process, gone with its holder ------------
+"$wine" "$dir/mmf.exe" store --hold "$n-held" 'hi there' </dev/null >"$work/hold.out" 2>"$work/hold.err" &
+holders+=($!)
+if wait_for "$n-held" 'hi there'; then
+    printf 'from stdin\0with a NUL' >"$work/value"
+    input=$work/value
+    # A second holder opens it (as CreateFileMapping opens an existing name) and stores a new value.
+    "$wine" "$dir/mmf.exe" store --hold "$n-held" <"$work/value" >"$work/hold2.out" 2>"$work/hold2.err" &
+    holders+=($!)
+    input=/dev/null
+    for i in $(seq 1 100); do
+        timeout 60 "$wine" "$dir/mmf.exe" retrieve "$n-held" </dev/null >"$work/got" 2>/dev/null || true
+        cmp -s "$work/got" "$work/value" && break
+        sleep 0.2
+    done
+    cmp -s "$work/got" "$work/value" || fail "the second holder's value was not retrieved byte-exact"
+    # The first holder ends: the second still holds the object.
+    kill -KILL "${holders[0]}"
+    wait "${holders[0]}" 2>/dev/null || true
+    mmf 0 retrieve "$n-held" >/dev/null || true
+    # The last holder ends: the name goes with it.
+    kill -KILL "${holders[1]}"
+    wait "${holders[1]}" 2>/dev/null || true
+    wait_gone "$n-held" || true
+fi
+holders=()
+
+# --- Ctrl-C (Wine turns SIGINT into CTRL_C_EVENT): --hold and watch end normally, status 0 -------
+"$wine" "$dir/mmf.exe" store --hold "$n-int" 'bye' </dev/null >/dev/null 2>"$work/int.err" &
+holder=$!
+holders+=("$holder")
+if wait_for "$n-int" 'bye'; then
+    "$wine" "$dir/mmf.exe" watch "$n-int" </dev/null >"$work/watch.out" 2>"$work/watch.err" &
+    watcher=$!
+    holders+=("$watcher")
+    for i in $(seq 1 100); do
+        [ -s "$work/watch.out" ] && break
+        sleep 0.2
+    done
+    step=$((step + 1))
+    kill -INT "$watcher"
+    st=0
+    wait "$watcher" || st=$?
+    [ "$st" = 0 ] || fail "watch ended by Ctrl-C exited $st, expected 0"
+    [ "$(tr -d '\r' <"$work/watch.out")" = 'bye' ] || fail "watch printed \"$(cat "$work/watch.out")\""
+    step=$((step + 1))
+    kill -INT "$holder"
+    st=0
+    wait "$holder" || st=$?
+    [ "$st" = 0 ] || fail "store --hold ended by Ctrl-C exited $st, expected 0"
+    wait_gone "$n-int" || true
+fi
+holders=()
+
+# --- --raw: the seed's plain object, a C string ----------------------------------------------------
+"$wine" "$dir/mmf.exe" store --raw --hold "$n-raw" 'plain text' </dev/null >/dev/null 2>"$work/raw.err" &
+holders+=($!)
+if wait_for "$n-raw" 'plain text'; then
+    mmf 0 retrieve --raw "$n-raw" && [ "$out" = 'plain text' ] || fail "retrieve --raw gave \"$out\""
+    # A value stored into a plain object is refused with what to do. (Linux says so with exit
+    # status 2, a usage error, having seen the kind in the listing; Windows cannot list yet and
+    # reports the failed open, status 1.)
+    mmf 1 store --hold "$n-raw" 'not raw' && expect "value into plain" "$err" "not an mmf shared value"
+fi
+kill -KILL "${holders[0]}" 2>/dev/null || true
+wait "${holders[0]}" 2>/dev/null || true
+holders=()
+wait_gone "$n-raw" || true
+
+if [ "$failures" != 0 ]; then
+    echo "windows cli: $failures of $step steps FAILED" >&2
+    exit 1
+fi
+echo "windows cli: $step steps ok"
