@@ -683,15 +683,7 @@ impl<'a, D: Data> Region<'a, D> {
         } else {
             Some((cur & 0xff) as usize)
         };
-        let data_end = c.data_end.load(Ordering::Relaxed);
-        if data_end < self.data_start || data_end % super::format::DATA_ALIGN != 0 {
-            return Err(Store::Corrupt(
-                "the data end lies inside the header or is misaligned",
-            ));
-        }
-        if data_end > self.data.len() {
-            return Err(Store::Remap(data_end));
-        }
+        let data_end = self.data_end()?;
         // `next_version` is in shared memory, so it may hold anything: no overflow, no wrap to 0.
         let version = match c
             .next_version
@@ -772,6 +764,21 @@ impl<'a, D: Data> Region<'a, D> {
     /// Points a claimed slot at a new region, growing the data end first if the region lies past
     /// it. The capacity is zero in between, so a writer killed here leaves an empty region, never
     /// one that overlaps another slot's; at worst a gap nobody uses until it is allocated again.
+    /// The end of the allocated data area, checked: it lies past the header, aligned, and inside
+    /// this mapping (else the object grew and the caller remaps).
+    fn data_end(&self) -> Result<u64, Store> {
+        let data_end = self.control.data_end.load(Ordering::Relaxed);
+        if data_end < self.data_start || data_end % super::format::DATA_ALIGN != 0 {
+            return Err(Store::Corrupt(
+                "the data end lies inside the header or is misaligned",
+            ));
+        }
+        if data_end > self.data.len() {
+            return Err(Store::Remap(data_end));
+        }
+        Ok(data_end)
+    }
+
     fn move_region(&self, slot: &Slot, offset: u64, cap: u64, end: u64, data_end: u64) {
         if end > data_end {
             self.control.data_end.store(end, Ordering::Relaxed);
@@ -837,15 +844,7 @@ impl<'a, D: Data> Region<'a, D> {
             return Ok(None);
         }
         let c = self.control;
-        let data_end = c.data_end.load(Ordering::Relaxed);
-        if data_end < self.data_start || data_end % super::format::DATA_ALIGN != 0 {
-            return Err(Store::Corrupt(
-                "the data end lies inside the header or is misaligned",
-            ));
-        }
-        if data_end > self.data.len() {
-            return Err(Store::Remap(data_end));
-        }
+        let data_end = self.data_end()?;
         let slot = &self.slots[claim.slot];
         let mine_end = claim.offset + claim.cap;
         // The free space after the claimed region: up to the next region, or unbounded (the
