@@ -177,6 +177,10 @@ mod wait_any {
 #[cfg_attr(loom, allow(unused_imports))]
 pub(crate) use wait_any::{wait_any, wait_any_max, wait_any_supported, wake_interrupt};
 
+/// Whether named and anonymous objects can grow after creation (`ftruncate`); Windows sections
+/// have a fixed size. Shared values keep every data region where objects cannot grow.
+pub(crate) const OBJECTS_GROW: bool = !cfg!(windows);
+
 /// Whether a process that opens a named object by name sees its size rounded up to whole pages
 /// (Windows: `NtQuerySection` reports a pagefile-backed section's size in pages, while its
 /// creator knows the exact size). Layers that place data by the object's size (shared values)

@@ -40,6 +40,7 @@
 //!   damaged lock word naming a live one) gives up with [`Lock::Busy`] and changes nothing.
 
 use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
+use crate::sys;
 use std::time::{Duration, Instant};
 
 /// Set in a slot's `seq` while a writer fills it.
@@ -723,8 +724,13 @@ impl<'a, D: Data> Region<'a, D> {
                     let cap = new_capacity(len, old_cap).ok_or(Store::Grow(u64::MAX))?;
                     match (self.place(cap, data_end), old) {
                         // An oversized region that holds the value is used rather than grow the
-                        // object for a smaller one (objects that cannot grow stay usable).
+                        // object for a smaller one; in an object that cannot grow at all
+                        // (Windows sections), always: its space is never given back, and a
+                        // large value must find its region again.
                         (Err(Store::Grow(_)), Some((off, old_cap))) if old_cap >= len => {
+                            (off, old_cap, None)
+                        }
+                        (_, Some((off, old_cap))) if old_cap >= len && !sys::OBJECTS_GROW => {
                             (off, old_cap, None)
                         }
                         (placed, _) => {
@@ -761,9 +767,6 @@ impl<'a, D: Data> Region<'a, D> {
         }
     }
 
-    /// Points a claimed slot at a new region, growing the data end first if the region lies past
-    /// it. The capacity is zero in between, so a writer killed here leaves an empty region, never
-    /// one that overlaps another slot's; at worst a gap nobody uses until it is allocated again.
     /// The end of the allocated data area, checked: it lies past the header, aligned, and inside
     /// this mapping (else the object grew and the caller remaps).
     fn data_end(&self) -> Result<u64, Store> {
@@ -779,6 +782,9 @@ impl<'a, D: Data> Region<'a, D> {
         Ok(data_end)
     }
 
+    /// Points a claimed slot at a new region, growing the data end first if the region lies past
+    /// it. The capacity is zero in between, so a writer killed here leaves an empty region, never
+    /// one that overlaps another slot's; at worst a gap nobody uses until it is allocated again.
     fn move_region(&self, slot: &Slot, offset: u64, cap: u64, end: u64, data_end: u64) {
         if end > data_end {
             self.control.data_end.store(end, Ordering::Relaxed);
@@ -917,7 +923,9 @@ impl<'a, D: Data> Region<'a, D> {
         let need = 2 * super::format::align_data(len)
             .unwrap_or(u64::MAX)
             .max(LARGE);
-        if claim.allocated || c.large.load(Ordering::Relaxed) > need {
+        // Objects that cannot grow (Windows sections) keep their regions: their memory cannot be
+        // given back, and a freed region could be needed again by a value of its size.
+        if sys::OBJECTS_GROW && (claim.allocated || c.large.load(Ordering::Relaxed) > need) {
             self.trim(host, claim.slot, len);
         }
         version
