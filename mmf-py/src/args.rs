@@ -167,11 +167,16 @@ impl Bytes {
         self.view.len as usize
     }
 
-    /// The bytes. Like every C extension's `memcpy` from a buffer, the copies made from this
-    /// slice race with anyone writing the buffer meanwhile (another Python thread once the GIL is
-    /// released, or another process when the buffer is shared memory): they may read a mix of
-    /// old and new bytes, never out of bounds.
-    pub fn as_slice(&self) -> &[u8] {
+    /// The bytes, to copy from once.
+    ///
+    /// # Safety
+    /// Python cannot promise that nobody writes the buffer while the slice lives: another Python
+    /// thread may once the GIL is released, and another process may when the object is shared
+    /// memory (a `memoryview` of an mmfpy `View`, say). A `&[u8]` over bytes that change is
+    /// outside Rust's rules, so the caller may only hand the slice to a single copy (as every C
+    /// extension's `memcpy` from a buffer does), never read it twice or branch on what it read,
+    /// and must accept a torn copy when the exporter is written meanwhile.
+    pub unsafe fn as_slice(&self) -> &[u8] {
         if self.len() == 0 {
             return &[];
         }

@@ -168,7 +168,9 @@ impl View {
         let (offset, _) = self.range(py, op, offset, Some(0))?;
         let data = Bytes::get(data, false)?;
         let v = self.mapped(py, op)?;
-        let src = data.as_slice();
+        // SAFETY: the slice goes to one copy (`write_at` copies it into the view once); a writer
+        // of the exporter meanwhile can only tear what is written, as with any C extension.
+        let src = unsafe { data.as_slice() };
         py.detach(|| v.write_at(offset, src)).py_err(py)
     }
 
