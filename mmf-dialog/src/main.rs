@@ -2,7 +2,7 @@
 //! text and press Store Data: it goes into the 4 KiB shared object `mmfobject`; a second instance
 //! finds the object at start-up and shows the text on Retrieve Data. `--name NAME` picks another
 //! object. On other systems this is a stub: `mmf dialog` is the same dialog in a terminal.
-#![cfg_attr(windows, windows_subsystem = "windows")]
+#![cfg_attr(all(windows, not(test)), windows_subsystem = "windows")]
 
 #[cfg(test)]
 mod icon;

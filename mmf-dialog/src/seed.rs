@@ -57,11 +57,6 @@ impl Seed {
         Ok((m, v))
     }
 
-    /// The object's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Whether the object existed at start-up (Store disabled, Retrieve enabled); otherwise the
     /// reverse.
     pub fn existed_at_start(&self) -> bool {
