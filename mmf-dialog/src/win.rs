@@ -12,9 +12,9 @@
 
 use crate::ids::{IDC_BUTTON1, IDC_BUTTON2, IDC_EDIT1, IDD_DIALOG1, IDI_ICON1};
 use crate::seed::{self, Seed};
-use std::cell::RefCell;
 use std::process::ExitCode;
 use std::ptr::{null, null_mut};
+use std::sync::Mutex;
 use windows_sys::Win32::Foundation::{FALSE, HWND, LPARAM, RECT, TRUE, WPARAM};
 use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
 use windows_sys::Win32::UI::Controls::EM_LIMITTEXT;
@@ -29,10 +29,14 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{
 
 const CAPTION: &str = "MMF Sharing Data";
 
-thread_local! {
-    /// The instance's object. The dialog runs on the main thread only; a handler takes what it
-    /// needs and lets go before it shows a message box (whose message loop may call back in).
-    static SEED: RefCell<Option<Seed>> = const { RefCell::new(None) };
+/// The instance's object. Only the main thread, which runs the dialog, uses it; a handler takes
+/// what it needs and lets go before it shows a message box (whose message loop may call back in).
+static SEED: Mutex<Option<Seed>> = Mutex::new(None);
+
+/// Runs `f` on the instance's object (a poisoned lock cannot happen: a panic aborts the program,
+/// since it cannot unwind out of the dialog procedure).
+fn with_seed<R>(f: impl FnOnce(&mut Option<Seed>) -> R) -> R {
+    f(&mut SEED.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// NUL-terminated UTF-16.
@@ -67,7 +71,7 @@ pub fn main() -> ExitCode {
     // `initdlg`'s OpenFileMapping, before the window exists, so that a bad name is reported
     // instead of a dialog that cannot work.
     match Seed::start(&name) {
-        Ok(s) => SEED.with(|cell| *cell.borrow_mut() = Some(s)),
+        Ok(s) => with_seed(|seed| *seed = Some(s)),
         Err(e) => {
             message(null_mut(), &format!("mmf-dialog: {e}"), MB_ICONERROR);
             return ExitCode::from(if e.kind() == mmf::ErrorKind::InvalidName {
@@ -92,7 +96,7 @@ pub fn main() -> ExitCode {
     };
     // Exit: unmap the view and close the handle (the seed's `destroy`), so the object goes with
     // the last instance.
-    drop(SEED.with(|cell| cell.borrow_mut().take()));
+    drop(with_seed(Option::take));
     if ended == -1 {
         let e = std::io::Error::last_os_error();
         message(
@@ -167,7 +171,7 @@ fn init(dlg: HWND) {
         SendMessageW(dlg, WM_SETICON, ICON_SMALL as WPARAM, icon as LPARAM);
         SendDlgItemMessageW(dlg, IDC_EDIT1, EM_LIMITTEXT, seed::MAX_CHARS, 0);
     }
-    let existed = SEED.with(|cell| cell.borrow().as_ref().is_some_and(Seed::existed_at_start));
+    let existed = with_seed(|seed| seed.as_ref().is_some_and(Seed::existed_at_start));
     enable_store(dlg, !existed);
     let mut window = RECT {
         left: 0,
@@ -215,7 +219,7 @@ fn store(dlg: HWND) {
     if text.is_empty() {
         return;
     }
-    let done = SEED.with(|cell| cell.borrow_mut().as_mut().map(|s| s.store(&text)));
+    let done = with_seed(|seed| seed.as_mut().map(|s| s.store(&text)));
     match done {
         Some(Ok(stored)) => {
             enable_store(dlg, false);
@@ -240,7 +244,7 @@ fn store(dlg: HWND) {
 
 /// Retrieve Data (`retrieve`): the object's text into the edit box.
 fn retrieve(dlg: HWND) {
-    let got = SEED.with(|cell| cell.borrow_mut().as_mut().map(Seed::retrieve));
+    let got = with_seed(|seed| seed.as_mut().map(Seed::retrieve));
     match got {
         Some(Ok(text)) => {
             set_edit_text(dlg, &text);
