@@ -193,7 +193,7 @@ pub(super) fn waiters_word(view: &View) -> &AtomicU32 {
 
 impl Inner {
     pub(super) fn control(&self) -> &Control {
-        // SAFETY: `header` is at least `header_size` = 192 + 64·slots bytes long (checked in
+        // SAFETY: `header` is at least `header_size` = 448 + 64·slots bytes long (checked in
         // `finish`, the only constructor of `Inner`) and starts on a page boundary, so bytes
         // 64..192 are in bounds and 8-byte aligned. `Control` is `repr(C)` and made only of
         // atomics (128 bytes, asserted in `protocol`), so every bit pattern is valid and
@@ -226,8 +226,15 @@ impl Inner {
         view
     }
 
+    pub(super) fn inline(&self) -> &[Inline; 2] {
+        // SAFETY: as for `control`: bytes 192 .. 448 lie within the header view (at least
+        // `header_size` bytes), 8-byte aligned, and `Inline` is a `repr(C)` block of atomics
+        // (128 bytes, asserted in `protocol`), so two of them are those 256 bytes.
+        unsafe { &*(self.header.as_ptr().add(INLINE_OFFSET) as *const [Inline; 2]) }
+    }
+
     pub(super) fn slots(&self) -> &[Slot] {
-        // SAFETY: as for `control`: bytes 192 .. 192 + 64·slots lie within the header view,
+        // SAFETY: as for `control`: bytes 448 .. 448 + 64·slots lie within the header view,
         // 8-byte aligned, and `Slot` is a `repr(C)` block of atomics.
         unsafe {
             std::slice::from_raw_parts(
@@ -240,6 +247,7 @@ impl Inner {
     pub(super) fn region<'a, D: Data>(&'a self, data: &'a D) -> Region<'a, D> {
         Region {
             control: self.control(),
+            inline: self.inline(),
             slots: self.slots(),
             data,
             data_start: self.header_size,

@@ -173,12 +173,18 @@ impl ValueOptions {
             )));
         }
         let cap = align_data(self.capacity);
-        let size = cap
+        // Where objects grow, the slots' regions come later (see `SharedValue::initialise`).
+        let reserved = if sys::OBJECTS_GROW { Some(0) } else { cap };
+        let size = reserved
             .and_then(|c| c.checked_mul(self.slots as u64))
             .and_then(|d| d.checked_add(header_size(self.slots)))
             .filter(|s| *s <= i64::MAX as u64);
+        let too_large = cap
+            .and_then(|c| c.checked_mul(self.slots as u64))
+            .and_then(|d| d.checked_add(header_size(self.slots)))
+            .map_or(true, |s| s > i64::MAX as u64);
         let (cap, size) = match (cap, size) {
-            (Some(c), Some(s)) => (c, s),
+            (Some(c), Some(s)) if !too_large => (c, s),
             _ => {
                 return Err(invalid(format!(
                     "a capacity of {} bytes per slot is too large",

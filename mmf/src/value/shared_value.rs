@@ -137,16 +137,23 @@ impl SharedValue {
             0,
             &format::encode_fixed(slots, layout, sys::process_token()),
         )?;
+        // Where objects grow, slots get their regions when a value too large to be inline needs
+        // one (the object then holds only its header until then); where they cannot, each slot
+        // gets its region now.
+        let cap = if sys::OBJECTS_GROW { 0 } else { cap };
         let data_end = hs + cap * slots as u64;
         let mut desc = Vec::with_capacity(64 * slots as usize);
         for i in 0..slots as u64 {
             let mut d = [0u8; 64];
-            d[8..16].copy_from_slice(&(hs + i * cap).to_le_bytes());
-            d[16..24].copy_from_slice(&cap.to_le_bytes());
+            if cap > 0 {
+                d[8..16].copy_from_slice(&(hs + i * cap).to_le_bytes());
+                d[16..24].copy_from_slice(&cap.to_le_bytes());
+            }
             desc.extend_from_slice(&d);
         }
         view.write_at(SLOTS_OFFSET, &desc)?;
         view.write_at(format::OFF_DATA_END, &data_end.to_le_bytes())?;
+        view.write_at(format::OFF_REGIONS, &(cap * slots as u64).to_le_bytes())?;
         let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())
             .map_err(|e| e.context("wait on", "a shared value's notification objects"))?;
         if let Some(ready) = ready_word(&view) {
