@@ -460,6 +460,10 @@ impl Inner {
         match outcome {
             Store::Done(v) => Ok(Some(v)),
             Store::Grow(need) => {
+                // Whole pages: the tail of the last page is then free space like any other gap,
+                // which a trim gives back (see `Region::trim`).
+                let page = sys::page_size() as u64;
+                let need = need.checked_add(page - 1).map_or(need, |n| n / page * page);
                 *data = self.remap(op, need, true)?;
                 Ok(None)
             }

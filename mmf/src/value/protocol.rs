@@ -778,6 +778,13 @@ impl<'a, D: Data> Region<'a, D> {
         if len <= INLINE_MAX {
             return self.store_inline(host, bytes);
         }
+        self.store_slot(host, bytes)
+    }
+
+    /// Stores `bytes` as a new version in a slot, whatever its size. The caller holds the writer
+    /// lock.
+    pub(crate) fn store_slot<H: Host>(&self, host: &H, bytes: &[u8]) -> Store {
+        let len = bytes.len() as u64;
         let claim = match self.begin(host, len) {
             Ok(c) => c,
             Err(s) => return s,
@@ -1180,8 +1187,8 @@ impl<'a, D: Data> Region<'a, D> {
         }
     }
 
-    /// Gives back the whole pages of the free space between the slots' regions, up to the data
-    /// end: a small region that shared a page with a neighbour gave back nothing when it was
+    /// Gives back the whole pages of the free space between the slots' regions and after the
+    /// last one: a small region that shared a page with a neighbour gave back nothing when it was
     /// freed, but once the neighbour is gone too, that page is free. Best effort: nothing is
     /// done if the regions are inconsistent.
     fn release_free(&self) {
@@ -1193,8 +1200,11 @@ impl<'a, D: Data> Region<'a, D> {
             Ok(r) => r,
             Err(_) => return,
         };
+        // Past the data end, to the end of the mapping: nothing lies there (objects grow in
+        // whole pages, so this reaches the last page's end).
+        let end = self.data.len().max(data_end);
         let mut at = self.data_start;
-        for (off, cap) in regions.into_iter().chain(std::iter::once((data_end, 0))) {
+        for (off, cap) in regions.into_iter().chain(std::iter::once((end, 0))) {
             if off > at {
                 self.data.release(at, off - at);
             }

@@ -8,7 +8,7 @@
 //! streamed read holds the slot of one version pinned (renewing the pin as it goes) and validates
 //! every piece before it hands it out, so the bytes a caller receives are always the version's.
 
-use super::protocol::{Claim, Held};
+use super::protocol::{self, Claim, Held};
 use super::*;
 use std::io;
 
@@ -163,9 +163,35 @@ impl SharedValue {
         })
     }
 
+    /// A value that may fit inline (a known length up to `INLINE_MAX`, or an unknown one) is
+    /// read first, up to one byte more than fits: if it ends there it is stored whole, inline;
+    /// otherwise the bytes read go first into the streamed store.
     fn store_stream<R: io::Read>(&self, mut reader: R, len: Option<u64>) -> Result<u64> {
         let inner = &*self.inner;
         inner.check_store(len)?;
+        const MAX: usize = protocol::INLINE_MAX as usize;
+        if len.map_or(false, |l| l > MAX as u64) {
+            return self.store_pieces(reader, len);
+        }
+        let want = len.map_or(MAX + 1, |l| l as usize);
+        let mut small = [0u8; MAX + 1];
+        let mut got = 0;
+        while got < want {
+            match read_some(&mut reader, &mut small[got..want]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) => return Err(input_failed(inner, got as u64, e)),
+            }
+        }
+        if got <= MAX && len.map_or(true, |l| l == got as u64) {
+            return self.store(&small[..got]);
+        }
+        // Longer than fits (or shorter than announced: the streamed store reports it).
+        self.store_pieces(io::Read::chain(&small[..got], reader), len)
+    }
+
+    fn store_pieces<R: io::Read>(&self, mut reader: R, len: Option<u64>) -> Result<u64> {
+        let inner = &*self.inner;
         inner.guarded("store into", || {
             let mut data = inner.data_view();
             let guard = inner.lock_writer(&data)?;
@@ -239,18 +265,7 @@ fn fill<R: io::Read>(
                 None => return Ok(filled),
             },
             Ok(n) => n,
-            Err(e) => {
-                return Err(inner
-                    .error(
-                        ErrorKind::InvalidInput,
-                        op,
-                        format!(
-                            "reading the input failed after {} bytes: {}; nothing was stored",
-                            filled, e
-                        ),
-                    )
-                    .with_source(Some(e)))
-            }
+            Err(e) => return Err(input_failed(inner, filled, e)),
         };
         let end = filled + n as u64;
         loop {
@@ -288,6 +303,20 @@ fn fill<R: io::Read>(
 
 /// Copies `len` bytes of the object from `from` to `to` (a claimed region that moved), a piece
 /// at a time, dropping the pages behind.
+/// The error for an input that failed after `filled` bytes.
+fn input_failed(inner: &Inner, filled: u64, e: io::Error) -> Error {
+    inner
+        .error(
+            ErrorKind::InvalidInput,
+            "store into",
+            format!(
+                "reading the input failed after {} bytes: {}; nothing was stored",
+                filled, e
+            ),
+        )
+        .with_source(Some(e))
+}
+
 fn move_bytes(inner: &Inner, data: &View, from: u64, to: u64, len: u64) -> Result<()> {
     let mut buf = vec![0u8; len.min(PIECE as u64) as usize];
     let mut done = 0;
