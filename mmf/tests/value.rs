@@ -424,6 +424,29 @@ fn killed_inline_writer_leaves_the_previous_value() {
     );
 }
 
+/// The fuzz target's seeds (`mmf/fuzz/seeds/value_header`: the object size, then the header)
+/// are headers of the current format, so the fuzzer starts from inputs that get past the
+/// version check: one without a value, one typed with an inline value, one with 64 slots.
+#[test]
+fn fuzz_seeds_are_current_headers() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/value_header");
+    let mut inline = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let seed = std::fs::read(&path).unwrap();
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&seed[..8]);
+        let h = mmf::ValueHeader::parse(&seed[8..], u64::from_le_bytes(len))
+            .unwrap_or_else(|e| panic!("{}: {}", path.display(), e));
+        assert_eq!(h.format_version, 4, "{}", path.display());
+        assert_eq!(h.header_size, 448 + 64 * h.slots as u64);
+        if h.current_inline {
+            inline += 1;
+        }
+    }
+    assert!(inline > 0, "no seed holds an inline value");
+}
+
 /// A reader blocked in `wait_newer` in one process is woken by a store in another.
 #[test]
 fn a_waiter_in_another_process_is_woken_by_a_store() {

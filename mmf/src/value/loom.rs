@@ -474,9 +474,11 @@ fn a_writer_gives_up_on_a_live_owner_that_keeps_the_lock() {
 
 /// Inline values: a writer stores three versions inline (the third reuses the first's buffer)
 /// while a reader, pinning or not, reads: it gets a whole value whose content matches its
-/// version, never a mix of two stores.
+/// version, never a mix of two stores. Loom must also find a copy that was torn and thrown
+/// away, or the check proves nothing.
 #[test]
 fn inline_reader_sees_whole_values() {
+    static TORN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     for writable in [true, false] {
         model(3, move || {
             let w = world(&[1, 0], Some(0));
@@ -486,13 +488,20 @@ fn inline_reader_sees_whole_values() {
                 w2.store_as(1, 3, true);
                 w2.store_as(1, 4, true);
             });
-            let (v, x, _) = w.read(writable);
+            let (v, x, retries) = w.read(writable);
+            if retries.torn > 0 {
+                TORN.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             assert_eq!(v, x, "version and content agree");
             t.join().unwrap();
             let (v, x, _) = w.read(writable);
             assert_eq!((v, x), (4, 4));
         });
     }
+    assert!(
+        TORN.load(std::sync::atomic::Ordering::Relaxed),
+        "loom never tore an inline copy"
+    );
 }
 
 /// A writer that stops in the middle of an inline store (it took a version and wrote one word

@@ -266,8 +266,9 @@ pub(crate) struct Claim {
 pub(crate) const LARGE: u64 = if cfg!(loom) { 32 } else { 64 << 10 };
 // (Under loom, 32 bytes: the models' 64-byte regions count as large, so trimming is checked.)
 /// The alignment of large regions: the smallest page size mmf supports (where pages are larger,
-/// only the whole pages inside a freed region are given back).
-const LARGE_ALIGN: u64 = 4096;
+/// only the whole pages inside a freed region are given back). (Under loom, the data alignment:
+/// the models' memory is a few 64-byte regions.)
+const LARGE_ALIGN: u64 = if cfg!(loom) { 64 } else { 4096 };
 
 fn region_align(cap: u64) -> u64 {
     if cap > LARGE {
