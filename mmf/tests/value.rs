@@ -697,7 +697,9 @@ fn random_headers_and_live_state_never_panic() {
             .slots(4)
             .create(&name)
             .unwrap();
-        v.store(&payload::make_vec(round, 200)).unwrap();
+        // An inline value in a quarter of the rounds, a slot value otherwise.
+        let len = if round % 4 == 0 { 64 } else { 200 };
+        v.store(&payload::make_vec(round, len)).unwrap();
         let header_size = v.header().unwrap().header_size as usize;
         // Keep magic and format in two thirds of the rounds, so the parser's later checks and the
         // live state (control block, slot descriptors) are reached too.
@@ -705,7 +707,7 @@ fn random_headers_and_live_state_never_panic() {
             0 | 1 => 0,
             2 | 3 => 12,
             4 => 64,
-            _ => 192, // slot descriptors only
+            _ => 192, // inline buffers and slot descriptors only
         };
         let mut junk = vec![0u8; header_size - from];
         for b in junk.iter_mut() {
