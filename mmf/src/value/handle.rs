@@ -505,16 +505,19 @@ impl Inner {
 
     pub(super) fn read(&self, dest: &mut Dest<'_>) -> Result<u64> {
         let host = self.host();
-        let mut data = self.data_view();
+        // The first view first: an inline value (or a slot inside it) needs no other, and it is
+        // at hand without the lock that guards the latest view.
+        let mut data: Option<Arc<View>> = None;
         loop {
-            let bytes = Bytes::new(&data);
+            let view = data.as_deref().unwrap_or(&self.header);
+            let bytes = Bytes::new(view);
             let outcome = self.region(&bytes).read(&host, dest);
             bytes.take()?;
             if let Read::Value(v) = outcome {
                 return Ok(v);
             }
             match self.unreadable(outcome)? {
-                Some(need) => data = self.remap("retrieve", need, false)?,
+                Some(need) => data = Some(self.remap("retrieve", need, false)?),
                 None => {
                     if let Dest::Vec(v) = dest {
                         v.clear();
