@@ -196,6 +196,45 @@ fn read_only_readers_are_never_torn() {
     }
 }
 
+/// Kills a writer (SIGKILL) and checks it said nothing on stderr.
+fn kill(child: &mut Child, round: u64) {
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    let mut stderr = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    assert!(
+        stderr.is_empty(),
+        "round {}: helper said {:?}",
+        round,
+        stderr
+    );
+}
+
+/// After a writer was killed: the value is a complete one, no older than version `last`, and the
+/// next store (which takes the dead writer's lock over) publishes `next`. Returns the value
+/// retrieved after the kill and the version of `next`.
+fn after_kill(value: &SharedValue, round: u64, last: u64, next: Vec<u8>) -> (Vec<u8>, u64) {
+    let (v, data) = within(Duration::from_secs(120), {
+        let value = value.clone();
+        move || value.retrieve_versioned().unwrap()
+    });
+    assert!(v >= last, "round {}: version went back", round);
+    assert!(
+        payload::check(&data),
+        "round {}: retrieved an incomplete value of {} bytes (version {})",
+        round,
+        data.len(),
+        v
+    );
+    let stored = within(Duration::from_secs(120), {
+        let value = value.clone();
+        let next = next.clone();
+        move || value.store(&next).unwrap()
+    });
+    assert_eq!(value.retrieve_versioned().unwrap(), (stored, next));
+    (data, stored)
+}
+
 /// The acceptance crash test: a writer storing 64 MiB values is killed with SIGKILL 20 times at
 /// random moments, mostly in the middle of a store; each time the value retrieved is a complete
 /// earlier value and the next store succeeds.
@@ -223,43 +262,14 @@ fn killed_writer_leaves_the_previous_value_and_never_blocks() {
         let lines = Lines::new(child.stdout.take().unwrap());
         assert!(lines.next(Duration::from_secs(120)).starts_with("storing"));
         std::thread::sleep(Duration::from_millis(rng.next() % store_ms));
-        child.kill().unwrap();
-        let status = child.wait().unwrap();
-        assert!(!status.success());
+        kill(&mut child, round);
         let said = lines.rest();
         if said.last().map_or(true, |l| l.starts_with("storing")) {
             mid_store += 1;
         }
-        let mut stderr = String::new();
-        let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-        assert!(
-            stderr.is_empty(),
-            "round {}: helper said {:?}",
-            round,
-            stderr
-        );
-
-        let (v, data) = within(Duration::from_secs(120), {
-            let value = value.clone();
-            move || value.retrieve_versioned().unwrap()
-        });
-        assert!(v >= last, "round {}: version went back", round);
-        assert!(
-            payload::check(&data),
-            "round {}: retrieved an incomplete value of {} bytes (version {})",
-            round,
-            data.len(),
-            v
-        );
+        let (data, v) = after_kill(&value, round, last, payload::make_vec(1000 + round, 1000));
         assert!(data.len() == 1000 || data.len() == LEN);
-        let small = payload::make_vec(1000 + round, 1000);
-        last = within(Duration::from_secs(120), {
-            let value = value.clone();
-            move || value.store(&small).unwrap()
-        });
-        let (v, data) = value.retrieve_versioned().unwrap();
-        assert_eq!(v, last);
-        assert_eq!(payload::id(&data), Some(1000 + round));
+        last = v;
     }
     eprintln!(
         "{} of 20 kills landed inside a store ({} ms per store); object {} bytes",
@@ -382,40 +392,14 @@ fn killed_inline_writer_leaves_the_previous_value() {
         let lines = Lines::new(child.stdout.take().unwrap());
         assert_eq!(lines.next(Duration::from_secs(60)), "started");
         std::thread::sleep(Duration::from_millis(1 + rng.next() % 20));
-        child.kill().unwrap();
-        assert!(!child.wait().unwrap().success());
-        let mut stderr = String::new();
-        let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-        assert!(
-            stderr.is_empty(),
-            "round {}: helper said {:?}",
-            round,
-            stderr
-        );
+        kill(&mut child, round);
         // current (byte 64) names the published version; next_version (byte 144) the last one
         // a writer took.
         if word(144) > word(64) >> 8 {
             mid_store += 1;
         }
-        let (v, data) = within(Duration::from_secs(60), {
-            let value = value.clone();
-            move || value.retrieve_versioned().unwrap()
-        });
-        assert!(v >= last, "round {}: version went back", round);
-        assert!(
-            payload::check(&data),
-            "round {}: retrieved a damaged value of {} bytes (version {})",
-            round,
-            data.len(),
-            v
-        );
         let next = payload::make_vec(1000 + round, (round as usize * 37) % 200);
-        last = within(Duration::from_secs(60), {
-            let value = value.clone();
-            let next = next.clone();
-            move || value.store(&next).unwrap()
-        });
-        assert_eq!(value.retrieve_versioned().unwrap(), (last, next));
+        last = after_kill(&value, round, last, next).1;
     }
     eprintln!("{} of 30 kills landed inside a store", mid_store);
     assert!(
