@@ -599,7 +599,8 @@ pub(super) struct LockGuard<'a> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        let data = self.inner.data_view();
-        self.inner.region(&Bytes::new(&data)).unlock(&self.host);
+        // The lock word is in the header: the first view will do, without the latest view's lock.
+        let header = &self.inner.header;
+        self.inner.region(&Bytes::new(header)).unlock(&self.host);
     }
 }
