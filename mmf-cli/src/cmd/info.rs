@@ -2,7 +2,7 @@
 
 use super::{Ctx, kind_word, lifetime_word, user_name};
 use crate::cli::InfoArgs;
-use crate::output::shown;
+use crate::output::shown_path;
 use std::io::Write;
 
 pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
                 format!("{n} (pid {})", pids.join(", "))
             }
         };
-        writeln!(out, "name:     {}", shown(&o.name))?;
+        writeln!(out, "name:     {}", shown_path(&o.name))?;
         writeln!(out, "kind:     {}", kind_word(&o))?;
         if let Some((version, len)) = value {
             writeln!(out, "version:  {version}")?;
@@ -60,7 +60,7 @@ pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
             )?;
             writeln!(out, "mode:     {:04o}", o.mode)?;
         }
-        writeln!(out, "path:     {}", shown(&path))?;
+        writeln!(out, "path:     {}", shown_path(&path))?;
     }
     out.flush()?;
     Ok(())
