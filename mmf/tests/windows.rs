@@ -774,3 +774,76 @@ fn the_default_directory_is_per_user() {
     assert_eq!(dir, std::path::Path::new(&base).join("mmf"));
     assert!(dir.is_dir(), "created on first use");
 }
+
+#[test]
+fn racing_processes_create_each_persistent_object_once_and_initialised() {
+    // 4 processes race through the same names; each object's creator initialises it before it
+    // gets its name, and every process checks that it never sees it otherwise.
+    let dir = TempDir::new("prace");
+    let gate = TempPath::new("gate");
+    let prefix = unique("prace");
+    let rounds = 150;
+    let racers: Vec<Child> = (0..4)
+        .map(|_| {
+            spawn(
+                helper()
+                    .args([
+                        "race-loop",
+                        gate.0.to_str().unwrap(),
+                        &prefix,
+                        &rounds.to_string(),
+                        "8192",
+                    ])
+                    .env("MMF_DIR", &dir.0)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped()),
+            )
+        })
+        .collect();
+    std::fs::write(&gate.0, b"go").unwrap();
+    let mut created = 0;
+    for r in racers {
+        let out = wait_output(r, Duration::from_secs(300));
+        created += check(&out, "race-loop").trim().parse::<u32>().unwrap();
+    }
+    assert_eq!(created, rounds, "exactly one creator per name");
+    let objects = Namespace::at(&dir.0).list().unwrap();
+    let ours: Vec<_> = objects
+        .iter()
+        .filter(|o| o.name.starts_with(&prefix))
+        .collect();
+    assert_eq!(ours.len(), rounds as usize);
+    assert!(ours.iter().all(|o| o.size == 8192));
+    let hidden: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".mmf-"))
+        .collect();
+    assert!(hidden.is_empty(), "temporary files left: {:?}", hidden);
+}
+
+#[test]
+fn gc_removes_what_a_dead_creator_left() {
+    let dir = TempDir::new("pgc");
+    // A file under construction whose creator is gone (a token no process has: creation-time
+    // bits 0), and an object, which gc leaves alone.
+    let left = ".mmf-new.4660.0";
+    std::fs::write(dir.0.join(left), b"half made").unwrap();
+    let name = unique("kept");
+    drop(persistent(&dir).create(&name).unwrap());
+    let ns = Namespace::at(&dir.0);
+    assert!(
+        !ns.list()
+            .unwrap()
+            .iter()
+            .any(|o| o.name.starts_with(".mmf-")),
+        "hidden files are not listed"
+    );
+    assert_eq!(ns.gc().unwrap(), vec![left.to_owned()]);
+    assert!(!dir.0.join(left).exists());
+    assert!(dir.0.join(&name).exists(), "gc leaves a persistent object");
+    assert!(ns.gc().unwrap().is_empty());
+    ns.remove(&name).unwrap();
+}
