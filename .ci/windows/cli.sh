@@ -131,6 +131,52 @@ mmf 0 gc
 mmf 2 store 'a:b' 'x' && expect "not a file name" "$err" "file name"
 mmf 2 --dir 'C:\no\such\dir' store "$n" x && expect "missing --dir" "$err" "does not exist"
 
+# --- watch follows a persistent value that is removed and created again -------------------------
+mmf 0 store "$n-w" 'one'
+"$wine" "$dir/mmf.exe" watch "$n-w" </dev/null >"$work/w.out" 2>"$work/w.err" &
+watcher=$!
+holders+=("$watcher")
+for i in $(seq 1 100); do
+    [ -s "$work/w.out" ] && break
+    sleep 0.2
+done
+mmf 0 rm "$n-w"
+for i in $(seq 1 100); do
+    grep -q "was removed" "$work/w.err" && break
+    sleep 0.2
+done
+step=$((step + 1))
+grep -q "was removed" "$work/w.err" || fail "watch did not see $n-w removed: $(cat "$work/w.err")"
+mmf 0 store "$n-w" 'two'
+for i in $(seq 1 100); do
+    grep -q two "$work/w.out" && break
+    sleep 0.2
+done
+step=$((step + 1))
+kill -INT "$watcher"
+st=0
+wait "$watcher" || st=$?
+[ "$st" = 0 ] || fail "watch ended by Ctrl-C exited $st, expected 0"
+[ "$(tr -d '\r' <"$work/w.out")" = "$(printf 'one\ntwo')" ] || fail "watch printed \"$(cat "$work/w.out")\", expected one and two"
+# --wait sees a handle-lifetime value appear (nothing announces a new section: it looks once a second).
+"$wine" "$dir/mmf.exe" watch --wait --timeout 60 "$n-later" </dev/null >"$work/later.out" 2>"$work/later.err" &
+watcher=$!
+holders+=("$watcher")
+sleep 1
+"$wine" "$dir/mmf.exe" store --hold "$n-later" 'appeared' </dev/null >/dev/null 2>&1 &
+holders+=($!)
+for i in $(seq 1 100); do
+    grep -q appeared "$work/later.out" && break
+    sleep 0.2
+done
+step=$((step + 1))
+grep -q appeared "$work/later.out" || fail "watch --wait did not see $n-later appear: $(cat "$work/later.err")"
+kill -INT "$watcher" "${holders[-1]}" 2>/dev/null || true
+wait "$watcher" 2>/dev/null || true
+wait "${holders[-1]}" 2>/dev/null || true
+mmf 0 rm "$n-w"
+holders=()
+
 # --- store --hold: a handle-lifetime value, from another process, gone with its holder ------------
 "$wine" "$dir/mmf.exe" store --hold "$n-held" 'hi there' </dev/null >"$work/hold.out" 2>"$work/hold.err" &
 holders+=($!)
