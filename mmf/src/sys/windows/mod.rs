@@ -24,9 +24,10 @@
 //!   `SEC_COMMIT`, charged at creation. `Commit::Reserve` is `SEC_RESERVE`: each view commits the
 //!   pages it covers when it is mapped (`VirtualAlloc(MEM_COMMIT)`), so the charge follows what
 //!   is actually mapped.
-//! - **Permissions.** Only [`Permissions::OWNER_ONLY`] (the creator's default security
-//!   descriptor) is available; other modes are `Unsupported`, since Unix mode bits have no exact
-//!   Windows counterpart.
+//! - **Permissions.** [`Permissions`](crate::Permissions) become a protected DACL on the new
+//!   section (`security.rs`): the owner class is the creator's user, the group class its primary
+//!   group, the other class Everyone; owner-only by default. `Global\` creation without
+//!   `SeCreateGlobalPrivilege` is a `PermissionDenied` that names the privilege.
 //! - **Ownership.** As on Linux, `open` refuses an object that belongs to someone else unless
 //!   `allow_other_owner` is set: the section's owner (`GetSecurityInfo`) must be this process's
 //!   user or its default owner. An owner always has `READ_CONTROL`, so an object that opens only
@@ -74,6 +75,7 @@ mod namespace;
 mod notify;
 mod owner;
 mod section;
+pub(crate) mod security;
 
 pub(crate) use self::handover::Inheritance;
 pub(crate) use self::map::RawMap;
