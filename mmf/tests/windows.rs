@@ -401,11 +401,24 @@ fn sizes_views_and_granularity() {
     assert_eq!(mmf::page_size(), 4096);
     let name = unique("size");
     let m = Mapping::create(&name, 10_000).unwrap();
-    assert_eq!(m.len(), 10_000, "the creator knows the exact size");
-    // An opener learns the size from the system, which may round it up to a page.
+    // The size comes from the system, which may round it up to a page: the creator and every
+    // opener see the same size, so they agree on where the object ends.
+    assert!(m.len() >= 10_000 && m.len() <= 12_288, "{}", m.len());
     let o = Mapping::open(&name).unwrap();
-    assert!(o.len() >= 10_000 && o.len() <= 12_288, "{}", o.len());
-    println!("an opener sees {} bytes of a 10000-byte object", o.len());
+    assert_eq!(
+        o.len(),
+        m.len(),
+        "the creator and an opener see the same size"
+    );
+    m.map_mut()
+        .unwrap()
+        .write_at(m.len() as usize - 1, b"e")
+        .unwrap();
+    assert_eq!(
+        o.map().unwrap().read_vec(o.len() as usize - 1, 1).unwrap(),
+        b"e"
+    );
+    println!("a 10000-byte object has {} bytes", m.len());
     // A view at an offset that is not a multiple of 64 KiB.
     let big = Mapping::create(unique("unaligned"), 300_000).unwrap();
     let v = big.map_range(65_537, 100, Access::ReadWrite).unwrap();

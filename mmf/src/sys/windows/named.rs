@@ -229,7 +229,7 @@ impl NamedObject for Object {
             )
             .at("create"));
         }
-        let obj = Object::created(h, spec);
+        let obj = Object::created(h, spec, "create")?;
         init(obj.duplicate()?).map_err(Error::from)?;
         Ok(obj)
     }
@@ -254,7 +254,7 @@ impl NamedObject for Object {
         // CreateFileMappingW is itself the atomic open-or-create: no retry loop is needed.
         match create_section(c, "open or create") {
             Ok((h, false)) => {
-                let obj = Object::created(h, c);
+                let obj = Object::created(h, c, "open or create")?;
                 init(obj.duplicate()?).map_err(Error::from)?;
                 Ok((obj, Disposition::Created))
             }
@@ -297,10 +297,14 @@ impl Object {
         })
     }
 
-    fn created(h: OwnedHandle, spec: &CreateSpec<'_>) -> Object {
-        Object {
+    /// The object for a section this process just created. Its size is what the system reports
+    /// for the section, as every opener learns it (`NtQuerySection`; Wine rounds a pagefile-backed
+    /// section up to whole pages), so that every handle agrees on where the object ends.
+    fn created(h: OwnedHandle, spec: &CreateSpec<'_>, op: &'static str) -> Result<Object> {
+        let info = query_section(raw(&h)).map_err(|e| Error::os(e).at(op))?;
+        Ok(Object {
+            size: info.size.max(spec.size),
             section: Some(h),
-            size: spec.size,
             writable: true,
             reserve: !spec.commit,
             file: None,
@@ -308,7 +312,7 @@ impl Object {
                 name: spec.name.clone(),
                 global: spec.global,
             }),
-        }
+        })
     }
 }
 
