@@ -860,6 +860,7 @@ fn gc_removes_what_a_dead_creator_left() {
     assert!(dir.0.join(&name).exists(), "gc leaves a persistent object");
     assert!(ns.gc().unwrap().is_empty());
     ns.remove(&name).unwrap();
+}
 
 /// One access-allowed ACE of a DACL: its mask and its SID (a copy).
 struct Ace {

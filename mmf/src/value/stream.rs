@@ -7,6 +7,14 @@
 //! never touched, and a writer killed mid-stream leaves what a killed whole store leaves. A
 //! streamed read holds the slot of one version pinned (renewing the pin as it goes) and validates
 //! every piece before it hands it out, so the bytes a caller receives are always the version's.
+//!
+//! The raw forms (`store_raw`, `retrieve_raw`) take the same paths for a caller's memory given
+//! as a pointer and a length, copied in one piece straight to or from the slot.
+//!
+//! # Safety
+//! The only `unsafe` here forwards the raw forms' pointers, which their callers vouch for, to
+//! `View::write_raw` and `View::read_raw`, which check the view's side of the range.
+#![allow(unsafe_code)]
 
 use super::protocol::{self, Claim, Held};
 use super::*;
@@ -108,6 +116,142 @@ impl SharedValue {
                     Err(e) if !sent && e.kind() == ErrorKind::Busy => break,
                     Err(e) => return Err(e),
                 }
+            }
+        }
+    }
+
+    /// Stores the `len` bytes at `src` as the new value and returns its version: [`store`] for
+    /// a source that is not a private slice, such as a mapping of another object or a buffer
+    /// another language lends (a Python `memoryview`, a C array). The bytes go straight into the
+    /// value's slot in one copy whose every access is atomic, so the source may change while it
+    /// is copied (another thread or process writes it): the value stored is then a mix of its old
+    /// and new bytes, as the source was while it was read, never undefined behaviour. Readers
+    /// still see each stored value whole.
+    ///
+    /// ```
+    /// use mmf::{Mapping, SharedValue};
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let name = format!("mmf-doc-store-raw-{}", std::process::id());
+    ///     let value = SharedValue::create(&name)?;
+    ///     // Bytes that others may write while they are copied: here a mapping.
+    ///     let frame = Mapping::anonymous(4096)?.map_mut()?;
+    ///     frame.write_at(0, b"frame 1")?;
+    ///     // SAFETY: `frame` maps 4,096 readable bytes and lives until after the call.
+    ///     let version = unsafe { value.store_raw(frame.as_ptr(), 7) }?;
+    ///
+    ///     let mut out = [0u8; 16];
+    ///     // SAFETY: `out` is 16 writable bytes that live until after the call.
+    ///     let (got, len) = unsafe { value.retrieve_raw(out.as_mut_ptr(), out.len()) }?;
+    ///     assert_eq!((got, &out[..len]), (version, &b"frame 1"[..]));
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Safety
+    /// `src .. src + len` must be readable for the whole call: mapped, and not freed or unmapped
+    /// by another thread meanwhile. Nothing else is required of it; it may be written
+    /// concurrently, by anyone.
+    ///
+    /// # Errors
+    /// As for [`store`].
+    ///
+    /// [`store`]: Self::store
+    pub unsafe fn store_raw(&self, src: *const u8, len: usize) -> Result<u64> {
+        let inner = &*self.inner;
+        let op = "store into";
+        inner.check_store(Some(len as u64))?;
+        inner.guarded(op, || {
+            let mut data = inner.data_view();
+            let guard = inner.lock_writer(&data)?;
+            let claim = loop {
+                let target = Bytes::new(&data);
+                let outcome = inner.region(&target).begin(&guard.host, len as u64);
+                target.take()?;
+                match outcome {
+                    Ok(c) => break c,
+                    Err(s) => {
+                        inner.settle(op, s, &mut data)?;
+                    }
+                }
+            };
+            // `begin` gave the claim a region of at least `len` bytes inside `data`.
+            let wrote = match usize::try_from(claim.offset) {
+                // SAFETY: the source is forwarded from the caller; `write_raw` checks the range
+                // of the view it writes.
+                Ok(at) => unsafe { data.write_raw(at, src, len) },
+                Err(_) => Err(outside(inner, op)),
+            };
+            match wrote {
+                Ok(()) => {
+                    let target = Bytes::new(&data);
+                    Ok(inner
+                        .region(&target)
+                        .publish(&guard.host, &claim, len as u64))
+                }
+                Err(e) => {
+                    inner.region(&Bytes::new(&data)).abandon(&claim);
+                    Err(slot_fault(inner, op, e))
+                }
+            }
+        })
+    }
+
+    /// Copies the latest value to the `capacity` bytes at `dst` and returns its version and
+    /// length (`(0, 0)`: nothing stored yet): [`retrieve_into`] for a destination that is not a
+    /// private vector, such as a buffer another language lends (a numpy array, a C array), with
+    /// no copy in between. The value's slot is pinned while it is copied and the copy validated
+    /// afterwards, so the bytes at `dst` are one stored value, whole, when this returns. Every
+    /// access to `dst` is atomic: others may read or write it meanwhile (they see some mix of
+    /// its old and new bytes; what they write may be overwritten).
+    ///
+    /// See [`store_raw`](Self::store_raw) for an example.
+    ///
+    /// # Safety
+    /// `dst .. dst + capacity` must be writable for the whole call: mapped, and not freed or
+    /// unmapped by another thread meanwhile.
+    ///
+    /// # Errors
+    /// `InvalidInput` when the value is longer than `capacity` (the message says both lengths;
+    /// nothing was copied); otherwise as for [`retrieve`](Self::retrieve). After an error the
+    /// bytes at `dst` are unspecified.
+    ///
+    /// [`retrieve_into`]: Self::retrieve_into
+    pub unsafe fn retrieve_raw(&self, dst: *mut u8, capacity: usize) -> Result<(u64, usize)> {
+        let inner = &*self.inner;
+        let op = "retrieve";
+        loop {
+            let reader = self.reader()?;
+            let held = match reader.held {
+                Some(h) => h,
+                None => return Ok((0, 0)),
+            };
+            // `hold` checked `offset + len` against a mapped length, so `len` fits in usize.
+            let len = held.len as usize;
+            if len > capacity {
+                return Err(inner.error(
+                    ErrorKind::InvalidInput,
+                    op,
+                    format!(
+                        "the value has {} bytes and the destination holds only {}",
+                        len, capacity
+                    ),
+                ));
+            }
+            let view = &*reader.view;
+            let stable = inner.guarded(op, || {
+                let read = match usize::try_from(held.offset) {
+                    // SAFETY: `len <= capacity` writable bytes at `dst`, from the caller;
+                    // `read_raw` checks the range of the view it reads.
+                    Ok(at) => unsafe { view.read_raw(at, dst, len) },
+                    Err(_) => Err(outside(inner, op)),
+                };
+                read.map_err(|e| slot_fault(inner, op, e))?;
+                Ok(inner.region(&Bytes::new(view)).stable(&held))
+            })?;
+            // A writer took the slot back meanwhile (see `ValueReader`): read the new value.
+            if stable {
+                return Ok((held.version, len));
             }
         }
     }
@@ -411,6 +555,21 @@ fn aligned(space: &mut Vec<u8>, len: usize) -> &mut [u8] {
     space.resize(len + ALIGN, 0);
     let skip = space.as_ptr().align_offset(ALIGN).min(ALIGN);
     &mut space[skip..skip + len]
+}
+
+/// The error for a slot whose region lies outside the object.
+fn outside(inner: &Inner, op: &'static str) -> Error {
+    inner.error(ErrorKind::Corrupt, op, "a slot points outside the object")
+}
+
+/// A raw copy's error, as the protocol reports it: a slot outside the view is damage
+/// (`Corrupt`); a fault (`Truncated`, `OutOfSpace`) stays what it is.
+fn slot_fault(inner: &Inner, op: &'static str, e: Error) -> Error {
+    if e.kind() == ErrorKind::OutOfRange {
+        outside(inner, op)
+    } else {
+        e
+    }
 }
 
 /// One `read`, retried when interrupted.
