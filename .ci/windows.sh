@@ -238,6 +238,7 @@ doc_skips=(
 # wine64 as Windows executables; then the library's doc tests, cross-compiled by rustdoc and run
 # the same way.
 lib_tests() (
+    set -e
     web_env
     if [ ! -d "$WINEPREFIX" ]; then
         setsid /usr/lib/wine/wine64 wineboot --init </dev/null >/dev/null 2>&1 || true
@@ -246,30 +247,47 @@ lib_tests() (
     # copy of the stand-in DLL: the lane's Wine prefix (nothing else) gets it in system32.
     cp "$stand_in" "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
     t=$SECONDS
+    st=0
     # shellcheck disable=SC2086 # MMF_WIN_TEST_ARGS is split on purpose
     "$CARGO" test -p mmf -p mmf-dialog --locked "${wtarget[@]}" "${buildstd[@]}" --no-fail-fast \
-        ${MMF_WIN_TEST_ARGS:---lib --bins --tests}
+        ${MMF_WIN_TEST_ARGS:---lib --bins --tests} || st=$?
     echo "windows lane: library tests under wine ($((SECONDS - t)) s)"
     if [ -z "${MMF_WIN_TEST_ARGS:-}" ]; then
         t=$SECONDS
         skips=()
         for s in "${doc_skips[@]}"; do skips+=(--skip "$s"); done
-        "$CARGO" test -p mmf --doc --locked "${wtarget[@]}" "${buildstd[@]}" -- "${skips[@]}"
+        "$CARGO" test -p mmf --doc --locked "${wtarget[@]}" "${buildstd[@]}" -- "${skips[@]}" || st=$?
         echo "windows lane: doc tests under wine ($((SECONDS - t)) s, ${#doc_skips[@]} skipped by the lane's list)"
     fi
+    exit "$st"
 )
+
+# The steps after the build run even if one fails (each is independent); the lane fails at the end,
+# naming the steps that failed.
+failed=()
+step() { # NAME COMMAND...
+    local name=$1 st=0 t=$SECONDS
+    shift
+    set +e
+    "$@"
+    st=$?
+    set -e
+    echo "windows lane: $name ($((SECONDS - t)) s)"
+    [ "$st" = 0 ] || failed+=("$name (exit status $st)")
+}
 
 if [ "$mode" = all ]; then
     msrv_lane
 fi
 programs_build
 if [ "$mode" = all ]; then
-    lib_tests
-    t=$SECONDS
-    bash "$root/.ci/windows/cli.sh" "$root/target/windows"
-    echo "windows lane: the CLI under wine ($((SECONDS - t)) s)"
-    t=$SECONDS
-    bash "$root/.ci/windows/dialog.sh" "$root/target/windows" "${MMF_WIN_DIALOG_RUNS:-1}"
-    echo "windows lane: the dialog under wine and Xvfb ($((SECONDS - t)) s)"
+    step "library and doc tests" lib_tests
+    step "the CLI under wine" bash "$root/.ci/windows/cli.sh" "$root/target/windows"
+    step "the dialog under wine and Xvfb" \
+        bash "$root/.ci/windows/dialog.sh" "$root/target/windows" "${MMF_WIN_DIALOG_RUNS:-1}"
 fi
 echo "windows lane: total $((SECONDS - t0)) s"
+if [ ${#failed[@]} -gt 0 ]; then
+    printf 'windows lane: FAILED: %s\n' "${failed[@]}" >&2
+    exit 1
+fi

@@ -27,22 +27,40 @@ fn make(backing: &str, size: u64) -> (Mapping, Option<TempPath>) {
 
 const BACKINGS: [&str; 3] = ["named", "anonymous", "file"];
 
+/// The most an object of `size` bytes may have: exactly `size`, except that a named object on
+/// Windows has the size the system reports for its section, which may be rounded up to a page.
+fn max_len(backing: &str, size: u64) -> u64 {
+    let page = mmf::page_size() as u64;
+    if cfg!(windows) && backing == "named" && size % page != 0 {
+        size + page - size % page
+    } else {
+        size
+    }
+}
+
 #[test]
 fn write_then_read_back_through_another_view() {
     for b in BACKINGS {
         let (m, _keep) = make(b, 3 * 4096 + 123);
-        assert_eq!(m.len(), 3 * 4096 + 123, "{}", b);
+        let max = max_len(b, 3 * 4096 + 123);
+        assert!(
+            m.len() >= 3 * 4096 + 123 && m.len() <= max,
+            "{}: {}",
+            b,
+            m.len()
+        );
+        let len = m.len() as usize;
         let w = m.map_mut().unwrap();
-        assert_eq!(w.len(), 3 * 4096 + 123);
+        assert_eq!(w.len(), len);
         let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
         w.write_at(100, &data).unwrap();
         let r = m.map().unwrap();
         assert_eq!(r.read_vec(100, 5000).unwrap(), data, "{}", b);
         // The last byte of the object is reachable, one past is not.
-        w.write_at(3 * 4096 + 122, &[7]).unwrap();
-        assert_eq!(r.read_vec(3 * 4096 + 122, 1).unwrap(), [7]);
+        w.write_at(len - 1, &[7]).unwrap();
+        assert_eq!(r.read_vec(len - 1, 1).unwrap(), [7]);
         assert_eq!(
-            r.read_vec(3 * 4096 + 123, 1).unwrap_err().kind(),
+            r.read_vec(len, 1).unwrap_err().kind(),
             ErrorKind::OutOfRange
         );
     }
@@ -69,7 +87,12 @@ fn views_at_unaligned_offsets_see_the_same_bytes() {
         }
         // Length 0 means "to the end".
         let tail = m.map_range(150_000, 0, Access::ReadOnly).unwrap();
-        assert_eq!(tail.len(), 50_000);
+        assert!(
+            m.len() >= 200_000 && m.len() <= max_len(b, 200_000),
+            "{}",
+            b
+        );
+        assert_eq!(tail.len() as u64, m.len() - 150_000, "{}", b);
     }
 }
 
