@@ -91,6 +91,24 @@ wait_gone() { # NAME
     fail "$1 did not go away with its last holder (retrieve exited $st)"
     return 1
 }
+# Waits until FILE contains PATTERN (grep -E); an empty PATTERN: until FILE is not empty.
+wait_file() { # FILE PATTERN
+    local i
+    for i in $(seq 1 100); do
+        if [ -z "$2" ]; then [ -s "$1" ] && return 0; else grep -qE "$2" "$1" && return 0; fi
+        sleep 0.2
+    done
+    return 1
+}
+# Ends a background mmf.exe with Ctrl-C (Wine turns SIGINT into CTRL_C_EVENT) and checks that it
+# exits with status 0.
+interrupt_ok() { # PID WHAT
+    local st=0
+    step=$((step + 1))
+    kill -INT "$1"
+    wait "$1" || st=$?
+    [ "$st" = 0 ] || fail "$2 ended by Ctrl-C exited $st, expected 0"
+}
 n=mmf-ci-$$
 
 # --- help and doctor -------------------------------------------------------------------------------
@@ -136,27 +154,13 @@ mmf 0 store "$n-w" 'one'
 "$wine" "$dir/mmf.exe" watch "$n-w" </dev/null >"$work/w.out" 2>"$work/w.err" &
 watcher=$!
 holders+=("$watcher")
-for i in $(seq 1 100); do
-    [ -s "$work/w.out" ] && break
-    sleep 0.2
-done
+wait_file "$work/w.out" '' || true
 mmf 0 rm "$n-w"
-for i in $(seq 1 100); do
-    grep -q "was removed" "$work/w.err" && break
-    sleep 0.2
-done
 step=$((step + 1))
-grep -q "was removed" "$work/w.err" || fail "watch did not see $n-w removed: $(cat "$work/w.err")"
+wait_file "$work/w.err" "was removed" || fail "watch did not see $n-w removed: $(cat "$work/w.err")"
 mmf 0 store "$n-w" 'two'
-for i in $(seq 1 100); do
-    grep -q two "$work/w.out" && break
-    sleep 0.2
-done
-step=$((step + 1))
-kill -INT "$watcher"
-st=0
-wait "$watcher" || st=$?
-[ "$st" = 0 ] || fail "watch ended by Ctrl-C exited $st, expected 0"
+wait_file "$work/w.out" two || true
+interrupt_ok "$watcher" watch
 [ "$(tr -d '\r' <"$work/w.out")" = "$(printf 'one\ntwo')" ] || fail "watch printed \"$(cat "$work/w.out")\", expected one and two"
 # --wait sees a handle-lifetime value appear (nothing announces a new section: it looks once a second).
 "$wine" "$dir/mmf.exe" watch --wait --timeout 60 "$n-later" </dev/null >"$work/later.out" 2>"$work/later.err" &
@@ -165,12 +169,8 @@ holders+=("$watcher")
 sleep 1
 "$wine" "$dir/mmf.exe" store --hold "$n-later" 'appeared' </dev/null >/dev/null 2>&1 &
 holders+=($!)
-for i in $(seq 1 100); do
-    grep -q appeared "$work/later.out" && break
-    sleep 0.2
-done
 step=$((step + 1))
-grep -q appeared "$work/later.out" || fail "watch --wait did not see $n-later appear: $(cat "$work/later.err")"
+wait_file "$work/later.out" appeared || fail "watch --wait did not see $n-later appear: $(cat "$work/later.err")"
 kill -INT "$watcher" "${holders[-1]}" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
 wait "${holders[-1]}" 2>/dev/null || true
@@ -216,21 +216,10 @@ if wait_for "$n-int" 'bye'; then
     "$wine" "$dir/mmf.exe" watch "$n-int" </dev/null >"$work/watch.out" 2>"$work/watch.err" &
     watcher=$!
     holders+=("$watcher")
-    for i in $(seq 1 100); do
-        [ -s "$work/watch.out" ] && break
-        sleep 0.2
-    done
-    step=$((step + 1))
-    kill -INT "$watcher"
-    st=0
-    wait "$watcher" || st=$?
-    [ "$st" = 0 ] || fail "watch ended by Ctrl-C exited $st, expected 0"
+    wait_file "$work/watch.out" '' || true
+    interrupt_ok "$watcher" watch
     [ "$(tr -d '\r' <"$work/watch.out")" = 'bye' ] || fail "watch printed \"$(cat "$work/watch.out")\""
-    step=$((step + 1))
-    kill -INT "$holder"
-    st=0
-    wait "$holder" || st=$?
-    [ "$st" = 0 ] || fail "store --hold ended by Ctrl-C exited $st, expected 0"
+    interrupt_ok "$holder" "store --hold"
     wait_gone "$n-int" || true
 fi
 holders=()

@@ -572,16 +572,30 @@ fn the_handle_is_the_section_the_views_map() {
 struct TempDir(std::path::PathBuf);
 
 impl TempDir {
+    /// A new, empty directory. Wine reuses process ids from one run to the next, so the name
+    /// also carries the time, and a directory that exists already is an error, not a reuse.
     fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(unique(tag));
-        std::fs::create_dir_all(&p).unwrap();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!("{}-{}", unique(tag), nanos));
+        std::fs::create_dir(&p).unwrap();
         TempDir(p)
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        // Wine may close an exited child's handles a moment after its exit is seen: try a few
+        // times before leaving the directory behind.
+        for _ in 0..20 {
+            if std::fs::remove_dir_all(&self.0).is_ok() || !self.0.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("left behind: {}", self.0.display());
     }
 }
 

@@ -310,31 +310,36 @@ pub(super) fn remove(name: &Name, dir: Option<&Path>) -> Result<bool> {
     Ok(true)
 }
 
-/// The persistent objects in the directory, for `list` (a missing directory holds none).
-pub(super) fn list(dir: Option<&Path>, out: &mut Vec<ObjectInfo>) -> Result<()> {
+/// The entries of the directory of persistent objects whose names are text, with their paths
+/// (none where there is no directory); `op` names the operation in errors.
+fn entries(dir: Option<&Path>, op: &'static str) -> Result<Vec<(String, PathBuf)>> {
     let dir = match resolve_dir(dir) {
         Some(d) => d,
-        None => return Ok(()),
+        None => return Ok(Vec::new()),
     };
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::os(e).at("list")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::os(e).at(op)),
     };
-    for entry in entries.flatten() {
-        let name = match entry.file_name().to_str() {
-            Some(n) => n.to_owned(),
-            None => continue,
-        };
+    Ok(entries
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.to_owned(), e.path())))
+        .collect())
+}
+
+/// The persistent objects in the directory, for `list` (a missing directory holds none).
+pub(super) fn list(dir: Option<&Path>, out: &mut Vec<ObjectInfo>) -> Result<()> {
+    for (name, path) in entries(dir, "list")? {
         if Name::new(&name).is_err() {
             continue; // hidden files (ours start with `.mmf-`) and names mmf cannot use
         }
-        let meta = match std::fs::symlink_metadata(entry.path()) {
+        let meta = match std::fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() => m,
             _ => continue,
         };
         let mut magic = [0u8; 8];
-        if let Ok(mut f) = options(false).open(entry.path()) {
+        if let Ok(mut f) = options(false).open(&path) {
             let _ = f.read(&mut magic);
         }
         out.push(ObjectInfo {
@@ -354,27 +359,14 @@ pub(super) fn list(dir: Option<&Path>, out: &mut Vec<ObjectInfo>) -> Result<()> 
 /// Removes what creators that died midway and removals of open objects left behind: hidden
 /// files under construction whose creator is gone, and removed files nobody has open any more.
 pub(super) fn gc(dir: Option<&Path>, removed: &mut Vec<String>) -> Result<()> {
-    let dir = match resolve_dir(dir) {
-        Some(d) => d,
-        None => return Ok(()),
-    };
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::os(e).at("collect garbage in")),
-    };
-    for entry in entries.flatten() {
-        let name = match entry.file_name().to_str() {
-            Some(n) => n.to_owned(),
-            None => continue,
-        };
+    for (name, path) in entries(dir, "collect garbage in")? {
         let reap = if let Some(rest) = name.strip_prefix(NEW_PREFIX) {
             let token = rest.split('.').next().and_then(|t| t.parse::<u64>().ok());
             token.map_or(false, |t| process_alive(t) == Some(false))
         } else {
             name.starts_with(REMOVED_PREFIX)
         };
-        if reap && std::fs::remove_file(entry.path()).is_ok() && !entry.path().exists() {
+        if reap && std::fs::remove_file(&path).is_ok() && !path.exists() {
             removed.push(name);
         }
     }
