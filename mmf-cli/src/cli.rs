@@ -184,7 +184,8 @@ pub struct StoreArgs {
     #[arg(long)]
     pub hold: bool,
 
-    /// Permission bits for a new object, in octal (default 600: owner only)
+    /// Permission bits for a new object, in octal (default 600: owner only); on Windows a DACL:
+    /// the group bits for the primary group, the other bits for Everyone
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
     pub mode: Option<u32>,
 

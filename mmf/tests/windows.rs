@@ -16,8 +16,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use windows_sys::Win32::Foundation::{CloseHandle, GetLastError, ERROR_ALREADY_EXISTS};
 use windows_sys::Win32::System::Memory::{
-    CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, FILE_MAP_READ,
-    PAGE_READWRITE,
+    CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, FILE_MAP_ALL_ACCESS,
+    FILE_MAP_READ, PAGE_READWRITE,
 };
 use windows_sys::Win32::System::Threading::CreateEventW;
 
@@ -410,11 +410,24 @@ fn sizes_views_and_granularity() {
     assert_eq!(mmf::page_size(), 4096);
     let name = unique("size");
     let m = Mapping::create(&name, 10_000).unwrap();
-    assert_eq!(m.len(), 10_000, "the creator knows the exact size");
-    // An opener learns the size from the system, which may round it up to a page.
+    // The size comes from the system, which may round it up to a page: the creator and every
+    // opener see the same size, so they agree on where the object ends.
+    assert!(m.len() >= 10_000 && m.len() <= 12_288, "{}", m.len());
     let o = Mapping::open(&name).unwrap();
-    assert!(o.len() >= 10_000 && o.len() <= 12_288, "{}", o.len());
-    println!("an opener sees {} bytes of a 10000-byte object", o.len());
+    assert_eq!(
+        o.len(),
+        m.len(),
+        "the creator and an opener see the same size"
+    );
+    m.map_mut()
+        .unwrap()
+        .write_at(m.len() as usize - 1, b"e")
+        .unwrap();
+    assert_eq!(
+        o.map().unwrap().read_vec(o.len() as usize - 1, 1).unwrap(),
+        b"e"
+    );
+    println!("a 10000-byte object has {} bytes", m.len());
     // A view at an offset that is not a multiple of 64 KiB.
     let big = Mapping::create(unique("unaligned"), 300_000).unwrap();
     let v = big.map_range(65_537, 100, Access::ReadWrite).unwrap();
@@ -458,13 +471,6 @@ fn what_windows_cannot_do_is_unsupported_with_a_reason() {
             .create(&name)
             .unwrap_err(),
         "persistent",
-    );
-    expect(
-        CreateOptions::new()
-            .permissions(Permissions::EVERYONE_READ)
-            .create(&name)
-            .unwrap_err(),
-        "permission",
     );
     let m = Mapping::create(&name, 4096).unwrap();
     assert_eq!(m.lifetime(), Lifetime::Handle);
@@ -868,4 +874,204 @@ fn gc_removes_what_a_dead_creator_left() {
     assert!(dir.0.join(&name).exists(), "gc leaves a persistent object");
     assert!(ns.gc().unwrap().is_empty());
     ns.remove(&name).unwrap();
+}
+
+/// One access-allowed ACE of a DACL: its mask and its SID (a copy).
+struct Ace {
+    mask: u32,
+    sid: Vec<u8>,
+}
+
+/// The DACL of the section `h`, read back with GetSecurityInfo: `None` for a NULL DACL.
+fn dacl(h: std::os::windows::io::RawHandle) -> Option<Vec<Ace>> {
+    use windows_sys::Win32::Foundation::LocalFree;
+    use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_KERNEL_OBJECT};
+    use windows_sys::Win32::Security::{
+        AclSizeInformation, GetAce, GetAclInformation, GetLengthSid, ACCESS_ALLOWED_ACE, ACL,
+        ACL_SIZE_INFORMATION, DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
+    };
+    let mut acl: *mut ACL = std::ptr::null_mut();
+    let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: a valid section handle (opened with READ_CONTROL by its creator); the out-pointers
+    // are writable; `sd` is freed below, after the last use of `acl`, which points into it.
+    unsafe {
+        let rc = GetSecurityInfo(
+            h,
+            SE_KERNEL_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut acl,
+            std::ptr::null_mut(),
+            &mut sd,
+        );
+        assert_eq!(rc, 0, "GetSecurityInfo failed: {}", rc);
+        let out = if acl.is_null() {
+            None
+        } else {
+            let mut info: ACL_SIZE_INFORMATION = std::mem::zeroed();
+            let ok = GetAclInformation(
+                acl,
+                &mut info as *mut ACL_SIZE_INFORMATION as *mut std::ffi::c_void,
+                std::mem::size_of::<ACL_SIZE_INFORMATION>() as u32,
+                AclSizeInformation,
+            );
+            assert_ne!(ok, 0, "GetAclInformation failed");
+            let mut aces = Vec::new();
+            for i in 0..info.AceCount {
+                let mut ace: *mut std::ffi::c_void = std::ptr::null_mut();
+                assert_ne!(GetAce(acl, i, &mut ace), 0, "GetAce failed");
+                let ace = ace as *const ACCESS_ALLOWED_ACE;
+                assert_eq!((*ace).Header.AceType, 0, "an access-allowed ACE");
+                let sid = std::ptr::addr_of!((*ace).SidStart) as *mut std::ffi::c_void;
+                let len = GetLengthSid(sid) as usize;
+                aces.push(Ace {
+                    mask: (*ace).Mask,
+                    sid: std::slice::from_raw_parts(sid as *const u8, len).to_vec(),
+                });
+            }
+            Some(aces)
+        };
+        LocalFree(sd);
+        out
+    }
+}
+
+/// This process's user SID and the Everyone SID, as bytes.
+fn user_and_everyone() -> (Vec<u8>, Vec<u8>) {
+    use windows_sys::Win32::Security::{
+        CreateWellKnownSid, GetLengthSid, GetTokenInformation, TokenUser, WinWorldSid, TOKEN_QUERY,
+        TOKEN_USER,
+    };
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+    // SAFETY: the pseudo-handle of this process; every buffer is writable for the length given
+    // and aligned (u64s); the token handle is closed once.
+    unsafe {
+        let mut token = std::ptr::null_mut();
+        assert_ne!(
+            OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token),
+            0
+        );
+        let mut buf = vec![0u64; 64];
+        let mut len = 0u32;
+        assert_ne!(
+            GetTokenInformation(
+                token,
+                TokenUser,
+                buf.as_mut_ptr() as *mut std::ffi::c_void,
+                512,
+                &mut len
+            ),
+            0
+        );
+        CloseHandle(token);
+        let sid = (*(buf.as_ptr() as *const TOKEN_USER)).User.Sid;
+        let user =
+            std::slice::from_raw_parts(sid as *const u8, GetLengthSid(sid) as usize).to_vec();
+        let mut world = vec![0u64; 16];
+        let mut len = 128u32;
+        assert_ne!(
+            CreateWellKnownSid(
+                WinWorldSid,
+                std::ptr::null_mut(),
+                world.as_mut_ptr() as *mut std::ffi::c_void,
+                &mut len
+            ),
+            0
+        );
+        let everyone =
+            std::slice::from_raw_parts(world.as_ptr() as *const u8, len as usize).to_vec();
+        (user, everyone)
+    }
+}
+
+const MAP_READ: u32 = 4; // SECTION_MAP_READ, FILE_MAP_READ
+const MAP_WRITE: u32 = 2; // SECTION_MAP_WRITE, FILE_MAP_WRITE
+
+#[test]
+fn permissions_become_a_dacl_owner_only_by_default() {
+    use std::os::windows::io::AsRawHandle;
+    let (user, everyone) = user_and_everyone();
+
+    let m = Mapping::create(&unique("dacl-default"), 4096).unwrap();
+    let aces = dacl(m.as_raw_handle()).expect("a DACL, not a NULL one");
+    assert_eq!(aces.len(), 1, "owner only");
+    assert_eq!(aces[0].sid, user);
+    assert_eq!(aces[0].mask & (MAP_READ | MAP_WRITE), MAP_READ | MAP_WRITE);
+    // The owner's programs may open it as the seed did, with FILE_MAP_ALL_ACCESS.
+    let full = wide(&format!("Local\\{}", m.name().unwrap()));
+    // SAFETY: NUL-terminated name; the handle is closed at once.
+    unsafe {
+        let h = OpenFileMappingW(FILE_MAP_ALL_ACCESS, 0, full.as_ptr());
+        assert!(
+            !h.is_null(),
+            "FILE_MAP_ALL_ACCESS refused: {}",
+            GetLastError()
+        );
+        CloseHandle(h);
+    }
+
+    let m = CreateOptions::new()
+        .size(4096)
+        .permissions(Permissions::EVERYONE_READ)
+        .create(&unique("dacl-644"))
+        .unwrap();
+    let aces = dacl(m.as_raw_handle()).unwrap();
+    // Owner, the primary group (unless it is the user itself), Everyone.
+    assert!(aces.len() == 2 || aces.len() == 3, "{} ACEs", aces.len());
+    assert_eq!(aces[0].sid, user);
+    assert_eq!(aces[0].mask & (MAP_READ | MAP_WRITE), MAP_READ | MAP_WRITE);
+    for group in &aces[1..aces.len() - 1] {
+        assert_eq!(group.mask & (MAP_READ | MAP_WRITE), MAP_READ);
+    }
+    let last = aces.last().unwrap();
+    assert_eq!(last.sid, everyone);
+    assert_eq!(last.mask & (MAP_READ | MAP_WRITE), MAP_READ);
+}
+
+#[test]
+fn the_dacl_decides_what_later_opens_get() {
+    // The creator keeps the access it created with; every open (also its own) goes through the
+    // DACL, which wineserver enforces as Windows does.
+    let name = unique("dacl-enforced");
+    let m = CreateOptions::new()
+        .size(4096)
+        .permissions(Permissions::from_mode(0o400))
+        .create(&name)
+        .unwrap();
+    m.map_mut().unwrap().write_at(0, b"kept").unwrap();
+    let full = wide(&format!("Local\\{}", name));
+    // SAFETY: NUL-terminated name; a handle that opens is closed at once.
+    let open = |access: u32| unsafe {
+        let h = OpenFileMappingW(access, 0, full.as_ptr());
+        let err = GetLastError();
+        if !h.is_null() {
+            CloseHandle(h);
+        }
+        (!h.is_null(), err)
+    };
+    assert!(open(FILE_MAP_READ).0, "read is granted");
+    let (opened, err) = open(FILE_MAP_READ | MAP_WRITE);
+    assert!(!opened, "write is not granted");
+    assert_eq!(err, 5, "ERROR_ACCESS_DENIED");
+    let e = OpenOptions::new().open(&name).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{}", e);
+    let ro = OpenOptions::new()
+        .access(Access::ReadOnly)
+        .open(&name)
+        .unwrap();
+    assert_eq!(ro.map().unwrap().read_vec(0, 4).unwrap(), b"kept");
+
+    // A mode that grants nothing refuses even the owner's reads.
+    let none = unique("dacl-none");
+    let _m = CreateOptions::new()
+        .size(4096)
+        .permissions(Permissions::from_mode(0))
+        .create(&none)
+        .unwrap();
+    let e = OpenOptions::new()
+        .access(Access::ReadOnly)
+        .open(&none)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{}", e);
 }

@@ -61,7 +61,8 @@ impl CreateOptions {
         self
     }
 
-    /// Who may open the object.
+    /// Who may open the object (default owner-only): the mode bits on Unix, a DACL on Windows
+    /// (see [`Permissions`]).
     pub fn permissions(&mut self, permissions: Permissions) -> &mut Self {
         self.permissions = permissions;
         self

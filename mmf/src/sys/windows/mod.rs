@@ -16,19 +16,21 @@
 //!   `create` and `Created`/`Opened` for `open_or_create`. A section cannot be named after it was
 //!   created, so the creator's initialiser runs right after creation, while openers may already
 //!   map it; contents that need a ready flag publish one themselves (shared values do).
-//! - **Size.** Sections have a fixed size (`grow` is `Unsupported`). The size of an opened section
-//!   comes from `NtQuerySection` (`SectionBasicInformation`), the one call that reports it. It
-//!   may be rounded up to a whole page: Wine does so for pagefile-backed sections (an opener of a
-//!   10 000-byte object sees 12 288 bytes there; the creator sees 10 000), so an opener may see up
-//!   to a page more than the creator asked for, all of it zero-filled and mappable. Size checks
-//!   (`min_size`, `open_or_create`) compare against this size, so they never fail spuriously.
+//! - **Size.** Sections have a fixed size (`grow` is `Unsupported`). The size of a named section
+//!   comes from `NtQuerySection` (`SectionBasicInformation`), the one call that reports it, for
+//!   its creator as for every opener, so all handles agree on where the object ends. It may be
+//!   rounded up to a whole page: Wine does so for pagefile-backed sections (a 10 000-byte object
+//!   is 12 288 bytes there), so an object may have up to a page more than was asked for, all of
+//!   it zero-filled and mappable. Size checks (`min_size`, `open_or_create`) compare against this
+//!   size, so they never fail spuriously.
 //! - **Commit.** [`CreateOptions::commit`](crate::CreateOptions::commit)`(true)` (the default) is
 //!   `SEC_COMMIT`, charged at creation. `Commit::Reserve` is `SEC_RESERVE`: each view commits the
 //!   pages it covers when it is mapped (`VirtualAlloc(MEM_COMMIT)`), so the charge follows what
 //!   is actually mapped.
-//! - **Permissions.** Only [`Permissions::OWNER_ONLY`] (the creator's default security
-//!   descriptor) is available; other modes are `Unsupported`, since Unix mode bits have no exact
-//!   Windows counterpart.
+//! - **Permissions.** [`Permissions`](crate::Permissions) become a protected DACL on the new
+//!   section (`security.rs`): the owner class is the creator's user, the group class its primary
+//!   group, the other class Everyone; owner-only by default. `Global\` creation without
+//!   `SeCreateGlobalPrivilege` is a `PermissionDenied` that names the privilege.
 //! - **Ownership.** As on Linux, `open` refuses an object that belongs to someone else unless
 //!   `allow_other_owner` is set: the section's owner (`GetSecurityInfo`) must be this process's
 //!   user or its default owner. An owner always has `READ_CONTROL`, so an object that opens only
@@ -80,6 +82,7 @@ mod objdir;
 mod owner;
 mod persistent;
 mod section;
+pub(crate) mod security;
 
 pub(crate) use self::handover::Inheritance;
 pub(crate) use self::map::RawMap;

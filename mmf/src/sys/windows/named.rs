@@ -9,6 +9,7 @@
 
 use super::owner::owned_by_us;
 use super::section::query_section;
+use super::security::{privilege_enabled, Kind, Security};
 use super::{
     kernel_name, last_error, namespace, os_code, owned, persistent, raw, split64, unsupported,
     Named, Object,
@@ -17,7 +18,7 @@ use crate::error::Detail;
 use crate::sys::contract::NamedObject;
 use crate::sys::{CreateSpec, Init, OpenSpec};
 use crate::sys::{Error, Result};
-use crate::types::{Disposition, Lifetime, Permissions};
+use crate::types::{Disposition, Lifetime};
 use crate::{ErrorKind, Name};
 use std::io;
 use std::os::windows::io::OwnedHandle;
@@ -38,13 +39,6 @@ fn check_create(spec: &CreateSpec<'_>, op: &'static str) -> Result<()> {
             op,
             "a persistent object is a file in the directory of persistent objects, which has no \
              Global\\ namespace; use Scope::Local, or handle lifetime",
-        ));
-    }
-    if spec.permissions != Permissions::OWNER_ONLY {
-        return Err(unsupported(
-            op,
-            "Unix permission bits have no Windows equivalent; only Permissions::OWNER_ONLY (the \
-             creator's default security descriptor) is available",
         ));
     }
     Ok(())
@@ -84,27 +78,54 @@ fn name_error(op: &'static str, global: bool, e: io::Error) -> Error {
         )
         .at(op)
         .with_os(e),
-        ERROR_ACCESS_DENIED if global && op != "open" => Error::new(
-            ErrorKind::PermissionDenied,
-            "creating objects in the Global\\ namespace needs SeCreateGlobalPrivilege (run as a \
-             service or an administrator), or use the Local\\ namespace",
-        )
-        .at(op)
-        .with_os(e),
+        ERROR_ACCESS_DENIED if global && op != "open" => {
+            global_denied(privilege_enabled(CREATE_GLOBAL))
+                .at(op)
+                .with_os(e)
+        }
         _ => Error::os(e).at(op),
     }
+}
+
+/// The privilege that creating names in `Global\` needs.
+const CREATE_GLOBAL: &str = "SeCreateGlobalPrivilege";
+
+/// Why a create in `Global\` was refused, given whether this process holds `SeCreateGlobalPrivilege`
+/// enabled (`None`: its token could not be read).
+fn global_denied(privilege: Option<bool>) -> Error {
+    let why = match privilege {
+        Some(true) => {
+            "an object of that name exists in the Global\\ namespace and its security descriptor \
+             refuses this user read-write access; open it with the access its owner granted"
+        }
+        Some(false) => {
+            "creating objects in the Global\\ namespace needs SeCreateGlobalPrivilege, which this \
+             process does not hold enabled; run it as an administrator (elevated) or as a service, \
+             or create the object in the Local\\ namespace (the default)"
+        }
+        None => {
+            "creating objects in the Global\\ namespace needs SeCreateGlobalPrivilege (held by \
+             administrators and services; this process's token could not be read to tell), or \
+             the name exists there and refuses this user; use the Local\\ namespace (the \
+             default), or run as an administrator or a service"
+        }
+    };
+    Error::new(ErrorKind::PermissionDenied, why)
 }
 
 /// CreateFileMappingW on the paging file. Returns the handle and whether the name existed.
 fn create_section(spec: &CreateSpec<'_>, op: &'static str) -> Result<(OwnedHandle, bool)> {
     let wname = kernel_name(spec.global, "", spec.name.as_str());
     let (hi, lo) = split64(spec.size);
+    let security =
+        Security::new(spec.permissions, Kind::Section).map_err(|e| Error::os(e).at(op))?;
+    let attributes = security.attributes();
     // SAFETY: INVALID_HANDLE_VALUE asks for a pagefile-backed section; `wname` is NUL-terminated
-    // and outlives the call; no security attributes.
+    // and outlives the call; `attributes` points into `security`, which outlives the call.
     let h = unsafe {
         CreateFileMappingW(
             INVALID_HANDLE_VALUE,
-            std::ptr::null(),
+            &attributes,
             protection(spec.commit),
             hi,
             lo,
@@ -245,7 +266,7 @@ impl NamedObject for Object {
             drop(h);
             return Err(already_exists("create"));
         }
-        let obj = Object::created(h, spec);
+        let obj = Object::created(h, spec, "create")?;
         init(obj.duplicate()?).map_err(Error::from)?;
         Ok(obj)
     }
@@ -291,7 +312,7 @@ impl NamedObject for Object {
         // CreateFileMappingW is itself the atomic open-or-create: no retry loop is needed.
         match create_section(c, "open or create") {
             Ok((h, false)) => {
-                let obj = Object::created(h, c);
+                let obj = Object::created(h, c, "open or create")?;
                 init(obj.duplicate()?).map_err(Error::from)?;
                 Ok((obj, Disposition::Created))
             }
@@ -334,10 +355,14 @@ impl Object {
         })
     }
 
-    fn created(h: OwnedHandle, spec: &CreateSpec<'_>) -> Object {
-        Object {
+    /// The object for a section this process just created. Its size is what the system reports
+    /// for the section, as every opener learns it (`NtQuerySection`; Wine rounds a pagefile-backed
+    /// section up to whole pages), so that every handle agrees on where the object ends.
+    fn created(h: OwnedHandle, spec: &CreateSpec<'_>, op: &'static str) -> Result<Object> {
+        let info = query_section(raw(&h)).map_err(|e| Error::os(e).at(op))?;
+        Ok(Object {
+            size: info.size.max(spec.size),
             section: Some(h),
-            size: spec.size,
             writable: true,
             reserve: !spec.commit,
             file: None,
@@ -346,6 +371,28 @@ impl Object {
                 global: spec.global,
                 persistent: false,
             }),
-        }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::global_denied;
+    use crate::ErrorKind;
+
+    /// The refusal as built (a process without the privilege is not run under Wine).
+    #[test]
+    fn a_global_create_without_the_privilege_says_what_is_missing_and_what_to_do() {
+        let e = global_denied(Some(false)).context("create", "o");
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        let msg = e.to_string();
+        assert!(msg.contains("SeCreateGlobalPrivilege"), "{}", msg);
+        assert!(msg.contains("does not hold"), "{}", msg);
+        assert!(msg.contains("administrator"), "{}", msg);
+        assert!(msg.contains("Local\\"), "{}", msg);
+        // With the privilege, the refusal is the existing object's descriptor, not the namespace.
+        let e = global_denied(Some(true)).context("create", "o").to_string();
+        assert!(!e.contains("SeCreateGlobalPrivilege"), "{}", e);
+        assert!(e.contains("security descriptor"), "{}", e);
     }
 }
