@@ -1075,3 +1075,47 @@ fn the_dacl_decides_what_later_opens_get() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{}", e);
 }
+
+#[test]
+fn a_persistent_object_gets_its_permissions_as_its_file_dacl() {
+    use std::os::windows::io::AsRawHandle;
+    const READ_DATA: u32 = 1; // FILE_READ_DATA
+    const WRITE_DATA: u32 = 2; // FILE_WRITE_DATA
+    let (user, everyone) = user_and_everyone();
+    let dir = TempDir::new("pdacl");
+    let file_dacl = |name: &str| {
+        let f = std::fs::File::open(dir.0.join(name)).unwrap();
+        dacl(f.as_raw_handle()).expect("a DACL, not a NULL one")
+    };
+
+    // Wine keeps a file's DACL as Unix mode bits and reads it back with an ACE for SYSTEM as well,
+    // so the ACEs are looked up by whom they are for.
+    let mask_for = |aces: &[Ace], sid: &[u8]| {
+        aces.iter()
+            .filter(|a| a.sid == sid)
+            .fold(0, |m, a| m | a.mask)
+            & (READ_DATA | WRITE_DATA)
+    };
+    let private = unique("pdacl-default");
+    drop(persistent(&dir).create(&private).unwrap());
+    let aces = file_dacl(&private);
+    assert_eq!(mask_for(&aces, &user), READ_DATA | WRITE_DATA);
+    assert_eq!(mask_for(&aces, &everyone), 0, "owner only");
+
+    let shared = unique("pdacl-644");
+    drop(
+        persistent(&dir)
+            .permissions(Permissions::EVERYONE_READ)
+            .create(&shared)
+            .unwrap(),
+    );
+    let aces = file_dacl(&shared);
+    assert_eq!(mask_for(&aces, &user), READ_DATA | WRITE_DATA);
+    assert_eq!(mask_for(&aces, &everyone), READ_DATA);
+    // The owner opens, writes and removes it as before.
+    let m = OpenOptions::new().dir(&dir.0).open(&shared).unwrap();
+    m.map_mut().unwrap().write_at(0, b"ok").unwrap();
+    drop(m);
+    Namespace::at(&dir.0).remove(&shared).unwrap();
+    Namespace::at(&dir.0).remove(&private).unwrap();
+}
