@@ -10,11 +10,13 @@
 # and --json, exit 0, persistent objects ok); exit codes for a usage error (2), a bad name (2), a
 # missing object (3) and a timed-out wait (4); persistent objects: `store greeting hi`, then in new
 # processes `retrieve` prints it, `list` and `info` show it, `rm` removes it (then `list` no longer
-# shows it and `retrieve` exits 3), `gc`; `store --hold` makes a handle-lifetime value that other
+# shows it and `retrieve` exits 3), `gc`; `watch` follows a persistent value that is removed and
+# created again, and `watch --wait` sees a new section appear; `store --hold` makes a handle-lifetime value that other
 # processes retrieve, byte-exact, that `list` shows while held and that vanishes with its last
 # holder, and ends with status 0 on Ctrl-C, as `watch` does; `--raw` plain objects, and a value
-# stored into one is refused with exit status 2 (as on Linux). Not checked: permission errors (the
-# Wine lane runs as one user, with no other owner to be refused).
+# stored into one is refused with exit status 2 (as on Linux); a writer refused by a read-only
+# DACL (`--mode 400`) exits 1, as a permission error does on Linux. Not checked: another user's
+# object (the Wine lane runs as one user).
 set -euo pipefail
 dir=$(cd "${1:?usage: cli.sh DIR_WITH_MMF_EXE}" && pwd)
 cd "$(dirname "$0")/../.."
@@ -207,6 +209,18 @@ if wait_for "$n-held" 'hi there'; then
     mmf 0 list && case $out in *"$n-held"*) fail "list still shows $n-held after its last holder" ;; esac
 fi
 holders=()
+
+# --- permission: a read-only DACL (--mode 400) refuses a writer, exit status 1 as on Linux ---------
+"$wine" "$dir/mmf.exe" store --hold --mode 400 "$n-ro" 'locked' </dev/null >/dev/null 2>"$work/ro.err" &
+holders+=($!)
+if wait_for "$n-ro" 'locked'; then
+    mmf 1 store --hold "$n-ro" 'forged' && expect "permission" "$err" "permission denied"
+    mmf 0 retrieve "$n-ro" && [ "$out" = locked ] || fail "retrieve after a refused store gave \"$out\""
+fi
+kill -KILL "${holders[0]}" 2>/dev/null || true
+wait "${holders[0]}" 2>/dev/null || true
+holders=()
+wait_gone "$n-ro" || true
 
 # --- Ctrl-C (Wine turns SIGINT into CTRL_C_EVENT): --hold and watch end normally, status 0 -------
 "$wine" "$dir/mmf.exe" store --hold "$n-int" 'bye' </dev/null >/dev/null 2>"$work/int.err" &
