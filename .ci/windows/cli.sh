@@ -11,12 +11,12 @@
 # missing object (3) and a timed-out wait (4); persistent objects: `store greeting hi`, then in new
 # processes `retrieve` prints it, `list` and `info` show it, `rm` removes it (then `list` no longer
 # shows it and `retrieve` exits 3), `gc`; `watch` follows a persistent value that is removed and
-# created again, and `watch --wait` sees a new section appear; `store --hold` makes a handle-lifetime value that other
-# processes retrieve, byte-exact, that `list` shows while held and that vanishes with its last
-# holder, and ends with status 0 on Ctrl-C, as `watch` does; `--raw` plain objects, and a value
-# stored into one is refused with exit status 2 (as on Linux); a writer refused by a read-only
-# DACL (`--mode 400`) exits 1, as a permission error does on Linux. Not checked: another user's
-# object (the Wine lane runs as one user).
+# created again, and `watch --wait` sees a new section appear; `store --hold` makes a
+# handle-lifetime value that other processes retrieve, byte-exact, that `list` shows while held and
+# that vanishes with its last holder, and ends with status 0 on Ctrl-C, as `watch` does; `--raw`
+# plain objects, and a value stored into one is refused with exit status 2 (as on Linux); a writer
+# refused by a read-only DACL (`--mode 400`) exits 1, as a permission error does on Linux. Not
+# checked: another user's object (the Wine lane runs as one user).
 set -euo pipefail
 dir=$(cd "${1:?usage: cli.sh DIR_WITH_MMF_EXE}" && pwd)
 cd "$(dirname "$0")/../.."
