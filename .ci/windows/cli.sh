@@ -10,13 +10,14 @@
 # and --json, exit 0, persistent objects ok); exit codes for a usage error (2), a bad name (2), a
 # missing object (3) and a timed-out wait (4); persistent objects: `store greeting hi`, then in new
 # processes `retrieve` prints it, `list` and `info` show it, `rm` removes it (then `list` no longer
-# shows it and `retrieve` exits 3), `gc`; `watch` follows a persistent value that is removed and
-# created again, and `watch --wait` sees a new section appear; `store --hold` makes a
-# handle-lifetime value that other processes retrieve, byte-exact, that `list` shows while held and
-# that vanishes with its last holder, and ends with status 0 on Ctrl-C, as `watch` does; `--raw`
-# plain objects, and a value stored into one is refused with exit status 2 (as on Linux); a writer
-# refused by a read-only DACL (`--mode 400`) exits 1, as a permission error does on Linux. Not
-# checked: another user's object (the Wine lane runs as one user).
+# shows it and `retrieve` exits 3), `gc`, `dump` of a persistent plain object; `watch` follows a
+# persistent value that is removed and created again, and `watch --wait` sees a new section
+# appear; `store --hold` makes a handle-lifetime value that other processes retrieve, byte-exact,
+# that `list` shows while held and that vanishes with its last holder, and ends with status 0 on
+# Ctrl-C, as `watch` does; `--raw` plain objects, and a value stored into one is refused with exit
+# status 2 (as on Linux); a writer refused by a read-only DACL (`--mode 400`) exits 1, as a
+# permission error does on Linux. Not checked: another user's object (the Wine lane runs as one
+# user).
 set -euo pipefail
 dir=$(cd "${1:?usage: cli.sh DIR_WITH_MMF_EXE}" && pwd)
 cd "$(dirname "$0")/../.."
@@ -147,6 +148,12 @@ mmf 0 list && case $out in *greeting*) fail "list still shows greeting after rm"
 mmf 3 retrieve greeting && expect "removed object" "$err" "mmf list"
 mmf 3 info greeting || true
 mmf 3 rm greeting || true
+# A persistent plain object: its raw bytes with `dump` (the text, its NUL, zeros), then gone.
+mmf 0 store --raw "$n-d" hello
+mmf 0 dump "$n-d" && [ "$(head -c 6 "$work/out" | od -An -c | tr -s ' ')" = " h e l l o \0" ] ||
+    fail "dump did not start with the text and its NUL"
+mmf 0 rm "$n-d"
+mmf 3 dump "$n-d" || true
 mmf 0 gc
 mmf 2 store 'a:b' 'x' && expect "not a file name" "$err" "file name"
 mmf 2 --dir 'C:\no\such\dir' store "$n" x && expect "missing --dir" "$err" "does not exist"
