@@ -32,7 +32,6 @@
 //!   file's, exactly; an empty file has no section (Win32 cannot map one) and only empty views.
 //! - **Names** must also be valid Windows file names: none of `<>:"|?*` or control characters, no
 //!   trailing dot or space, and not a device name such as `CON` or `NUL`.
-//!
 //! - **Permissions** are the file's: [`Permissions`] become its protected DACL, as for a section
 //!   (`security.rs`), so a new object is owner-only by default.
 //!
