@@ -224,9 +224,9 @@ programs_build() (
 )
 
 # Doc tests that cannot pass on Windows until the features they show exist there (issue #17:
-# shared values that grow). Each entry is a filter that
-# libtest's --skip matches against the doc test's name ("src/FILE.rs - ITEM (line N)"). The
-# integrator removes an entry once its feature has landed: nothing here is ignored in the library.
+# shared values that grow). Each entry is a filter that libtest's --skip matches against the doc
+# test's name ("src/FILE.rs - ITEM (line N)"). The integrator removes an entry once its feature has
+# landed: nothing here is ignored in the library.
 doc_skips=(
     # Shared values that grow on Windows (issue #17, not landed yet): both examples store a value
     # larger than the object and fail with "a Windows section has a fixed size and cannot grow".
