@@ -195,18 +195,6 @@ impl ValueOptions {
                 )))
             }
         };
-        // Where openers see a whole number of pages (Windows sections), the creator takes the
-        // same size: otherwise an opener would place data in the last page's tail, past the end
-        // the creator's views cover.
-        let size = if sys::OPENERS_SEE_WHOLE_PAGES {
-            let page = sys::page_size() as u64;
-            match size.checked_add(page - 1) {
-                Some(s) => s / page * page,
-                None => size,
-            }
-        } else {
-            size
-        };
         let mut co = self.create.clone();
         co.size(size);
         // The header is written by the creator's initialiser, which on Linux runs before the
