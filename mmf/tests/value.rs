@@ -349,9 +349,21 @@ fn inline_and_slot_values_switch_both_ways_without_tearing() {
             len
         );
         assert_eq!(streamed, data, "ValueReader at {} bytes", len);
+        let mut raw = vec![0u8; 70_000];
+        // SAFETY: `raw` is ours, 70,000 writable bytes.
+        let (rv, rlen) = unsafe { value.retrieve_raw(raw.as_mut_ptr(), raw.len()) }.unwrap();
+        assert_eq!(
+            (rv, &raw[..rlen]),
+            (v, &data[..]),
+            "retrieve_raw at {} bytes",
+            len
+        );
+        // SAFETY: `data` is ours, `len` readable bytes.
+        let rv = unsafe { value.store_raw(data.as_ptr(), len) }.unwrap();
+        assert_eq!(value.retrieve_versioned().unwrap(), (rv, data.clone()));
         assert_eq!(
             value.store_from(&data[..], len as u64).unwrap(),
-            v + 1,
+            v + 2,
             "store_from at {} bytes",
             len
         );

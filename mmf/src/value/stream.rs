@@ -161,6 +161,14 @@ impl SharedValue {
         let inner = &*self.inner;
         let op = "store into";
         inner.check_store(Some(len as u64))?;
+        if len <= protocol::INLINE_MAX as usize {
+            // Small enough to be inline: copied out first (atomically: the source may be shared).
+            let mut small = [0u8; protocol::INLINE_MAX as usize];
+            // SAFETY: `len` readable bytes at `src`, from the caller; `small` holds `len` bytes
+            // and is ours.
+            unsafe { crate::copy::copy_shared(small.as_mut_ptr(), src, len, len) };
+            return self.store(&small[..len]);
+        }
         inner.guarded(op, || {
             let mut data = inner.data_view();
             let guard = inner.lock_writer(&data)?;
@@ -237,6 +245,13 @@ impl SharedValue {
                         len, capacity
                     ),
                 ));
+            }
+            if let Some(copy) = &held.inline {
+                // An inline value, copied out and validated when it was held.
+                // SAFETY: `len <= capacity` writable bytes at `dst`, from the caller; the copy
+                // is ours and holds `len` bytes.
+                unsafe { crate::copy::copy_shared(dst, copy.as_ptr(), len, len) };
+                return Ok((held.version, len));
             }
             let view = &*reader.view;
             let stable = inner.guarded(op, || {
