@@ -325,7 +325,8 @@ impl Mapping {
     ///
     /// # Errors
     /// `OutOfSpace`; `PermissionDenied` through a read-only handle; `Unsupported` on Windows, where
-    /// sections cannot grow.
+    /// sections cannot grow, except a shared value's (which reserves room for growth: past it,
+    /// `OutOfSpace`).
     pub fn grow(&self, new_len: u64) -> Result<()> {
         if !self.is_writable() {
             return Err(Error::new(

@@ -52,8 +52,9 @@ impl ValueOptions {
     }
 
     /// Creation: the largest value each slot holds before the object has to grow (rounded up to
-    /// 64 bytes). The object starts with `slots × capacity` bytes of data. On platforms where
-    /// objects cannot grow (Windows), this is the largest value that can ever be stored.
+    /// 64 bytes). The object starts with `slots × capacity` bytes of data. On Windows the object
+    /// grows up to 1 GiB, or up to its initial size if that is larger; on macOS it cannot grow,
+    /// so there this is the largest value that can ever be stored.
     pub fn capacity(&mut self, bytes: u64) -> &mut Self {
         self.capacity = bytes;
         self
@@ -187,7 +188,7 @@ impl ValueOptions {
             }
         };
         let mut co = self.create.clone();
-        co.size(size);
+        co.size(size).growable(true);
         // The header is written by the creator's initialiser, which on Linux runs before the
         // object has its name: no opener can ever see the object without its header, and a
         // creator killed midway leaves no half-made value behind (see `CreateOptions::create_with`).

@@ -46,8 +46,9 @@ use crate::sys::contract::*;
 ///   memory given back to the system (`fallocate(PUNCH_HOLE)`), keeping one spare that fits the
 ///   value, so storing values of varying size reaches a steady state (about three times the
 ///   largest value at most). A region a reader has pinned is never freed under it. The object
-///   never shrinks. Where objects cannot grow (Windows sections), create the value with enough
-///   [`capacity`](ValueOptions::capacity); freed space is still reused there.
+///   never shrinks. On Windows the object grows within the range its section reserved at creation
+///   (1 GiB, or the initial size if larger) and cannot give memory back, so slots keep their
+///   regions there; freed space is still reused.
 /// - **Writers** are serialised by a lock word holding the owner's process id and start time. A
 ///   writer killed in the middle of a store never published its slot, so the previous value is
 ///   intact; the next writer notices the dead owner within 10 ms and takes the lock over. A
