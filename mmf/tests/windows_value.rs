@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check, helper, hex, read_line, run_helper, unique, wait_output};
+use common::{check, helper, hex, read_line, run_helper, spawn_piped, unique, wait_output};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -79,6 +79,17 @@ fn a_global_value_is_created_opened_and_waited_on_in_global() {
     );
 }
 
+/// A helper that stores what it reads from its stdin (piped) into the value `name`.
+fn store_from_stdin(name: &str) -> std::process::Child {
+    helper()
+        .args(["value-store-stdin", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mmf-testhelper")
+}
+
 /// Bytes that differ at every offset, so a value read from the wrong place shows.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -97,13 +108,7 @@ fn a_value_grows_past_its_capacity_and_other_processes_follow() {
     let start = value.mapping().len();
     let first = value.store(b"small").unwrap();
     // A process that opened the value before it grows waits for the next version.
-    let mut waiter = helper()
-        .args(["value-wait", &name, &first.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut waiter = spawn_piped(&["value-wait", &name, &first.to_string()]);
     let (line, out) = read_line(waiter.stdout.take().unwrap(), WATCHDOG);
     assert_eq!(line.trim(), "waiting");
     std::thread::sleep(Duration::from_millis(100));
@@ -120,13 +125,7 @@ fn a_value_grows_past_its_capacity_and_other_processes_follow() {
     assert!(wait_output(waiter, WATCHDOG).status.success());
     // A new process grows it further (from its stdin, streamed), and this process follows.
     let bigger = pattern(3 << 20, 2);
-    let mut writer = helper()
-        .args(["value-store-stdin", &name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut writer = store_from_stdin(&name);
     {
         use std::io::Write;
         let mut stdin = writer.stdin.take().unwrap();
@@ -171,13 +170,7 @@ fn a_writer_killed_while_growing_leaves_a_usable_value() {
     let name = unique("grow-kill");
     let value = mmf::ValueOptions::new().capacity(64).create(&name).unwrap();
     let before = value.store(b"before").unwrap();
-    let mut writer = helper()
-        .args(["value-store-stdin", &name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut writer = store_from_stdin(&name);
     let mut stdin = writer.stdin.take().unwrap();
     {
         use std::io::Write;
@@ -207,20 +200,11 @@ fn a_writer_killed_while_growing_leaves_a_usable_value() {
 fn readers_in_other_processes_see_whole_values_while_a_writer_grows_the_object() {
     let name = unique("grow-stress");
     let _value = mmf::ValueOptions::new().capacity(64).create(&name).unwrap();
-    let spawn = |args: &[&str]| {
-        helper()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
     let readers: Vec<_> = (0..2)
-        .map(|_| spawn(&["value-reader", &name, "3"]))
+        .map(|_| spawn_piped(&["value-reader", &name, "3"]))
         .collect();
     // Values of up to 256 KiB from a 64-byte capacity: the writer grows the object many times.
-    let writer = spawn(&["value-stress-writer", &name, "3", "7", "262144"]);
+    let writer = spawn_piped(&["value-stress-writer", &name, "3", "7", "262144"]);
     let w = wait_output(writer, WATCHDOG);
     let stores = check(&w, "writer");
     assert!(stores.starts_with("stores "), "{}", stores);
