@@ -35,7 +35,16 @@ fn spawn_lock() -> MutexGuard<'static, ()> {
 
 fn spawn(cmd: &mut Command) -> Child {
     let _guard = spawn_lock();
-    cmd.spawn().expect("spawn mmf-testhelper")
+    // Wine's CreateProcess has also failed with ERROR_INTERNAL_ERROR (1359) under heavy load
+    // with no concurrent handle closing at all (seen once in ten runs on a loaded machine); no
+    // process was created then, so trying again is safe.
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(1359) && tries < 3 => tries += 1,
+            r => return r.expect("spawn mmf-testhelper"),
+        }
+    }
 }
 
 fn run(args: &[&str]) -> Output {
@@ -458,24 +467,11 @@ fn what_windows_cannot_do_is_unsupported_with_a_reason() {
     expect(
         CreateOptions::new()
             .lifetime(Lifetime::Persistent)
+            .scope(Scope::Global)
             .create(&name)
             .unwrap_err(),
         "persistent",
     );
-    expect(
-        CreateOptions::new()
-            .dir(std::env::temp_dir())
-            .create(&name)
-            .unwrap_err(),
-        "only on Linux",
-    );
-    expect(Namespace::default().list().unwrap_err(), "enumerate");
-    expect(
-        Namespace::at(std::env::temp_dir()).gc().unwrap_err(),
-        "only on Linux",
-    );
-    // Nothing to collect: Windows removes names whose holders are gone by itself.
-    assert!(Namespace::default().gc().unwrap().is_empty());
     let m = Mapping::create(&name, 4096).unwrap();
     assert_eq!(m.lifetime(), Lifetime::Handle);
     expect(m.grow(8192).unwrap_err(), "cannot grow");
@@ -576,6 +572,296 @@ fn the_handle_is_the_section_the_views_map() {
     assert!(!empty.as_raw_handle().is_null());
 }
 
+// --- persistent objects and the namespace (files in a per-user directory; NT object directory) ---
+
+/// A directory of persistent objects of the test's own, removed at the end.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(unique(tag));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the test helper with `MMF_DIR` set to `dir`.
+fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    let child = spawn(
+        helper()
+            .args(args)
+            .env("MMF_DIR", dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    wait_output(child, WATCHDOG)
+}
+
+fn persistent(dir: &TempDir) -> CreateOptions {
+    let mut o = CreateOptions::new();
+    o.lifetime(Lifetime::Persistent).dir(&dir.0);
+    o
+}
+
+#[test]
+fn persistent_objects_are_files_that_outlive_every_handle() {
+    let dir = TempDir::new("pdir");
+    let name = unique("persist");
+    let m = persistent(&dir).size(10_000).create(&name).unwrap();
+    assert_eq!(m.lifetime(), Lifetime::Persistent);
+    assert_eq!(m.len(), 10_000);
+    m.map_mut().unwrap().write_at(0, b"hello").unwrap();
+    drop(m);
+    // A file of exactly that size, holding what was written, where the docs say.
+    let bytes = std::fs::read(dir.0.join(&name)).unwrap();
+    assert_eq!(bytes.len(), 10_000);
+    assert_eq!(&bytes[..5], b"hello");
+    // Another process opens it by name (no handle was open in between) and writes.
+    check(
+        &run_in(&dir.0, &["write", &name, "16", &hex(b"from-b")]),
+        "helper write",
+    );
+    let read = check(&run_in(&dir.0, &["read", &name, "0", "5"]), "helper read");
+    assert_eq!(read.trim(), hex(b"hello"));
+    let m = OpenOptions::new().dir(&dir.0).open(&name).unwrap();
+    assert_eq!(m.lifetime(), Lifetime::Persistent);
+    assert_eq!(m.len(), 10_000, "openers see the exact size");
+    assert_eq!(m.map().unwrap().read_vec(16, 6).unwrap(), b"from-b");
+    // Creating it again is refused; open-or-create opens it.
+    let e = persistent(&dir).create(&name).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{}", e);
+    let (again, how) = persistent(&dir).open_or_create(&name).unwrap();
+    assert_eq!(how, Disposition::Opened);
+    drop(again);
+    // Listed with its size and lifetime.
+    let ns = Namespace::at(&dir.0);
+    let found = ns.list().unwrap().into_iter().find(|o| o.name == name);
+    let found = found.expect("the persistent object is listed");
+    assert_eq!(found.size, 10_000);
+    assert_eq!(found.lifetime, Some(Lifetime::Persistent));
+    // Removed while mapped: the view keeps working, and the name is free at once.
+    let view = m.map_mut().unwrap();
+    ns.remove(&name).unwrap();
+    view.write_at(32, b"still").unwrap();
+    assert_eq!(view.read_vec(32, 5).unwrap(), b"still");
+    let e = OpenOptions::new().dir(&dir.0).open(&name).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{}", e);
+    assert!(e.to_string().contains(&name), "{}", e);
+    assert!(!ns.list().unwrap().iter().any(|o| o.name == name));
+    assert_eq!(ns.remove(&name).unwrap_err().kind(), ErrorKind::NotFound);
+    let fresh = persistent(&dir).size(4096).create(&name).unwrap();
+    assert_eq!(fresh.map().unwrap().read_vec(0, 5).unwrap(), [0; 5]);
+    drop((view, m, fresh));
+    ns.remove(&name).unwrap();
+    // Whatever the removals left while the object was open goes with `gc`.
+    ns.gc().unwrap();
+    let left: Vec<_> = std::fs::read_dir(&dir.0).unwrap().flatten().collect();
+    assert!(left.is_empty(), "left behind: {:?}", left);
+}
+
+#[test]
+fn a_name_is_either_a_section_or_a_persistent_file() {
+    let dir = TempDir::new("pkind");
+    let name = unique("kind");
+    let section = CreateOptions::new().dir(&dir.0).create(&name).unwrap();
+    let e = persistent(&dir).create(&name).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{}", e);
+    assert!(!dir.0.join(&name).exists(), "no file was left");
+    // Removing the section's name is not possible; it goes with its last handle.
+    let e = Namespace::at(&dir.0).remove(&name).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{}", e);
+    drop(section);
+    let file = persistent(&dir).create(&name).unwrap();
+    let e = CreateOptions::new().dir(&dir.0).create(&name).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{}", e);
+    // A handle-lifetime open-or-create joins the persistent object.
+    let (joined, how) = CreateOptions::new()
+        .dir(&dir.0)
+        .open_or_create(&name)
+        .unwrap();
+    assert_eq!(how, Disposition::Opened);
+    assert_eq!(joined.lifetime(), Lifetime::Persistent);
+    drop((file, joined));
+    Namespace::at(&dir.0).remove(&name).unwrap();
+    // Names that cannot be files are refused for persistent objects, with the reason.
+    let e = persistent(&dir).create("a:b").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidName, "{}", e);
+    assert!(e.to_string().contains("file name"), "{}", e);
+    let e = persistent(&dir).create("NUL").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidName, "{}", e);
+}
+
+#[test]
+fn hostile_or_damaged_files_are_refused_with_the_name() {
+    let dir = TempDir::new("phostile");
+    let ns = Namespace::at(&dir.0);
+    // A directory under an object's name.
+    let name = unique("isdir");
+    std::fs::create_dir(dir.0.join(&name)).unwrap();
+    let e = OpenOptions::new().dir(&dir.0).open(&name).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{}", e);
+    assert!(e.to_string().contains(&name), "{}", e);
+    assert!(e.to_string().contains("not a regular file"), "{}", e);
+    assert!(!ns.list().unwrap().iter().any(|o| o.name == name));
+    let e = persistent(&dir).create(&name).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{}", e);
+    assert_eq!(
+        ns.remove(&name).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    // A file of garbage opened as a shared value.
+    let junk = unique("junk");
+    std::fs::write(dir.0.join(&junk), vec![0x5a; 8192]).unwrap();
+    let e = mmf::ValueOptions::new()
+        .dir(&dir.0)
+        .open(&junk)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(e.to_string().contains(&junk), "{}", e);
+    // An empty file: an object of size 0, with only empty views.
+    let empty = unique("empty");
+    std::fs::write(dir.0.join(&empty), b"").unwrap();
+    let m = OpenOptions::new().dir(&dir.0).open(&empty).unwrap();
+    assert_eq!(m.len(), 0);
+    drop(m);
+    ns.remove(&junk).unwrap();
+    ns.remove(&empty).unwrap();
+}
+
+#[test]
+fn listing_shows_sections_with_sizes_and_hides_internals() {
+    let name = unique("listed");
+    let m = CreateOptions::new().size(10_000).create(&name).unwrap();
+    let value = mmf::ValueOptions::new()
+        .lifetime(Lifetime::Handle)
+        .create(&unique("listed-value"))
+        .unwrap();
+    value.store(b"x").unwrap();
+    let all = Namespace::default().list().unwrap();
+    let found = all
+        .iter()
+        .find(|o| o.name == name)
+        .expect("the section is listed");
+    assert!(found.size >= 10_000, "size {}", found.size);
+    assert_eq!(found.lifetime, Some(Lifetime::Handle));
+    assert!(
+        found.holders.map_or(true, |h| h >= 1),
+        "{:?}",
+        found.holders
+    );
+    assert!(
+        all.iter().all(|o| !o.name.starts_with(".mmf-")),
+        "internal objects are hidden: {:?}",
+        all.iter().map(|o| &o.name).collect::<Vec<_>>()
+    );
+    let v = all
+        .iter()
+        .find(|o| o.name == value.mapping().name().unwrap().as_str())
+        .expect("the value is listed");
+    assert!(v.is_value());
+    assert!(!found.is_value());
+    drop((m, value));
+    assert!(!Namespace::default()
+        .list()
+        .unwrap()
+        .iter()
+        .any(|o| o.name == name));
+}
+
+#[test]
+fn the_default_directory_is_per_user() {
+    if std::env::var_os("MMF_DIR").is_some() {
+        println!("SKIPPED: MMF_DIR is set, so the default directory is not used");
+        return;
+    }
+    let dir = Namespace::default()
+        .dir()
+        .expect("a directory under LOCALAPPDATA");
+    let base = std::env::var_os("LOCALAPPDATA").unwrap();
+    assert_eq!(dir, std::path::Path::new(&base).join("mmf"));
+    assert!(dir.is_dir(), "created on first use");
+}
+
+#[test]
+fn racing_processes_create_each_persistent_object_once_and_initialised() {
+    // 4 processes race through the same names; each object's creator initialises it before it
+    // gets its name, and every process checks that it never sees it otherwise.
+    let dir = TempDir::new("prace");
+    let gate = TempPath::new("gate");
+    let prefix = unique("prace");
+    let rounds = 150;
+    let racers: Vec<Child> = (0..4)
+        .map(|_| {
+            spawn(
+                helper()
+                    .args([
+                        "race-loop",
+                        gate.0.to_str().unwrap(),
+                        &prefix,
+                        &rounds.to_string(),
+                        "8192",
+                    ])
+                    .env("MMF_DIR", &dir.0)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped()),
+            )
+        })
+        .collect();
+    std::fs::write(&gate.0, b"go").unwrap();
+    let mut created = 0;
+    for r in racers {
+        let out = wait_output(r, Duration::from_secs(300));
+        created += check(&out, "race-loop").trim().parse::<u32>().unwrap();
+    }
+    assert_eq!(created, rounds, "exactly one creator per name");
+    let objects = Namespace::at(&dir.0).list().unwrap();
+    let ours: Vec<_> = objects
+        .iter()
+        .filter(|o| o.name.starts_with(&prefix))
+        .collect();
+    assert_eq!(ours.len(), rounds as usize);
+    assert!(ours.iter().all(|o| o.size == 8192));
+    let hidden: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".mmf-"))
+        .collect();
+    assert!(hidden.is_empty(), "temporary files left: {:?}", hidden);
+}
+
+#[test]
+fn gc_removes_what_a_dead_creator_left() {
+    let dir = TempDir::new("pgc");
+    // A file under construction whose creator is gone (a token no process has: creation-time
+    // bits 0), and an object, which gc leaves alone.
+    let left = ".mmf-new.4660.0";
+    std::fs::write(dir.0.join(left), b"half made").unwrap();
+    let name = unique("kept");
+    drop(persistent(&dir).create(&name).unwrap());
+    let ns = Namespace::at(&dir.0);
+    assert!(
+        !ns.list()
+            .unwrap()
+            .iter()
+            .any(|o| o.name.starts_with(".mmf-")),
+        "hidden files are not listed"
+    );
+    assert_eq!(ns.gc().unwrap(), vec![left.to_owned()]);
+    assert!(!dir.0.join(left).exists());
+    assert!(dir.0.join(&name).exists(), "gc leaves a persistent object");
+    assert!(ns.gc().unwrap().is_empty());
+    ns.remove(&name).unwrap();
+}
+
 /// One access-allowed ACE of a DACL: its mask and its SID (a copy).
 struct Ace {
     mask: u32,
@@ -584,8 +870,19 @@ struct Ace {
 
 /// The DACL of the section `h`, read back with GetSecurityInfo: `None` for a NULL DACL.
 fn dacl(h: std::os::windows::io::RawHandle) -> Option<Vec<Ace>> {
+    dacl_of(
+        h,
+        windows_sys::Win32::Security::Authorization::SE_KERNEL_OBJECT,
+    )
+}
+
+/// The DACL of the object `h` of type `kind` (a section, a file).
+fn dacl_of(
+    h: std::os::windows::io::RawHandle,
+    kind: windows_sys::Win32::Security::Authorization::SE_OBJECT_TYPE,
+) -> Option<Vec<Ace>> {
     use windows_sys::Win32::Foundation::LocalFree;
-    use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_KERNEL_OBJECT};
+    use windows_sys::Win32::Security::Authorization::GetSecurityInfo;
     use windows_sys::Win32::Security::{
         AclSizeInformation, GetAce, GetAclInformation, GetLengthSid, ACCESS_ALLOWED_ACE, ACL,
         ACL_SIZE_INFORMATION, DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
@@ -597,7 +894,7 @@ fn dacl(h: std::os::windows::io::RawHandle) -> Option<Vec<Ace>> {
     unsafe {
         let rc = GetSecurityInfo(
             h,
-            SE_KERNEL_OBJECT,
+            kind,
             DACL_SECURITY_INFORMATION,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
@@ -774,4 +1071,44 @@ fn the_dacl_decides_what_later_opens_get() {
         .open(&none)
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{}", e);
+}
+
+#[test]
+fn a_persistent_objects_file_gets_the_dacl_too() {
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Security::Authorization::SE_FILE_OBJECT;
+    let (user, everyone) = user_and_everyone();
+    let dir = TempDir::new("pdacl");
+    let name = unique("pdacl");
+    let _m = persistent(&dir).create(&name).unwrap();
+    let shared = unique("pdacl-644");
+    let _s = persistent(&dir)
+        .permissions(Permissions::EVERYONE_READ)
+        .create(&shared)
+        .unwrap();
+    let read_back = |name: &str| {
+        let file = std::fs::File::open(dir.0.join(name)).unwrap();
+        dacl_of(file.as_raw_handle(), SE_FILE_OBJECT).expect("a DACL")
+    };
+    let aces = read_back(&name);
+    // mmf never grants SYSTEM (S-1-5-18): a DACL with it is the system's own, not the one set.
+    const SYSTEM: [u8; 12] = [1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0];
+    if aces.iter().any(|a| a.sid == SYSTEM) {
+        // Wine keeps a file's security descriptor only in an extended attribute, and derives
+        // one from the Unix mode where the file system has none (and, as root here, checks
+        // nothing): the DACL was set without error but cannot be read back.
+        println!("SKIPPED: this system does not keep file DACLs (Wine without xattrs)");
+        return;
+    }
+    assert_eq!(aces.len(), 1, "owner only");
+    assert_eq!(aces[0].sid, user);
+    let aces = read_back(&shared);
+    let last = aces.last().unwrap();
+    assert_eq!(last.sid, everyone);
+    const FILE_WRITE_DATA: u32 = 2;
+    const FILE_READ_DATA: u32 = 1;
+    assert_eq!(
+        last.mask & (FILE_READ_DATA | FILE_WRITE_DATA),
+        FILE_READ_DATA
+    );
 }

@@ -116,6 +116,10 @@ fn a_value_grows_past_its_capacity_and_other_processes_follow() {
     let big = pattern(300_000, 1);
     let second = value.store(&big).unwrap();
     assert!(value.mapping().len() > start + 300_000, "the object grew");
+    // The listing shows the size the object has, not the range its section reserved.
+    let listed = mmf::Namespace::default().list().unwrap();
+    let entry = listed.iter().find(|o| o.name == name).expect("listed");
+    assert_eq!(entry.size, value.mapping().len());
     let (line, _out) = read_line(out, WATCHDOG);
     assert_eq!(
         line.trim(),

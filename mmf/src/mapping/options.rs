@@ -90,7 +90,8 @@ impl CreateOptions {
     }
 
     /// The directory that holds named objects (Linux; default `$MMF_DIR`, else `/dev/shm`). On
-    /// Windows a directory other than the default is `Unsupported`.
+    /// Windows, the directory of persistent objects (default `%MMF_DIR%`, else
+    /// `%LOCALAPPDATA%\mmf`; see [`Namespace`]); handle-lifetime objects are sections there.
     pub fn dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
         self.open.dir(dir);
         self
@@ -306,7 +307,8 @@ impl OpenOptions {
         self
     }
 
-    /// The directory that holds named objects (Linux; default `$MMF_DIR`, else `/dev/shm`).
+    /// The directory that holds named objects (Linux; default `$MMF_DIR`, else `/dev/shm`). On
+    /// Windows, the directory of persistent objects (see [`Namespace`]).
     pub fn dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
         self.dir = Some(dir.into());
         self

@@ -195,6 +195,17 @@ impl imp::Object {
     pub(crate) fn reopen_writable(&self) -> Option<imp::Object> {
         None
     }
+
+    /// Writing through the object's handle is Linux's (see `linux/mod.rs`); elsewhere callers
+    /// write through a view.
+    pub(crate) fn write_through(&self, _offset: u64, _data: &[u8]) -> Option<Result<()>> {
+        None
+    }
+
+    /// Without `write_through`, new space is written through views: commit it as usual.
+    pub(crate) fn grow_uncommitted(&self, new_len: u64) -> Result<()> {
+        contract::ObjectOps::grow(self, new_len)
+    }
 }
 
 /// Bumped whenever a page is patched anywhere in the process (see `linux/fault.rs`); always 0
@@ -209,7 +220,17 @@ pub(crate) fn fault_epoch() -> u64 {
 #[cfg(unix)]
 #[allow(dead_code)] // the fallback (Android) opens nothing
 pub(crate) fn check_owner(owner: u32, allow_other_owner: bool) -> Result<()> {
-    let me = rustix::process::geteuid().as_raw();
+    check_owner_as(
+        owner,
+        rustix::process::geteuid().as_raw(),
+        allow_other_owner,
+    )
+}
+
+/// [`check_owner`] for a process whose effective user ID `me` is known already.
+#[cfg(unix)]
+#[allow(dead_code)]
+pub(crate) fn check_owner_as(owner: u32, me: u32, allow_other_owner: bool) -> Result<()> {
     if owner != me && !allow_other_owner {
         let detail = crate::error::Detail::OtherOwner { owner, me };
         return Err(Error::new(crate::ErrorKind::PermissionDenied, detail).for_other_owner());

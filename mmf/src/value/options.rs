@@ -10,7 +10,7 @@ use super::*;
 /// fn main() -> Result<(), mmf::Error> {
 ///     let name = format!("mmf-doc-value-options-{}", std::process::id());
 ///     let v = ValueOptions::new()
-///         .capacity(64 * 1024)          // values up to 64 KiB store without growing the object
+///         .slots(4)                     // fewer slots: less memory for large values
 ///         .lifetime(Lifetime::Handle)   // gone when the last handle closes (the default)
 ///         .create(&name)?;
 ///     v.store(b"hello")?;
@@ -36,7 +36,7 @@ impl Default for ValueOptions {
 }
 
 impl ValueOptions {
-    /// Defaults: 4 KiB capacity, 8 slots, handle lifetime, owner-only, writable, 1 s to wait for
+    /// Defaults: 4 KiB capacity (used only where objects cannot grow), 8 slots, handle lifetime, owner-only, writable, 1 s to wait for
     /// a creator that has not finished initialising, 5 s for a writer lock that is not released.
     #[must_use]
     pub fn new() -> ValueOptions {
@@ -51,10 +51,13 @@ impl ValueOptions {
         }
     }
 
-    /// Creation: the largest value each slot holds before the object has to grow (rounded up to
-    /// 64 bytes). The object starts with `slots × capacity` bytes of data. On Windows the object
-    /// grows up to 1 GiB, or up to its initial size if that is larger; on macOS it cannot grow,
-    /// so there this is the largest value that can ever be stored.
+    /// Creation, where objects cannot give memory back (Windows sections): the size of the data
+    /// region each slot gets at creation (rounded up to 64 bytes); the object is created with
+    /// `slots × capacity` bytes of data, and a larger value grows it (on Windows up to 1 GiB, or
+    /// up to its initial size if that is larger). Elsewhere objects start with their header alone
+    /// and grow as values need: values up to 128 bytes are stored inline, each slot gets a data
+    /// region sized to the first larger value it takes, and regions are freed when the value is
+    /// small again; the capacity is then only checked, not used.
     pub fn capacity(&mut self, bytes: u64) -> &mut Self {
         self.capacity = bytes;
         self
@@ -174,12 +177,18 @@ impl ValueOptions {
             )));
         }
         let cap = align_data(self.capacity);
-        let size = cap
+        // Where objects grow, the slots' regions come later (see `SharedValue::initialise`).
+        let reserved = if sys::OBJECTS_GROW { Some(0) } else { cap };
+        let size = reserved
             .and_then(|c| c.checked_mul(self.slots as u64))
             .and_then(|d| d.checked_add(header_size(self.slots)))
             .filter(|s| *s <= i64::MAX as u64);
+        let too_large = cap
+            .and_then(|c| c.checked_mul(self.slots as u64))
+            .and_then(|d| d.checked_add(header_size(self.slots)))
+            .map_or(true, |s| s > i64::MAX as u64);
         let (cap, size) = match (cap, size) {
-            (Some(c), Some(s)) => (c, s),
+            (Some(c), Some(s)) if !too_large => (c, s),
             _ => {
                 return Err(invalid(format!(
                     "a capacity of {} bytes per slot is too large",
