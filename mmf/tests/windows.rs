@@ -578,16 +578,30 @@ fn the_handle_is_the_section_the_views_map() {
 struct TempDir(std::path::PathBuf);
 
 impl TempDir {
+    /// A new, empty directory. Wine reuses process ids from one run to the next, so the name
+    /// also carries the time, and a directory that exists already is an error, not a reuse.
     fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(unique(tag));
-        std::fs::create_dir_all(&p).unwrap();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!("{}-{}", unique(tag), nanos));
+        std::fs::create_dir(&p).unwrap();
         TempDir(p)
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        // Wine may close an exited child's handles a moment after its exit is seen: try a few
+        // times before leaving the directory behind.
+        for _ in 0..20 {
+            if std::fs::remove_dir_all(&self.0).is_ok() || !self.0.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("left behind: {}", self.0.display());
     }
 }
 
@@ -870,19 +884,8 @@ struct Ace {
 
 /// The DACL of the section `h`, read back with GetSecurityInfo: `None` for a NULL DACL.
 fn dacl(h: std::os::windows::io::RawHandle) -> Option<Vec<Ace>> {
-    dacl_of(
-        h,
-        windows_sys::Win32::Security::Authorization::SE_KERNEL_OBJECT,
-    )
-}
-
-/// The DACL of the object `h` of type `kind` (a section, a file).
-fn dacl_of(
-    h: std::os::windows::io::RawHandle,
-    kind: windows_sys::Win32::Security::Authorization::SE_OBJECT_TYPE,
-) -> Option<Vec<Ace>> {
     use windows_sys::Win32::Foundation::LocalFree;
-    use windows_sys::Win32::Security::Authorization::GetSecurityInfo;
+    use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_KERNEL_OBJECT};
     use windows_sys::Win32::Security::{
         AclSizeInformation, GetAce, GetAclInformation, GetLengthSid, ACCESS_ALLOWED_ACE, ACL,
         ACL_SIZE_INFORMATION, DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
@@ -894,7 +897,7 @@ fn dacl_of(
     unsafe {
         let rc = GetSecurityInfo(
             h,
-            kind,
+            SE_KERNEL_OBJECT,
             DACL_SECURITY_INFORMATION,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
@@ -1074,41 +1077,45 @@ fn the_dacl_decides_what_later_opens_get() {
 }
 
 #[test]
-fn a_persistent_objects_file_gets_the_dacl_too() {
+fn a_persistent_object_gets_its_permissions_as_its_file_dacl() {
     use std::os::windows::io::AsRawHandle;
-    use windows_sys::Win32::Security::Authorization::SE_FILE_OBJECT;
+    const READ_DATA: u32 = 1; // FILE_READ_DATA
+    const WRITE_DATA: u32 = 2; // FILE_WRITE_DATA
     let (user, everyone) = user_and_everyone();
     let dir = TempDir::new("pdacl");
-    let name = unique("pdacl");
-    let _m = persistent(&dir).create(&name).unwrap();
-    let shared = unique("pdacl-644");
-    let _s = persistent(&dir)
-        .permissions(Permissions::EVERYONE_READ)
-        .create(&shared)
-        .unwrap();
-    let read_back = |name: &str| {
-        let file = std::fs::File::open(dir.0.join(name)).unwrap();
-        dacl_of(file.as_raw_handle(), SE_FILE_OBJECT).expect("a DACL")
+    let file_dacl = |name: &str| {
+        let f = std::fs::File::open(dir.0.join(name)).unwrap();
+        dacl(f.as_raw_handle()).expect("a DACL, not a NULL one")
     };
-    let aces = read_back(&name);
-    // mmf never grants SYSTEM (S-1-5-18): a DACL with it is the system's own, not the one set.
-    const SYSTEM: [u8; 12] = [1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0];
-    if aces.iter().any(|a| a.sid == SYSTEM) {
-        // Wine keeps a file's security descriptor only in an extended attribute, and derives
-        // one from the Unix mode where the file system has none (and, as root here, checks
-        // nothing): the DACL was set without error but cannot be read back.
-        println!("SKIPPED: this system does not keep file DACLs (Wine without xattrs)");
-        return;
-    }
-    assert_eq!(aces.len(), 1, "owner only");
-    assert_eq!(aces[0].sid, user);
-    let aces = read_back(&shared);
-    let last = aces.last().unwrap();
-    assert_eq!(last.sid, everyone);
-    const FILE_WRITE_DATA: u32 = 2;
-    const FILE_READ_DATA: u32 = 1;
-    assert_eq!(
-        last.mask & (FILE_READ_DATA | FILE_WRITE_DATA),
-        FILE_READ_DATA
+
+    // Wine keeps a file's DACL as Unix mode bits and reads it back with an ACE for SYSTEM as well,
+    // so the ACEs are looked up by whom they are for.
+    let mask_for = |aces: &[Ace], sid: &[u8]| {
+        aces.iter()
+            .filter(|a| a.sid == sid)
+            .fold(0, |m, a| m | a.mask)
+            & (READ_DATA | WRITE_DATA)
+    };
+    let private = unique("pdacl-default");
+    drop(persistent(&dir).create(&private).unwrap());
+    let aces = file_dacl(&private);
+    assert_eq!(mask_for(&aces, &user), READ_DATA | WRITE_DATA);
+    assert_eq!(mask_for(&aces, &everyone), 0, "owner only");
+
+    let shared = unique("pdacl-644");
+    drop(
+        persistent(&dir)
+            .permissions(Permissions::EVERYONE_READ)
+            .create(&shared)
+            .unwrap(),
     );
+    let aces = file_dacl(&shared);
+    assert_eq!(mask_for(&aces, &user), READ_DATA | WRITE_DATA);
+    assert_eq!(mask_for(&aces, &everyone), READ_DATA);
+    // The owner opens, writes and removes it as before.
+    let m = OpenOptions::new().dir(&dir.0).open(&shared).unwrap();
+    m.map_mut().unwrap().write_at(0, b"ok").unwrap();
+    drop(m);
+    Namespace::at(&dir.0).remove(&shared).unwrap();
+    Namespace::at(&dir.0).remove(&private).unwrap();
 }

@@ -41,13 +41,11 @@ use crate::types::Permissions;
 use std::ffi::c_void;
 use std::io;
 use windows_sys::Win32::Foundation::{FALSE, LUID, TRUE};
-use windows_sys::Win32::Security::Authorization::{SetNamedSecurityInfoW, SE_FILE_OBJECT};
 use windows_sys::Win32::Security::{
     AddAccessAllowedAce, CreateWellKnownSid, EqualSid, GetLengthSid, InitializeAcl,
     InitializeSecurityDescriptor, LookupPrivilegeValueW, SetSecurityDescriptorControl,
     SetSecurityDescriptorDacl, TokenPrimaryGroup, TokenPrivileges, TokenUser, WinWorldSid, ACL,
-    ACL_REVISION, DACL_SECURITY_INFORMATION, LUID_AND_ATTRIBUTES,
-    PROTECTED_DACL_SECURITY_INFORMATION, PSID, SECURITY_ATTRIBUTES, SECURITY_DESCRIPTOR,
+    ACL_REVISION, LUID_AND_ATTRIBUTES, PSID, SECURITY_ATTRIBUTES, SECURITY_DESCRIPTOR,
     SECURITY_MAX_SID_SIZE, SE_DACL_PROTECTED, SE_PRIVILEGE_ENABLED, TOKEN_PRIMARY_GROUP,
     TOKEN_PRIVILEGES, TOKEN_USER,
 };
@@ -67,7 +65,7 @@ const SD_REVISION: u32 = 1;
 pub(crate) enum Kind {
     /// A section (`CreateFileMappingW`).
     Section,
-    /// A file (`CreateFileW`).
+    /// A file (`CreateFileW`): a persistent object's (`persistent.rs`).
     File,
 }
 
@@ -257,36 +255,6 @@ impl Security {
             bInheritHandle: FALSE,
         }
     }
-}
-
-/// Puts the DACL for `perms` (`Kind::File`) on the file at `path`, which this process created
-/// (its owner may always change the DACL), replacing what it inherited from its directory. For
-/// files made with the standard library, which cannot pass security attributes to `CreateFileW`.
-pub(crate) fn protect_file(path: &std::path::Path, perms: Permissions) -> io::Result<()> {
-    use std::os::windows::ffi::OsStrExt;
-    let security = Security::new(perms, Kind::File)?;
-    let wpath: Vec<u16> = path
-        .as_os_str()
-        .encode_wide()
-        .chain(std::iter::once(0))
-        .collect();
-    // SAFETY: `wpath` is NUL-terminated; the DACL lives in `security` (its `_acl` buffer), which
-    // outlives the call; no owner, group or SACL is changed.
-    let rc = unsafe {
-        SetNamedSecurityInfoW(
-            wpath.as_ptr(),
-            SE_FILE_OBJECT,
-            DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            security._acl.as_ptr() as *const ACL,
-            std::ptr::null(),
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc as i32));
-    }
-    Ok(())
 }
 
 /// Whether this process's token holds the privilege `name` enabled (`None`: it could not be told).
