@@ -209,6 +209,11 @@ impl imp::Object {
         None
     }
 
+    /// Reading through the object's handle is Linux's too; elsewhere callers read a view.
+    pub(crate) fn read_through(&self, _offset: u64, _buf: &mut [u8]) -> Option<Result<usize>> {
+        None
+    }
+
     /// Without `write_through`, new space is written through views: commit it as usual.
     pub(crate) fn grow_uncommitted(&self, new_len: u64) -> Result<()> {
         contract::ObjectOps::grow(self, new_len)
