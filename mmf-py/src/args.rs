@@ -4,7 +4,7 @@
 //! # Safety
 //! [`Bytes`] holds a buffer exported by another Python object (`PyObject_GetBuffer`). The
 //! exporter guarantees that its `buf`/`len` stay valid until `PyBuffer_Release`, which only
-//! `Drop` calls; the slices handed out borrow the `Bytes`, so they cannot outlive the export.
+//! `Drop` calls; callers of [`Bytes::addr`] keep the `Bytes` alive while they copy.
 #![allow(unsafe_code)]
 
 use crate::errors::fail;
@@ -167,27 +167,34 @@ impl Bytes {
         self.view.len as usize
     }
 
-    /// The bytes, to copy from once.
-    ///
-    /// # Safety
-    /// Python cannot promise that nobody writes the buffer while the slice lives: another Python
-    /// thread may once the GIL is released, and another process may when the object is shared
-    /// memory (a `memoryview` of an mmfpy `View`, say). A `&[u8]` over bytes that change is
-    /// outside Rust's rules, so the caller may only hand the slice to a single copy (as every C
-    /// extension's `memcpy` from a buffer does), never read it twice or branch on what it read,
-    /// and must accept a torn copy when the exporter is written meanwhile.
-    pub unsafe fn as_slice(&self) -> &[u8] {
-        if self.len() == 0 {
-            return &[];
-        }
-        // SAFETY: the export describes `len` readable bytes at `buf`, valid until `Drop` (see
-        // the module doc); the slice borrows `self`.
-        unsafe { std::slice::from_raw_parts(self.view.buf as *const u8, self.len()) }
+    /// The first byte, to copy from or into without the GIL (see [`Addr`]). Another Python
+    /// thread may write the buffer once the GIL is released, and another process may when the
+    /// object is shared memory (a `memoryview` of an mmfpy `View`, say), so the memory is never
+    /// seen as a slice: it goes only to the library's raw copies (`store_raw`, `retrieve_raw`,
+    /// `write_raw`), whose every access is atomic.
+    pub fn addr(&self) -> Addr {
+        Addr(self.view.buf as *mut u8)
+    }
+}
+
+/// The address of a buffer export, to hand to a copy that runs without the GIL (a raw pointer
+/// is not `Send`). Dereferencing it is up to the raw copy it goes to, within the export's length
+/// and lifetime (the [`Bytes`] it came from must outlive the copy).
+#[derive(Clone, Copy)]
+pub struct Addr(*mut u8);
+
+// SAFETY: an address is plain data; it is only dereferenced by the raw copies, whose callers
+// keep the export alive for the call (see `Bytes::addr`).
+unsafe impl Send for Addr {}
+
+impl Addr {
+    /// The first byte of a slice.
+    pub fn of(buf: &mut [u8]) -> Addr {
+        Addr(buf.as_mut_ptr())
     }
 
-    /// The first byte, for writing (only for a buffer got with `writable`).
-    pub fn as_mut_ptr(&self) -> *mut u8 {
-        self.view.buf as *mut u8
+    pub fn get(self) -> *mut u8 {
+        self.0
     }
 }
 

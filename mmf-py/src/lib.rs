@@ -5,6 +5,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+#[cfg(target_os = "linux")]
+mod aio;
 mod args;
 mod errors;
 mod mapping;
@@ -24,5 +26,10 @@ fn _mmfpy(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(namespace::info, m)?)?;
     m.add_function(wrap_pyfunction!(namespace::remove, m)?)?;
     m.add_function(wrap_pyfunction!(namespace::gc, m)?)?;
+    #[cfg(target_os = "linux")]
+    {
+        m.add_class::<aio::Waiter>()?;
+        m.add_function(wrap_pyfunction!(aio::_wait_fd, m)?)?;
+    }
     Ok(())
 }

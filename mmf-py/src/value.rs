@@ -2,22 +2,35 @@
 //! waits for newer versions that sleep in the kernel.
 //!
 //! # Safety
-//! `retrieve_into` copies into the memory of a writable buffer export ([`Bytes`]), within the
-//! length the export reports.
+//! Stores and retrieves hand the library the address of a buffer export ([`Bytes`]) or of a
+//! new `bytes` object, with the length the export reports; the export lives until the copy
+//! returns.
 #![allow(unsafe_code)]
 
-use crate::args::{self, Bytes};
+use crate::args::{self, Addr, Bytes};
 use crate::errors::{ResultExt, fail};
 use mmf::{Access, Disposition, ErrorKind, ValueOptions};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyTuple};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long one kernel wait lasts before `wait_newer` checks for signals (Ctrl-C) and waits
 /// again. Stores wake the waiter at once whatever the slice.
 const WAIT_SLICE: Duration = Duration::from_millis(200);
+
+/// The longest `wait_newer` polls the version (without the GIL) before it sleeps in the kernel,
+/// unless told otherwise: long enough for another Python process that has a CPU to answer a
+/// store (a few microseconds), short next to what a sleep and wake-up cost.
+const SPIN_MAX: Duration = Duration::from_micros(50);
+/// The least it polls: the budget halves after each wait that had to sleep long, down to this.
+const SPIN_MIN: Duration = Duration::from_micros(5);
+
+/// Copies of at least this many bytes release the GIL while they run; shorter ones cost less
+/// than releasing and taking it back.
+const DETACH_COPY: usize = 64 << 10;
 
 /// A named value that processes store and retrieve whole, never torn: `store(data)`,
 /// `retrieve()`, `retrieve_into(buffer)`, `version`, `wait_newer(seen, timeout)` (sleeps in the
@@ -27,11 +40,9 @@ const WAIT_SLICE: Duration = Duration::from_millis(200);
 pub struct SharedValue {
     /// The handle; `None` after `close()`.
     handle: Mutex<Option<mmf::SharedValue>>,
-    /// The buffer `retrieve` and `retrieve_into` copy the value into first (the library copies
-    /// out into a `Vec`), kept between calls so that large values are not allocated and faulted
-    /// in again each time; freed by `close()`. Taken out for the copy, so no lock is held while
-    /// it runs (a concurrent retrieve on the same handle uses a buffer of its own).
-    scratch: Mutex<Vec<u8>>,
+    /// How long the next default `wait_newer` polls before sleeping, in nanoseconds (see
+    /// [`SPIN_MAX`] and `wait_newer`).
+    spin_ns: AtomicU64,
     what: String,
     name: String,
     writable: bool,
@@ -67,20 +78,72 @@ impl SharedValue {
             name,
             writable,
             handle: Mutex::new(Some(v)),
-            scratch: Mutex::new(Vec::new()),
+            spin_ns: AtomicU64::new(SPIN_MAX.as_nanos() as u64),
         }
     }
 
-    /// Runs `f` on the scratch buffer (see the field), outside the lock.
-    fn with_scratch<T>(&self, f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
-        let lock = || self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        let mut buf = std::mem::take(&mut *lock());
-        let out = f(&mut buf);
-        let mut kept = lock();
-        if buf.capacity() > kept.capacity() {
-            *kept = buf;
+    /// The spin budget after a wait that saw the new version `took` after it started, having
+    /// polled for `spun`: the whole budget when polling found it or would have (a peer that
+    /// answers quickly), half of it (not under [`SPIN_MIN`]) when it came later, so that a
+    /// value stored rarely costs almost no polling.
+    fn adapt_spin(&self, spun: Duration, took: Option<Duration>) {
+        let next = match took {
+            Some(t) if t <= SPIN_MAX.max(spun) => SPIN_MAX,
+            _ => (spun / 2).max(SPIN_MIN),
+        };
+        self.spin_ns
+            .store(next.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// The kernel part of `wait_newer`: sleeps without the GIL in slices of [`WAIT_SLICE`],
+    /// checking for signals (Ctrl-C) between them, until a version newer than `seen` or the
+    /// end of `limit` (counted from `start`).
+    fn sleep_newer(
+        &self,
+        py: Python<'_>,
+        v: &mmf::SharedValue,
+        seen: u64,
+        limit: Option<Duration>,
+        start: Instant,
+    ) -> PyResult<u64> {
+        loop {
+            let left = limit.map(|l| l.saturating_sub(start.elapsed()));
+            let slice = left.map_or(WAIT_SLICE, |l| l.min(WAIT_SLICE));
+            match py.detach(|| v.wait_newer(seen, Some(slice))) {
+                Ok(version) => return Ok(version),
+                Err(e) if e.kind() == ErrorKind::Timeout => {
+                    py.check_signals()?;
+                    if let Some(l) = limit {
+                        if start.elapsed() >= l {
+                            return Err(fail(
+                                py,
+                                ErrorKind::Timeout,
+                                e.operation(),
+                                e.object(),
+                                &format!("no version newer than {seen} was stored within {l:?}"),
+                            ));
+                        }
+                    }
+                }
+                Err(e) => return Err(crate::errors::to_py(py, &e)),
+            }
         }
-        out
+    }
+
+    /// The handle and a checked `seen`, for a wait that is not `wait_newer` (the asyncio one).
+    pub(crate) fn for_wait(
+        &self,
+        py: Python<'_>,
+        op: &str,
+        seen: i128,
+    ) -> PyResult<(mmf::SharedValue, u64)> {
+        let seen = args::unsigned(py, seen, "seen", op, &self.what)?;
+        Ok((self.value(py, op)?, seen))
+    }
+
+    /// The value as messages name it.
+    pub(crate) fn what(&self) -> &str {
+        &self.what
     }
 
     /// The handle, for one operation (a clone: the lock is not held while it runs).
@@ -99,6 +162,15 @@ impl SharedValue {
                 "the handle is closed",
             )
         })
+    }
+}
+
+/// Runs a copy of `len` bytes: without the GIL when it is long (see [`DETACH_COPY`]).
+fn copy<T: Send>(py: Python<'_>, len: usize, f: impl FnOnce() -> T + Send) -> T {
+    if len >= DETACH_COPY {
+        py.detach(f)
+    } else {
+        f()
     }
 }
 
@@ -158,10 +230,12 @@ impl SharedValue {
     fn store(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<u64> {
         let data = Bytes::get(data, false)?;
         let v = self.value(py, "store into")?;
-        // SAFETY: the slice goes to one copy (`store` copies it into a slot once); a writer of
-        // the exporter meanwhile can only tear what is stored, as with any C extension.
-        let src = unsafe { data.as_slice() };
-        py.detach(|| v.store(src)).py_err(py)
+        let (src, len) = (data.addr(), data.len());
+        // Always without the GIL: a store may wait for another process's writer lock.
+        // SAFETY: `data` exports `len` readable bytes at `src` and lives until after the call.
+        let stored = py.detach(move || unsafe { v.store_raw(src.get(), len) });
+        drop(data);
+        stored.py_err(py)
     }
 
     /// The latest value (empty if nothing was stored yet).
@@ -169,40 +243,45 @@ impl SharedValue {
         Ok(self.retrieve_versioned(py)?.1)
     }
 
-    /// The latest value and its version.
+    /// The latest value and its version: copied from the value's slot straight into a new
+    /// `bytes` object of its length.
     fn retrieve_versioned<'py>(&self, py: Python<'py>) -> PyResult<(u64, Bound<'py, PyBytes>)> {
         let v = self.value(py, "retrieve")?;
-        self.with_scratch(|buf| {
-            let version = py.detach(|| v.retrieve_into(buf)).py_err(py)?;
-            Ok((version, PyBytes::new(py, buf)))
-        })
+        loop {
+            // The length of the latest version; a store of another length before the copy
+            // below makes it fail or come out short, and then this starts again.
+            let len = usize::try_from(v.reader().py_err(py)?.len()).unwrap_or(usize::MAX);
+            let mut got = None;
+            let bytes = PyBytes::new_with(py, len, |buf| {
+                let (v, dst) = (&v, Addr::of(buf));
+                let raw = move || {
+                    // SAFETY: `buf` is the new object's `len` writable bytes, which nothing
+                    // else sees until `new_with` returns.
+                    unsafe { v.retrieve_raw(dst.get(), len) }
+                };
+                got = Some(copy(py, len, raw));
+                Ok(())
+            })?;
+            match got {
+                Some(Ok((version, n))) if n == len => return Ok((version, bytes)),
+                Some(Err(e)) if e.kind() != ErrorKind::InvalidInput => {
+                    return Err(crate::errors::to_py(py, &e));
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Copies the latest value into a writable bytes-like object; returns its length.
     fn retrieve_into(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<usize> {
         let dest = Bytes::get(buffer, true)?;
         let v = self.value(py, "retrieve")?;
-        self.with_scratch(|buf| {
-            py.detach(|| v.retrieve_into(buf)).py_err(py)?;
-            if buf.len() > dest.len() {
-                return Err(fail(
-                    py,
-                    ErrorKind::InvalidInput,
-                    "retrieve",
-                    &self.what,
-                    &format!(
-                        "the value has {} bytes and the buffer holds only {}",
-                        buf.len(),
-                        dest.len()
-                    ),
-                ));
-            }
-            // SAFETY: `dest` is a writable export of at least `buf.len()` bytes (checked above),
-            // alive until the end of this function; `buf` is our own vector, so they do not
-            // overlap.
-            unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), dest.as_mut_ptr(), buf.len()) };
-            Ok(buf.len())
-        })
+        let (dst, cap) = (dest.addr(), dest.len());
+        // SAFETY: `dest` is a writable export of `cap` bytes at `dst` and lives until after the
+        // call.
+        let got = copy(py, cap, move || unsafe { v.retrieve_raw(dst.get(), cap) });
+        drop(dest);
+        Ok(got.py_err(py)?.1)
     }
 
     /// The latest version stored (0: none).
@@ -212,26 +291,37 @@ impl SharedValue {
     }
 
     /// Blocks (without the GIL) until a version newer than `seen` is stored; returns it.
-    /// `spin`: seconds to poll the version before sleeping in the kernel.
-    #[pyo3(signature = (seen, timeout = None, *, spin = 0.0))]
+    /// `spin`: seconds to poll the version before sleeping in the kernel; `None` adapts it per
+    /// handle between [`SPIN_MIN`] and [`SPIN_MAX`] (see `adapt_spin`).
+    #[pyo3(signature = (seen, timeout = None, *, spin = None))]
     fn wait_newer(
         &self,
         py: Python<'_>,
         seen: i128,
         timeout: Option<f64>,
-        spin: f64,
+        spin: Option<f64>,
     ) -> PyResult<u64> {
         let op = "wait for a new version of";
         let seen = args::unsigned(py, seen, "seen", op, &self.what)?;
         let limit = args::timeout(py, timeout, op, &self.what)?;
-        let spin = args::timeout(py, Some(spin), op, &self.what)?.unwrap_or(WAIT_SLICE);
+        let adaptive = spin.is_none();
+        let spin = match spin {
+            None => Duration::from_nanos(self.spin_ns.load(Ordering::Relaxed)),
+            Some(s) => args::timeout(py, Some(s), op, &self.what)?.unwrap_or(WAIT_SLICE),
+        };
         let v = self.value(py, op)?;
+        // A version newer already: no GIL release, no clock.
+        let now = v.version();
+        if now > seen {
+            return Ok(now);
+        }
         let start = Instant::now();
-        if !spin.is_zero() {
-            // Poll first: a store that lands within `spin` is seen without a kernel sleep and
-            // wake-up (worth it only where the waiter has a CPU to itself). `version()` is 0 on
-            // a truncated object: then the kernel wait below reports it.
-            let until = start + limit.map_or(spin, |l| l.min(spin));
+        let spun = limit.map_or(spin, |l| l.min(spin));
+        if !spun.is_zero() {
+            // Poll first: a store that lands within `spun` is seen without a kernel sleep and
+            // wake-up. `version()` is 0 on a truncated object: then the kernel wait below
+            // reports it.
+            let until = start + spun;
             let seen_now = py.detach(|| {
                 loop {
                     let now = v.version();
@@ -242,31 +332,17 @@ impl SharedValue {
                 }
             });
             if seen_now > seen {
+                if adaptive {
+                    self.adapt_spin(spun, Some(start.elapsed()));
+                }
                 return Ok(seen_now);
             }
         }
-        loop {
-            let left = limit.map(|l| l.saturating_sub(start.elapsed()));
-            let slice = left.map_or(WAIT_SLICE, |l| l.min(WAIT_SLICE));
-            match py.detach(|| v.wait_newer(seen, Some(slice))) {
-                Ok(version) => return Ok(version),
-                Err(e) if e.kind() == ErrorKind::Timeout => {
-                    py.check_signals()?;
-                    if let Some(l) = limit {
-                        if start.elapsed() >= l {
-                            return Err(fail(
-                                py,
-                                ErrorKind::Timeout,
-                                e.operation(),
-                                e.object(),
-                                &format!("no version newer than {seen} was stored within {l:?}"),
-                            ));
-                        }
-                    }
-                }
-                Err(e) => return Err(crate::errors::to_py(py, &e)),
-            }
+        let got = self.sleep_newer(py, &v, seen, limit, start);
+        if adaptive {
+            self.adapt_spin(spun, got.as_ref().ok().map(|_| start.elapsed()));
         }
+        got
     }
 
     /// An awaitable for asyncio: the version newer than `seen` once one is stored.
@@ -287,9 +363,6 @@ impl SharedValue {
     fn close(&self) {
         let v = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(v);
-        drop(std::mem::take(
-            &mut *self.scratch.lock().unwrap_or_else(|e| e.into_inner()),
-        ));
     }
 
     #[getter]

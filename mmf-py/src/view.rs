@@ -168,10 +168,11 @@ impl View {
         let (offset, _) = self.range(py, op, offset, Some(0))?;
         let data = Bytes::get(data, false)?;
         let v = self.mapped(py, op)?;
-        // SAFETY: the slice goes to one copy (`write_at` copies it into the view once); a writer
-        // of the exporter meanwhile can only tear what is written, as with any C extension.
-        let src = unsafe { data.as_slice() };
-        py.detach(|| v.write_at(offset, src)).py_err(py)
+        let (src, len) = (data.addr(), data.len());
+        // SAFETY: `data` exports `len` readable bytes at `src` and lives until after the call.
+        let wrote = py.detach(move || unsafe { v.write_raw(offset, src.get(), len) });
+        drop(data);
+        wrote.py_err(py)
     }
 
     /// Writes the view's dirty pages back to its file (`msync`; a no-op for shared memory).

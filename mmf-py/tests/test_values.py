@@ -47,7 +47,7 @@ def test_retrieve_into_a_buffer(name):
     assert v.retrieve_into(buf) == 5 and buf[:5] == b"hello"
     arr = np.zeros(8, np.uint8)
     assert v.retrieve_into(arr) == 5 and arr[:5].tobytes() == b"hello"
-    with pytest.raises(mmfpy.InvalidInputError, match="5 bytes and the buffer holds only 4"):
+    with pytest.raises(mmfpy.InvalidInputError, match="5 bytes and the destination holds only 4"):
         v.retrieve_into(bytearray(4))
     with pytest.raises(BufferError):
         v.retrieve_into(b"read-only bytes")

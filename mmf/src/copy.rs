@@ -37,9 +37,10 @@ const REP_MOVSB_READ_MAX: usize = 8 << 20;
 /// Copies `len` bytes from `src` to `dst` with `rep movsb`.
 ///
 /// # Safety
-/// `src .. src + len` is readable and `dst .. dst + len` writable for the whole call, and the
-/// ranges do not overlap. Either side may be memory other processes access concurrently: the
-/// instruction's accesses are byte-wide and single-copy atomic (see the module documentation).
+/// `src .. src + len` is readable and `dst .. dst + len` writable for the whole call. Either side
+/// may be memory other processes access concurrently: the instruction's accesses are byte-wide
+/// and single-copy atomic (see the module documentation); for the same reason overlapping ranges
+/// give unspecified bytes, not undefined behaviour.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 unsafe fn rep_movsb(dst: *mut u8, src: *const u8, len: usize) {
@@ -166,6 +167,83 @@ pub(crate) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
     }
 }
 
+/// Copies `len` bytes from `src` to `dst` when **both** sides may be memory that other threads
+/// or processes access at the same time (a caller's buffer that is itself shared memory, such as
+/// a Python buffer), as one piece of a copy of `whole` bytes (see [`copy_out_part`]): every
+/// access on both sides is atomic. Where the two sides are not equally aligned the portable path
+/// copies byte by byte (on x86-64 only copies under [`REP_MOVSB_MIN`] bytes take it).
+///
+/// The ranges may overlap (another process's view of the same object, say): the bytes copied
+/// are then unspecified, as with any concurrent writer.
+///
+/// # Safety
+/// `src .. src + len` is mapped and readable and `dst .. dst + len` mapped and writable for the
+/// whole call.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+pub(crate) unsafe fn copy_shared(dst: *mut u8, src: *const u8, len: usize, whole: usize) {
+    let aligned = (src as usize ^ dst as usize) % WORD == 0;
+    #[cfg(target_arch = "x86_64")]
+    if len >= REP_MOVSB_MIN && (whole <= REP_MOVSB_READ_MAX || !aligned) {
+        // SAFETY: forwarded from the caller.
+        return unsafe { rep_movsb(dst, src, len) };
+    }
+    let head = if aligned {
+        src.align_offset(WORD).min(len)
+    } else {
+        len
+    };
+    let mut i = 0;
+    while i < head {
+        // SAFETY: `i < len`: in bounds on both sides (caller); AtomicU8 has u8's layout.
+        unsafe { copy_byte(dst, src, i) };
+        i += 1;
+    }
+    while i + 4 * WORD <= len {
+        // SAFETY: `src + i` and `dst + i` are 8-aligned (equally aligned, i >= head, steps of
+        // 8) and `i + 32 <= len`: four whole words in bounds on both sides; AtomicU64 has u64's
+        // layout.
+        unsafe {
+            let s = src.add(i) as *const AtomicU64;
+            let d = dst.add(i) as *const AtomicU64;
+            let w0 = (*s).load(Ordering::Relaxed);
+            let w1 = (*s.add(1)).load(Ordering::Relaxed);
+            let w2 = (*s.add(2)).load(Ordering::Relaxed);
+            let w3 = (*s.add(3)).load(Ordering::Relaxed);
+            (*d).store(w0, Ordering::Relaxed);
+            (*d.add(1)).store(w1, Ordering::Relaxed);
+            (*d.add(2)).store(w2, Ordering::Relaxed);
+            (*d.add(3)).store(w3, Ordering::Relaxed);
+        }
+        i += 4 * WORD;
+    }
+    while i + WORD <= len {
+        // SAFETY: as above, one word.
+        unsafe {
+            let v = (*(src.add(i) as *const AtomicU64)).load(Ordering::Relaxed);
+            (*(dst.add(i) as *const AtomicU64)).store(v, Ordering::Relaxed);
+        }
+        i += WORD;
+    }
+    while i < len {
+        // SAFETY: as for the head.
+        unsafe { copy_byte(dst, src, i) };
+        i += 1;
+    }
+}
+
+/// Copies byte `i` from `src` to `dst` with atomic accesses.
+///
+/// # Safety
+/// `src + i` is readable and `dst + i` writable.
+#[inline]
+unsafe fn copy_byte(dst: *mut u8, src: *const u8, i: usize) {
+    // SAFETY: forwarded from the caller; AtomicU8 has u8's layout.
+    unsafe {
+        let v = (*(src.add(i) as *const AtomicU8)).load(Ordering::Relaxed);
+        (*(dst.add(i) as *const AtomicU8)).store(v, Ordering::Relaxed);
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -186,6 +264,17 @@ mod tests {
                 // SAFETY: same range.
                 unsafe { copy_out_part(base.add(off), out.as_mut_ptr(), len, len) };
                 assert_eq!(out, &src[..len], "off {} len {}", off, len);
+                // Shared to shared, equally and unequally aligned, both methods by `whole`.
+                for (to, whole) in [(off, len), (off + 1, len), (off, usize::MAX)] {
+                    let mut copy = vec![0u64; 750];
+                    let dst = (copy.as_mut_ptr() as *mut u8).wrapping_add(to);
+                    // SAFETY: `off + len <= 5007` bytes of `shared`, `to + len <= 5008` of
+                    // `copy` (6000 bytes each); distinct vectors.
+                    unsafe { copy_shared(dst, base.add(off), len, whole) };
+                    // SAFETY: `to + len` bytes of `copy`, initialised.
+                    let got = unsafe { std::slice::from_raw_parts(dst, len) };
+                    assert_eq!(got, &src[..len], "off {} to {} len {}", off, to, len);
+                }
                 // SAFETY: every index is below 6000.
                 let bytes = unsafe { std::slice::from_raw_parts(base, 6000) };
                 assert!(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import sys
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Literal, Self, final, overload
@@ -229,8 +230,10 @@ class SharedValue:
         """Opens the named value or creates it; the bool says whether this call created it."""
 
     def store(self, data: Buffer) -> int:
-        """Stores a bytes-like object as the new value, read in place (no intermediate copy), and
-        returns its version. Raises :class:`~mmfpy.BusyError` if another live process kept the
+        """Stores a bytes-like object as the new value, copied from where it is straight into
+        the value's slot (no intermediate copy), and returns its version. The object may be
+        shared memory that others write meanwhile: the value stored is then whatever the copy
+        read, never a crash. Raises :class:`~mmfpy.BusyError` if another live process kept the
         writer lock for 5 s."""
 
     def retrieve(self) -> bytes:
@@ -240,29 +243,37 @@ class SharedValue:
         """The latest value and its version."""
 
     def retrieve_into(self, buffer: Buffer) -> int:
-        """Copies the latest value into a writable bytes-like object and returns its length.
-        Raises :class:`~mmfpy.InvalidInputError` (``ValueError``) if the buffer is too small."""
+        """Copies the latest value straight from its slot into a writable bytes-like object (a
+        ``bytearray``, a numpy array) and returns its length. Raises
+        :class:`~mmfpy.InvalidInputError` (``ValueError``) if the buffer is too small."""
 
     @property
     def version(self) -> int:
         """The latest version stored (0: none yet)."""
 
-    def wait_newer(self, seen: int, timeout: float | None = None, *, spin: float = 0.0) -> int:
+    def wait_newer(
+        self, seen: int, timeout: float | None = None, *, spin: float | None = None
+    ) -> int:
         """Blocks until a version newer than ``seen`` is stored (by any process) and returns it;
         returns at once if there is one already. Sleeps in the kernel (a futex on Linux) without
         the GIL; Ctrl-C interrupts it. Raises :class:`~mmfpy.TimedOutError`
         (``TimeoutError``) when ``timeout`` seconds pass first.
 
-        ``spin``: seconds to poll the version (without the GIL) before sleeping, so that a store
-        landing within them is seen without a kernel sleep and wake-up: lower latency for
-        ping-pong between processes that each have a CPU, wasted CPU time otherwise."""
+        Before it sleeps it polls the version (without the GIL) for a moment, so that a store
+        landing within it is seen without a kernel sleep and wake-up, which is what makes a
+        ping-pong between two processes fast. ``spin``: how many seconds to poll; ``None`` (the
+        default) adapts it per handle between 5 and 50 µs (the whole 50 µs while stores come
+        within it, halving after each wait that had to sleep longer); ``0`` sleeps at once."""
 
     def changed(self, seen: int, timeout: float | None = None) -> Coroutine[Any, Any, int]:
-        """``await value.changed(seen)``: :meth:`wait_newer` for asyncio. A waiter thread sleeps
-        in the kernel and wakes the event loop through ``call_soon_threadsafe`` (the loop's
-        self-pipe) when a version newer than ``seen`` is stored; cancelling the task ends the
-        thread within a quarter of a second. Raises :class:`~mmfpy.TimedOutError` after
-        ``timeout`` seconds."""
+        """``await value.changed(seen)``: :meth:`wait_newer` for asyncio, woken from the kernel.
+        On Linux the wait is an eventfd the event loop watches (``loop.add_reader``), signalled
+        by the library's waiter thread (one ``futex_waitv`` thread per 127 waits in the process),
+        so a pending await costs one descriptor and no thread. Elsewhere, and with loops without
+        ``add_reader``, a waiter thread per await sleeps in :meth:`wait_newer` and wakes the loop
+        through ``call_soon_threadsafe``. Cancelling the task (``task.cancel()``,
+        ``asyncio.wait_for``) ends the wait at once and releases what it held. Raises
+        :class:`~mmfpy.TimedOutError` after ``timeout`` seconds."""
 
     def close(self) -> None:
         """Closes the handle (a handle-lifetime value goes away with its last handle). Never
@@ -318,3 +329,27 @@ def remove(name: str) -> None:
 def gc() -> builtins.list[str]:
     """Removes handle-lifetime objects whose holders are all gone (killed), and returns their
     names."""
+
+__all__ = ["Mapping", "View", "SharedValue", "ObjectInfo", "list", "info", "remove", "gc"]
+
+if sys.platform == "linux":
+    __all__ += ["_Waiter", "_wait_fd"]
+
+    @final
+    class _Waiter:
+        """One pending :meth:`SharedValue.changed` (used by ``mmfpy._aio``): the library's async
+        wait and the eventfd its waker signals."""
+
+        def fileno(self) -> int:
+            """The eventfd, for ``loop.add_reader``."""
+
+        def poll(self) -> int | None:
+            """The version once one newer than ``seen`` was stored, else ``None`` (the first call
+            registers the wait)."""
+
+        def close(self) -> None:
+            """Ends the wait (after ``loop.remove_reader``); the eventfd is closed with the last
+            waker."""
+
+    def _wait_fd(value: SharedValue, seen: int) -> _Waiter:
+        """A wait for a version of ``value`` newer than ``seen``, with its eventfd."""

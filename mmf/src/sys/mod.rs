@@ -181,15 +181,6 @@ pub(crate) use wait_any::{wait_any, wait_any_max, wait_any_supported, wake_inter
 /// have a fixed size. Shared values keep every data region where objects cannot grow.
 pub(crate) const OBJECTS_GROW: bool = !cfg!(windows);
 
-/// Whether a process that opens a named object by name sees its size rounded up to whole pages
-/// (Windows: `NtQuerySection` reports a pagefile-backed section's size in pages, while its
-/// creator knows the exact size). Layers that place data by the object's size (shared values)
-/// then create whole pages, so that every handle agrees on where the object ends.
-#[cfg(not(windows))]
-pub(crate) const OPENERS_SEE_WHOLE_PAGES: bool = false;
-#[cfg(windows)]
-pub(crate) const OPENERS_SEE_WHOLE_PAGES: bool = true;
-
 /// Whether waking a word nobody waits on costs no system call (Windows: a look at the waiter
 /// table; POSIX: nothing, waiters poll): writers then wake on every store, and read-only handles
 /// are woken without counting themselves. Linux (and Android) has its own (false).

@@ -7,8 +7,16 @@
 //! never touched, and a writer killed mid-stream leaves what a killed whole store leaves. A
 //! streamed read holds the slot of one version pinned (renewing the pin as it goes) and validates
 //! every piece before it hands it out, so the bytes a caller receives are always the version's.
+//!
+//! The raw forms (`store_raw`, `retrieve_raw`) take the same paths for a caller's memory given
+//! as a pointer and a length, copied in one piece straight to or from the slot.
+//!
+//! # Safety
+//! The only `unsafe` here forwards the raw forms' pointers, which their callers vouch for, to
+//! `View::write_raw` and `View::read_raw`, which check the view's side of the range.
+#![allow(unsafe_code)]
 
-use super::protocol::{Claim, Held};
+use super::protocol::{self, Claim, Held};
 use super::*;
 use std::io;
 
@@ -121,6 +129,142 @@ impl SharedValue {
         }
     }
 
+    /// Stores the `len` bytes at `src` as the new value and returns its version: [`store`] for
+    /// a source that is not a private slice, such as a mapping of another object or a buffer
+    /// another language lends (a Python `memoryview`, a C array). The bytes go straight into the
+    /// value's slot in one copy whose every access is atomic, so the source may change while it
+    /// is copied (another thread or process writes it): the value stored is then a mix of its old
+    /// and new bytes, as the source was while it was read, never undefined behaviour. Readers
+    /// still see each stored value whole.
+    ///
+    /// ```
+    /// use mmf::{Mapping, SharedValue};
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let name = format!("mmf-doc-store-raw-{}", std::process::id());
+    ///     let value = SharedValue::create(&name)?;
+    ///     // Bytes that others may write while they are copied: here a mapping.
+    ///     let frame = Mapping::anonymous(4096)?.map_mut()?;
+    ///     frame.write_at(0, b"frame 1")?;
+    ///     // SAFETY: `frame` maps 4,096 readable bytes and lives until after the call.
+    ///     let version = unsafe { value.store_raw(frame.as_ptr(), 7) }?;
+    ///
+    ///     let mut out = [0u8; 16];
+    ///     // SAFETY: `out` is 16 writable bytes that live until after the call.
+    ///     let (got, len) = unsafe { value.retrieve_raw(out.as_mut_ptr(), out.len()) }?;
+    ///     assert_eq!((got, &out[..len]), (version, &b"frame 1"[..]));
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Safety
+    /// `src .. src + len` must be readable for the whole call: mapped, and not freed or unmapped
+    /// by another thread meanwhile. Nothing else is required of it; it may be written
+    /// concurrently, by anyone.
+    ///
+    /// # Errors
+    /// As for [`store`].
+    ///
+    /// [`store`]: Self::store
+    pub unsafe fn store_raw(&self, src: *const u8, len: usize) -> Result<u64> {
+        let inner = &*self.inner;
+        let op = "store into";
+        inner.check_store(Some(len as u64))?;
+        inner.guarded(op, || {
+            let mut data = inner.data_view();
+            let guard = inner.lock_writer(&data)?;
+            let claim = loop {
+                let target = Bytes::new(&data);
+                let outcome = inner.region(&target).begin(&guard.host, len as u64);
+                target.take()?;
+                match outcome {
+                    Ok(c) => break c,
+                    Err(s) => {
+                        inner.settle(op, s, &mut data)?;
+                    }
+                }
+            };
+            // `begin` gave the claim a region of at least `len` bytes inside `data`.
+            let wrote = match usize::try_from(claim.offset) {
+                // SAFETY: the source is forwarded from the caller; `write_raw` checks the range
+                // of the view it writes.
+                Ok(at) => unsafe { data.write_raw(at, src, len) },
+                Err(_) => Err(outside(inner, op)),
+            };
+            match wrote {
+                Ok(()) => {
+                    let target = Bytes::new(&data);
+                    Ok(inner
+                        .region(&target)
+                        .publish(&guard.host, &claim, len as u64))
+                }
+                Err(e) => {
+                    inner.region(&Bytes::new(&data)).abandon(&claim);
+                    Err(slot_fault(inner, op, e))
+                }
+            }
+        })
+    }
+
+    /// Copies the latest value to the `capacity` bytes at `dst` and returns its version and
+    /// length (`(0, 0)`: nothing stored yet): [`retrieve_into`] for a destination that is not a
+    /// private vector, such as a buffer another language lends (a numpy array, a C array), with
+    /// no copy in between. The value's slot is pinned while it is copied and the copy validated
+    /// afterwards, so the bytes at `dst` are one stored value, whole, when this returns. Every
+    /// access to `dst` is atomic: others may read or write it meanwhile (they see some mix of
+    /// its old and new bytes; what they write may be overwritten).
+    ///
+    /// See [`store_raw`](Self::store_raw) for an example.
+    ///
+    /// # Safety
+    /// `dst .. dst + capacity` must be writable for the whole call: mapped, and not freed or
+    /// unmapped by another thread meanwhile.
+    ///
+    /// # Errors
+    /// `InvalidInput` when the value is longer than `capacity` (the message says both lengths;
+    /// nothing was copied); otherwise as for [`retrieve`](Self::retrieve). After an error the
+    /// bytes at `dst` are unspecified.
+    ///
+    /// [`retrieve_into`]: Self::retrieve_into
+    pub unsafe fn retrieve_raw(&self, dst: *mut u8, capacity: usize) -> Result<(u64, usize)> {
+        let inner = &*self.inner;
+        let op = "retrieve";
+        loop {
+            let reader = self.reader()?;
+            let held = match reader.held {
+                Some(h) => h,
+                None => return Ok((0, 0)),
+            };
+            // `hold` checked `offset + len` against a mapped length, so `len` fits in usize.
+            let len = held.len as usize;
+            if len > capacity {
+                return Err(inner.error(
+                    ErrorKind::InvalidInput,
+                    op,
+                    format!(
+                        "the value has {} bytes and the destination holds only {}",
+                        len, capacity
+                    ),
+                ));
+            }
+            let view = &*reader.view;
+            let stable = inner.guarded(op, || {
+                let read = match usize::try_from(held.offset) {
+                    // SAFETY: `len <= capacity` writable bytes at `dst`, from the caller;
+                    // `read_raw` checks the range of the view it reads.
+                    Ok(at) => unsafe { view.read_raw(at, dst, len) },
+                    Err(_) => Err(outside(inner, op)),
+                };
+                read.map_err(|e| slot_fault(inner, op, e))?;
+                Ok(inner.region(&Bytes::new(view)).stable(&held))
+            })?;
+            // A writer took the slot back meanwhile (see `ValueReader`): read the new value.
+            if stable {
+                return Ok((held.version, len));
+            }
+        }
+    }
+
     /// Holds the latest version for reading through [`std::io::Read`] (or
     /// [`ValueReader::fill`]): its slot stays pinned until the reader is dropped, so writers
     /// store into other slots meanwhile, and every piece read is validated before it is handed
@@ -178,9 +322,35 @@ impl SharedValue {
         })
     }
 
+    /// A value that may fit inline (a known length up to `INLINE_MAX`, or an unknown one) is
+    /// read first, up to one byte more than fits: if it ends there it is stored whole, inline;
+    /// otherwise the bytes read go first into the streamed store.
     fn store_stream<R: io::Read>(&self, mut reader: R, len: Option<u64>) -> Result<u64> {
         let inner = &*self.inner;
         inner.check_store(len)?;
+        const MAX: usize = protocol::INLINE_MAX as usize;
+        if len.map_or(false, |l| l > MAX as u64) {
+            return self.store_pieces(reader, len);
+        }
+        let want = len.map_or(MAX + 1, |l| l as usize);
+        let mut small = [0u8; MAX + 1];
+        let mut got = 0;
+        while got < want {
+            match read_some(&mut reader, &mut small[got..want]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) => return Err(input_failed(inner, got as u64, e)),
+            }
+        }
+        if got <= MAX && len.map_or(true, |l| l == got as u64) {
+            return self.store(&small[..got]);
+        }
+        // Longer than fits (or shorter than announced: the streamed store reports it).
+        self.store_pieces(io::Read::chain(&small[..got], reader), len)
+    }
+
+    fn store_pieces<R: io::Read>(&self, mut reader: R, len: Option<u64>) -> Result<u64> {
+        let inner = &*self.inner;
         inner.guarded("store into", || {
             let mut data = inner.data_view();
             let guard = inner.lock_writer(&data)?;
@@ -259,18 +429,7 @@ fn fill<R: io::Read>(
                 None => return Ok(filled),
             },
             Ok(n) => n,
-            Err(e) => {
-                return Err(inner
-                    .error(
-                        ErrorKind::InvalidInput,
-                        op,
-                        format!(
-                            "reading the input failed after {} bytes: {}; nothing was stored",
-                            filled, e
-                        ),
-                    )
-                    .with_source(Some(e)))
-            }
+            Err(e) => return Err(input_failed(inner, filled, e)),
         };
         let end = filled + n as u64;
         loop {
@@ -295,7 +454,7 @@ fn fill<R: io::Read>(
         }
         let at = claim.offset + filled;
         if at + n as u64 > data.len() as u64 {
-            return Err(inner.error(ErrorKind::Corrupt, op, "a slot points outside the object"));
+            return Err(outside(inner, op));
         }
         // Where the platform can, the piece goes in through the object's handle (`pwrite`): no
         // page faults and nothing mapped into this process, as `cp` writes a file. Readers never
@@ -317,11 +476,7 @@ fn fill<R: io::Read>(
                 let wrote = target.write(at, &buf[..n]);
                 target.take()?;
                 if !wrote {
-                    return Err(inner.error(
-                        ErrorKind::Corrupt,
-                        op,
-                        "a slot points outside the object",
-                    ));
+                    return Err(outside(inner, op));
                 }
                 true
             }
@@ -367,6 +522,20 @@ fn grow_for_pieces(inner: &Inner, op: &'static str, step: &Store) -> Result<()> 
 
 /// Copies `len` bytes of the object from `from` to `to` (a claimed region that moved), a piece
 /// at a time, dropping the pages behind.
+/// The error for an input that failed after `filled` bytes.
+fn input_failed(inner: &Inner, filled: u64, e: io::Error) -> Error {
+    inner
+        .error(
+            ErrorKind::InvalidInput,
+            "store into",
+            format!(
+                "reading the input failed after {} bytes: {}; nothing was stored",
+                filled, e
+            ),
+        )
+        .with_source(Some(e))
+}
+
 fn move_bytes(inner: &Inner, data: &View, from: u64, to: u64, len: u64) -> Result<()> {
     let mut buf = vec![0u8; len.min(PIECE as u64) as usize];
     let mut done = 0;
@@ -431,6 +600,21 @@ fn buffer_phase(object_phase: u64, into_object: bool) -> usize {
         } else {
             c
         }
+    }
+}
+
+/// The error for a slot whose region lies outside the object.
+fn outside(inner: &Inner, op: &'static str) -> Error {
+    inner.error(ErrorKind::Corrupt, op, "a slot points outside the object")
+}
+
+/// A raw copy's error, as the protocol reports it: a slot outside the view is damage
+/// (`Corrupt`); a fault (`Truncated`, `OutOfSpace`) stays what it is.
+fn slot_fault(inner: &Inner, op: &'static str, e: Error) -> Error {
+    if e.kind() == ErrorKind::OutOfRange {
+        outside(inner, op)
+    } else {
+        e
     }
 }
 
@@ -532,10 +716,12 @@ impl ValueReader {
                 false => None,
             };
             let copied = match read {
-                Some(Ok(got)) if got == n => {
-                    through = true;
-                    true
-                }
+                Some(_) => true,
+                None => kept && region.read_held(&held, pos, dst),
+            };
+            bytes.take()?;
+            match read {
+                Some(Ok(got)) if got == n => through = true,
                 Some(Ok(got)) => {
                     return Err(inner.error(
                         ErrorKind::Truncated,
@@ -549,9 +735,8 @@ impl ValueReader {
                     ))
                 }
                 Some(Err(e)) => return Err(e.context("retrieve", inner.what())),
-                None => kept && region.read_held(&held, pos, dst),
-            };
-            bytes.take()?;
+                None => {}
+            }
             if !kept || !region.stable(&held) {
                 return Err(inner.error(
                     ErrorKind::Busy,
@@ -566,11 +751,7 @@ impl ValueReader {
                 ));
             }
             if !copied {
-                return Err(inner.error(
-                    ErrorKind::Corrupt,
-                    "retrieve",
-                    "a slot points outside the object",
-                ));
+                return Err(outside(inner, "retrieve"));
             }
             Ok(())
         })?;

@@ -415,6 +415,67 @@ impl View {
         })
     }
 
+    /// Copies `len` bytes from `src` into the view at `offset`: [`write_at`](Self::write_at) for
+    /// a source that is not a private slice, such as another mapping or a buffer another language
+    /// lends (a Python `memoryview`). Every access to both sides is atomic, so the source may
+    /// change while it is copied (another thread or process writes it, or it overlaps the view):
+    /// the bytes written are then a mix, never undefined behaviour.
+    ///
+    /// ```
+    /// use mmf::Mapping;
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let from = Mapping::anonymous(4096)?.map_mut()?;
+    ///     from.write_at(0, b"shared bytes")?;
+    ///     let to = Mapping::anonymous(4096)?.map_mut()?;
+    ///     // SAFETY: `from` maps 4,096 readable bytes and lives until after the call.
+    ///     unsafe { to.write_raw(100, from.as_ptr(), 12) }?;
+    ///     assert_eq!(to.read_vec(100, 12)?, b"shared bytes");
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Safety
+    /// `src .. src + len` must be readable for the whole call (mapped, and not freed or unmapped
+    /// by another thread meanwhile). Nothing else is required of it: it may be written
+    /// concurrently, by anyone.
+    ///
+    /// # Errors
+    /// As for [`write_at`](Self::write_at).
+    pub unsafe fn write_raw(&self, offset: usize, src: *const u8, len: usize) -> Result<()> {
+        self.check_writable("write to")?;
+        self.check("write to", offset, len)?;
+        let dst = self.ptr.as_ptr();
+        self.chunked("write to", offset, len, |pos, n| {
+            // SAFETY: the destination is in bounds (checked above; pieces from `chunked`) and
+            // writable (checked above); the source is `n` of the `len` bytes the caller vouches
+            // for, at `pos - offset`; both sides are accessed atomically.
+            unsafe { copy::copy_shared(dst.add(pos), src.add(pos - offset), n, len) }
+        })
+    }
+
+    /// Copies `len` bytes of the view at `offset` to `dst`: [`read_at`](Self::read_at) for a
+    /// destination that is not a private slice (a buffer another language lends, which others
+    /// may read or write meanwhile). Every access to both sides is atomic.
+    ///
+    /// # Safety
+    /// `dst .. dst + len` must be writable for the whole call (mapped, and not freed or unmapped
+    /// by another thread meanwhile). Others may access it concurrently: they see some mix of its
+    /// old and new bytes.
+    ///
+    /// # Errors
+    /// As for [`read_at`](Self::read_at).
+    pub unsafe fn read_raw(&self, offset: usize, dst: *mut u8, len: usize) -> Result<()> {
+        self.check("read from", offset, len)?;
+        let src = self.ptr.as_ptr();
+        self.chunked("read from", offset, len, |pos, n| {
+            // SAFETY: the source is in bounds (checked above; pieces from `chunked`) and mapped;
+            // the destination is `n` of the `len` writable bytes the caller vouches for, at
+            // `pos - offset`; both sides are accessed atomically.
+            unsafe { copy::copy_shared(dst.add(pos - offset), src.add(pos), n, len) }
+        })
+    }
+
     /// Copies a `T` out of the view at byte `offset` (relative to the view). Sound while other
     /// processes write (atomic copy); any bit pattern is a valid `T` by the [`Pod`] contract.
     ///
