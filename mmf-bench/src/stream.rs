@@ -96,6 +96,8 @@ fn in_cgroup(cg: &Cgroup, program: impl AsRef<std::ffi::OsStr>) -> Command {
 /// address space is its parent's), so spawned straight from a benchmark that had just copied
 /// 64 MiB buffers, every command "peaked" at the benchmark's 516 MiB. From here the floor is this
 /// process's own few MiB.
+// The child is reaped with `wait4` (for its rusage), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 pub fn child_rusage(args: &[String]) {
     let procs = Path::new(&args[0]).join("cgroup.procs");
     std::fs::write(&procs, std::process::id().to_string()).expect("join the cgroup");
@@ -288,25 +290,22 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
             None
         },
     };
+    let goal = |mmf: &str, baseline: &str, ratio: f64| Goal {
+        mmf: mmf.into(),
+        baseline: baseline.into(),
+        ratio,
+    };
     store.variants = vec![
         variant(STORE_FILE, Kind::Mmf, &secs[0]),
         variant(CP_IN, Kind::Baseline, &secs[1]),
         variant(STORE_PIPE, Kind::Info, &secs[2]),
     ];
-    store.goals.push(Goal {
-        mmf: STORE_FILE.into(),
-        baseline: CP_IN.into(),
-        ratio: 0.8,
-    });
+    store.goals.push(goal(STORE_FILE, CP_IN, 0.8));
     retrieve.variants = vec![
         variant(RETRIEVE, Kind::Mmf, &secs[3]),
         variant(CP_OUT, Kind::Baseline, &secs[4]),
     ];
-    retrieve.goals.push(Goal {
-        mmf: RETRIEVE.into(),
-        baseline: CP_OUT.into(),
-        ratio: 0.8,
-    });
+    retrieve.goals.push(goal(RETRIEVE, CP_OUT, 0.8));
     let limit = "the goal: 64 MiB (issue 13)";
     let rss_name = |i: usize| format!("{}: peak RSS", names[i]);
     rss.variants = vec![
@@ -323,11 +322,7 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
         variant(&rss_name(4), Kind::Info, &peak[4]),
     ];
     for i in [0, 2, 3] {
-        rss.goals.push(Goal {
-            mmf: rss_name(i),
-            baseline: limit.into(),
-            ratio: 1.0,
-        });
+        rss.goals.push(goal(&rss_name(i), limit, 1.0));
     }
     let note = format!(
         "{} repetitions, the pairs (cp in and out; mmf store, retrieve and piped store) \

@@ -187,6 +187,10 @@ pub(crate) const OBJECTS_GROW: bool = !cfg!(windows);
 #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
 pub(crate) const WAKE_IS_CHEAP: bool = true;
 
+/// Whether `Object::write_through` writes (Linux and Android have their own, true).
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
+pub(crate) const WRITES_THROUGH: bool = false;
+
 /// No second, writable descriptor is needed where waking is cheap (see `WAKE_IS_CHEAP`).
 #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
 impl imp::Object {

@@ -362,7 +362,7 @@ impl SharedValue {
                     Ok(c) => break c,
                     Err(s) => {
                         if writes_through(len) {
-                            grow_for_pieces(inner, "store into", &s)?;
+                            grow_for_pieces(inner, "store into", &s, len)?;
                         }
                         inner.settle("store into", s, &mut data)?;
                     }
@@ -446,7 +446,7 @@ fn fill<R: io::Read>(
                 }
                 Err(s) => {
                     if through {
-                        grow_for_pieces(inner, op, &s)?;
+                        grow_for_pieces(inner, op, &s, len)?;
                     }
                     inner.settle(op, s, data)?;
                 }
@@ -502,19 +502,27 @@ fn writes_through(len: Option<u64>) -> bool {
 /// allocate the pages as they fill them and report a full file system as an error, so
 /// committing (`fallocate`, which zeroes every page) would only write the space twice. Elsewhere
 /// this grows as a whole store does. `settle` then finds the object large enough and maps it.
-fn grow_for_pieces(inner: &Inner, op: &'static str, step: &Store) -> Result<()> {
+///
+/// A value of known length `len` is checked against the commit limit whole: all of it will be
+/// written. One of unknown length grows ahead of its input (by a quarter, at least 1 MiB), so
+/// only the next piece is checked; each write then reports a full file system itself.
+fn grow_for_pieces(inner: &Inner, op: &'static str, step: &Store, len: Option<u64>) -> Result<()> {
     if let Store::Grow(need) = *step {
         if inner.writable && inner.mapping.len() < need {
-            inner.mapping.grow_for_writes_through(need).map_err(|e| {
-                inner.error(
-                    e.kind(),
-                    op,
-                    format!(
-                        "the value needs the object to grow to {} bytes: {}",
-                        need, e
-                    ),
-                )
-            })?;
+            let check = len.map_or(STREAM_PIECE as u64, |_| u64::MAX);
+            inner
+                .mapping
+                .grow_for_writes_through(need, check)
+                .map_err(|e| {
+                    inner.error(
+                        e.kind(),
+                        op,
+                        format!(
+                            "the value needs the object to grow to {} bytes: {}",
+                            need, e
+                        ),
+                    )
+                })?;
         }
     }
     Ok(())

@@ -270,6 +270,9 @@ impl ObjectOps for Object {
     }
 }
 
+/// Writers may fill new space through the descriptor (`Object::write_through`).
+pub(crate) const WRITES_THROUGH: bool = true;
+
 /// Waking a futex nobody waits on is a system call here: writers wake only when `waiters` says
 /// someone waits, and read-only handles count themselves through `Object::reopen_writable`.
 pub(crate) const WAKE_IS_CHEAP: bool = false;
