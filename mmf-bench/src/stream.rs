@@ -33,11 +33,12 @@ const CP_OUT: &str = "cp /dev/shm → /dev/null";
 /// The CLI binary: `$MMF_BENCH_CLI`, else `mmf` next to this binary (`target/release/mmf` after
 /// `cargo build --release -p mmf-cli`).
 fn cli() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("MMF_BENCH_CLI") {
-        return Ok(p.into());
-    }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let p = exe.with_file_name("mmf");
+    let p = match std::env::var_os("MMF_BENCH_CLI") {
+        Some(p) => PathBuf::from(p),
+        None => std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("mmf"),
+    };
     if p.is_file() {
         Ok(p)
     } else {
