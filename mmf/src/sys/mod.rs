@@ -189,6 +189,10 @@ pub(crate) const OBJECTS_GROW: bool = !cfg!(windows);
 #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
 pub(crate) const WAKE_IS_CHEAP: bool = true;
 
+/// Whether `Object::write_through` writes (Linux and Android have their own, true).
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
+pub(crate) const WRITES_THROUGH: bool = false;
+
 /// No second, writable descriptor is needed where waking is cheap (see `WAKE_IS_CHEAP`).
 #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
 impl imp::Object {
@@ -199,6 +203,11 @@ impl imp::Object {
     /// Writing through the object's handle is Linux's (see `linux/mod.rs`); elsewhere callers
     /// write through a view.
     pub(crate) fn write_through(&self, _offset: u64, _data: &[u8]) -> Option<Result<()>> {
+        None
+    }
+
+    /// Reading through the object's handle is Linux's too; elsewhere callers read a view.
+    pub(crate) fn read_through(&self, _offset: u64, _buf: &mut [u8]) -> Option<Result<usize>> {
         None
     }
 
