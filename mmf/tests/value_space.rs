@@ -88,50 +88,6 @@ fn growth_series_stay_within_three_times_the_largest_value() {
     }
 }
 
-/// The issue's three series at full size, for BENCHMARKS.md (not run by default: it stores about
-/// 9 GB in all and holds up to 300 MiB of shared memory). Run it inside a memory cgroup:
-/// `cargo test --release -p mmf --test value_space -- --ignored --nocapture full_size`.
-#[test]
-#[ignore]
-fn full_size_series_for_the_benchmarks() {
-    let series: [(&str, Vec<usize>); 3] = [
-        ("10, 20 … 100 MiB", (1..=10).map(|i| i * 10 * MIB).collect()),
-        ("1 MiB steps to 50 MiB", (1..=50).map(|i| i * MIB).collect()),
-        (
-            "4 KiB steps to 8 MB",
-            (1..=1953).map(|i| i * 4096).collect(),
-        ),
-    ];
-    for (what, sizes) in series {
-        let name = unique("space-full");
-        let v = SharedValue::create(&name).unwrap();
-        let header = v.header().unwrap().header_size;
-        let t = std::time::Instant::now();
-        for (i, &len) in sizes.iter().enumerate() {
-            store_len(&v, len, i as u64);
-        }
-        let largest = *sizes.iter().max().unwrap() as u64;
-        let size = v.mapping().len();
-        store_len(&v, 4096, 1);
-        let resident = allocated(&name);
-        println!(
-            "{}: {} stores in {:.1} s; object {} bytes = {:.2}x the largest value ({} bytes); \
-             after a 4 KiB store: {} bytes allocated = {:.4}x (2 x the live 4096 bytes + the \
-             {}-byte header: {} bytes)",
-            what,
-            sizes.len(),
-            t.elapsed().as_secs_f64(),
-            size,
-            size as f64 / largest as f64,
-            largest,
-            resident,
-            resident as f64 / largest as f64,
-            header,
-            2 * 4096 + header
-        );
-    }
-}
-
 /// Slot regions come and go with the value: a new object holds only its header; values too
 /// large to be inline allocate regions; a small (inline) value again frees them all and gives
 /// their memory back, so only the header's page stays allocated, unless a reader still holds a

@@ -505,9 +505,12 @@ impl Inner {
 
     pub(super) fn read(&self, dest: &mut Dest<'_>) -> Result<u64> {
         let host = self.host();
-        // The first view first: an inline value (or a slot inside it) needs no other, and it is
-        // at hand without the lock that guards the latest view.
-        let mut data: Option<Arc<View>> = None;
+        // An inline value is read through the first view, which is at hand without the lock that
+        // guards the latest view; a slot value through the latest view. (If the value changes
+        // from one to the other meanwhile, the first view may be too short: the read asks for
+        // the latest view then.)
+        let inline = self.control().current.load(Ordering::Relaxed) & format::INLINE_TAG != 0;
+        let mut data: Option<Arc<View>> = if inline { None } else { Some(self.data_view()) };
         loop {
             let view = data.as_deref().unwrap_or(&self.header);
             let bytes = Bytes::new(view);

@@ -1045,9 +1045,15 @@ impl<'a, D: Data> Region<'a, D> {
             .map(|(off, _)| off)
             .filter(|&off| off >= mine_end)
             .min();
-        // In place, growth costs no copy: grow by a quarter (at least 1 MiB), so the object
-        // ends close to the value. A move copies, so double.
-        let grown = claim.cap.saturating_add((claim.cap / 4).max(1 << 20));
+        // In place, growth costs no copy: a large region grows by a quarter (at least 1 MiB),
+        // so the object ends close to the value; a small one doubles (a small value streamed
+        // into a new object, whose region ends the data area, keeps a small object). A move
+        // copies, so double.
+        let grown = if claim.cap < 1 << 20 {
+            claim.cap.saturating_mul(2)
+        } else {
+            claim.cap.saturating_add((claim.cap / 4).max(1 << 20))
+        };
         let in_place = claim.cap > 0
             && match next {
                 None => true,
