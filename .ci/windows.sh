@@ -223,16 +223,11 @@ programs_build() (
     echo "windows lane: built with $("$RUSTC" --version | cut -d' ' -f1-2) ($((SECONDS - t)) s): target/windows/mmf.exe and target/windows/mmf-dialog.exe (bcryptprimitives.dll beside them is a Wine-only stand-in, see .ci/windows/bcryptprimitives.c)"
 )
 
-# Doc tests that cannot pass on Windows until the features they show exist there (issue #17:
-# shared values that grow). Each entry is a filter that libtest's --skip matches against the doc
-# test's name ("src/FILE.rs - ITEM (line N)"). The integrator removes an entry once its feature has
-# landed: nothing here is ignored in the library.
-doc_skips=(
-    # Shared values that grow on Windows (issue #17, not landed yet): both examples store a value
-    # larger than the object and fail with "a Windows section has a fixed size and cannot grow".
-    "value::shared_value::SharedValue (line"
-    "value::stream::SharedValue::store_from (line"
-)
+# Doc tests that cannot pass on Windows until the features they show exist there. Each entry is a
+# filter that libtest's --skip matches against the doc test's name ("src/FILE.rs - ITEM (line N)");
+# an entry is removed once its feature has landed: nothing here is ignored in the library. Empty:
+# the last two (the growth examples of SharedValue and store_from) pass since Windows values grow.
+doc_skips=()
 
 # The library's tests (and the dialog's unit tests), built with the current Rust and run under
 # wine64 as Windows executables; then the library's doc tests, cross-compiled by rustdoc and run
