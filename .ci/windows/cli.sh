@@ -6,11 +6,15 @@
 # Needs wine64 (the Windows lane installs it) and the Wine-only bcryptprimitives.dll stand-in
 # beside mmf.exe. Uses WINEPREFIX as given (the lane's), else target/win/wine.
 #
-# Checked: help names the session namespace; `doctor` (text and --json, exit 0); exit codes for a
-# usage error (2), a bad name (2), a missing object (3) and a timed-out wait (4); `store --hold`
-# makes a handle-lifetime value that other processes retrieve, byte-exact, and that vanishes with
-# its last holder, and ends with status 0 on Ctrl-C, as `watch` does; `--raw` plain objects. Not checked yet, because Windows does not have them yet:
-# persistent objects (`mmf store` without --hold), `list`, `info`, `rm` of an existing object, `gc`.
+# Checked: help names the session namespace and the directory of persistent objects; `doctor` (text
+# and --json, exit 0, persistent objects ok); exit codes for a usage error (2), a bad name (2), a
+# missing object (3) and a timed-out wait (4); persistent objects: `store greeting hi`, then in new
+# processes `retrieve` prints it, `list` and `info` show it, `rm` removes it (then `list` no longer
+# shows it and `retrieve` exits 3), `gc`; `store --hold` makes a handle-lifetime value that other
+# processes retrieve, byte-exact, that `list` shows while held and that vanishes with its last
+# holder, and ends with status 0 on Ctrl-C, as `watch` does; `--raw` plain objects, and a value
+# stored into one is refused with exit status 2 (as on Linux). Not checked: permission errors (the
+# Wine lane runs as one user, with no other owner to be refused).
 set -euo pipefail
 dir=$(cd "${1:?usage: cli.sh DIR_WITH_MMF_EXE}" && pwd)
 cd "$(dirname "$0")/../.."
@@ -90,10 +94,10 @@ wait_gone() { # NAME
 n=mmf-ci-$$
 
 # --- help and doctor -------------------------------------------------------------------------------
-mmf 0 --help && expect "help" "$out" 'Local\'
+mmf 0 --help && expect "help" "$out" 'Local\' && expect "help" "$out" '%LOCALAPPDATA%\mmf'
 mmf 0 doctor && expect "doctor" "$out" "session namespace"
 mmf 0 doctor --json && {
-    python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["ok"] is True, r; assert any(c["check"]=="session namespace" and c["status"]=="ok" for c in r["checks"]), r' \
+    python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["ok"] is True, r; assert all(any(c["check"]==k and c["status"]=="ok" for c in r["checks"]) for k in ("session namespace","persistent objects")), r' \
         <"$work/out" || fail "doctor --json: not the expected report"
 }
 
@@ -103,12 +107,83 @@ mmf 2 retrieve 'a/b' && expect "bad name" "$err" "a/b"
 mmf 3 retrieve "$n-missing" && expect "missing object" "$err" "not found"
 mmf 4 retrieve --wait --timeout 1 "$n-missing" || true
 mmf 3 rm "$n-missing" || true
-mmf 2 --dir 'C:\x' retrieve "$n" || true
+
+# --- persistent objects: files in %LOCALAPPDATA%\mmf, each command a new process -----------------
+# A leftover of an interrupted run goes first.
+timeout 60 "$wine" "$dir/mmf.exe" rm greeting </dev/null >/dev/null 2>&1 || true
+mmf 0 store greeting hi
+mmf 0 retrieve greeting && [ "$out" = hi ] || fail "retrieve greeting gave \"$out\", expected \"hi\""
+mmf 0 list && expect "list" "$out" "greeting" && expect "list" "$out" "persistent"
+mmf 0 info greeting && expect "info" "$out" "lifetime: persistent" && expect "info" "$out" 'AppData\Local\mmf\greeting'
+mmf 0 info --json greeting && {
+    python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["name"]=="greeting" and r["kind"]=="value" and r["value_len"]==2, r' \
+        <"$work/out" || fail "info --json: not the expected object"
+}
+mmf 0 store greeting 'hi again'
+mmf 0 retrieve greeting && [ "$out" = 'hi again' ] || fail "retrieve after a second store gave \"$out\""
+mmf 2 store --raw greeting 'raw' && expect "raw into a value" "$err" "shared value"
+mmf 0 rm greeting
+mmf 0 list && case $out in *greeting*) fail "list still shows greeting after rm" ;; esac
+mmf 3 retrieve greeting && expect "removed object" "$err" "mmf list"
+mmf 3 info greeting || true
+mmf 3 rm greeting || true
+mmf 0 gc
+mmf 2 store 'a:b' 'x' && expect "not a file name" "$err" "file name"
+mmf 2 --dir 'C:\no\such\dir' store "$n" x && expect "missing --dir" "$err" "does not exist"
+
+# --- watch follows a persistent value that is removed and created again -------------------------
+mmf 0 store "$n-w" 'one'
+"$wine" "$dir/mmf.exe" watch "$n-w" </dev/null >"$work/w.out" 2>"$work/w.err" &
+watcher=$!
+holders+=("$watcher")
+for i in $(seq 1 100); do
+    [ -s "$work/w.out" ] && break
+    sleep 0.2
+done
+mmf 0 rm "$n-w"
+for i in $(seq 1 100); do
+    grep -q "was removed" "$work/w.err" && break
+    sleep 0.2
+done
+step=$((step + 1))
+grep -q "was removed" "$work/w.err" || fail "watch did not see $n-w removed: $(cat "$work/w.err")"
+mmf 0 store "$n-w" 'two'
+for i in $(seq 1 100); do
+    grep -q two "$work/w.out" && break
+    sleep 0.2
+done
+step=$((step + 1))
+kill -INT "$watcher"
+st=0
+wait "$watcher" || st=$?
+[ "$st" = 0 ] || fail "watch ended by Ctrl-C exited $st, expected 0"
+[ "$(tr -d '\r' <"$work/w.out")" = "$(printf 'one\ntwo')" ] || fail "watch printed \"$(cat "$work/w.out")\", expected one and two"
+# --wait sees a handle-lifetime value appear (nothing announces a new section: it looks once a second).
+"$wine" "$dir/mmf.exe" watch --wait --timeout 60 "$n-later" </dev/null >"$work/later.out" 2>"$work/later.err" &
+watcher=$!
+holders+=("$watcher")
+sleep 1
+"$wine" "$dir/mmf.exe" store --hold "$n-later" 'appeared' </dev/null >/dev/null 2>&1 &
+holders+=($!)
+for i in $(seq 1 100); do
+    grep -q appeared "$work/later.out" && break
+    sleep 0.2
+done
+step=$((step + 1))
+grep -q appeared "$work/later.out" || fail "watch --wait did not see $n-later appear: $(cat "$work/later.err")"
+kill -INT "$watcher" "${holders[-1]}" 2>/dev/null || true
+wait "$watcher" 2>/dev/null || true
+wait "${holders[-1]}" 2>/dev/null || true
+mmf 0 rm "$n-w"
+holders=()
 
 # --- store --hold: a handle-lifetime value, from another process, gone with its holder ------------
 "$wine" "$dir/mmf.exe" store --hold "$n-held" 'hi there' </dev/null >"$work/hold.out" 2>"$work/hold.err" &
 holders+=($!)
 if wait_for "$n-held" 'hi there'; then
+    mmf 0 list && expect "list of a held object" "$out" "$n-held" && expect "its lifetime" "$out" handle
+    mmf 0 info "$n-held" && expect "info of a held object" "$out" "Local\\$n-held"
+    mmf 1 rm "$n-held" && expect "rm of a held object" "$err" "last handle"
     printf 'from stdin\0with a NUL' >"$work/value"
     input=$work/value
     # A second holder opens it (as CreateFileMapping opens an existing name) and stores a new value.
@@ -129,6 +204,7 @@ if wait_for "$n-held" 'hi there'; then
     kill -KILL "${holders[1]}"
     wait "${holders[1]}" 2>/dev/null || true
     wait_gone "$n-held" || true
+    mmf 0 list && case $out in *"$n-held"*) fail "list still shows $n-held after its last holder" ;; esac
 fi
 holders=()
 
@@ -164,10 +240,9 @@ holders=()
 holders+=($!)
 if wait_for "$n-raw" 'plain text'; then
     mmf 0 retrieve --raw "$n-raw" && [ "$out" = 'plain text' ] || fail "retrieve --raw gave \"$out\""
-    # A value stored into a plain object is refused with what to do. (Linux says so with exit
-    # status 2, a usage error, having seen the kind in the listing; Windows cannot list yet and
-    # reports the failed open, status 1.)
-    mmf 1 store --hold "$n-raw" 'not raw' && expect "value into plain" "$err" "not an mmf shared value"
+    # A value stored into a plain object is refused with what to do: a usage error, as on Linux.
+    mmf 2 store --hold "$n-raw" 'not raw' && expect "value into plain" "$err" "not an mmf shared value"
+    mmf 0 list && expect "list of a plain object" "$out" "plain"
 fi
 kill -KILL "${holders[0]}" 2>/dev/null || true
 wait "${holders[0]}" 2>/dev/null || true

@@ -7,11 +7,15 @@
 //! Scenarios (issue 7): 1 spin latency, 2 blocking latency, 3 store/retrieve throughput,
 //! 4 readers under a writer, 5 open-by-name in a new process, 6 cached-file reads, 7 one small
 //! guarded access and creating an object, 8 the async wait's latency, 9 the idle cost of 1,000
-//! async waits, 10 mmfpy (Python) against `multiprocessing.shared_memory`. Every scenario
+//! async waits, 10 mmfpy (Python) against `multiprocessing.shared_memory`, 11 the space a shared
+//! value takes after growth series, 12 a 1 GiB value streamed through the CLI. Every scenario
 //! runs its variants interleaved (A B C A B C ...) and reports medians over repetitions. Child
 //! processes are this binary again, started with the hidden first argument `__child`.
 
 mod asyncw;
+// The memory cgroup helper of the tests (self-contained), for scenarios 11 and 12.
+#[path = "../../mmf/tests/common/cgroup.rs"]
+mod cgroup;
 mod copy;
 mod file;
 mod harness;
@@ -24,6 +28,8 @@ mod python;
 mod raw;
 mod report;
 mod small;
+mod space;
+mod stream;
 
 use harness::{Better, Goal, Interleaved, Kind, Scenario};
 use std::path::PathBuf;
@@ -64,6 +70,11 @@ SCENARIO (default: all)
  10 | python    mmfpy vs multiprocessing.shared_memory: store->observe latency, numpy
                 hand-over 1 MiB / 64 MiB (needs an interpreter with mmfpy and numpy:
                 $MMF_BENCH_PYTHON, else target/python-venv from `bash mmf-py/ci.sh`)
+ 11 | space     object size and resident memory after the growth series of issue 13
+                (in a memory cgroup; SKIPPED without one)
+ 12 | stream    a 1 GiB value through `mmf store` / `mmf retrieve` vs cp to /dev/shm:
+                throughput and peak RSS (needs target/release/mmf or $MMF_BENCH_CLI, and a
+                memory cgroup; SKIPPED without)
 
 OPTIONS
   --quick           a short run (3 repetitions, fewer iterations)
@@ -125,6 +136,8 @@ fn parse_args() -> Result<Config, String> {
                     "8" | "async" => 8,
                     "9" | "idle" => 9,
                     "10" | "python" => 10,
+                    "11" | "space" => 11,
+                    "12" | "stream" => 12,
                     _ => return Err(format!("unknown argument {s:?}\n\n{USAGE}")),
                 };
                 cfg.scenarios.push(n);
@@ -135,7 +148,7 @@ fn parse_args() -> Result<Config, String> {
         cfg.reps = if cfg.quick { 3 } else { 7 };
     }
     if cfg.scenarios.is_empty() {
-        cfg.scenarios = vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        cfg.scenarios = (1..=12).collect();
     }
     let n = harness::cpus_available();
     if cfg.cpu_a >= n || cfg.cpu_b >= n {
@@ -156,6 +169,7 @@ fn child(role: &str, args: &[String]) {
         "eventfd" => latency::child_eventfd(args),
         "open-mmf" => open::child("mmf", args),
         "open-raw" => open::child("raw", args),
+        "space" => space::child(args),
         #[cfg(feature = "peers")]
         "iceoryx2" => peers::child_iceoryx2(args),
         #[cfg(feature = "peers")]
@@ -297,6 +311,8 @@ fn main() {
             8 => all.push(asyncw::latency(&cfg)),
             9 => all.push(asyncw::idle_cost(&cfg)),
             10 => all.extend(python::run(&cfg)),
+            11 => all.extend(space::run(&cfg)),
+            12 => all.extend(stream::run(&cfg)),
             _ => unreachable!(),
         }
     }

@@ -111,9 +111,23 @@ pub fn child(kind: &str, args: &[String]) {
         "mmf" => mmf_once(name),
         _ => raw_once(&c),
     };
-    say_result(once());
+    let faults = minor_faults();
+    let cold = once();
+    let faults = minor_faults() - faults;
+    say_result(cold);
     let mut w: Vec<f64> = (0..warm).map(|_| once()).collect();
     say_result(median(&mut w));
+    say_result(faults as f64);
+}
+
+/// The minor page faults this process has taken so far (`getrusage`): first touches of code,
+/// data and the object's page.
+fn minor_faults() -> i64 {
+    // SAFETY: an all-zero rusage is valid; getrusage fills it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a local.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    u.ru_minflt
 }
 
 pub fn run(cfg: &Config) -> Vec<Scenario> {
@@ -143,6 +157,8 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
         .collect();
     let mut cold: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut warm: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    // Minor page faults in each Rust child's cold call (mmf, raw).
+    let mut faults: Vec<Vec<f64>> = vec![Vec::new(); 2];
     for rep in 0..cfg.reps {
         let mut c: Vec<Vec<f64>> = vec![Vec::new(); 3];
         let mut w: Vec<Vec<f64>> = vec![Vec::new(); 3];
@@ -177,6 +193,9 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
                 };
                 c[idx].push(peer.result());
                 w[idx].push(peer.result());
+                if kind != "python" {
+                    faults[idx].push(peer.result());
+                }
                 peer.finish();
             }
         }
@@ -236,8 +255,14 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
             sc.goals.push(Goal {
                 mmf: names[0].into(),
                 baseline: names[1].into(),
-                ratio: 1.2,
+                ratio: 1.5,
             });
+            sc.notes.push(format!(
+                "goal: ≤ 1.5× raw (issue 13; issue 7 asked 1.2×); minor page faults in the cold \
+                 call (median over processes): mmf {}, raw {}",
+                median(&mut faults[0]),
+                median(&mut faults[1])
+            ));
         }
         sc.notes.push(format!(
             "{procs} fresh processes per variant per repetition, interleaved; each times its own \

@@ -38,19 +38,23 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The top-level help on Windows, where named objects are sections, not files.
+/// The top-level help on Windows, where named objects are sections and files, not files in
+/// /dev/shm.
 #[cfg(windows)]
 const WINDOWS_ABOUT: &str = "\
 Memory-mapped files and named shared memory, the Win32 way.
 
-Named objects are file-mapping objects (sections) in this session's namespace: `NAME` is what \
-`OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, L\"Local\\\\NAME\")` opens in C, and what the \
-unprefixed name opens (Win32's default namespace is the session's, `Local\\`).";
+Handle-lifetime objects (--hold) are file-mapping objects (sections) in this session's namespace: \
+`NAME` is what `OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, L\"Local\\\\NAME\")` opens in C, \
+and what the unprefixed name opens (Win32's default namespace is the session's, `Local\\`). \
+Persistent objects (the default of `mmf store`) are files in %LOCALAPPDATA%\\mmf (or --dir / \
+%MMF_DIR%) that outlive every process until `mmf rm`: C programs open the file with CreateFileW \
+(sharing read, write and delete) and map it with CreateFileMappingW.";
 
 /// `--dir` on Windows.
 #[cfg(windows)]
-const WINDOWS_DIR: &str = "Not available on Windows: named objects are sections in the session \
-namespace, not files in a directory";
+const WINDOWS_DIR: &str = "The directory of persistent objects [default: %MMF_DIR%, else \
+%LOCALAPPDATA%\\mmf]; handle-lifetime objects (--hold) are sections in the session namespace";
 
 /// `--allow-other-owner` on Windows.
 #[cfg(windows)]
@@ -180,7 +184,8 @@ pub struct StoreArgs {
     #[arg(long)]
     pub hold: bool,
 
-    /// Permission bits for a new object, in octal (default 600: owner only)
+    /// Permission bits for a new object, in octal (default 600: owner only); on Windows a DACL:
+    /// the group bits for the primary group, the other bits for Everyone
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
     pub mode: Option<u32>,
 

@@ -25,6 +25,16 @@ pub fn shown(name: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A Windows path or kernel name (`C:\\dir\\NAME`, `Global\\NAME`), [`shown`] part by part: the
+/// backslashes that separate the parts stay single. Elsewhere, [`shown`] itself.
+pub fn shown_path(path: &str) -> Cow<'_, str> {
+    if !cfg!(windows) {
+        return shown(path);
+    }
+    let parts: Vec<Cow<'_, str>> = path.split('\\').map(shown).collect();
+    Cow::Owned(parts.join("\\"))
+}
+
 /// A `hexdump -C`-style view, fed in chunks whose lengths are multiples of 16 (except the last).
 /// Runs of identical lines are shown once and then `*`, as `hexdump` does.
 pub struct HexView<W: Write> {

@@ -392,6 +392,44 @@ fn a_failure_is_one_line_that_says_what_to_do() {
     assert!(r.stderr_str().contains("/no/such/file"), "{}", r.explain());
 }
 
+/// An existing plain object keeps its size: a value that does not fit is refused before anything
+/// is written when its length is known, and a stream longer than the object stops with an error
+/// that says what was written, leaving a NUL-terminated prefix.
+#[test]
+fn raw_store_into_a_smaller_object() {
+    let env = Env::new();
+    env.ok(&["store", "--raw", "small", "first"]);
+    let big = vec![b'x'; 5000];
+    let r = env.run(
+        &["store", "--raw", "small", &String::from_utf8(big).unwrap()],
+        b"",
+    );
+    r.expect_code(1);
+    assert!(
+        r.stderr_str().contains("at most 4095 bytes"),
+        "{}",
+        r.explain()
+    );
+    assert_eq!(env.ok(&["retrieve", "--raw", "small"]).stdout(), b"first");
+    // From a pipe, longer than one piece: the length is not known until the end.
+    let stream = vec![b'y'; 3 << 20];
+    let r = env.run(&["store", "--raw", "small"], &stream);
+    r.expect_code(1);
+    assert!(
+        r.stderr_str().contains("the first 4095 bytes were written"),
+        "{}",
+        r.explain()
+    );
+    assert_eq!(
+        env.ok(&["retrieve", "--raw", "small"]).stdout(),
+        &stream[..4095]
+    );
+    assert_eq!(
+        std::fs::metadata(env.dir.join("small")).unwrap().len(),
+        4096
+    );
+}
+
 #[test]
 fn raw_store_refuses_to_overwrite_a_value() {
     let env = Env::new();

@@ -220,3 +220,40 @@ fn a_1_gib_value_streams_through_the_cli_in_bounded_memory() {
     }
     println!("{}", report.join("\n"));
 }
+
+/// `store --raw` streams too: 256 MiB from a pipe (length unknown) become a plain object of
+/// exactly the value and its NUL, byte-exact, with the command's resident memory bounded.
+#[test]
+fn a_raw_store_from_a_pipe_streams_in_bounded_memory() {
+    const LEN: u64 = 256 << 20;
+    let cg = match cgroup::Cgroup::new(LEN + (256 << 20), &format!("mmf-cli-raw-{}", unique())) {
+        Ok(c) => c,
+        Err(why) => return skip(&format!("no memory cgroup to run in: {why}")),
+    };
+    let env = Env::new();
+    let mut store = cg.command(MMF);
+    store
+        .args(["store", "--raw", "plain"])
+        .env("MMF_DIR", &env.dir)
+        .current_dir(&env.dir);
+    let s = measured(store, Some(LEN));
+    assert_eq!(s.code, Some(0), "store --raw failed: {}", s.stderr);
+    let path = env.dir.join("plain");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), LEN + 1);
+    let file = std::fs::File::open(&path).unwrap();
+    assert_eq!(check_pattern(Read::take(&file, LEN)), (LEN, None));
+    let mut last = Vec::new();
+    Read::read_to_end(&mut &file, &mut last).unwrap();
+    assert_eq!(last, [0], "the value's NUL");
+    println!(
+        "store --raw of {} MiB from a pipe: peak RSS {} KiB",
+        LEN >> 20,
+        s.max_rss >> 10
+    );
+    assert!(
+        s.max_rss <= RSS_LIMIT,
+        "store --raw peaked at {} KiB resident, more than {} KiB",
+        s.max_rss >> 10,
+        RSS_LIMIT >> 10
+    );
+}

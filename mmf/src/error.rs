@@ -113,6 +113,9 @@ pub(crate) enum Detail {
     NotFoundIn(PathBuf),
     /// No object of that name in the kernel namespace (Windows' `Local` or `Global`).
     NotFoundInNamespace(&'static str),
+    /// Neither a section in the kernel namespace nor a persistent object in the directory
+    /// (Windows).
+    NotFoundInNamespaceOrDir(&'static str, PathBuf),
     /// An object of that name exists in the directory already.
     ExistsIn(PathBuf),
     /// The namespace directory does not exist.
@@ -193,6 +196,12 @@ impl Detail {
             Detail::NotFoundInNamespace(ns) => {
                 write!(f, "no object of that name in the {} namespace", ns)
             }
+            Detail::NotFoundInNamespaceOrDir(ns, dir) => write!(
+                f,
+                "no object of that name in the {} namespace or in {}",
+                ns,
+                dir.display()
+            ),
             Detail::ExistsIn(dir) => write!(
                 f,
                 "an object of that name already exists in {}; open it, or remove it first",

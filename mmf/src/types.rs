@@ -74,8 +74,21 @@ pub enum Scope {
 
 /// Who may open a named object, as Unix permission bits. The default is owner-only (`0600`).
 ///
-/// The mode is applied exactly, not filtered through the umask. On Windows only the default is
-/// available (the creator's default security descriptor).
+/// The mode is applied exactly, not filtered through the umask.
+///
+/// On Windows the mode becomes the new section's DACL (a protected one: nothing is inherited),
+/// one access-allowed ACE per class that grants something:
+///
+/// | class | Windows trustee | `r` | `w` |
+/// |---|---|---|---|
+/// | owner | the creator's user (always listed; it also holds `READ_CONTROL`, `WRITE_DAC`, `WRITE_OWNER`, `DELETE`) | `FILE_MAP_READ` | `FILE_MAP_WRITE` (the owner's `rw` is `FILE_MAP_ALL_ACCESS`) |
+/// | group | the creator's primary group (`None` for local accounts, `Domain Users` in a domain; as Cygwin maps it) | `FILE_MAP_READ` | `FILE_MAP_WRITE` |
+/// | other | Everyone (`S-1-1-0`) | `FILE_MAP_READ` | `FILE_MAP_WRITE` |
+///
+/// Every class that grants something may also query the size and read the owner. Windows has no
+/// class precedence: allowed ACEs add up, so a group member also gets what `other` grants (the
+/// named constants never differ in that way). Another user's program should open with
+/// `FILE_MAP_READ | FILE_MAP_WRITE`, not `FILE_MAP_ALL_ACCESS`, which only the owner holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Permissions(u32);
 

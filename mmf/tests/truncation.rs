@@ -197,7 +197,7 @@ fn readers_in_other_processes_survive_truncation_and_reopen() {
     let name = unique("value");
     let path = dir.path(&name);
     let value = value_options(&dir).create(&name).unwrap();
-    let payload: Vec<u8> = (0..10_000u32).map(|i| (i * 31 + 7) as u8).collect();
+    let payload: Vec<u8> = (0..20_000u32).map(|i| (i * 31 + 7) as u8).collect();
     value.store(&payload).unwrap();
     let original = std::fs::read(&path).unwrap();
     let full = original.len() as u64;

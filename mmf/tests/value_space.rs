@@ -1,4 +1,4 @@
-//! Space in shared values (format 3): data regions are reused, so storing values of varying size
+//! Space in shared values (format 4): data regions are reused, so storing values of varying size
 //! reaches a steady state; regions no slot needs are freed and their memory given back to the
 //! system (`fallocate(PUNCH_HOLE)`), never under a reader that holds them; a writer killed at
 //! random points of a loop that allocates and frees on every store leaves a complete value and
@@ -130,6 +130,57 @@ fn full_size_series_for_the_benchmarks() {
             2 * 4096 + header
         );
     }
+}
+
+/// Slot regions come and go with the value: a new object holds only its header; values too
+/// large to be inline allocate regions; a small (inline) value again frees them all and gives
+/// their memory back, so only the header's page stays allocated, unless a reader still holds a
+/// region; then that region alone stays until the reader is done.
+#[test]
+fn a_small_value_again_keeps_only_the_header_resident() {
+    let name = unique("space-inline");
+    let v = SharedValue::create(&name).unwrap();
+    let page = 4096u64;
+    let header_pages = |h: u64| (h + page - 1) / page * page;
+    let header = header_pages(v.header().unwrap().header_size);
+    assert!(
+        allocated(&name) <= header,
+        "a new value has {} bytes allocated, more than its header",
+        allocated(&name)
+    );
+    for round in 0..3u64 {
+        for (i, len) in [200usize, 5000, 129, MIB, 70_000, 3000].iter().enumerate() {
+            store_len(&v, *len, round * 10 + i as u64);
+        }
+        assert!(
+            allocated(&name) >= header + 3000,
+            "the slot values allocated nothing"
+        );
+        store_len(&v, 64, round);
+        let resident = allocated(&name);
+        eprintln!(
+            "round {}: after a 64-byte value, {} bytes allocated",
+            round, resident
+        );
+        assert!(
+            resident <= header,
+            "round {}: {} bytes still allocated after a 64-byte value (header {})",
+            round,
+            resident,
+            header
+        );
+    }
+    // A reader holding a slot value keeps its region through an inline store, then lets it go.
+    store_len(&v, MIB, 77);
+    let mut reader = v.reader().unwrap();
+    store_len(&v, 10, 78);
+    assert!(allocated(&name) >= MIB as u64, "the held region was freed");
+    let mut held = Vec::new();
+    reader.read_to_end(&mut held).unwrap();
+    assert_eq!(held, payload::make_vec(77, MIB));
+    drop(reader);
+    store_len(&v, 11, 79);
+    assert!(allocated(&name) <= header, "{} bytes", allocated(&name));
 }
 
 #[test]

@@ -2,12 +2,12 @@
 
 use super::{Ctx, kind_word, lifetime_word, user_name};
 use crate::cli::InfoArgs;
-use crate::output::shown;
+use crate::output::shown_path;
 use std::io::Write;
 
 pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
     let o = ctx.find(&a.name)?;
-    let path = ctx.dir_path().join(&o.name);
+    let path = ctx.location(&o);
     let value = if o.is_value() {
         super::values::summary(ctx, &o.name)
     } else {
@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
     if a.json {
         let mut j = super::list::to_json(&o);
         let m = j.as_object_mut().expect("an object");
-        m.insert("path".into(), path.display().to_string().into());
+        m.insert("path".into(), path.clone().into());
         if let Some((version, len)) = value {
             m.insert("version".into(), version.into());
             m.insert("value_len".into(), len.into());
@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
                 format!("{n} (pid {})", pids.join(", "))
             }
         };
-        writeln!(out, "name:     {}", shown(&o.name))?;
+        writeln!(out, "name:     {}", shown_path(&o.name))?;
         writeln!(out, "kind:     {}", kind_word(&o))?;
         if let Some((version, len)) = value {
             writeln!(out, "version:  {version}")?;
@@ -48,14 +48,19 @@ pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
         writeln!(out, "size:     {} bytes", o.size)?;
         writeln!(out, "lifetime: {lifetime}")?;
         writeln!(out, "holders:  {holders}")?;
-        writeln!(
-            out,
-            "owner:    {} (uid {})",
-            user_name(o.owner_uid),
-            o.owner_uid
-        )?;
-        writeln!(out, "mode:     {:04o}", o.mode)?;
-        writeln!(out, "path:     {}", shown(&path.display().to_string()))?;
+        if cfg!(windows) {
+            // Windows objects have an owner SID and a DACL, which listings do not read.
+            writeln!(out, "owner:    {}", user_name(o.owner_uid))?;
+        } else {
+            writeln!(
+                out,
+                "owner:    {} (uid {})",
+                user_name(o.owner_uid),
+                o.owner_uid
+            )?;
+            writeln!(out, "mode:     {:04o}", o.mode)?;
+        }
+        writeln!(out, "path:     {}", shown_path(&path))?;
     }
     out.flush()?;
     Ok(())

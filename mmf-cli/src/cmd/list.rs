@@ -2,7 +2,7 @@
 
 use super::{Ctx, kind_word, lifetime_word, user_name};
 use crate::cli::ListArgs;
-use crate::output::shown;
+use crate::output::shown_path;
 use mmf::ObjectInfo;
 use serde_json::json;
 use std::io::Write;
@@ -36,7 +36,7 @@ pub fn to_json(o: &ObjectInfo) -> serde_json::Value {
     })
 }
 
-/// The table `mmf list` prints; empty when there are no objects. Names are [`shown`] escaped, so
+/// The table `mmf list` prints; empty when there are no objects. Names are [`shown_path`] escaped, so
 /// a name holding a newline or a terminal escape cannot forge rows.
 fn table(objects: &[ObjectInfo]) -> String {
     if objects.is_empty() {
@@ -47,7 +47,7 @@ fn table(objects: &[ObjectInfo]) -> String {
         .iter()
         .map(|o| {
             [
-                shown(&o.name).into_owned(),
+                shown_path(&o.name).into_owned(),
                 o.size.to_string(),
                 kind_word(o).to_owned(),
                 lifetime_word(o.lifetime).to_owned(),

@@ -98,6 +98,29 @@ impl Ctx {
         .into())
     }
 
+    /// Where objects are looked for, as messages say it: the directory (on Windows, also the
+    /// session's namespace, where handle-lifetime objects are sections).
+    fn searched(&self) -> String {
+        let dir = self.dir_path().display().to_string();
+        if cfg!(windows) {
+            format!("the Local\\ namespace or in {dir}")
+        } else {
+            dir
+        }
+    }
+
+    /// Where `o` is: its file, or on Windows for a section its kernel name (`Local\\NAME`,
+    /// `Global\\NAME`).
+    pub fn location(&self, o: &ObjectInfo) -> String {
+        if cfg!(windows) && o.lifetime == Some(mmf::Lifetime::Handle) {
+            if o.name.starts_with("Global\\") {
+                return o.name.clone();
+            }
+            return format!("Local\\{}", o.name);
+        }
+        self.dir_path().join(&o.name).display().to_string()
+    }
+
     /// What `mmf list` says about `name`. Opens nothing, so the holder count is not disturbed.
     pub fn find(&self, name: &str) -> anyhow::Result<ObjectInfo> {
         // Validate the name the library's way first, so a bad name is a usage error.
@@ -113,7 +136,7 @@ impl Ctx {
                 what: object(name),
                 detail: format!(
                     "no object of that name in {} (`mmf list` shows the objects that exist)",
-                    self.dir_path().display()
+                    self.searched()
                 ),
             }
             .into()
@@ -134,8 +157,12 @@ pub fn kind_word(info: &ObjectInfo) -> &'static str {
     if info.is_value() { "value" } else { "plain" }
 }
 
-/// The user name of `uid` from /etc/passwd, else the number.
+/// The user name of `uid` from /etc/passwd, else the number; `-` on Windows, where objects carry
+/// an owner SID, not a uid, and listings do not report it.
 pub fn user_name(uid: u32) -> String {
+    if cfg!(windows) {
+        return "-".to_owned();
+    }
     let passwd = std::fs::read_to_string(Path::new("/etc/passwd")).unwrap_or_default();
     passwd
         .lines()

@@ -3,15 +3,16 @@
 use super::Ctx;
 use crate::cli::StoreArgs;
 use crate::exit::{CliError, object};
-use crate::input;
+use crate::input::{self, Input};
 use crate::interrupt::Interrupts;
-use crate::progress::Progress;
-use mmf::{Disposition, ErrorKind, Lifetime, Mapping, Permissions};
+use anyhow::Context;
+use mmf::{Access, Disposition, ErrorKind, Lifetime, Mapping, Permissions};
+use std::io::Read;
 
 /// The seed's object size, and the least `--raw` creates.
 pub const RAW_MIN_SIZE: u64 = 4096;
 
-/// Bytes written into a plain object per step.
+/// Bytes read and written into a plain object per step: the most `--raw` holds in memory.
 const CHUNK: usize = 1 << 20;
 
 pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
@@ -33,11 +34,9 @@ pub fn run(ctx: &Ctx, a: StoreArgs) -> anyhow::Result<()> {
     // existing object keeps its own).
     let (held, how, lifetime, len): (Box<dyn std::any::Any>, Disposition, Lifetime, u64) = if a.raw
     {
-        // A plain object is sized for its value and NUL first: read it whole.
-        let data = input.into_bytes()?;
-        let (m, how) = store_raw(ctx, &a.name, &data, lifetime, permissions)?;
+        let (m, how, len) = store_raw(ctx, &a.name, input, lifetime, permissions)?;
         let l = m.lifetime();
-        (Box::new(m), how, l, data.len() as u64)
+        (Box::new(m), how, l, len)
     } else {
         let how = super::values::How {
             lifetime,
@@ -82,22 +81,24 @@ fn holding_note(name: &str, len: u64, how: Disposition, lifetime: Lifetime) -> S
     }
 }
 
-/// Writes `data` and a NUL into the plain object `name`: in place when it exists, whatever its
-/// size, as long as they fit (as `CreateFileMapping` opens an existing object, which keeps its
+/// Writes the input and a NUL into the plain object `name`: in place when it exists, whatever
+/// its size, as long as they fit (as `CreateFileMapping` opens an existing object, which keeps its
 /// own size and lifetime); otherwise in a new object of at least [`RAW_MIN_SIZE`] bytes with
-/// `lifetime`.
+/// `lifetime`. Returns the object, whether it was made here, and the value's length.
+///
+/// The input is streamed a piece at a time (memory stays bounded whatever its size). Its length
+/// is known up front for DATA and files, and for stdin that ends within the first piece; then an
+/// existing object that is too small is refused before anything is written. A longer stream of
+/// unknown length grows an object made here as it comes (exactly to the value and its NUL), and
+/// stops with an error when it outgrows an existing object, which then holds the part written,
+/// NUL-terminated. (Windows sections cannot grow: there such a stream is read whole first.)
 fn store_raw(
     ctx: &Ctx,
     name: &str,
-    data: &[u8],
+    input: Input,
     lifetime: Lifetime,
     permissions: Option<Permissions>,
-) -> anyhow::Result<(Mapping, Disposition)> {
-    if data.contains(&0) {
-        crate::exit::inform(format_args!(
-            "mmf: warning: the value holds NUL bytes; C programs reading the plain object stop at the first"
-        ));
-    }
+) -> anyhow::Result<(Mapping, Disposition, u64)> {
     if ctx.find(name).is_ok_and(|o| o.is_value()) {
         return Err(CliError::Usage(format!(
             "{} holds an mmf shared value; store without --raw, or remove it first with \
@@ -106,12 +107,30 @@ fn store_raw(
         ))
         .into());
     }
-    let need = data.len() as u64 + 1;
+    let (mut reader, mut len, what): (Box<dyn Read>, Option<u64>, String) = match input {
+        Input::Bytes(b) => {
+            let n = b.len() as u64;
+            (Box::new(std::io::Cursor::new(b)), Some(n), "DATA".into())
+        }
+        Input::Stream { reader, len, what } => (reader, len, what),
+    };
+    let read_err = |e: std::io::Error| anyhow::Error::new(e).context(format!("cannot read {what}"));
+    let mut piece = Vec::with_capacity(CHUNK);
+    fill(&mut reader, &mut piece, CHUNK).map_err(read_err)?;
+    if len.is_none() && piece.len() < CHUNK {
+        len = Some(piece.len() as u64);
+    }
+    if len.is_none() && cfg!(windows) {
+        // Sections cannot grow: the object must be made at its final size.
+        reader.read_to_end(&mut piece).map_err(read_err)?;
+        len = Some(piece.len() as u64);
+    }
+    let first = len.unwrap_or(piece.len() as u64) + 1;
     let (m, how) = match ctx.open_options().open(name) {
         Ok(m) => (m, Disposition::Opened),
         Err(e) if e.kind() == ErrorKind::NotFound => {
             let mut opts = ctx.create_options();
-            opts.size(need.max(RAW_MIN_SIZE)).lifetime(lifetime);
+            opts.size(first.max(RAW_MIN_SIZE)).lifetime(lifetime);
             if let Some(p) = permissions {
                 opts.permissions(p);
             }
@@ -119,23 +138,127 @@ fn store_raw(
         }
         Err(e) => return Err(e.into()),
     };
-    if m.len() < need {
+    // An object this call made may grow; one that was there keeps its size.
+    let grows = how == Disposition::Created;
+    let too_long = |m: &Mapping, len: String| {
         let fits = m.len().saturating_sub(1);
-        anyhow::bail!(
+        format!(
             "cannot store into {}: it holds {} bytes, so at most {fits} bytes fit with the NUL, \
-             and the value has {} (store at most {fits} bytes, or remove it first with \
+             and the value has {len} (store at most {fits} bytes, or remove it first with \
              `mmf rm {name}`)",
             object(name),
             m.len(),
-            data.len()
-        );
+        )
+    };
+    if let Some(l) = len {
+        if m.len() < l + 1 {
+            anyhow::bail!(too_long(&m, l.to_string()));
+        }
     }
-    let view = m.map_mut()?;
-    let mut progress = Progress::bytes(Some(data.len() as u64), "storing");
-    for (i, chunk) in data.chunks(CHUNK).enumerate() {
-        view.write_at(i * CHUNK, chunk)?;
-        progress.inc(chunk.len() as u64);
+    match write_pieces(&m, piece, &mut reader, &what, grows, &too_long) {
+        Ok(at) => Ok((m, how, at)),
+        Err(e) => {
+            if grows {
+                // Made here and not complete: leave nothing behind.
+                drop(m);
+                let _ = ctx.namespace().remove(name);
+            }
+            Err(e)
+        }
     }
-    view.write_at(data.len(), &[0])?;
-    Ok((m, how))
+}
+
+/// Writes `piece`, then the rest of `reader` (described as `what`), and a NUL into `m` from
+/// offset 0, growing it when `grows`; returns the value's length.
+fn write_pieces(
+    m: &Mapping,
+    mut piece: Vec<u8>,
+    mut reader: &mut dyn Read,
+    what: &str,
+    grows: bool,
+    too_long: &dyn Fn(&Mapping, String) -> String,
+) -> anyhow::Result<u64> {
+    let mut at: u64 = 0;
+    let mut warned = false;
+    while !piece.is_empty() {
+        if !warned && piece.contains(&0) {
+            warned = true;
+            crate::exit::inform(format_args!(
+                "mmf: warning: the value holds NUL bytes; C programs reading the plain object stop at the first"
+            ));
+        }
+        let end = at + piece.len() as u64;
+        if end + 1 > m.len() {
+            if !grows {
+                // Fill the object, keep it readable as a C string, then say what happened.
+                let fits = m.len() - 1;
+                let view = m.map_range(at, (m.len() - at) as usize, Access::ReadWrite)?;
+                view.write_at(0, &piece[..(fits - at) as usize])?;
+                view.write_at((fits - at) as usize, &[0])?;
+                anyhow::bail!(
+                    "{}; the first {} bytes were written before the input outgrew it",
+                    too_long(m, format!("more than {}", m.len() - 1)),
+                    m.len() - 1
+                );
+            }
+            m.grow(end + 1)?;
+        }
+        m.map_range(at, piece.len(), Access::ReadWrite)?
+            .write_at(0, &piece)?;
+        at = end;
+        piece.clear();
+        fill(&mut reader, &mut piece, CHUNK).with_context(|| format!("cannot read {what}"))?;
+    }
+    m.map_range(at, 1, Access::ReadWrite)?.write_at(0, &[0])?;
+    Ok(at)
+}
+
+/// Reads from `r` into `buf` until it holds `want` bytes or the input ends.
+fn fill(r: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<()> {
+    // `read_to_end` retries reads that were interrupted.
+    r.take((want - buf.len()) as u64).read_to_end(buf).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out a few bytes at a time and is interrupted now and then.
+    struct Trickle {
+        data: Vec<u8>,
+        pos: usize,
+        calls: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.calls += 1;
+            if self.calls % 3 == 0 {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(7).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn fill_reads_a_piece_or_to_the_end() {
+        let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let mut r = Trickle {
+            data: data.clone(),
+            pos: 0,
+            calls: 0,
+        };
+        let mut buf = Vec::new();
+        fill(&mut r, &mut buf, 600).unwrap();
+        assert_eq!(buf, data[..600]);
+        buf.clear();
+        fill(&mut r, &mut buf, 600).unwrap();
+        assert_eq!(buf, data[600..]);
+        buf.clear();
+        fill(&mut r, &mut buf, 600).unwrap();
+        assert!(buf.is_empty());
+    }
 }

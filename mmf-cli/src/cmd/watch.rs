@@ -5,9 +5,12 @@
 //! waiting for Ctrl-C and the like, see `interrupt.rs`), or a change of NAME in the directory of
 //! named objects (an inotify thread: NAME removed, created, renamed). Nothing polls: an idle watch
 //! costs no CPU. Where inotify cannot be used (a file system without it, the limit of watches
-//! reached), removal is checked once a second instead. On Windows a name is a section that
-//! cannot be taken away from its holders, this watch among them, so there is nothing to watch
-//! for.
+//! reached), removal is checked once a second instead. On Windows a persistent object is a file
+//! in the directory of persistent objects, watched with a change notification
+//! (`FindFirstChangeNotificationW`) and told apart from a new file of the same name by its file
+//! index; a handle-lifetime object is a section, which cannot be taken away from its holders, this
+//! watch among them. Nothing tells when a section is created, so while `--wait` waits for a
+//! missing NAME on Windows it looks once a second.
 
 use super::Ctx;
 use super::values::Opened;
@@ -84,6 +87,7 @@ pub fn run(ctx: &Ctx, a: WatchArgs) -> anyhow::Result<()> {
             let mut next = v.wait_newer_async(seen);
             let woke = sleep(
                 &events,
+                false,
                 &mut change,
                 deadline,
                 shown,
@@ -132,9 +136,11 @@ impl Events {
 }
 
 /// Parks until `poll` is ready, a signal arrives, NAME changes in the directory, or the deadline
-/// (which only counts while nothing has been shown) passes.
+/// (which only counts while nothing has been shown) passes. With `looking` (or without a watch on
+/// the directory), it also returns `Woke::Check` once a second.
 fn sleep<T>(
     events: &Events,
+    looking: bool,
     change: &mut u64,
     deadline: Option<Instant>,
     shown: bool,
@@ -155,7 +161,7 @@ fn sleep<T>(
             *change = now;
             return Woke::Name;
         }
-        let mut park = if events.changes.is_none() {
+        let mut park = if events.changes.is_none() || looking {
             match NO_INOTIFY_CHECK.checked_sub(started.elapsed()) {
                 Some(left) if !left.is_zero() => Some(left),
                 _ => return Woke::Check,
@@ -211,7 +217,16 @@ fn open(
         }
         let pending = |_: &mut Context<'_>| Poll::<()>::Pending;
         let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-        match sleep(events, &mut change, deadline, shown, pending, &waker) {
+        // Nothing announces a new section on Windows: look once a second there.
+        match sleep(
+            events,
+            cfg!(windows),
+            &mut change,
+            deadline,
+            shown,
+            pending,
+            &waker,
+        ) {
             Woke::Stop => return Ok(None),
             Woke::Deadline => return Err(timed_out(a)),
             Woke::Value(()) | Woke::Name | Woke::Check => {}
@@ -235,10 +250,32 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
-/// On Windows the watched section stays the same object for as long as this watch holds it.
+/// Windows: the volume and file index of the persistent object's file; `(0, 0)` where there is
+/// none (a section stays the same object for as long as this watch holds it, and a removed
+/// persistent object differs from every file).
 #[cfg(windows)]
-fn identity(_path: &Path) -> Option<(u64, u64)> {
-    Some((0, 0))
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::windows::fs::OpenOptionsExt;
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Storage::FileSystem::{
+        BY_HANDLE_FILE_INFORMATION, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ,
+        FILE_SHARE_WRITE, GetFileInformationByHandle,
+    };
+    let file = std::fs::OpenOptions::new()
+        .access_mode(FILE_READ_ATTRIBUTES)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        .open(path);
+    let Ok(file) = file else {
+        return Some((0, 0));
+    };
+    // SAFETY: plain data, for which all-zero bytes are a valid value.
+    let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: a file handle that lives through the call and a writable structure.
+    if unsafe { GetFileInformationByHandle(file.as_raw_handle(), &mut info) } == 0 {
+        return Some((0, 0));
+    }
+    let index = (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow);
+    Some((u64::from(info.dwVolumeSerialNumber) | 1 << 32, index))
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP (Ctrl-C, Ctrl-Break and a closing console on Windows) end the
@@ -257,11 +294,46 @@ fn stop_on_signals(main: &Thread) -> anyhow::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// Windows: a name cannot change while this watch holds the section, so no event ever comes (and
-/// nothing is checked periodically).
+/// Windows: a change notification on the directory of persistent objects (files created,
+/// removed or renamed there); each one bumps the counter and unparks the main thread. `None`
+/// (a check once a second) if the directory cannot be watched.
 #[cfg(windows)]
-fn watch_name(_dir: &Path, _name: &str, _main: &Thread) -> Option<Arc<AtomicU64>> {
-    Some(Arc::new(AtomicU64::new(0)))
+fn watch_name(dir: &Path, _name: &str, main: &Thread) -> Option<Arc<AtomicU64>> {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Foundation::{INVALID_HANDLE_VALUE, WAIT_OBJECT_0};
+    use windows_sys::Win32::Storage::FileSystem::{
+        FILE_NOTIFY_CHANGE_FILE_NAME, FindFirstChangeNotificationW, FindNextChangeNotification,
+    };
+    use windows_sys::Win32::System::Threading::{INFINITE, WaitForSingleObject};
+    let wide: Vec<u16> = dir.as_os_str().encode_wide().chain([0]).collect();
+    // SAFETY: a NUL-terminated path that outlives the call.
+    let h = unsafe { FindFirstChangeNotificationW(wide.as_ptr(), 0, FILE_NOTIFY_CHANGE_FILE_NAME) };
+    if h == INVALID_HANDLE_VALUE || h.is_null() {
+        return None;
+    }
+    // The handle is kept (never closed) by the thread below, for as long as the process runs.
+    let h = h as usize;
+    let changes = Arc::new(AtomicU64::new(0));
+    let (counter, main) = (Arc::clone(&changes), main.clone());
+    std::thread::Builder::new()
+        .name("dir-changes".into())
+        .spawn(move || {
+            let h = h as windows_sys::Win32::Foundation::HANDLE;
+            loop {
+                // SAFETY: the notification handle made above, never closed.
+                if unsafe { WaitForSingleObject(h, INFINITE) } != WAIT_OBJECT_0 {
+                    return;
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                main.unpark();
+                // SAFETY: as above.
+                if unsafe { FindNextChangeNotification(h) } == 0 {
+                    return;
+                }
+            }
+        })
+        .ok()?;
+    Some(changes)
 }
 
 /// Watches the directory of named objects for NAME being created, removed or renamed; each event

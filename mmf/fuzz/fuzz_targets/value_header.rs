@@ -17,12 +17,16 @@ fuzz_target!(|data: &[u8]| {
     };
     for object_len in [len, bytes.len() as u64] {
         if let Ok(h) = mmf::ValueHeader::parse(bytes, object_len) {
-            assert_eq!(h.format_version, 3, "the only format this version of mmf reads");
+            assert_eq!(h.format_version, 4, "the only format this version of mmf reads");
             assert!((2..=64).contains(&h.slots));
-            assert_eq!(h.header_size, 192 + 64 * h.slots as u64);
+            assert_eq!(h.header_size, 448 + 64 * h.slots as u64);
             assert!(h.header_size <= h.data_end && h.data_end <= object_len);
             assert!(h.header_size <= bytes.len() as u64);
-            assert!(h.version == 0 || h.current_slot < h.slots);
+            if h.version != 0 && h.current_inline {
+                assert!(h.current_slot < 2, "two inline buffers");
+            } else {
+                assert!(h.version == 0 || h.current_slot < h.slots);
+            }
             if let Some(l) = h.layout {
                 assert!(l.align.is_power_of_two());
             }

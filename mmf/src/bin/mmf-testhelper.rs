@@ -274,6 +274,7 @@ fn run(args: &[String]) -> mmf::Result<()> {
         }
         "value-waiter"
         | "value-stress-writer"
+        | "value-sizes-writer"
         | "value-reader"
         | "value-crash-writer"
         | "value-lock-loop" => {
@@ -336,6 +337,30 @@ fn value_command(args: &[String]) -> mmf::Result<()> {
                 value.store(&buf)?;
                 stores += 1;
                 if Instant::now() >= end {
+                    break;
+                }
+            }
+            println!("stores {}", stores);
+        }
+        "value-sizes-writer" => {
+            // Stores payloads whose lengths are drawn from a comma-separated list (inline and
+            // slot sizes mixed), flat out: until the time is up, or for ever (0 s: until killed,
+            // the crash tests' writer, which says "started" first).
+            let value = mmf::SharedValue::open(arg(1))?;
+            let secs = num(2);
+            let end = Instant::now() + Duration::from_secs(secs);
+            let mut x = num(3) | 1;
+            let sizes: Vec<usize> = arg(4).split(',').filter_map(|n| n.parse().ok()).collect();
+            let (mut buf, mut stores) = (Vec::new(), 0u64);
+            println!("started");
+            loop {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                payload::make(x, sizes[(x % sizes.len() as u64) as usize], &mut buf);
+                value.store(&buf)?;
+                stores += 1;
+                if secs > 0 && Instant::now() >= end {
                     break;
                 }
             }

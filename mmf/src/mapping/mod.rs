@@ -327,6 +327,18 @@ impl Mapping {
     /// `OutOfSpace`; `PermissionDenied` through a read-only handle; `Unsupported` on Windows, where
     /// sections cannot grow.
     pub fn grow(&self, new_len: u64) -> Result<()> {
+        self.grow_as(new_len, true)
+    }
+
+    /// [`grow`](Self::grow) for a writer that fills the new space only through the object's
+    /// handle (`sys::Object::write_through`, which allocates as it writes and reports a full
+    /// file system as an error): the space is checked against the commit limit but not
+    /// committed, where the platform allows that (Linux); elsewhere it is committed as usual.
+    pub(crate) fn grow_for_writes_through(&self, new_len: u64) -> Result<()> {
+        self.grow_as(new_len, false)
+    }
+
+    fn grow_as(&self, new_len: u64, commit: bool) -> Result<()> {
         if !self.is_writable() {
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
@@ -346,8 +358,12 @@ impl Mapping {
                 ));
             }
         }
-        sys.grow(new_len)
-            .map_err(|e| e.context("grow", self.object.what.clone()))
+        let grown = if commit {
+            sys.grow(new_len)
+        } else {
+            sys.grow_uncommitted(new_len)
+        };
+        grown.map_err(|e| e.context("grow", self.object.what.clone()))
     }
 
     /// Lets the child process spawned from `cmd` inherit this object (`bInheritHandle`).

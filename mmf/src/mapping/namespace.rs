@@ -5,6 +5,12 @@ use super::*;
 /// The place named objects live: `/dev/shm` (or `$MMF_DIR`) by default, or any directory on
 /// Linux. Listing, garbage collection and removal.
 ///
+/// On Windows a handle-lifetime object is a section in the session's kernel namespace
+/// (`Local\NAME`), and a persistent object is a file in the directory of persistent objects:
+/// `%LOCALAPPDATA%\mmf` by default (created on first use), `%MMF_DIR%`, or the one given to
+/// [`at`](Self::at). A native program opens it with `CreateFileW` (sharing read, write and delete)
+/// and `CreateFileMappingW` over the file. Listing covers both, and `Global\` sections too.
+///
 /// ```
 /// fn main() -> Result<(), mmf::Error> {
 ///     let ns = mmf::Namespace::default();
@@ -28,7 +34,8 @@ impl Namespace {
     }
 
     /// The directory this namespace resolves to: the one given to [`at`](Self::at), else
-    /// `$MMF_DIR`, else `/dev/shm`. `None` on Windows, where names are not files.
+    /// `$MMF_DIR`, else `/dev/shm`. On Windows, the directory of persistent objects (else
+    /// `%LOCALAPPDATA%\mmf`); `None` there only without `LOCALAPPDATA`.
     pub fn dir(&self) -> Option<PathBuf> {
         sys::namespace_dir(self.dir.as_deref())
     }
@@ -36,9 +43,12 @@ impl Namespace {
     /// Every named object, sorted by name. Handle-lifetime objects whose holders are all gone are
     /// removed on the way and not listed.
     ///
+    /// On Windows: the sections of the session's namespace and of `Global\` (named
+    /// `Global\NAME` here), read through the NT object directory, and the persistent objects;
+    /// owner and mode are 0 there.
+    ///
     /// # Errors
-    /// `NotFound` if the directory is missing; `Unsupported` on Windows (sections cannot be
-    /// enumerated through the Win32 API).
+    /// `NotFound` if the directory is missing (Linux).
     pub fn list(&self) -> Result<Vec<ObjectInfo>> {
         sys::list(self.dir.as_deref()).map_err(|e| e.context("list", self.describe()))
     }
@@ -54,6 +64,9 @@ impl Namespace {
 
     /// Removes the name (`shm_unlink`). Processes that have the object open keep using it; new
     /// opens get `NotFound`.
+    ///
+    /// On Windows this deletes a persistent object's file; a handle-lifetime section cannot be
+    /// removed (`Unsupported`): its name goes with its last handle.
     ///
     /// # Errors
     /// `NotFound`, `PermissionDenied`, `InvalidName`.

@@ -61,7 +61,8 @@ impl CreateOptions {
         self
     }
 
-    /// Who may open the object.
+    /// Who may open the object (default owner-only): the mode bits on Unix, a DACL on Windows
+    /// (see [`Permissions`]).
     pub fn permissions(&mut self, permissions: Permissions) -> &mut Self {
         self.permissions = permissions;
         self
@@ -78,7 +79,8 @@ impl CreateOptions {
     }
 
     /// The directory that holds named objects (Linux; default `$MMF_DIR`, else `/dev/shm`). On
-    /// Windows a directory other than the default is `Unsupported`.
+    /// Windows, the directory of persistent objects (default `%MMF_DIR%`, else
+    /// `%LOCALAPPDATA%\mmf`; see [`Namespace`]); handle-lifetime objects are sections there.
     pub fn dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
         self.open.dir(dir);
         self
@@ -293,7 +295,8 @@ impl OpenOptions {
         self
     }
 
-    /// The directory that holds named objects (Linux; default `$MMF_DIR`, else `/dev/shm`).
+    /// The directory that holds named objects (Linux; default `$MMF_DIR`, else `/dev/shm`). On
+    /// Windows, the directory of persistent objects (see [`Namespace`]).
     pub fn dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
         self.dir = Some(dir.into());
         self

@@ -181,15 +181,6 @@ pub(crate) use wait_any::{wait_any, wait_any_max, wait_any_supported, wake_inter
 /// have a fixed size. Shared values keep every data region where objects cannot grow.
 pub(crate) const OBJECTS_GROW: bool = !cfg!(windows);
 
-/// Whether a process that opens a named object by name sees its size rounded up to whole pages
-/// (Windows: `NtQuerySection` reports a pagefile-backed section's size in pages, while its
-/// creator knows the exact size). Layers that place data by the object's size (shared values)
-/// then create whole pages, so that every handle agrees on where the object ends.
-#[cfg(not(windows))]
-pub(crate) const OPENERS_SEE_WHOLE_PAGES: bool = false;
-#[cfg(windows)]
-pub(crate) const OPENERS_SEE_WHOLE_PAGES: bool = true;
-
 /// Whether waking a word nobody waits on costs no system call (Windows: a look at the waiter
 /// table; POSIX: nothing, waiters poll): writers then wake on every store, and read-only handles
 /// are woken without counting themselves. Linux (and Android) has its own (false).
@@ -201,6 +192,17 @@ pub(crate) const WAKE_IS_CHEAP: bool = true;
 impl imp::Object {
     pub(crate) fn reopen_writable(&self) -> Option<imp::Object> {
         None
+    }
+
+    /// Writing through the object's handle is Linux's (see `linux/mod.rs`); elsewhere callers
+    /// write through a view.
+    pub(crate) fn write_through(&self, _offset: u64, _data: &[u8]) -> Option<Result<()>> {
+        None
+    }
+
+    /// Without `write_through`, new space is written through views: commit it as usual.
+    pub(crate) fn grow_uncommitted(&self, new_len: u64) -> Result<()> {
+        contract::ObjectOps::grow(self, new_len)
     }
 }
 
@@ -216,7 +218,17 @@ pub(crate) fn fault_epoch() -> u64 {
 #[cfg(unix)]
 #[allow(dead_code)] // the fallback (Android) opens nothing
 pub(crate) fn check_owner(owner: u32, allow_other_owner: bool) -> Result<()> {
-    let me = rustix::process::geteuid().as_raw();
+    check_owner_as(
+        owner,
+        rustix::process::geteuid().as_raw(),
+        allow_other_owner,
+    )
+}
+
+/// [`check_owner`] for a process whose effective user ID `me` is known already.
+#[cfg(unix)]
+#[allow(dead_code)]
+pub(crate) fn check_owner_as(owner: u32, me: u32, allow_other_owner: bool) -> Result<()> {
     if owner != me && !allow_other_owner {
         let detail = crate::error::Detail::OtherOwner { owner, me };
         return Err(Error::new(crate::ErrorKind::PermissionDenied, detail).for_other_owner());

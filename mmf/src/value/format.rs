@@ -10,10 +10,11 @@ use crate::{Error, ErrorKind, Result};
 /// The first eight bytes of every mmf shared value.
 pub(crate) const MAGIC: [u8; 8] = *b"MMFVAL\0\x01";
 /// The format this library reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 3;
-/// The format before this one (same fixed header; data regions were never reused): a damaged
-/// magic is still recognised on it, and opening it is a version mismatch.
-pub(crate) const PREVIOUS_FORMAT: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 4;
+/// The formats before this one, whose headers are 192 + 64 · slots bytes (no inline buffers; 3
+/// reused data regions, 2 never did): a damaged magic is still recognised on them, and opening
+/// one is a version mismatch.
+pub(crate) const PREVIOUS_FORMATS: [u32; 2] = [3, 2];
 /// The value of the ready word once the creator has initialised the header ("REDY").
 pub(crate) const READY: u32 = u32::from_le_bytes(*b"REDY");
 
@@ -33,9 +34,17 @@ pub(crate) const OFF_CREATOR: usize = 56;
 pub(crate) const CONTROL_OFFSET: usize = 64;
 pub(crate) const OFF_CURRENT: usize = CONTROL_OFFSET;
 pub(crate) const OFF_DATA_END: usize = CONTROL_OFFSET + 88;
+pub(crate) const OFF_REGIONS: usize = CONTROL_OFFSET + 104;
+/// The two inline buffers (`protocol::Inline`), [`INLINE_MAX`] bytes each: values up to that size
+/// live here, next to the readers' cache line, and need no slot.
+pub(crate) const INLINE_OFFSET: usize = 192;
+/// The largest value stored inline.
+pub(crate) const INLINE_MAX: usize = 128;
 /// The slot descriptors (`protocol::Slot`), 64 bytes each.
-pub(crate) const SLOTS_OFFSET: usize = 192;
+pub(crate) const SLOTS_OFFSET: usize = INLINE_OFFSET + 2 * INLINE_MAX;
 pub(crate) const SLOT_SIZE: usize = 64;
+/// In the low byte of `current`: the value is in inline buffer `byte & 1`, not in a slot.
+pub(crate) const INLINE_TAG: u64 = 0x80;
 
 /// The fewest and most slots a value may have.
 pub(crate) const MIN_SLOTS: u32 = 2;
@@ -46,6 +55,18 @@ pub(crate) const DATA_ALIGN: u64 = 64;
 /// The header size (and the offset of the first data region) for `slots` slots.
 pub(crate) fn header_size(slots: u32) -> u64 {
     SLOTS_OFFSET as u64 + SLOT_SIZE as u64 * slots as u64
+}
+
+/// The header size of a value of format `format` with `slots` slots (formats 2 and 3 had no
+/// inline buffers); `None` for a format this library does not know.
+fn header_size_of(format: u32, slots: u32) -> Option<u64> {
+    if format == FORMAT_VERSION {
+        Some(header_size(slots))
+    } else if PREVIOUS_FORMATS.contains(&format) {
+        Some(INLINE_OFFSET as u64 + SLOT_SIZE as u64 * slots as u64)
+    } else {
+        None
+    }
 }
 
 /// Rounds `n` up to a multiple of [`DATA_ALIGN`]; `None` on overflow.
@@ -81,7 +102,7 @@ impl ValueLayout {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ValueHeader {
-    /// The format version (3).
+    /// The format version (4).
     pub format_version: u32,
     /// How many slots hold versions of the value.
     pub slots: u32,
@@ -93,8 +114,11 @@ pub struct ValueHeader {
     pub creator_pid: u32,
     /// The latest version stored when the copy was taken (0: nothing stored yet).
     pub version: u64,
-    /// The slot holding that version.
+    /// The slot holding that version, or the inline buffer (0 or 1) if
+    /// [`current_inline`](Self::current_inline).
     pub current_slot: u32,
+    /// Whether that version is a small value stored inline in the header rather than in a slot.
+    pub current_inline: bool,
     /// The end of the allocated data area: the object is at least this long.
     pub data_end: u64,
 }
@@ -139,8 +163,9 @@ impl ValueHeader {
     ///
     /// The magic is damaged when the first 8 bytes are not `"MMFVAL\0\x01"` (whatever they
     /// hold: flipped bits, zeros, text) but the rest of the fixed header is a shared value's:
-    /// format version 3 (or 2) at byte 8, 2 to 64 slots at byte 16, the matching header size
-    /// (192 + 64 · slots) at byte 12, and the ready word `"REDY"` at byte 36. An intact magic is
+    /// format version 4 (or 3 or 2) at byte 8, 2 to 64 slots at byte 16, the matching header
+    /// size (448 + 64 · slots; 192 + 64 · slots for formats 3 and 2) at byte 12, and the ready
+    /// word `"REDY"` at byte 36. An intact magic is
     /// not damaged; plain bytes (zeros, text, even text that starts like the magic, another
     /// program's header) are not either. A value whose header fields were overwritten along with
     /// its magic cannot be told from plain bytes.
@@ -164,8 +189,9 @@ impl ValueHeader {
 
 /// Whether `b`, the first bytes of an object, is a shared value whose magic was damaged rather
 /// than a plain object: the first 8 bytes are not the magic (flipped bits, zeros, anything), yet
-/// the rest of the fixed header is a shared value's: format version 3 or 2 at byte 8, 2 to 64 slots at
-/// byte 16, `header_size == 192 + 64 · slots` at byte 12, and the ready word `"REDY"` at byte 36
+/// the rest of the fixed header is a shared value's: format version 4, 3 or 2 at byte 8, 2 to 64
+/// slots at byte 16, that format's header size at byte 12 (448 + 64 · slots; 192 + 64 · slots
+/// for 3 and 2), and the ready word `"REDY"` at byte 36
 /// (a creator writes the magic before it publishes `ready`, so a sound value never has a wrong
 /// magic and a set ready word).
 ///
@@ -183,9 +209,9 @@ pub(crate) fn damaged_magic(b: &[u8]) -> bool {
         return false;
     }
     let slots = u32_at(b, OFF_SLOTS);
-    matches!(u32_at(b, OFF_FORMAT), FORMAT_VERSION | PREVIOUS_FORMAT)
-        && (MIN_SLOTS..=MAX_SLOTS).contains(&slots)
-        && u64::from(u32_at(b, OFF_HEADER_SIZE)) == header_size(slots)
+    (MIN_SLOTS..=MAX_SLOTS).contains(&slots)
+        && header_size_of(u32_at(b, OFF_FORMAT), slots)
+            == Some(u64::from(u32_at(b, OFF_HEADER_SIZE)))
         && u32_at(b, OFF_READY) == READY
 }
 
@@ -234,22 +260,22 @@ pub(crate) fn parse(b: &[u8], object_len: u64) -> std::result::Result<ValueHeade
             ))
         }
     }
+    let format_version = u32_at(b, OFF_FORMAT);
+    if have >= (OFF_FORMAT + 4) as u64 && format_version != FORMAT_VERSION {
+        return Err((
+            ErrorKind::VersionMismatch,
+            format!(
+                "it has format version {}; this library reads version {}",
+                format_version, FORMAT_VERSION
+            ),
+        ));
+    }
     if have < SLOTS_OFFSET as u64 {
         return Err((
             ErrorKind::Corrupt,
             format!(
                 "it is truncated: {} bytes, less than the {}-byte fixed header",
                 have, SLOTS_OFFSET
-            ),
-        ));
-    }
-    let format_version = u32_at(b, OFF_FORMAT);
-    if format_version != FORMAT_VERSION {
-        return Err((
-            ErrorKind::VersionMismatch,
-            format!(
-                "it has format version {}; this library reads version {}",
-                format_version, FORMAT_VERSION
             ),
         ));
     }
@@ -358,8 +384,22 @@ pub(crate) fn parse(b: &[u8], object_len: u64) -> std::result::Result<ValueHeade
         ));
     }
     let current = u64_at(b, OFF_CURRENT);
-    let current_slot = (current & 0xff) as u32;
-    if current != 0 && current_slot >= slots {
+    let current_inline = current != 0 && current & INLINE_TAG != 0;
+    let current_slot = if current_inline {
+        (current & !INLINE_TAG & 0xff) as u32
+    } else {
+        (current & 0xff) as u32
+    };
+    if current_inline && current_slot > 1 {
+        return Err((
+            ErrorKind::Corrupt,
+            format!(
+                "its current version is in inline buffer {}, but it has two",
+                current_slot
+            ),
+        ));
+    }
+    if current != 0 && !current_inline && current_slot >= slots {
         return Err((
             ErrorKind::Corrupt,
             format!(
@@ -376,6 +416,7 @@ pub(crate) fn parse(b: &[u8], object_len: u64) -> std::result::Result<ValueHeade
         creator_pid: u64_at(b, OFF_CREATOR) as u32,
         version: current >> 8,
         current_slot,
+        current_inline,
         data_end,
     })
 }
@@ -443,15 +484,21 @@ mod tests {
         let mut b = good.clone();
         b[OFF_FORMAT] = 1; // the first format, with one control cache line
         assert_eq!(kind(&b, n), ErrorKind::VersionMismatch);
-        b[OFF_FORMAT] = 2; // the second, whose data regions were never reused
-        let e = parse(&b, n).unwrap_err();
-        assert_eq!(e.0, ErrorKind::VersionMismatch);
-        assert!(
-            e.1.contains("format version 2") && e.1.contains("reads version 3"),
-            "{}",
-            e.1
-        );
-        b[OFF_FORMAT] = 4;
+        // The second, whose data regions were never reused, and the third, without inline
+        // buffers (their own header sizes, so the versions are what is refused).
+        for old in PREVIOUS_FORMATS {
+            b[OFF_FORMAT] = old as u8;
+            let hs = INLINE_OFFSET as u32 + 64 * 4;
+            b[OFF_HEADER_SIZE..OFF_HEADER_SIZE + 4].copy_from_slice(&hs.to_le_bytes());
+            let e = parse(&b, n).unwrap_err();
+            assert_eq!(e.0, ErrorKind::VersionMismatch);
+            assert!(
+                e.1.contains(&format!("format version {}", old)) && e.1.contains("reads version 4"),
+                "{}",
+                e.1
+            );
+        }
+        b[OFF_FORMAT] = 5;
         assert_eq!(kind(&b, n), ErrorKind::VersionMismatch);
         let mut b = good.clone();
         b[OFF_READY..OFF_READY + 4].copy_from_slice(&[0; 4]);
@@ -465,9 +512,21 @@ mod tests {
         let mut b = good.clone();
         b[OFF_DATA_END..OFF_DATA_END + 8].copy_from_slice(&(n + 64).to_le_bytes());
         assert_eq!(kind(&b, n), ErrorKind::Corrupt);
-        let mut b = good;
+        let mut b = good.clone();
         b[OFF_CURRENT..OFF_CURRENT + 8].copy_from_slice(&((5u64 << 8) | 9).to_le_bytes());
         assert_eq!(kind(&b, n), ErrorKind::Corrupt);
+        // Inline buffers 0 and 1 exist; 2 does not.
+        let mut b = good;
+        for (tag, ok) in [(0x80u64, true), (0x81, true), (0x82, false), (0xff, false)] {
+            b[OFF_CURRENT..OFF_CURRENT + 8].copy_from_slice(&((5u64 << 8) | tag).to_le_bytes());
+            match parse(&b, n) {
+                Ok(h) => {
+                    assert!(ok && h.current_inline, "{:#x}", tag);
+                    assert_eq!(h.current_slot as u64, tag & 1);
+                }
+                Err(e) => assert!(!ok && e.0 == ErrorKind::Corrupt, "{:#x}", tag),
+            }
+        }
     }
 
     #[test]
@@ -475,6 +534,14 @@ mod tests {
         let good = valid(4, None);
         assert!(!damaged_magic(&good));
         let n = good.len() as u64;
+        // Format 3's header (no inline buffers) with a damaged magic is still a damaged value.
+        let mut b = good.clone();
+        b[OFF_FORMAT] = 3;
+        b[OFF_HEADER_SIZE..OFF_HEADER_SIZE + 4].copy_from_slice(&(192u32 + 64 * 4).to_le_bytes());
+        b[0] = b'X';
+        assert!(damaged_magic(&b));
+        b[OFF_HEADER_SIZE..OFF_HEADER_SIZE + 4].copy_from_slice(&(448u32 + 64 * 4).to_le_bytes());
+        assert!(!damaged_magic(&b));
         // Flipped bits, with the rest of the header intact; without it, plain bytes.
         for bits in [1u8, 0x81, 0xff] {
             let mut b = good.clone();

@@ -193,7 +193,7 @@ pub(super) fn waiters_word(view: &View) -> &AtomicU32 {
 
 impl Inner {
     pub(super) fn control(&self) -> &Control {
-        // SAFETY: `header` is at least `header_size` = 192 + 64·slots bytes long (checked in
+        // SAFETY: `header` is at least `header_size` = 448 + 64·slots bytes long (checked in
         // `finish`, the only constructor of `Inner`) and starts on a page boundary, so bytes
         // 64..192 are in bounds and 8-byte aligned. `Control` is `repr(C)` and made only of
         // atomics (128 bytes, asserted in `protocol`), so every bit pattern is valid and
@@ -226,8 +226,15 @@ impl Inner {
         view
     }
 
+    pub(super) fn inline(&self) -> &[Inline; 2] {
+        // SAFETY: as for `control`: bytes 192 .. 448 lie within the header view (at least
+        // `header_size` bytes), 8-byte aligned, and `Inline` is a `repr(C)` block of atomics
+        // (128 bytes, asserted in `protocol`), so two of them are those 256 bytes.
+        unsafe { &*(self.header.as_ptr().add(INLINE_OFFSET) as *const [Inline; 2]) }
+    }
+
     pub(super) fn slots(&self) -> &[Slot] {
-        // SAFETY: as for `control`: bytes 192 .. 192 + 64·slots lie within the header view,
+        // SAFETY: as for `control`: bytes 448 .. 448 + 64·slots lie within the header view,
         // 8-byte aligned, and `Slot` is a `repr(C)` block of atomics.
         unsafe {
             std::slice::from_raw_parts(
@@ -240,6 +247,7 @@ impl Inner {
     pub(super) fn region<'a, D: Data>(&'a self, data: &'a D) -> Region<'a, D> {
         Region {
             control: self.control(),
+            inline: self.inline(),
             slots: self.slots(),
             data,
             data_start: self.header_size,
@@ -452,6 +460,10 @@ impl Inner {
         match outcome {
             Store::Done(v) => Ok(Some(v)),
             Store::Grow(need) => {
+                // Whole pages: the tail of the last page is then free space like any other gap,
+                // which a trim gives back (see `Region::trim`).
+                let page = sys::page_size() as u64;
+                let need = need.checked_add(page - 1).map_or(need, |n| n / page * page);
                 *data = self.remap(op, need, true)?;
                 Ok(None)
             }
@@ -493,16 +505,19 @@ impl Inner {
 
     pub(super) fn read(&self, dest: &mut Dest<'_>) -> Result<u64> {
         let host = self.host();
-        let mut data = self.data_view();
+        // The first view first: an inline value (or a slot inside it) needs no other, and it is
+        // at hand without the lock that guards the latest view.
+        let mut data: Option<Arc<View>> = None;
         loop {
-            let bytes = Bytes::new(&data);
+            let view = data.as_deref().unwrap_or(&self.header);
+            let bytes = Bytes::new(view);
             let outcome = self.region(&bytes).read(&host, dest);
             bytes.take()?;
             if let Read::Value(v) = outcome {
                 return Ok(v);
             }
             match self.unreadable(outcome)? {
-                Some(need) => data = self.remap("retrieve", need, false)?,
+                Some(need) => data = Some(self.remap("retrieve", need, false)?),
                 None => {
                     if let Dest::Vec(v) = dest {
                         v.clear();
@@ -584,7 +599,8 @@ pub(super) struct LockGuard<'a> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        let data = self.inner.data_view();
-        self.inner.region(&Bytes::new(&data)).unlock(&self.host);
+        // The lock word is in the header: the first view will do, without the latest view's lock.
+        let header = &self.inner.header;
+        self.inner.region(&Bytes::new(header)).unlock(&self.host);
     }
 }

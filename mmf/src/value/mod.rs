@@ -34,10 +34,10 @@ pub(crate) use format::MAGIC;
 pub use format::{ValueHeader, ValueLayout};
 
 use self::format::{
-    align_data, header_size, CONTROL_OFFSET, DATA_ALIGN, FORMAT_VERSION, MAX_SLOTS, MIN_SLOTS,
-    OFF_READY, READY, SLOTS_OFFSET,
+    align_data, header_size, CONTROL_OFFSET, DATA_ALIGN, FORMAT_VERSION, INLINE_OFFSET, MAX_SLOTS,
+    MIN_SLOTS, OFF_READY, READY, SLOTS_OFFSET,
 };
-use self::protocol::{Control, Data, Dest, Host, Lock, Read, Region, Slot, Store};
+use self::protocol::{Control, Data, Dest, Host, Inline, Lock, Read, Region, Slot, Store};
 use crate::sync::{fence, AtomicU32, Ordering};
 use crate::sys;
 use crate::view::View;

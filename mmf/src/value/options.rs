@@ -10,7 +10,7 @@ use super::*;
 /// fn main() -> Result<(), mmf::Error> {
 ///     let name = format!("mmf-doc-value-options-{}", std::process::id());
 ///     let v = ValueOptions::new()
-///         .capacity(64 * 1024)          // values up to 64 KiB store without growing the object
+///         .slots(4)                     // fewer slots: less memory for large values
 ///         .lifetime(Lifetime::Handle)   // gone when the last handle closes (the default)
 ///         .create(&name)?;
 ///     v.store(b"hello")?;
@@ -36,7 +36,7 @@ impl Default for ValueOptions {
 }
 
 impl ValueOptions {
-    /// Defaults: 4 KiB capacity, 8 slots, handle lifetime, owner-only, writable, 1 s to wait for
+    /// Defaults: 4 KiB capacity (used only where objects cannot grow), 8 slots, handle lifetime, owner-only, writable, 1 s to wait for
     /// a creator that has not finished initialising, 5 s for a writer lock that is not released.
     #[must_use]
     pub fn new() -> ValueOptions {
@@ -51,9 +51,12 @@ impl ValueOptions {
         }
     }
 
-    /// Creation: the largest value each slot holds before the object has to grow (rounded up to
-    /// 64 bytes). The object starts with `slots × capacity` bytes of data. On platforms where
-    /// objects cannot grow (Windows), this is the largest value that can ever be stored.
+    /// Creation, on platforms where objects cannot grow (Windows): the largest value each slot
+    /// holds (rounded up to 64 bytes), and so the largest value that can ever be stored; the
+    /// object is created with `slots × capacity` bytes of data. Elsewhere objects start with
+    /// their header alone and grow as values need: values up to 128 bytes are stored inline,
+    /// each slot gets a data region sized to the first larger value it takes, and regions are
+    /// freed when the value is small again; the capacity is then only checked, not used.
     pub fn capacity(&mut self, bytes: u64) -> &mut Self {
         self.capacity = bytes;
         self
@@ -173,30 +176,24 @@ impl ValueOptions {
             )));
         }
         let cap = align_data(self.capacity);
-        let size = cap
+        // Where objects grow, the slots' regions come later (see `SharedValue::initialise`).
+        let reserved = if sys::OBJECTS_GROW { Some(0) } else { cap };
+        let size = reserved
             .and_then(|c| c.checked_mul(self.slots as u64))
             .and_then(|d| d.checked_add(header_size(self.slots)))
             .filter(|s| *s <= i64::MAX as u64);
+        let too_large = cap
+            .and_then(|c| c.checked_mul(self.slots as u64))
+            .and_then(|d| d.checked_add(header_size(self.slots)))
+            .map_or(true, |s| s > i64::MAX as u64);
         let (cap, size) = match (cap, size) {
-            (Some(c), Some(s)) => (c, s),
+            (Some(c), Some(s)) if !too_large => (c, s),
             _ => {
                 return Err(invalid(format!(
                     "a capacity of {} bytes per slot is too large",
                     self.capacity
                 )))
             }
-        };
-        // Where openers see a whole number of pages (Windows sections), the creator takes the
-        // same size: otherwise an opener would place data in the last page's tail, past the end
-        // the creator's views cover.
-        let size = if sys::OPENERS_SEE_WHOLE_PAGES {
-            let page = sys::page_size() as u64;
-            match size.checked_add(page - 1) {
-                Some(s) => s / page * page,
-                None => size,
-            }
-        } else {
-            size
         };
         let mut co = self.create.clone();
         co.size(size);

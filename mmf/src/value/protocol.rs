@@ -73,8 +73,11 @@ pub(crate) struct Control {
     /// only when non-zero). Read-only handles count themselves through a second, writable
     /// mapping where they may.
     pub waiters: AtomicU32,
+    /// The length of the value in each inline buffer (in the readers' line, so a reader of an
+    /// inline value touches one more line: the buffer's).
+    pub inline_len: [AtomicU64; 2],
     /// Zero; reserved (pads the readers' line to 64 bytes).
-    pub reserved_readers: [AtomicU64; 6],
+    pub reserved_readers: [AtomicU64; 4],
     /// The writer lock: 0, or the owner's process token.
     pub lock: AtomicU64,
     /// Incremented when the lock is released; the futex word lock waiters sleep on.
@@ -89,11 +92,26 @@ pub(crate) struct Control {
     /// hint that tells a store whether trimming could free anything (a writer killed in the
     /// middle leaves it stale until the next trim recounts).
     pub large: AtomicU64,
+    /// Bytes in slot regions of any size (a hint, raised before every allocation and recounted
+    /// by every trim): a store of an inline value frees the regions only when it is non-zero.
+    pub regions: AtomicU64,
     /// Zero; reserved (pads the writers' line to 64 bytes).
-    pub reserved_writers: [AtomicU64; 3],
+    pub reserved_writers: [AtomicU64; 2],
 }
 
-/// One slot descriptor, at byte 192 + 64·i.
+/// One inline buffer, at byte 192 + 128·b: a value of up to [`INLINE_MAX`] bytes, as
+/// little-endian 8-byte words (the last one padded with zeros).
+#[repr(C)]
+pub(crate) struct Inline {
+    pub words: [AtomicU64; INLINE_WORDS],
+}
+
+/// The largest value stored inline.
+pub(crate) const INLINE_MAX: u64 = super::format::INLINE_MAX as u64;
+const INLINE_WORDS: usize = super::format::INLINE_MAX / 8;
+use super::format::INLINE_TAG;
+
+/// One slot descriptor, at byte 448 + 64·i.
 #[repr(C)]
 pub(crate) struct Slot {
     /// The version held, with [`BUSY`] while it is written; 0 when empty.
@@ -115,6 +133,7 @@ pub(crate) struct Slot {
 const _: () = {
     assert!(std::mem::size_of::<Control>() == 128);
     assert!(std::mem::size_of::<Slot>() == super::format::SLOT_SIZE);
+    assert!(std::mem::size_of::<Inline>() == super::format::INLINE_MAX);
 };
 
 /// The bytes of the object, by object offset.
@@ -214,14 +233,17 @@ pub(crate) struct Held {
     pub current: u64,
     /// The version held.
     pub version: u64,
-    /// Its slot.
+    /// Its slot (unused for an inline value).
     pub slot: usize,
     /// Whether this hold pinned the slot (and must unpin it).
     pub pinned: bool,
-    /// Object offset of the value.
+    /// Object offset of the value (unused for an inline value).
     pub offset: u64,
     /// Its length.
     pub len: u64,
+    /// An inline value, copied out whole and validated when the hold was taken: the hold reads
+    /// this copy, so no store can take it away.
+    pub inline: Option<[u8; INLINE_MAX as usize]>,
 }
 
 /// A slot claimed by the writer-lock holder for a new version: see [`Region::begin`].
@@ -244,8 +266,9 @@ pub(crate) struct Claim {
 pub(crate) const LARGE: u64 = if cfg!(loom) { 32 } else { 64 << 10 };
 // (Under loom, 32 bytes: the models' 64-byte regions count as large, so trimming is checked.)
 /// The alignment of large regions: the smallest page size mmf supports (where pages are larger,
-/// only the whole pages inside a freed region are given back).
-const LARGE_ALIGN: u64 = 4096;
+/// only the whole pages inside a freed region are given back). (Under loom, the data alignment:
+/// the models' memory is a few 64-byte regions.)
+const LARGE_ALIGN: u64 = if cfg!(loom) { 64 } else { 4096 };
 
 fn region_align(cap: u64) -> u64 {
     if cap > LARGE {
@@ -298,9 +321,10 @@ pub(crate) struct Retries {
     pub moved: u32,
 }
 
-/// A view of one value's control block, slot descriptors and data.
+/// A view of one value's control block, inline buffers, slot descriptors and data.
 pub(crate) struct Region<'a, D: Data> {
     pub control: &'a Control,
+    pub inline: &'a [Inline; 2],
     pub slots: &'a [Slot],
     pub data: &'a D,
     /// Where data regions may start (the header size).
@@ -448,6 +472,18 @@ impl<'a, D: Data> Region<'a, D> {
                 return Err(Read::Empty);
             }
             let version = cur >> 8;
+            if cur & INLINE_TAG != 0 {
+                match self.hold_inline(cur) {
+                    Some(held) => return held,
+                    None => retries.torn += 1,
+                }
+                if self.stuck(cur, &mut strikes) {
+                    return Err(Read::Corrupt(
+                        "the current inline value changed while the version did not",
+                    ));
+                }
+                continue;
+            }
             let index = (cur & 0xff) as usize;
             let slot = match self.slots.get(index) {
                 Some(s) => s,
@@ -472,6 +508,7 @@ impl<'a, D: Data> Region<'a, D> {
                     pinned: pin == Pin::Pinned,
                     offset: slot.offset.load(Ordering::Relaxed),
                     len: slot.len.load(Ordering::Relaxed),
+                    inline: None,
                 };
                 let end = held.offset.checked_add(held.len);
                 let inside = match end {
@@ -504,9 +541,65 @@ impl<'a, D: Data> Region<'a, D> {
         }
     }
 
+    /// One validated copy of the inline value that `cur` (tagged [`INLINE_TAG`]) names: `None`
+    /// if `current` moved meanwhile (retry), `Some(Err)` for a damaged word.
+    ///
+    /// The seqlock read with `current` as the sequence: a writer only fills the buffer that
+    /// `current` does not name, after a Release fence that follows its look at `current`; a
+    /// reader that copied any byte of such a store sees (after its Acquire fence) `current`
+    /// moved, since it moved before that writer looked. Versions only increase, so an unchanged
+    /// `current` means no store touched the buffer during the copy.
+    fn hold_inline(&self, cur: u64) -> Option<Result<Held, Read>> {
+        let b = (cur & 0xff & !INLINE_TAG) as usize;
+        let moved = |c: &Control| {
+            fence(Ordering::Acquire);
+            c.current.load(Ordering::Relaxed) != cur
+        };
+        let (inline, len_word) = match (self.inline.get(b), self.control.inline_len.get(b)) {
+            (Some(i), Some(l)) => (i, l),
+            _ => {
+                if moved(self.control) {
+                    return None;
+                }
+                return Some(Err(Read::Corrupt(
+                    "the current version names an inline buffer that does not exist",
+                )));
+            }
+        };
+        let len = len_word.load(Ordering::Relaxed);
+        let mut copy = [0u8; INLINE_MAX as usize];
+        if len <= INLINE_MAX {
+            let words = (len as usize + 7) / 8;
+            for (w, out) in inline.words[..words].iter().zip(copy.chunks_exact_mut(8)) {
+                out.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+            }
+        }
+        if moved(self.control) {
+            return None;
+        }
+        if len > INLINE_MAX {
+            return Some(Err(Read::Corrupt(
+                "an inline value is longer than its buffer",
+            )));
+        }
+        Some(Ok(Held {
+            current: cur,
+            version: cur >> 8,
+            slot: 0,
+            pinned: false,
+            offset: 0,
+            len,
+            inline: Some(copy),
+        }))
+    }
+
     /// Whether the held slot still holds its version: after an Acquire fence, so every byte
-    /// copied before this call is validated by a `true`.
+    /// copied before this call is validated by a `true`. (An inline value was copied whole and
+    /// validated when it was held.)
     pub(crate) fn stable(&self, held: &Held) -> bool {
+        if held.inline.is_some() {
+            return true;
+        }
         fence(Ordering::Acquire);
         self.slots[held.slot].seq.load(Ordering::Relaxed) == held.version
     }
@@ -522,6 +615,9 @@ impl<'a, D: Data> Region<'a, D> {
     /// than [`PIN_TTL_MS`]. `false` if a writer has claimed the slot (the pin had expired, or
     /// every other slot was pinned): the hold is lost.
     pub(crate) fn renew(&self, held: &Held, now: u64) -> bool {
+        if held.inline.is_some() {
+            return true; // a copy: nothing to keep
+        }
         let slot = &self.slots[held.slot];
         let mut w = slot.pins.load(Ordering::Relaxed);
         loop {
@@ -545,6 +641,15 @@ impl<'a, D: Data> Region<'a, D> {
     /// Copies `dst.len()` bytes at `at` of the held value into `dst` (validate with
     /// [`stable`](Self::stable) afterwards); `false` if they lie outside the object.
     pub(crate) fn read_held(&self, held: &Held, at: u64, dst: &mut [u8]) -> bool {
+        if let Some(copy) = &held.inline {
+            return match at.checked_add(dst.len() as u64) {
+                Some(end) if end <= held.len => {
+                    dst.copy_from_slice(&copy[at as usize..end as usize]);
+                    true
+                }
+                _ => false,
+            };
+        }
         match held.offset.checked_add(at) {
             Some(o) => self.data.read(o, dst),
             None => false,
@@ -556,6 +661,17 @@ impl<'a, D: Data> Region<'a, D> {
     fn copy(&self, held: &Held, dest: &mut Dest<'_>) -> Option<Result<(), Read>> {
         // `hold` checked `offset + len <= data.len()`, a mapped length, so `len` fits in usize.
         let len = held.len as usize;
+        if let Some(copy) = &held.inline {
+            match dest {
+                Dest::Vec(v) => {
+                    v.clear();
+                    v.extend_from_slice(&copy[..len]);
+                }
+                Dest::Exact(b) if b.len() == len => b.copy_from_slice(&copy[..len]),
+                Dest::Exact(_) => return Some(Err(Read::WrongLength(held.len))),
+            }
+            return Some(Ok(()));
+        }
         let copied = match dest {
             Dest::Vec(v) => {
                 // Only a new tail is zero-filled: bytes already there are overwritten by the copy,
@@ -656,8 +772,19 @@ impl<'a, D: Data> Region<'a, D> {
         }
     }
 
-    /// Stores `bytes` as a new version. The caller holds the writer lock.
+    /// Stores `bytes` as a new version: inline if it has at most [`INLINE_MAX`] bytes, else in a
+    /// slot. The caller holds the writer lock.
     pub(crate) fn store<H: Host>(&self, host: &H, bytes: &[u8]) -> Store {
+        let len = bytes.len() as u64;
+        if len <= INLINE_MAX {
+            return self.store_inline(host, bytes);
+        }
+        self.store_slot(host, bytes)
+    }
+
+    /// Stores `bytes` as a new version in a slot, whatever its size. The caller holds the writer
+    /// lock.
+    pub(crate) fn store_slot<H: Host>(&self, host: &H, bytes: &[u8]) -> Store {
         let len = bytes.len() as u64;
         let claim = match self.begin(host, len) {
             Ok(c) => c,
@@ -670,6 +797,60 @@ impl<'a, D: Data> Region<'a, D> {
         Store::Done(self.publish(host, &claim, len))
     }
 
+    /// The version a new store takes: past both `next_version` (in shared memory, so it may hold
+    /// anything: no overflow, no wrap to 0) and `current`.
+    fn next_version(&self, cur: u64) -> Result<u64, Store> {
+        match self
+            .control
+            .next_version
+            .load(Ordering::Relaxed)
+            .max(cur >> 8)
+            .checked_add(1)
+        {
+            Some(v) if v <= MAX_VERSION => Ok(v),
+            _ => Err(Store::Exhausted),
+        }
+    }
+
+    /// Stores a value of at most [`INLINE_MAX`] bytes in the inline buffer that `current` does
+    /// not name, then publishes it; no slot is touched. A writer killed before the publish
+    /// leaves `current` on the previous value, whose buffer (or slot) it never wrote. Afterwards
+    /// the slots' regions, which no longer hold the current value, are freed (see
+    /// [`trim`](Self::trim)) if there are any. The caller holds the writer lock.
+    pub(crate) fn store_inline<H: Host>(&self, host: &H, bytes: &[u8]) -> Store {
+        let c = self.control;
+        let len = bytes.len() as u64;
+        if len > INLINE_MAX {
+            return Store::Corrupt("an inline value must have at most 128 bytes");
+        }
+        let cur = c.current.load(Ordering::Relaxed);
+        let version = match self.next_version(cur) {
+            Ok(v) => v,
+            Err(s) => return s,
+        };
+        let b = if cur != 0 && cur & INLINE_TAG != 0 {
+            (!cur & 1) as usize
+        } else {
+            0
+        };
+        c.next_version.store(version, Ordering::Relaxed);
+        // The seqlock writer's fence (see `hold_inline`): a reader that sees any word written
+        // below also sees `current` past the value it names now.
+        fence(Ordering::Release);
+        for (w, piece) in self.inline[b].words.iter().zip(bytes.chunks(8)) {
+            let mut word = [0u8; 8];
+            word[..piece.len()].copy_from_slice(piece);
+            w.store(u64::from_le_bytes(word), Ordering::Relaxed);
+        }
+        c.inline_len[b].store(len, Ordering::Relaxed);
+        self.announce(host, (version << 8) | INLINE_TAG | b as u64);
+        // Objects that cannot grow keep their regions (see `publish`).
+        if sys::OBJECTS_GROW && c.regions.load(Ordering::Relaxed) > 0 {
+            self.trim(host, None);
+        }
+        Store::Done(version)
+    }
+
     /// Claims a slot for a new version of `len` bytes (a hint for a value of unknown length:
     /// [`extend`](Self::extend) makes room as it comes) and gives it a data region of at least
     /// `len` bytes. The caller holds the writer lock, fills the region with
@@ -679,22 +860,14 @@ impl<'a, D: Data> Region<'a, D> {
         let c = self.control;
         let n = self.slots.len();
         let cur = c.current.load(Ordering::Relaxed);
-        let cur_slot = if cur == 0 {
+        // An inline current value leaves every slot free.
+        let cur_slot = if cur == 0 || cur & INLINE_TAG != 0 {
             None
         } else {
             Some((cur & 0xff) as usize)
         };
         let data_end = self.data_end()?;
-        // `next_version` is in shared memory, so it may hold anything: no overflow, no wrap to 0.
-        let version = match c
-            .next_version
-            .load(Ordering::Relaxed)
-            .max(cur >> 8)
-            .checked_add(1)
-        {
-            Some(v) if v <= MAX_VERSION => v,
-            _ => return Err(Store::Exhausted),
-        };
+        let version = self.next_version(cur)?;
         let now = host.now_ms();
         // Slots found pinned after a claim.
         let mut refused: u64 = 0;
@@ -752,6 +925,7 @@ impl<'a, D: Data> Region<'a, D> {
             // BUSY (or later) when it checks `seq` after its copy.
             fence(Ordering::Release);
             if let Some((end, old)) = moved {
+                self.count_region(cap);
                 self.move_region(slot, offset, cap, end, data_end);
                 if let Some((off, cap)) = old {
                     self.data.release(off, cap);
@@ -780,6 +954,16 @@ impl<'a, D: Data> Region<'a, D> {
             return Err(Store::Remap(data_end));
         }
         Ok(data_end)
+    }
+
+    /// Raises the `regions` hint before a region of `cap` bytes is allocated (so a writer killed
+    /// after the allocation leaves a hint that makes the next inline store look).
+    fn count_region(&self, cap: u64) {
+        let r = &self.control.regions;
+        r.store(
+            r.load(Ordering::Relaxed).saturating_add(cap),
+            Ordering::Relaxed,
+        );
     }
 
     /// Points a claimed slot at a new region, growing the data end first if the region lies past
@@ -879,6 +1063,7 @@ impl<'a, D: Data> Region<'a, D> {
             if end > self.data.len() {
                 return Err(Store::Grow(end));
             }
+            self.count_region(cap - claim.cap);
             // The data end first: a writer killed in between leaves a gap, not a slot past it.
             if end > data_end {
                 c.data_end.store(end, Ordering::Relaxed);
@@ -891,6 +1076,7 @@ impl<'a, D: Data> Region<'a, D> {
         let cap = new_capacity(need.max(claim.cap.saturating_mul(2)), claim.cap)
             .ok_or(Store::Grow(u64::MAX))?;
         let (offset, end) = self.place(cap, data_end)?;
+        self.count_region(cap);
         self.move_region(slot, offset, cap, end, data_end);
         let old = (claim.offset, claim.cap);
         claim.offset = offset;
@@ -909,15 +1095,7 @@ impl<'a, D: Data> Region<'a, D> {
         slot.len.store(len, Ordering::Relaxed);
         slot.seq.store(version, Ordering::Release);
         slot.pins.fetch_and(!WRITER, Ordering::Release);
-        c.current
-            .store((version << 8) | claim.slot as u64, Ordering::Release);
-        // Release: an async waiter that reads the new `notify` (acquire) sees the version.
-        c.notify.fetch_add(1, Ordering::Release);
-        // Pairs with the fence in `wait_newer` between counting itself and its last look.
-        fence(Ordering::SeqCst);
-        if c.waiters.load(Ordering::Relaxed) > 0 || host.wake_always() {
-            host.wake(&c.notify);
-        }
+        self.announce(host, (version << 8) | claim.slot as u64);
         // Trim after an allocation, or when more is held in large regions than the current
         // value and one spare of its size need (values shrank, or a pin kept a region).
         let need = 2 * super::format::align_data(len)
@@ -926,37 +1104,59 @@ impl<'a, D: Data> Region<'a, D> {
         // Objects that cannot grow (Windows sections) keep their regions: their memory cannot be
         // given back, and a freed region could be needed again by a value of its size.
         if sys::OBJECTS_GROW && (claim.allocated || c.large.load(Ordering::Relaxed) > need) {
-            self.trim(host, claim.slot, len);
+            self.trim(host, Some((claim.slot, len)));
         }
         version
     }
 
-    /// Frees the large regions ([`LARGE`]) of slots other than `current` that no reader has
-    /// pinned, keeping one spare that would take a value of `len` bytes again (so values of one
-    /// size alternate between two regions without allocating), and gives their memory back.
-    /// The caller holds the lock, after publishing `current`.
+    /// Publishes `current` (a filled slot or inline buffer, with its version) and wakes waiters.
+    fn announce<H: Host>(&self, host: &H, current: u64) {
+        let c = self.control;
+        c.current.store(current, Ordering::Release);
+        // Release: an async waiter that reads the new `notify` (acquire) sees the version.
+        c.notify.fetch_add(1, Ordering::Release);
+        // Pairs with the fence in `wait_newer` between counting itself and its last look.
+        fence(Ordering::SeqCst);
+        if c.waiters.load(Ordering::Relaxed) > 0 || host.wake_always() {
+            host.wake(&c.notify);
+        }
+    }
+
+    /// With `keep = Some((current, len))`: frees the large regions ([`LARGE`]) of slots other
+    /// than `current` that no reader has pinned, keeping one spare that would take a value of
+    /// `len` bytes again (so values of one size alternate between two regions without
+    /// allocating), and gives their memory back. With `None` (the current value is inline):
+    /// frees every slot's region that no reader has pinned, whatever its size, then gives back
+    /// every whole page of free space in the data area, so the object keeps only its header and
+    /// the pinned regions resident. The caller holds the lock, after publishing `current`.
     ///
     /// Each slot is claimed like a store claims it (a reader that pinned it first keeps it),
     /// marked `BUSY` so a reader that did not pin it throws away what it copies, emptied
     /// (capacity 0) and released. A writer killed in the middle leaves a `BUSY` slot whose
     /// region is free or still reserved, both of which the next store handles.
-    pub(crate) fn trim<H: Host>(&self, host: &H, current: usize, len: u64) {
+    pub(crate) fn trim<H: Host>(&self, host: &H, keep: Option<(usize, u64)>) {
         let now = host.now_ms();
+        let current = keep.map(|(c, _)| c);
         let mut order: Vec<(u64, usize)> = (0..self.slots.len())
-            .filter(|&j| j != current)
+            .filter(|&j| Some(j) != current)
             .map(|j| (self.slots[j].seq.load(Ordering::Relaxed) & !BUSY, j))
             .collect();
         // The newest first: the spare kept is the most recent region that fits.
         order.sort_unstable_by(|a, b| b.cmp(a));
-        let mut spare = false;
-        let mut kept = match self.slots[current].cap.load(Ordering::Relaxed) {
-            cap if cap > LARGE => cap,
+        // Inline (`keep` is `None`): no spare, and small regions go too.
+        let mut spare = keep.is_none();
+        let (smallest, len) = match keep {
+            Some((_, len)) => (LARGE, len),
+            None => (0, 0),
+        };
+        let mut kept = match current.map(|c| self.slots[c].cap.load(Ordering::Relaxed)) {
+            Some(cap) if cap > LARGE => cap,
             _ => 0,
         };
         for (_, j) in order {
             let s = &self.slots[j];
             let cap = s.cap.load(Ordering::Relaxed);
-            if cap <= LARGE {
+            if cap <= smallest {
                 continue;
             }
             if !spare && fits(cap, len) {
@@ -976,7 +1176,41 @@ impl<'a, D: Data> Region<'a, D> {
             self.data.release(off, cap);
             s.pins.fetch_and(!WRITER, Ordering::Release);
         }
-        self.control.large.store(kept, Ordering::Relaxed);
+        let c = self.control;
+        c.large.store(kept, Ordering::Relaxed);
+        let held = self
+            .slots
+            .iter()
+            .fold(0u64, |n, s| n.saturating_add(s.cap.load(Ordering::Relaxed)));
+        c.regions.store(held, Ordering::Relaxed);
+        if keep.is_none() {
+            self.release_free();
+        }
+    }
+
+    /// Gives back the whole pages of the free space between the slots' regions and after the
+    /// last one: a small region that shared a page with a neighbour gave back nothing when it was
+    /// freed, but once the neighbour is gone too, that page is free. Best effort: nothing is
+    /// done if the regions are inconsistent.
+    fn release_free(&self) {
+        let data_end = match self.data_end() {
+            Ok(e) => e,
+            Err(_) => return,
+        };
+        let regions = match self.regions(data_end) {
+            Ok(r) => r,
+            Err(_) => return,
+        };
+        // Past the data end, to the end of the mapping: nothing lies there (objects grow in
+        // whole pages, so this reaches the last page's end).
+        let end = self.data.len().max(data_end);
+        let mut at = self.data_start;
+        for (off, cap) in regions.into_iter().chain(std::iter::once((end, 0))) {
+            if off > at {
+                self.data.release(at, off - at);
+            }
+            at = at.max(off.saturating_add(cap));
+        }
     }
 
     /// Gives a claim up unpublished, as a writer that died would leave it: the slot keeps

@@ -21,7 +21,7 @@ use crate::sys::contract::*;
 ///     assert_eq!(reader.retrieve()?, b"typed by the user");
 ///     assert_eq!(reader.version(), v);
 ///
-///     // Values larger than the capacity grow the object; open handles follow.
+///     // Values larger than 128 bytes live in slots, which grow the object; open handles follow.
 ///     writer.store(&vec![7u8; 100_000])?;
 ///     assert_eq!(reader.retrieve()?.len(), 100_000);
 ///     Ok(())
@@ -31,23 +31,34 @@ use crate::sys::contract::*;
 /// # How it works
 ///
 /// The object starts with a self-describing header (magic, format version, layout fingerprint,
-/// a ready word the creator publishes last), then a control block and `N` slot descriptors
-/// (default 8), then the slots' data. Each store goes into a slot that is not the current one and
-/// is not pinned by a reader, and is published by switching the `current` word. Readers copy
-/// the current slot with atomic loads and validate its version before and after, so a torn copy
-/// is never returned; readers pin the slot they copy so that a writer storing flat out uses the
-/// other slots instead of overwriting it, which is why large reads are not starved (`FORMAT.md` has
-/// the byte layout and the algorithms).
+/// a ready word the creator publishes last), then a control block, two inline buffers and `N`
+/// slot descriptors (default 8), then the slots' data. Each store goes into an inline buffer or
+/// a slot that is not the current one, and is published by switching the `current` word.
+/// (`FORMAT.md` has the byte layout and the algorithms.)
 ///
-/// - **Space.** A value larger than its slot gets a new data region: in the first free gap
+/// - **Small values** (up to 128 bytes) are stored inline, in the buffer next to the cache
+///   line readers poll: a hand-over moves that line and the buffer's, not a slot descriptor
+///   and a data region too. A reader copies the buffer and checks that `current` did not move,
+///   so a torn copy is never returned. A writer alternates between the two buffers, so one
+///   killed mid-store never touches the current value.
+/// - **Larger values** go into a slot that no reader has pinned. Readers copy the current slot
+///   with atomic loads and validate its version before and after, so a torn copy is never
+///   returned; they pin the slot they copy so that a writer storing flat out uses the other
+///   slots instead of overwriting it, which is why large reads are not starved.
+///
+/// - **Space.** Slots get their data regions when they first take a value too large to be
+///   inline; where objects can grow, a new object holds only its header. A value larger than
+///   its slot's region gets a new one: in the first free gap
 ///   between the slots' regions, else at the end, growing the object (commit first, then
 ///   resize); readers see a slot that lies past their mapping and map the object again. After
 ///   such a store, large regions (over 64 KiB) that no slot needs any more are freed and their
 ///   memory given back to the system (`fallocate(PUNCH_HOLE)`), keeping one spare that fits the
 ///   value, so storing values of varying size reaches a steady state (about three times the
 ///   largest value at most). A region a reader has pinned is never freed under it. The object
-///   never shrinks. Where objects cannot grow (Windows sections), create the value with enough
-///   [`capacity`](ValueOptions::capacity); freed space is still reused there.
+///   never shrinks. When the value is small again (stored inline), every region no reader has
+///   pinned is freed and its memory given back, so the object keeps only its header resident.
+///   Where objects cannot grow (Windows sections), every slot gets a region of
+///   [`capacity`](ValueOptions::capacity) bytes at creation and keeps it.
 /// - **Writers** are serialised by a lock word holding the owner's process id and start time. A
 ///   writer killed in the middle of a store never published its slot, so the previous value is
 ///   intact; the next writer notices the dead owner within 10 ms and takes the lock over. A
@@ -92,8 +103,8 @@ impl std::fmt::Debug for SharedValue {
 }
 
 impl SharedValue {
-    /// Creates the named value with the default options (4 KiB capacity that grows as needed,
-    /// 8 slots, handle lifetime, owner-only).
+    /// Creates the named value with the default options (8 slots whose regions are allocated
+    /// as values need them, handle lifetime, owner-only).
     ///
     /// # Errors
     /// As for [`ValueOptions::create`].
@@ -137,16 +148,23 @@ impl SharedValue {
             0,
             &format::encode_fixed(slots, layout, sys::process_token()),
         )?;
+        // Where objects grow, slots get their regions when a value too large to be inline needs
+        // one (the object then holds only its header until then); where they cannot, each slot
+        // gets its region now.
+        let cap = if sys::OBJECTS_GROW { 0 } else { cap };
         let data_end = hs + cap * slots as u64;
         let mut desc = Vec::with_capacity(64 * slots as usize);
         for i in 0..slots as u64 {
             let mut d = [0u8; 64];
-            d[8..16].copy_from_slice(&(hs + i * cap).to_le_bytes());
-            d[16..24].copy_from_slice(&cap.to_le_bytes());
+            if cap > 0 {
+                d[8..16].copy_from_slice(&(hs + i * cap).to_le_bytes());
+                d[16..24].copy_from_slice(&cap.to_le_bytes());
+            }
             desc.extend_from_slice(&d);
         }
         view.write_at(SLOTS_OFFSET, &desc)?;
         view.write_at(format::OFF_DATA_END, &data_end.to_le_bytes())?;
+        view.write_at(format::OFF_REGIONS, &(cap * slots as u64).to_le_bytes())?;
         let notifier = sys::Notifier::new(mapping.name(), mapping.object.sys.global())
             .map_err(|e| e.context("wait on", "a shared value's notification objects"))?;
         if let Some(ready) = ready_word(&view) {
@@ -310,8 +328,9 @@ impl SharedValue {
     }
 
     /// Stores `bytes` as the new value and returns its version. Every reader sees either the
-    /// previous value or this one, whole. Concurrent stores from any process are serialised; a
-    /// value larger than the slot capacity grows the object.
+    /// previous value or this one, whole. Concurrent stores from any process are serialised. A
+    /// value of up to 128 bytes is stored inline, in the header; a larger one in a slot, whose
+    /// region may grow the object.
     ///
     /// # Errors
     /// `PermissionDenied` (read-only handle); `InvalidInput` (a typed value and a length other

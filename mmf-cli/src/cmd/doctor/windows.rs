@@ -122,10 +122,15 @@ fn global_namespace(ctx: &Ctx, token: &Token) -> Check {
     }
 }
 
-/// Whether objects that outlive every process (`mmf store` without `--hold`) can be made.
+/// Whether objects that outlive every process (`mmf store` without `--hold`) can be made: files
+/// in the directory of persistent objects.
 fn persistent(ctx: &Ctx) -> Check {
     const NAME: &str = "persistent objects";
     let name = probe_name("persistent");
+    let dir = ctx.namespace().dir().map_or_else(
+        || "(no directory: LOCALAPPDATA is not set)".to_owned(),
+        |d| d.display().to_string(),
+    );
     let mut opts = ctx.create_options();
     opts.size(4096).lifetime(Lifetime::Persistent);
     match opts.create(name.as_str()) {
@@ -137,7 +142,10 @@ fn persistent(ctx: &Ctx) -> Check {
                 (true, Ok(())) => check(
                     NAME,
                     Status::Ok,
-                    "an object outlives its last handle and is removed with `mmf rm`",
+                    format!(
+                        "files in {dir}: an object outlives its last handle and is removed with \
+                         `mmf rm`"
+                    ),
                 ),
                 (_, Err(e)) => check(
                     NAME,
@@ -153,22 +161,15 @@ fn persistent(ctx: &Ctx) -> Check {
                 .advise("check that nothing removes the objects mmf makes"),
             }
         }
-        Err(e) if e.kind() == ErrorKind::Unsupported => check(
-            NAME,
-            Status::Warn,
-            "not available on Windows in this version: a name lives only while a process holds \
-             it",
-        )
-        .advise(
-            "store with `mmf store --hold NAME ...` and keep that process running while others \
-             read, or have your program hold the object",
-        ),
         Err(e) => check(
             NAME,
             Status::Fail,
-            format!("cannot create a persistent object: {e}"),
+            format!("cannot create a persistent object in {dir}: {e}"),
         )
-        .advise("run `mmf store NAME x` to see the full error"),
+        .advise(
+            "make the directory writable, or choose another with --dir or %MMF_DIR%; meanwhile \
+             `mmf store --hold NAME ...` makes objects that live while that process runs",
+        ),
     }
 }
 

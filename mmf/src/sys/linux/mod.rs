@@ -157,9 +157,12 @@ fn lifetime_of(st: &rfs::Stat) -> Lifetime {
 /// Whether this process may remove the object once nobody holds it: a regular file with the
 /// handle-lifetime marker that belongs to our own user. Nothing a non-owner can change decides it.
 fn reapable(st: &rfs::Stat) -> bool {
-    is_regular(st)
-        && lifetime_of(st) == Lifetime::Handle
-        && st.st_uid == rustix::process::geteuid().as_raw()
+    reapable_by(st, rustix::process::geteuid().as_raw())
+}
+
+/// [`reapable`] for a process whose effective user ID is `me`.
+fn reapable_by(st: &rfs::Stat, me: u32) -> bool {
+    is_regular(st) && lifetime_of(st) == Lifetime::Handle && st.st_uid == me
 }
 
 /// The identity of a named object: where it lives and which inode it was.
@@ -283,6 +286,35 @@ impl Object {
     /// object's `waiters` word. `None` where that is not allowed (the object's mode, a read-only
     /// file system, no procfs). Not a holder for handle lifetime (it takes no lock); the handle
     /// it serves is one already.
+    /// Writes `data` at object offset `offset` through the descriptor (`pwrite`), for a writer
+    /// filling fresh space of a large value: the kernel copies into the object's pages without
+    /// mapping them into this process, so there are no page faults and no page-table entries to
+    /// make and drop again, and no `SIGBUS` to guard against (a full file system or memory
+    /// cgroup is `ENOSPC`/`ENOMEM`, an `OutOfSpace` error). `None` where the platform has no
+    /// such write (never here). The caller keeps `offset + data.len()` within the object's
+    /// size: a write past the end would grow it.
+    pub(crate) fn write_through(&self, offset: u64, data: &[u8]) -> Option<Result<()>> {
+        let mut done = 0;
+        while done < data.len() {
+            match rustix::io::pwrite(&self.fd, &data[done..], offset + done as u64) {
+                Ok(0) => return Some(Err(Error::os(Errno::NOSPC))),
+                Ok(n) => done += n,
+                Err(e) if e == Errno::INTR => {}
+                Err(e) => return Some(Err(Error::os(e))),
+            }
+        }
+        Some(Ok(()))
+    }
+
+    /// Grows the object to `new_len` without committing the new space (`ftruncate` only), for
+    /// a writer that fills it with [`write_through`](Self::write_through). Never shrinks.
+    pub(crate) fn grow_uncommitted(&self, new_len: u64) -> Result<()> {
+        if new_len <= self.len()? {
+            return Ok(());
+        }
+        rfs::ftruncate(&self.fd, new_len).map_err(Error::os)
+    }
+
     pub(crate) fn reopen_writable(&self) -> Option<Object> {
         use rustix::fd::AsRawFd;
         let path = format!("/proc/self/fd/{}", self.fd.as_raw_fd());

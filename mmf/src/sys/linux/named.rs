@@ -4,12 +4,12 @@
 
 use super::space::commit;
 use super::{
-    ident, is_regular, last_holder, lifetime_of, reapable, resolve_dir, unlink_if_same, Named,
-    Object, HANDLE_BIT, TMP_PREFIX, XATTR_LIFETIME,
+    ident, is_regular, last_holder, lifetime_of, reapable, reapable_by, resolve_dir,
+    unlink_if_same, Named, Object, HANDLE_BIT, TMP_PREFIX, XATTR_LIFETIME,
 };
 use crate::error::Detail;
 use crate::sys::contract::NamedObject;
-use crate::sys::{check_owner, CreateSpec, Init, OpenSpec};
+use crate::sys::{check_owner_as, CreateSpec, Init, OpenSpec};
 use crate::sys::{Error, Result};
 use crate::types::{Disposition, Lifetime};
 use crate::ErrorKind;
@@ -267,6 +267,11 @@ fn finish(fd: OwnedFd, path: PathBuf, writable: bool) -> Result<Object> {
 
 /// A named object around an open descriptor `fd` whose status is `st`.
 pub(super) fn named_object(fd: OwnedFd, st: &rfs::Stat, path: PathBuf, writable: bool) -> Object {
+    named_object_as(fd, st, path, writable, rustix::process::geteuid().as_raw())
+}
+
+/// [`named_object`] for a process whose effective user ID `me` is known already.
+fn named_object_as(fd: OwnedFd, st: &rfs::Stat, path: PathBuf, writable: bool, me: u32) -> Object {
     let (dev, ino) = ident(st);
     Object {
         fd,
@@ -275,7 +280,7 @@ pub(super) fn named_object(fd: OwnedFd, st: &rfs::Stat, path: PathBuf, writable:
         named: Some(Named {
             path,
             lifetime: lifetime_of(st),
-            reap: reapable(st),
+            reap: reapable_by(st, me),
             dev,
             ino,
         }),
@@ -330,14 +335,25 @@ fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
             }
             Err(e) => return Err(Error::os(e).at("open")),
         };
-        let st = rfs::fstat(&fd).map_err(|e| Error::os(e).at("open"))?;
-        if reapable(&st) && last_holder(fd.as_fd()) {
-            // Every holder is gone (killed, most likely): the object should not exist any more.
-            let (dev, ino) = ident(&st);
-            unlink_if_same(&path, dev, ino);
-            return Ok(None);
+        // One probe for an exclusive lock tells whether anybody holds the object. Usually
+        // somebody does (the probe fails and takes nothing), and a shared lock follows; the
+        // status is read once, after locking, when no last closer can remove the name unseen
+        // any more (one system call fewer than reading it before and after). Only an
+        // object nobody holds needs its status first: a stale handle-lifetime object of ours is
+        // removed, any other is kept and its exclusive lock turned into a shared one.
+        let alone = last_holder(fd.as_fd());
+        if alone {
+            let st = rfs::fstat(&fd).map_err(|e| Error::os(e).at("open"))?;
+            if reapable(&st) {
+                // Every holder is gone (killed, most likely): the object should not exist any more.
+                let (dev, ino) = ident(&st);
+                unlink_if_same(&path, dev, ino);
+                return Ok(None);
+            }
         }
-        // Wait out an exclusive holder: a last closer or a reaper about to remove the name.
+        // Wait out an exclusive holder: a last closer or a reaper about to remove the name. (From
+        // our own exclusive lock, this converts it; the conversion is not atomic, which the
+        // status read below covers like any other removal meanwhile.)
         loop {
             match rfs::flock(&fd, FlockOperation::NonBlockingLockShared) {
                 Ok(()) => break,
@@ -366,8 +382,9 @@ fn try_open(spec: &OpenSpec<'_>, dir: &Path) -> Result<Option<Object>> {
             // Removed while we were opening it: look again.
             continue;
         }
-        check_owner(st.st_uid, spec.allow_other_owner).map_err(|e| e.at("open"))?;
-        return Ok(Some(named_object(fd, &st, path, spec.writable)));
+        let me = rustix::process::geteuid().as_raw();
+        check_owner_as(st.st_uid, me, spec.allow_other_owner).map_err(|e| e.at("open"))?;
+        return Ok(Some(named_object_as(fd, &st, path, spec.writable, me)));
     }
 }
 

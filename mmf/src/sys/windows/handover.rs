@@ -100,6 +100,9 @@ impl HandOver for Object {
                 Some(Named {
                     name: Name::new(bare).map_err(|_| bad())?,
                     global,
+                    // An inherited handle keeps the object alive whatever its lifetime; the
+                    // token does not say which, and nothing depends on it in the child.
+                    persistent: false,
                 })
             }
         };

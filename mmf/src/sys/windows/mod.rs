@@ -5,39 +5,45 @@
 //! # How the Linux model maps onto Win32
 //!
 //! - **Lifetime.** [`Lifetime::Handle`] is native: the kernel removes a section's name when its
-//!   last handle closes, also when the holders are killed. [`Lifetime::Persistent`] has no Win32
-//!   equivalent (no section outlives every handle to it) and is refused with `Unsupported` rather
-//!   than emulated: an emulation would need a process that holds the handle, and that process's
-//!   death would silently end the "persistent" object.
+//!   last handle closes, also when the holders are killed. [`Lifetime::Persistent`] has no
+//!   section equivalent (without a privilege only services have, no section outlives every handle
+//!   to it), so a persistent object is a file in a per-user directory, `%LOCALAPPDATA%\mmf` (or
+//!   `%MMF_DIR%`, or the directory given), that each process maps through a section of its own;
+//!   `Namespace::remove` deletes it (`persistent.rs`, which also says how native programs open
+//!   it). A name is either kind, never both.
 //! - **Creation.** `CreateFileMappingW` creates, sizes and commits a section atomically, and
 //!   reports `ERROR_ALREADY_EXISTS` when the name was taken, which gives `AlreadyExists` for
 //!   `create` and `Created`/`Opened` for `open_or_create`. A section cannot be named after it was
 //!   created, so the creator's initialiser runs right after creation, while openers may already
 //!   map it; contents that need a ready flag publish one themselves (shared values do).
-//! - **Size.** Sections have a fixed size (`grow` is `Unsupported`). The size of an opened section
-//!   comes from `NtQuerySection` (`SectionBasicInformation`), the one call that reports it. It
-//!   may be rounded up to a whole page: Wine does so for pagefile-backed sections (an opener of a
-//!   10 000-byte object sees 12 288 bytes there; the creator sees 10 000), so an opener may see up
-//!   to a page more than the creator asked for, all of it zero-filled and mappable. Size checks
-//!   (`min_size`, `open_or_create`) compare against this size, so they never fail spuriously.
+//! - **Size.** Sections have a fixed size (`grow` is `Unsupported`). The size of a named section
+//!   comes from `NtQuerySection` (`SectionBasicInformation`), the one call that reports it, for
+//!   its creator as for every opener, so all handles agree on where the object ends. It may be
+//!   rounded up to a whole page: Wine does so for pagefile-backed sections (a 10 000-byte object
+//!   is 12 288 bytes there), so an object may have up to a page more than was asked for, all of
+//!   it zero-filled and mappable. Size checks (`min_size`, `open_or_create`) compare against this
+//!   size, so they never fail spuriously.
 //! - **Commit.** [`CreateOptions::commit`](crate::CreateOptions::commit)`(true)` (the default) is
 //!   `SEC_COMMIT`, charged at creation. `Commit::Reserve` is `SEC_RESERVE`: each view commits the
 //!   pages it covers when it is mapped (`VirtualAlloc(MEM_COMMIT)`), so the charge follows what
 //!   is actually mapped.
-//! - **Permissions.** Only [`Permissions::OWNER_ONLY`] (the creator's default security
-//!   descriptor) is available; other modes are `Unsupported`, since Unix mode bits have no exact
-//!   Windows counterpart.
+//! - **Permissions.** [`Permissions`](crate::Permissions) become a protected DACL on the new
+//!   section (`security.rs`): the owner class is the creator's user, the group class its primary
+//!   group, the other class Everyone; owner-only by default. `Global\` creation without
+//!   `SeCreateGlobalPrivilege` is a `PermissionDenied` that names the privilege.
 //! - **Ownership.** As on Linux, `open` refuses an object that belongs to someone else unless
 //!   `allow_other_owner` is set: the section's owner (`GetSecurityInfo`) must be this process's
 //!   user or its default owner. An owner always has `READ_CONTROL`, so an object that opens only
 //!   without it is someone else's. Where the system records no owner for sections (Wine), there
 //!   is nothing to compare and the object is accepted.
-//! - **Namespace maintenance.** Win32 cannot enumerate sections (only the undocumented NT object
-//!   directory can), so `list` is `Unsupported`. `gc` has nothing to do, since the kernel already
-//!   removes every name whose holders are gone, and returns an empty list. `remove` is
-//!   `Unsupported` for an existing object (a name goes away with its last handle and cannot be
-//!   taken away from its holders) and `NotFound` for a missing one. A directory for named objects
-//!   exists only on Linux.
+//! - **Namespace maintenance.** `list` enumerates the sections of the session's NT object
+//!   directory (`Local\`) and of `Global\` (listed as `Global\NAME`) through the native API
+//!   (`objdir.rs`), with their sizes and handle counts, and the files of the persistent directory;
+//!   mmf's own helper objects (`.mmf-…`) are left out. `remove` deletes a persistent object; for a
+//!   handle-lifetime object it is `Unsupported` (a name goes away with its last handle and cannot
+//!   be taken away from its holders), and `NotFound` for a missing one. `gc` removes what
+//!   creators killed midway left in the persistent directory; the kernel itself removes every
+//!   section name whose holders are gone.
 //! - **Inheritance.** `inherit` duplicates the section handle as inheritable; the parent's copy is
 //!   closed when the returned `Inheritance` is dropped. Win32 gives every inheritable handle to
 //!   *every* child created meanwhile (`std` spawns with `bInheritHandles = TRUE`), so a child
@@ -72,8 +78,11 @@ mod named;
 mod namespace;
 // Blocking notification and process identity, for shared values (see `sys/mod.rs`).
 mod notify;
+mod objdir;
 mod owner;
+mod persistent;
 mod section;
+pub(crate) mod security;
 
 pub(crate) use self::handover::Inheritance;
 pub(crate) use self::map::RawMap;
@@ -102,9 +111,10 @@ fn system_info() -> (usize, usize) {
     (page, gran)
 }
 
-/// Windows names live in kernel namespaces, not in a directory.
-pub(crate) fn namespace_dir(_dir: Option<&Path>) -> Option<std::path::PathBuf> {
-    None
+/// The directory of persistent objects (`persistent.rs`); handle-lifetime objects live in the
+/// kernel namespace.
+pub(crate) fn namespace_dir(dir: Option<&Path>) -> Option<std::path::PathBuf> {
+    persistent::resolve_dir(dir)
 }
 
 /// The page size (`dwPageSize`).
@@ -170,6 +180,8 @@ fn raw(h: &OwnedHandle) -> HANDLE {
 struct Named {
     name: Name,
     global: bool,
+    /// A persistent object: a file in the directory of persistent objects (`persistent.rs`).
+    persistent: bool,
 }
 
 /// An open mapping object: a section handle (none for an empty file, which Win32 cannot map), its
@@ -186,14 +198,6 @@ pub(crate) struct Object {
 
 fn unsupported(op: &'static str, why: &'static str) -> Error {
     Error::new(ErrorKind::Unsupported, why).at(op)
-}
-
-fn no_dir(op: &'static str) -> Error {
-    unsupported(
-        op,
-        "a directory for named objects exists only on Linux; Windows names live in the \
-         Local\\ or Global\\ kernel namespace",
-    )
 }
 
 impl ObjectOps for Object {
@@ -278,9 +282,12 @@ impl ObjectOps for Object {
         }
     }
 
-    /// Always [`Lifetime::Handle`]: the only lifetime Windows has.
+    /// [`Lifetime::Persistent`] for a persistent object's file, else [`Lifetime::Handle`].
     fn lifetime(&self) -> Lifetime {
-        Lifetime::Handle
+        match &self.named {
+            Some(n) if n.persistent => Lifetime::Persistent,
+            _ => Lifetime::Handle,
+        }
     }
 
     fn writable(&self) -> bool {

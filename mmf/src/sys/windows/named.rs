@@ -9,18 +9,20 @@
 
 use super::owner::owned_by_us;
 use super::section::query_section;
+use super::security::{privilege_enabled, Kind, Security};
 use super::{
-    kernel_name, last_error, namespace, no_dir, os_code, owned, raw, split64, unsupported, Named,
-    Object,
+    kernel_name, last_error, namespace, os_code, owned, persistent, raw, split64, unsupported,
+    Named, Object,
 };
 use crate::error::Detail;
 use crate::sys::contract::NamedObject;
 use crate::sys::{CreateSpec, Init, OpenSpec};
 use crate::sys::{Error, Result};
-use crate::types::{Disposition, Lifetime, Permissions};
-use crate::ErrorKind;
+use crate::types::{Disposition, Lifetime};
+use crate::{ErrorKind, Name};
 use std::io;
 use std::os::windows::io::OwnedHandle;
+use std::path::Path;
 use windows_sys::Win32::Foundation::{
     ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_INVALID_HANDLE, FALSE, INVALID_HANDLE_VALUE,
 };
@@ -32,24 +34,34 @@ use windows_sys::Win32::System::Memory::{
 
 /// Checks the parts of a create request that Windows cannot honour.
 fn check_create(spec: &CreateSpec<'_>, op: &'static str) -> Result<()> {
-    if spec.dir.is_some() {
-        return Err(no_dir(op));
-    }
-    if spec.lifetime == Lifetime::Persistent {
+    if spec.lifetime == Lifetime::Persistent && spec.global {
         return Err(unsupported(
             op,
-            "persistent lifetime has no Windows equivalent: a section lives only while some \
-             process holds a handle or a view of it; keep a Mapping open, or map a file",
-        ));
-    }
-    if spec.permissions != Permissions::OWNER_ONLY {
-        return Err(unsupported(
-            op,
-            "Unix permission bits have no Windows equivalent; only Permissions::OWNER_ONLY (the \
-             creator's default security descriptor) is available",
+            "a persistent object is a file in the directory of persistent objects, which has no \
+             Global\\ namespace; use Scope::Local, or handle lifetime",
         ));
     }
     Ok(())
+}
+
+/// Whether a section `Local\NAME` exists (a handle-lifetime object, which a persistent object of
+/// the same name must not shadow).
+fn section_exists(name: &Name) -> bool {
+    let wname = kernel_name(false, "", name.as_str());
+    // SAFETY: `wname` is NUL-terminated and outlives the call.
+    let h = unsafe { OpenFileMappingW(SECTION_QUERY, FALSE, wname.as_ptr()) };
+    let err = last_error();
+    // SAFETY: NULL or a new handle we own (closed at once).
+    unsafe { owned(h) }.is_some() || err.kind() != io::ErrorKind::NotFound
+}
+
+fn already_exists(op: &'static str) -> Error {
+    Error::new(
+        ErrorKind::AlreadyExists,
+        "an object of that name already exists; open it, or wait until its last handle closes \
+         (a persistent one: remove it)",
+    )
+    .at(op)
 }
 
 pub(super) fn protection(commit: bool) -> u32 {
@@ -66,27 +78,54 @@ fn name_error(op: &'static str, global: bool, e: io::Error) -> Error {
         )
         .at(op)
         .with_os(e),
-        ERROR_ACCESS_DENIED if global && op != "open" => Error::new(
-            ErrorKind::PermissionDenied,
-            "creating objects in the Global\\ namespace needs SeCreateGlobalPrivilege (run as a \
-             service or an administrator), or use the Local\\ namespace",
-        )
-        .at(op)
-        .with_os(e),
+        ERROR_ACCESS_DENIED if global && op != "open" => {
+            global_denied(privilege_enabled(CREATE_GLOBAL))
+                .at(op)
+                .with_os(e)
+        }
         _ => Error::os(e).at(op),
     }
+}
+
+/// The privilege that creating names in `Global\` needs.
+const CREATE_GLOBAL: &str = "SeCreateGlobalPrivilege";
+
+/// Why a create in `Global\` was refused, given whether this process holds `SeCreateGlobalPrivilege`
+/// enabled (`None`: its token could not be read).
+fn global_denied(privilege: Option<bool>) -> Error {
+    let why = match privilege {
+        Some(true) => {
+            "an object of that name exists in the Global\\ namespace and its security descriptor \
+             refuses this user read-write access; open it with the access its owner granted"
+        }
+        Some(false) => {
+            "creating objects in the Global\\ namespace needs SeCreateGlobalPrivilege, which this \
+             process does not hold enabled; run it as an administrator (elevated) or as a service, \
+             or create the object in the Local\\ namespace (the default)"
+        }
+        None => {
+            "creating objects in the Global\\ namespace needs SeCreateGlobalPrivilege (held by \
+             administrators and services; this process's token could not be read to tell), or \
+             the name exists there and refuses this user; use the Local\\ namespace (the \
+             default), or run as an administrator or a service"
+        }
+    };
+    Error::new(ErrorKind::PermissionDenied, why)
 }
 
 /// CreateFileMappingW on the paging file. Returns the handle and whether the name existed.
 fn create_section(spec: &CreateSpec<'_>, op: &'static str) -> Result<(OwnedHandle, bool)> {
     let wname = kernel_name(spec.global, "", spec.name.as_str());
     let (hi, lo) = split64(spec.size);
+    let security =
+        Security::new(spec.permissions, Kind::Section).map_err(|e| Error::os(e).at(op))?;
+    let attributes = security.attributes();
     // SAFETY: INVALID_HANDLE_VALUE asks for a pagefile-backed section; `wname` is NUL-terminated
-    // and outlives the call; no security attributes.
+    // and outlives the call; `attributes` points into `security`, which outlives the call.
     let h = unsafe {
         CreateFileMappingW(
             INVALID_HANDLE_VALUE,
-            std::ptr::null(),
+            &attributes,
             protection(spec.commit),
             hi,
             lo,
@@ -117,7 +156,7 @@ fn open_raw(spec: &OpenSpec<'_>, access: u32) -> io::Result<OwnedHandle> {
     unsafe { owned(h) }.ok_or(err)
 }
 
-fn other_owner() -> Error {
+pub(super) fn other_owner() -> Error {
     Error::new(
         ErrorKind::PermissionDenied,
         "it belongs to another user; opening another user's object must be asked for \
@@ -131,9 +170,6 @@ fn other_owner() -> Error {
 /// object must belong to this user (the handle then also asks for `READ_CONTROL`, which an
 /// owner always has, to read the owner).
 fn open_section(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
-    if spec.dir.is_some() {
-        return Err(no_dir("open"));
-    }
     let _ = spec.lock_timeout; // Windows has no lock to wait for
     let access = open_access(spec.writable);
     let check_owner = !spec.allow_other_owner;
@@ -162,6 +198,7 @@ fn open_section(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
         named: Some(Named {
             name: spec.name.clone(),
             global: spec.global,
+            persistent: false,
         }),
     }))
 }
@@ -189,35 +226,56 @@ fn open_error(writable: bool, err: io::Error) -> Result<Option<Object>> {
     })
 }
 
-pub(super) fn not_found(global: bool, op: &'static str) -> Error {
+/// `NotFound`, naming where the object was looked for: the kernel namespace, and for `Local\\`
+/// also the directory of persistent objects.
+pub(super) fn not_found(global: bool, dir: Option<&Path>, op: &'static str) -> Error {
     let ns = namespace(global).trim_end_matches('\\');
-    Error::new(ErrorKind::NotFound, Detail::NotFoundInNamespace(ns)).at(op)
+    let detail = match persistent::resolve_dir(dir) {
+        Some(d) if !global => Detail::NotFoundInNamespaceOrDir(ns, d),
+        _ => Detail::NotFoundInNamespace(ns),
+    };
+    Error::new(ErrorKind::NotFound, detail).at(op)
+}
+
+/// The object `spec` names: a section, else (in `Local\\`) a persistent object's file.
+fn open_any(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
+    if let Some(o) = open_section(spec)? {
+        return Ok(Some(o));
+    }
+    if spec.global {
+        return Ok(None);
+    }
+    persistent::open(spec)
 }
 
 impl NamedObject for Object {
     /// `CreateFileMappingW(INVALID_HANDLE_VALUE, .., NAME)`; `AlreadyExists` if the name existed.
     fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
         check_create(spec, "create")?;
+        if spec.lifetime == Lifetime::Persistent {
+            if section_exists(spec.name) {
+                return Err(already_exists("create"));
+            }
+            return persistent::create(spec, init).map_err(|e| e.at("create"));
+        }
+        if !spec.global && persistent::exists_named(spec.name, spec.dir) {
+            return Err(already_exists("create"));
+        }
         let (h, existed) = create_section(spec, "create")?;
         if existed {
             drop(h);
-            return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                "an object of that name already exists; open it, or wait until its last handle \
-                 closes",
-            )
-            .at("create"));
+            return Err(already_exists("create"));
         }
-        let obj = Object::created(h, spec);
+        let obj = Object::created(h, spec, "create")?;
         init(obj.duplicate()?).map_err(Error::from)?;
         Ok(obj)
     }
 
-    /// `OpenFileMappingW`; `NotFound` if no object has the name.
+    /// `OpenFileMappingW`, else the persistent object's file; `NotFound` if neither exists.
     fn open(spec: &OpenSpec<'_>) -> Result<Object> {
-        match open_section(spec)? {
+        match open_any(spec)? {
             Some(o) => Ok(o),
-            None => Err(not_found(spec.global, "open")),
+            None => Err(not_found(spec.global, spec.dir, "open")),
         }
     }
 
@@ -230,10 +288,31 @@ impl NamedObject for Object {
         init: &mut Init<'_>,
     ) -> Result<(Object, Disposition)> {
         check_create(c, "open or create")?;
+        if c.lifetime == Lifetime::Persistent {
+            // A file cannot be created and opened atomically with its contents initialised: try
+            // both until one succeeds (a racing creator makes `create` fail, and then `open`
+            // finds its object; one that is removed meanwhile makes `open` find nothing).
+            for _ in 0..100 {
+                if let Some(obj) = open_any(o)? {
+                    return Ok((obj, Disposition::Opened));
+                }
+                match persistent::create(c, init) {
+                    Ok(obj) => return Ok((obj, Disposition::Created)),
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e.at("open or create")),
+                }
+            }
+            return Err(already_exists("open or create"));
+        }
+        if !c.global {
+            if let Some(obj) = persistent::open(o)? {
+                return Ok((obj, Disposition::Opened));
+            }
+        }
         // CreateFileMappingW is itself the atomic open-or-create: no retry loop is needed.
         match create_section(c, "open or create") {
             Ok((h, false)) => {
-                let obj = Object::created(h, c);
+                let obj = Object::created(h, c, "open or create")?;
                 init(obj.duplicate()?).map_err(Error::from)?;
                 Ok((obj, Disposition::Created))
             }
@@ -242,7 +321,7 @@ impl NamedObject for Object {
                 drop(h);
                 match reopened {
                     Some(obj) => Ok((obj, Disposition::Opened)),
-                    None => Err(not_found(o.global, "open")),
+                    None => Err(not_found(o.global, o.dir, "open")),
                 }
             }
             Err(e) if e.kind() == ErrorKind::PermissionDenied => {
@@ -276,17 +355,44 @@ impl Object {
         })
     }
 
-    fn created(h: OwnedHandle, spec: &CreateSpec<'_>) -> Object {
-        Object {
+    /// The object for a section this process just created. Its size is what the system reports
+    /// for the section, as every opener learns it (`NtQuerySection`; Wine rounds a pagefile-backed
+    /// section up to whole pages), so that every handle agrees on where the object ends.
+    fn created(h: OwnedHandle, spec: &CreateSpec<'_>, op: &'static str) -> Result<Object> {
+        let info = query_section(raw(&h)).map_err(|e| Error::os(e).at(op))?;
+        Ok(Object {
+            size: info.size.max(spec.size),
             section: Some(h),
-            size: spec.size,
             writable: true,
             reserve: !spec.commit,
             file: None,
             named: Some(Named {
                 name: spec.name.clone(),
                 global: spec.global,
+                persistent: false,
             }),
-        }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::global_denied;
+    use crate::ErrorKind;
+
+    /// The refusal as built (a process without the privilege is not run under Wine).
+    #[test]
+    fn a_global_create_without_the_privilege_says_what_is_missing_and_what_to_do() {
+        let e = global_denied(Some(false)).context("create", "o");
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        let msg = e.to_string();
+        assert!(msg.contains("SeCreateGlobalPrivilege"), "{}", msg);
+        assert!(msg.contains("does not hold"), "{}", msg);
+        assert!(msg.contains("administrator"), "{}", msg);
+        assert!(msg.contains("Local\\"), "{}", msg);
+        // With the privilege, the refusal is the existing object's descriptor, not the namespace.
+        let e = global_denied(Some(true)).context("create", "o").to_string();
+        assert!(!e.contains("SeCreateGlobalPrivilege"), "{}", e);
+        assert!(e.contains("security descriptor"), "{}", e);
     }
 }

@@ -32,8 +32,19 @@ impl Drop for LocalMem {
     }
 }
 
+/// This process's access token, for queries.
+pub(super) fn process_token() -> io::Result<OwnedHandle> {
+    let mut token: HANDLE = std::ptr::null_mut();
+    // SAFETY: the pseudo-handle of this process and a writable out-pointer.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return Err(last_error());
+    }
+    // SAFETY: OpenProcessToken succeeded: `token` is a new handle we own.
+    unsafe { owned(token) }.ok_or_else(|| io::Error::new(io::ErrorKind::Other, "no process token"))
+}
+
 /// One `TOKEN_INFORMATION_CLASS` of this process's token, in a buffer aligned for the structure.
-fn token_info(token: &OwnedHandle, class: i32) -> io::Result<Vec<u64>> {
+pub(super) fn token_info(token: &OwnedHandle, class: i32) -> io::Result<Vec<u64>> {
     let mut need = 0u32;
     // SAFETY: asks for the size only (no buffer); `need` is writable.
     unsafe { GetTokenInformation(raw(token), class, std::ptr::null_mut(), 0, &mut need) };
@@ -84,14 +95,7 @@ pub(super) fn owned_by_us(h: HANDLE) -> io::Result<bool> {
         // refuse. Windows gives every named section an owner.
         return Ok(true);
     }
-    let mut token: HANDLE = std::ptr::null_mut();
-    // SAFETY: the pseudo-handle of this process and a writable out-pointer.
-    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
-        return Err(last_error());
-    }
-    // SAFETY: OpenProcessToken succeeded: `token` is a new handle we own.
-    let token = unsafe { owned(token) }
-        .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "no process token"))?;
+    let token = process_token()?;
     let user = token_info(&token, TokenUser)?;
     let default_owner = token_info(&token, TokenOwner)?;
     // SAFETY: GetTokenInformation filled the buffers with a TOKEN_USER and a TOKEN_OWNER, whose
