@@ -13,7 +13,9 @@
 //!
 //! # Safety
 //! The only `unsafe` here forwards the raw forms' pointers, which their callers vouch for, to
-//! `View::write_raw` and `View::read_raw`, which check the view's side of the range.
+//! `View::write_raw` and `View::read_raw`, which check the view's side of the range, or, for
+//! values stored inline (at most 128 bytes), to `copy::copy_shared` with a private buffer on the
+//! other side.
 #![allow(unsafe_code)]
 
 use super::protocol::{self, Claim, Held};
@@ -161,6 +163,15 @@ impl SharedValue {
         let inner = &*self.inner;
         let op = "store into";
         inner.check_store(Some(len as u64))?;
+        const MAX: usize = protocol::INLINE_MAX as usize;
+        if len <= MAX {
+            // Stored inline, from a private copy (at most 128 bytes).
+            let mut small = [0u8; MAX];
+            // SAFETY: `len <= MAX` readable bytes at `src` (the caller), writable ones in
+            // `small`; both sides are accessed atomically.
+            unsafe { crate::copy::copy_shared(small.as_mut_ptr(), src, len, len) };
+            return self.store(&small[..len]);
+        }
         inner.guarded(op, || {
             let mut data = inner.data_view();
             let guard = inner.lock_writer(&data)?;
@@ -237,6 +248,13 @@ impl SharedValue {
                         len, capacity
                     ),
                 ));
+            }
+            if let Some(copy) = &held.inline {
+                // Copied and validated when it was held.
+                // SAFETY: `len <= capacity` writable bytes at `dst` (the caller); `len` bytes of
+                // the private copy (`hold` checked `len <= INLINE_MAX`).
+                unsafe { crate::copy::copy_shared(dst, copy.as_ptr(), len, len) };
+                return Ok((held.version, len));
             }
             let view = &*reader.view;
             let stable = inner.guarded(op, || {
