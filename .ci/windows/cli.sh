@@ -10,11 +10,14 @@
 # and --json, exit 0, persistent objects ok); exit codes for a usage error (2), a bad name (2), a
 # missing object (3) and a timed-out wait (4); persistent objects: `store greeting hi`, then in new
 # processes `retrieve` prints it, `list` and `info` show it, `rm` removes it (then `list` no longer
-# shows it and `retrieve` exits 3), `gc`; `store --hold` makes a handle-lifetime value that other
-# processes retrieve, byte-exact, that `list` shows while held and that vanishes with its last
-# holder, and ends with status 0 on Ctrl-C, as `watch` does; `--raw` plain objects, and a value
-# stored into one is refused with exit status 2 (as on Linux). Not checked: permission errors (the
-# Wine lane runs as one user, with no other owner to be refused).
+# shows it and `retrieve` exits 3), `gc`, `dump` of a persistent plain object; `watch` follows a
+# persistent value that is removed and created again, and `watch --wait` sees a new section
+# appear; `store --hold` makes a handle-lifetime value that other processes retrieve, byte-exact,
+# that `list` shows while held and that vanishes with its last holder, and ends with status 0 on
+# Ctrl-C, as `watch` does; `--raw` plain objects, and a value stored into one is refused with exit
+# status 2 (as on Linux); a writer refused by a read-only DACL (`--mode 400`) exits 1, as a
+# permission error does on Linux. Not checked: another user's object (the Wine lane runs as one
+# user).
 set -euo pipefail
 dir=$(cd "${1:?usage: cli.sh DIR_WITH_MMF_EXE}" && pwd)
 cd "$(dirname "$0")/../.."
@@ -91,6 +94,24 @@ wait_gone() { # NAME
     fail "$1 did not go away with its last holder (retrieve exited $st)"
     return 1
 }
+# Waits until FILE contains PATTERN (grep -E); an empty PATTERN: until FILE is not empty.
+wait_file() { # FILE PATTERN
+    local i
+    for i in $(seq 1 100); do
+        if [ -z "$2" ]; then [ -s "$1" ] && return 0; else grep -qE "$2" "$1" && return 0; fi
+        sleep 0.2
+    done
+    return 1
+}
+# Ends a background mmf.exe with Ctrl-C (Wine turns SIGINT into CTRL_C_EVENT) and checks that it
+# exits with status 0.
+interrupt_ok() { # PID WHAT
+    local st=0
+    step=$((step + 1))
+    kill -INT "$1"
+    wait "$1" || st=$?
+    [ "$st" = 0 ] || fail "$2 ended by Ctrl-C exited $st, expected 0"
+}
 n=mmf-ci-$$
 
 # --- help and doctor -------------------------------------------------------------------------------
@@ -127,6 +148,12 @@ mmf 0 list && case $out in *greeting*) fail "list still shows greeting after rm"
 mmf 3 retrieve greeting && expect "removed object" "$err" "mmf list"
 mmf 3 info greeting || true
 mmf 3 rm greeting || true
+# A persistent plain object: its raw bytes with `dump` (the text, its NUL, zeros), then gone.
+mmf 0 store --raw "$n-d" hello
+mmf 0 dump "$n-d" && [ "$(head -c 6 "$work/out" | od -An -c | tr -s ' ')" = " h e l l o \0" ] ||
+    fail "dump did not start with the text and its NUL"
+mmf 0 rm "$n-d"
+mmf 3 dump "$n-d" || true
 mmf 0 gc
 mmf 2 store 'a:b' 'x' && expect "not a file name" "$err" "file name"
 mmf 2 --dir 'C:\no\such\dir' store "$n" x && expect "missing --dir" "$err" "does not exist"
@@ -136,27 +163,13 @@ mmf 0 store "$n-w" 'one'
 "$wine" "$dir/mmf.exe" watch "$n-w" </dev/null >"$work/w.out" 2>"$work/w.err" &
 watcher=$!
 holders+=("$watcher")
-for i in $(seq 1 100); do
-    [ -s "$work/w.out" ] && break
-    sleep 0.2
-done
+wait_file "$work/w.out" '' || true
 mmf 0 rm "$n-w"
-for i in $(seq 1 100); do
-    grep -q "was removed" "$work/w.err" && break
-    sleep 0.2
-done
 step=$((step + 1))
-grep -q "was removed" "$work/w.err" || fail "watch did not see $n-w removed: $(cat "$work/w.err")"
+wait_file "$work/w.err" "was removed" || fail "watch did not see $n-w removed: $(cat "$work/w.err")"
 mmf 0 store "$n-w" 'two'
-for i in $(seq 1 100); do
-    grep -q two "$work/w.out" && break
-    sleep 0.2
-done
-step=$((step + 1))
-kill -INT "$watcher"
-st=0
-wait "$watcher" || st=$?
-[ "$st" = 0 ] || fail "watch ended by Ctrl-C exited $st, expected 0"
+wait_file "$work/w.out" two || true
+interrupt_ok "$watcher" watch
 [ "$(tr -d '\r' <"$work/w.out")" = "$(printf 'one\ntwo')" ] || fail "watch printed \"$(cat "$work/w.out")\", expected one and two"
 # --wait sees a handle-lifetime value appear (nothing announces a new section: it looks once a second).
 "$wine" "$dir/mmf.exe" watch --wait --timeout 60 "$n-later" </dev/null >"$work/later.out" 2>"$work/later.err" &
@@ -165,12 +178,8 @@ holders+=("$watcher")
 sleep 1
 "$wine" "$dir/mmf.exe" store --hold "$n-later" 'appeared' </dev/null >/dev/null 2>&1 &
 holders+=($!)
-for i in $(seq 1 100); do
-    grep -q appeared "$work/later.out" && break
-    sleep 0.2
-done
 step=$((step + 1))
-grep -q appeared "$work/later.out" || fail "watch --wait did not see $n-later appear: $(cat "$work/later.err")"
+wait_file "$work/later.out" appeared || fail "watch --wait did not see $n-later appear: $(cat "$work/later.err")"
 kill -INT "$watcher" "${holders[-1]}" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
 wait "${holders[-1]}" 2>/dev/null || true
@@ -208,6 +217,18 @@ if wait_for "$n-held" 'hi there'; then
 fi
 holders=()
 
+# --- permission: a read-only DACL (--mode 400) refuses a writer, exit status 1 as on Linux ---------
+"$wine" "$dir/mmf.exe" store --hold --mode 400 "$n-ro" 'locked' </dev/null >/dev/null 2>"$work/ro.err" &
+holders+=($!)
+if wait_for "$n-ro" 'locked'; then
+    mmf 1 store --hold "$n-ro" 'forged' && expect "permission" "$err" "permission denied"
+    mmf 0 retrieve "$n-ro" && [ "$out" = locked ] || fail "retrieve after a refused store gave \"$out\""
+fi
+kill -KILL "${holders[0]}" 2>/dev/null || true
+wait "${holders[0]}" 2>/dev/null || true
+holders=()
+wait_gone "$n-ro" || true
+
 # --- Ctrl-C (Wine turns SIGINT into CTRL_C_EVENT): --hold and watch end normally, status 0 -------
 "$wine" "$dir/mmf.exe" store --hold "$n-int" 'bye' </dev/null >/dev/null 2>"$work/int.err" &
 holder=$!
@@ -216,21 +237,10 @@ if wait_for "$n-int" 'bye'; then
     "$wine" "$dir/mmf.exe" watch "$n-int" </dev/null >"$work/watch.out" 2>"$work/watch.err" &
     watcher=$!
     holders+=("$watcher")
-    for i in $(seq 1 100); do
-        [ -s "$work/watch.out" ] && break
-        sleep 0.2
-    done
-    step=$((step + 1))
-    kill -INT "$watcher"
-    st=0
-    wait "$watcher" || st=$?
-    [ "$st" = 0 ] || fail "watch ended by Ctrl-C exited $st, expected 0"
+    wait_file "$work/watch.out" '' || true
+    interrupt_ok "$watcher" watch
     [ "$(tr -d '\r' <"$work/watch.out")" = 'bye' ] || fail "watch printed \"$(cat "$work/watch.out")\""
-    step=$((step + 1))
-    kill -INT "$holder"
-    st=0
-    wait "$holder" || st=$?
-    [ "$st" = 0 ] || fail "store --hold ended by Ctrl-C exited $st, expected 0"
+    interrupt_ok "$holder" "store --hold"
     wait_gone "$n-int" || true
 fi
 holders=()

@@ -56,6 +56,12 @@ Persistent objects (the default of `mmf store`) are files in %LOCALAPPDATA%\\mmf
 const WINDOWS_DIR: &str = "The directory of persistent objects [default: %MMF_DIR%, else \
 %LOCALAPPDATA%\\mmf]; handle-lifetime objects (--hold) are sections in the session namespace";
 
+/// `gc` on Windows, where the kernel removes a section's name with its last handle.
+#[cfg(windows)]
+const WINDOWS_GC: &str = "Remove what creators killed midway and removals of open objects left in \
+the directory of persistent objects, and print what was removed (the kernel itself removes a \
+section's name with its last handle)";
+
 /// `--allow-other-owner` on Windows.
 #[cfg(windows)]
 const WINDOWS_OTHER_OWNER: &str = "Open objects that belong to another user. Off by default \
@@ -82,6 +88,7 @@ pub enum Command {
     /// Remove named objects (processes that have them open keep using them)
     Rm(RmArgs),
     /// Remove handle-lifetime objects whose holders are all gone, and print what was removed
+    #[cfg_attr(windows, command(about = WINDOWS_GC))]
     Gc,
     /// Write an object's raw bytes to stdout (a hex view when stdout is a terminal)
     Dump(DumpArgs),

@@ -175,13 +175,15 @@ pub enum UncheckedAdvice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ObjectInfo {
-    /// The name, as `shm_open` would take it without the leading `/`.
+    /// The name, as `shm_open` would take it without the leading `/` (on Windows, as
+    /// `OpenFileMappingW` takes it after `Local\`, or the persistent object's file name;
+    /// `Global\NAME` for a global section).
     pub name: String,
     /// Size in bytes.
     pub size: u64,
-    /// The owner's user id.
+    /// The owner's user id (0 on Windows, where owners are SIDs).
     pub owner_uid: u32,
-    /// Permission bits.
+    /// Permission bits (0 on Windows, where access is a DACL).
     pub mode: u32,
     /// The lifetime mmf gave it; `None` for objects made by other programs (treated as persistent).
     pub lifetime: Option<Lifetime>,

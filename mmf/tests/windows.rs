@@ -578,16 +578,30 @@ fn the_handle_is_the_section_the_views_map() {
 struct TempDir(std::path::PathBuf);
 
 impl TempDir {
+    /// A new, empty directory. Wine reuses process ids from one run to the next, so the name
+    /// also carries the time, and a directory that exists already is an error, not a reuse.
     fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(unique(tag));
-        std::fs::create_dir_all(&p).unwrap();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!("{}-{}", unique(tag), nanos));
+        std::fs::create_dir(&p).unwrap();
         TempDir(p)
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        // Wine may close an exited child's handles a moment after its exit is seen: try a few
+        // times before leaving the directory behind.
+        for _ in 0..20 {
+            if std::fs::remove_dir_all(&self.0).is_ok() || !self.0.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("left behind: {}", self.0.display());
     }
 }
 
@@ -1060,4 +1074,48 @@ fn the_dacl_decides_what_later_opens_get() {
         .open(&none)
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{}", e);
+}
+
+#[test]
+fn a_persistent_object_gets_its_permissions_as_its_file_dacl() {
+    use std::os::windows::io::AsRawHandle;
+    const READ_DATA: u32 = 1; // FILE_READ_DATA
+    const WRITE_DATA: u32 = 2; // FILE_WRITE_DATA
+    let (user, everyone) = user_and_everyone();
+    let dir = TempDir::new("pdacl");
+    let file_dacl = |name: &str| {
+        let f = std::fs::File::open(dir.0.join(name)).unwrap();
+        dacl(f.as_raw_handle()).expect("a DACL, not a NULL one")
+    };
+
+    // Wine keeps a file's DACL as Unix mode bits and reads it back with an ACE for SYSTEM as well,
+    // so the ACEs are looked up by whom they are for.
+    let mask_for = |aces: &[Ace], sid: &[u8]| {
+        aces.iter()
+            .filter(|a| a.sid == sid)
+            .fold(0, |m, a| m | a.mask)
+            & (READ_DATA | WRITE_DATA)
+    };
+    let private = unique("pdacl-default");
+    drop(persistent(&dir).create(&private).unwrap());
+    let aces = file_dacl(&private);
+    assert_eq!(mask_for(&aces, &user), READ_DATA | WRITE_DATA);
+    assert_eq!(mask_for(&aces, &everyone), 0, "owner only");
+
+    let shared = unique("pdacl-644");
+    drop(
+        persistent(&dir)
+            .permissions(Permissions::EVERYONE_READ)
+            .create(&shared)
+            .unwrap(),
+    );
+    let aces = file_dacl(&shared);
+    assert_eq!(mask_for(&aces, &user), READ_DATA | WRITE_DATA);
+    assert_eq!(mask_for(&aces, &everyone), READ_DATA);
+    // The owner opens, writes and removes it as before.
+    let m = OpenOptions::new().dir(&dir.0).open(&shared).unwrap();
+    m.map_mut().unwrap().write_at(0, b"ok").unwrap();
+    drop(m);
+    Namespace::at(&dir.0).remove(&shared).unwrap();
+    Namespace::at(&dir.0).remove(&private).unwrap();
 }

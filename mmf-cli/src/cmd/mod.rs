@@ -123,8 +123,13 @@ impl Ctx {
 
     /// What `mmf list` says about `name`. Opens nothing, so the holder count is not disturbed.
     pub fn find(&self, name: &str) -> anyhow::Result<ObjectInfo> {
-        // Validate the name the library's way first, so a bad name is a usage error.
-        let name = mmf::Name::new(name)?;
+        // Validate the name the library's way first, so a bad name is a usage error. On Windows
+        // the listing names global sections `Global\NAME`, and so may the caller.
+        let (global, bare) = match name.strip_prefix("Global\\") {
+            Some(bare) if cfg!(windows) => ("Global\\", bare),
+            _ => ("", name),
+        };
+        let name = format!("{global}{}", mmf::Name::new(bare)?.as_str());
         let name = name.as_str();
         let found = self
             .namespace()

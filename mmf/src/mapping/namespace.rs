@@ -26,7 +26,7 @@ pub struct Namespace {
 }
 
 impl Namespace {
-    /// The namespace in directory `dir` (Linux).
+    /// The namespace in directory `dir` (Linux; on Windows, `dir` holds the persistent objects).
     pub fn at(dir: impl Into<PathBuf>) -> Namespace {
         Namespace {
             dir: Some(dir.into()),

@@ -80,7 +80,8 @@ impl CreateOptions {
 
     /// The directory that holds named objects (Linux; default `$MMF_DIR`, else `/dev/shm`). On
     /// Windows, the directory of persistent objects (default `%MMF_DIR%`, else
-    /// `%LOCALAPPDATA%\mmf`; see [`Namespace`]); handle-lifetime objects are sections there.
+    /// `%LOCALAPPDATA%\mmf`; see [`Namespace`]); handle-lifetime objects are sections in
+    /// `Local\`, whatever the directory.
     pub fn dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
         self.open.dir(dir);
         self

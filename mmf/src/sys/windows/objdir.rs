@@ -141,8 +141,26 @@ fn from_unicode(s: &UnicodeString) -> String {
     String::from_utf16_lossy(units)
 }
 
-/// The names of the sections in the NT directory `path`.
+/// The names of the sections in the NT directory `path`, sorted.
+///
+/// The scan's context is an index into the directory, so a section removed during a pass shifts
+/// the ones after it and the pass may skip one; passes repeat (at most 8) until one finds nothing
+/// the earlier ones did not. A section that is gone by then is left out by the caller, which
+/// opens each one.
 pub(super) fn sections_in(path: &str) -> io::Result<Vec<String>> {
+    let mut all = std::collections::BTreeSet::new();
+    for pass in 0..8 {
+        let before = all.len();
+        all.extend(one_pass(path)?);
+        if pass > 0 && all.len() == before {
+            break;
+        }
+    }
+    Ok(all.into_iter().collect())
+}
+
+/// One scan of the NT directory `path`: the names of the sections in it.
+fn one_pass(path: &str) -> io::Result<Vec<String>> {
     let mut wpath: Vec<u16> = path.encode_utf16().collect();
     let name = UnicodeString {
         length: (wpath.len() * 2) as u16,

@@ -32,33 +32,39 @@
 //!   file's, exactly; an empty file has no section (Win32 cannot map one) and only empty views.
 //! - **Names** must also be valid Windows file names: none of `<>:"|?*` or control characters, no
 //!   trailing dot or space, and not a device name such as `CON` or `NUL`.
+//! - **Permissions** are the file's: [`Permissions`] become its protected DACL, as for a section
+//!   (`security.rs`), so a new object is owner-only by default.
 //!
 //! # Safety
 //!
-//! One Win32 call (`MoveFileExW`) takes raw pointers; it states the invariant it relies on.
+//! Two Win32 calls (`CreateFileW`, `MoveFileExW`) take raw pointers; each states the invariant it
+//! relies on.
 #![allow(unsafe_code)]
 
 use super::owner::owned_by_us;
+use super::security::{Kind, Security};
 use super::{os_code, Named, Object};
 use crate::error::Detail;
 use crate::sys::contract::ObjectOps;
 use crate::sys::{process_alive, process_token, CreateSpec, Init, OpenSpec};
 use crate::sys::{Error, Result};
-use crate::types::{Lifetime, ObjectInfo};
+use crate::types::{Lifetime, ObjectInfo, Permissions};
 use crate::{ErrorKind, Name};
 use std::ffi::OsStr;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::windows::ffi::OsStrExt;
 use std::os::windows::fs::OpenOptionsExt;
-use std::os::windows::io::AsRawHandle;
+use std::os::windows::io::{AsRawHandle, FromRawHandle, RawHandle};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use windows_sys::Win32::Foundation::{
-    ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_FILE_EXISTS, ERROR_SHARING_VIOLATION, HANDLE,
+    ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_FILE_EXISTS, ERROR_SHARING_VIOLATION,
+    GENERIC_READ, GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::Storage::FileSystem::{
-    MoveFileExW, FILE_FLAG_OPEN_REPARSE_POINT, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
+    CreateFileW, MoveFileExW, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, FILE_FLAG_OPEN_REPARSE_POINT,
+    FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
 };
 
 /// Prefix of a file under construction (`.mmf-new.TOKEN.N`).
@@ -139,6 +145,33 @@ fn options(write: bool) -> OpenOptions {
     o
 }
 
+/// A new file at `path` (which must not exist), shared as `options` shares it, whose protected
+/// DACL grants what `perms` does (`security.rs`, `Kind::File`): a persistent object's
+/// permissions are its file's.
+fn create_file(path: &Path, perms: Permissions) -> io::Result<File> {
+    let security = Security::new(perms, Kind::File)?;
+    let attributes = security.attributes();
+    let wpath = wide(path);
+    // SAFETY: a NUL-terminated path and security attributes that point into `security`; both
+    // outlive the call. CREATE_NEW fails if the file exists.
+    let h = unsafe {
+        CreateFileW(
+            wpath.as_ptr(),
+            GENERIC_READ | GENERIC_WRITE,
+            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+            &attributes,
+            CREATE_NEW,
+            FILE_ATTRIBUTE_NORMAL,
+            std::ptr::null_mut(),
+        )
+    };
+    if h == INVALID_HANDLE_VALUE {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: CreateFileW succeeded: `h` is a new file handle that nothing else owns.
+    Ok(unsafe { File::from_raw_handle(h as RawHandle) })
+}
+
 /// A hidden name in `dir`: `PREFIX TOKEN.N`, unique among this process's names.
 fn hidden(dir: &Path, prefix: &str) -> PathBuf {
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -199,10 +232,7 @@ pub(super) fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Objec
         return Err(exists(&dir));
     }
     let tmp = hidden(&dir, NEW_PREFIX);
-    let file = options(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| Error::os(e).at("create"))?;
+    let file = create_file(&tmp, spec.permissions).map_err(|e| Error::os(e).at("create"))?;
     let guard = Unpublished(Some(tmp.clone()));
     file.set_len(spec.size)
         .map_err(|e| Error::os(e).at("size"))?;
@@ -310,31 +340,36 @@ pub(super) fn remove(name: &Name, dir: Option<&Path>) -> Result<bool> {
     Ok(true)
 }
 
-/// The persistent objects in the directory, for `list` (a missing directory holds none).
-pub(super) fn list(dir: Option<&Path>, out: &mut Vec<ObjectInfo>) -> Result<()> {
+/// The entries of the directory of persistent objects whose names are text, with their paths
+/// (none where there is no directory); `op` names the operation in errors.
+fn entries(dir: Option<&Path>, op: &'static str) -> Result<Vec<(String, PathBuf)>> {
     let dir = match resolve_dir(dir) {
         Some(d) => d,
-        None => return Ok(()),
+        None => return Ok(Vec::new()),
     };
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::os(e).at("list")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::os(e).at(op)),
     };
-    for entry in entries.flatten() {
-        let name = match entry.file_name().to_str() {
-            Some(n) => n.to_owned(),
-            None => continue,
-        };
+    Ok(entries
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.to_owned(), e.path())))
+        .collect())
+}
+
+/// The persistent objects in the directory, for `list` (a missing directory holds none).
+pub(super) fn list(dir: Option<&Path>, out: &mut Vec<ObjectInfo>) -> Result<()> {
+    for (name, path) in entries(dir, "list")? {
         if Name::new(&name).is_err() {
             continue; // hidden files (ours start with `.mmf-`) and names mmf cannot use
         }
-        let meta = match std::fs::symlink_metadata(entry.path()) {
+        let meta = match std::fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() => m,
             _ => continue,
         };
         let mut magic = [0u8; 8];
-        if let Ok(mut f) = options(false).open(entry.path()) {
+        if let Ok(mut f) = options(false).open(&path) {
             let _ = f.read(&mut magic);
         }
         out.push(ObjectInfo {
@@ -354,27 +389,14 @@ pub(super) fn list(dir: Option<&Path>, out: &mut Vec<ObjectInfo>) -> Result<()> 
 /// Removes what creators that died midway and removals of open objects left behind: hidden
 /// files under construction whose creator is gone, and removed files nobody has open any more.
 pub(super) fn gc(dir: Option<&Path>, removed: &mut Vec<String>) -> Result<()> {
-    let dir = match resolve_dir(dir) {
-        Some(d) => d,
-        None => return Ok(()),
-    };
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::os(e).at("collect garbage in")),
-    };
-    for entry in entries.flatten() {
-        let name = match entry.file_name().to_str() {
-            Some(n) => n.to_owned(),
-            None => continue,
-        };
+    for (name, path) in entries(dir, "collect garbage in")? {
         let reap = if let Some(rest) = name.strip_prefix(NEW_PREFIX) {
             let token = rest.split('.').next().and_then(|t| t.parse::<u64>().ok());
             token.map_or(false, |t| process_alive(t) == Some(false))
         } else {
             name.starts_with(REMOVED_PREFIX)
         };
-        if reap && std::fs::remove_file(entry.path()).is_ok() && !entry.path().exists() {
+        if reap && std::fs::remove_file(&path).is_ok() && !path.exists() {
             removed.push(name);
         }
     }

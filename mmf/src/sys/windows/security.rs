@@ -62,11 +62,10 @@ const SD_REVISION: u32 = 1;
 
 /// What kind of object a descriptor is for: the rights differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // `File` is for file-backed objects in a directory
 pub(crate) enum Kind {
     /// A section (`CreateFileMappingW`).
     Section,
-    /// A file (`CreateFileW`).
+    /// A file (`CreateFileW`): a persistent object's (`persistent.rs`).
     File,
 }
 
