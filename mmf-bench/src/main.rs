@@ -170,6 +170,7 @@ fn child(role: &str, args: &[String]) {
         "open-mmf" => open::child("mmf", args),
         "open-raw" => open::child("raw", args),
         "space" => space::child(args),
+        "rusage" => stream::child_rusage(args),
         #[cfg(feature = "peers")]
         "iceoryx2" => peers::child_iceoryx2(args),
         #[cfg(feature = "peers")]

@@ -109,9 +109,10 @@ Without --raw, NAME becomes an mmf shared value: every store is a new version, r
 see a torn value, and `mmf watch` sees each one. With --raw, NAME is a plain object holding a C \
 string: the bytes, then a NUL, readable by any C program or by Python's \
 multiprocessing.shared_memory. A new plain object gets at least 4096 bytes; an existing one, of \
-any size, is written in place when the value and its NUL fit. A value from --file or stdin is
-streamed into the shared value as it is read, so memory stays bounded whatever its size (--raw
-reads it whole first).
+any size, is written in place when the value and its NUL fit (a stdin stream that outgrows it \
+stops with an error; the object keeps what was written). A value from --file or stdin is
+streamed into the shared value or plain object as it is read, so memory stays bounded whatever \
+its size.
 
 Examples:
   mmf store greeting 'hello, world'

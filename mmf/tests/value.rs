@@ -81,15 +81,6 @@ fn payloads_detect_mixing() {
     assert!(payload::check(&payload::make_vec(3, 0)) && payload::check(&payload::make_vec(3, 15)));
 }
 
-/// Makes room for values of up to `max` bytes in `slots` slots where objects cannot grow
-/// (Windows); elsewhere the value starts small and grows, which the tests exercise too.
-fn room(o: &mut ValueOptions, max: u64, slots: u32) -> &mut ValueOptions {
-    if cfg!(windows) {
-        o.capacity(max).slots(slots);
-    }
-    o
-}
-
 fn parse_counts(line: &str) -> Vec<(String, u64)> {
     let f: Vec<&str> = line.split_whitespace().collect();
     f.chunks(2)
@@ -118,9 +109,7 @@ fn count(line: &str, key: &str) -> u64 {
 #[test]
 fn stress_two_writers_four_readers() {
     let name = unique("stress");
-    let value = room(&mut ValueOptions::new(), 1 << 20, 8)
-        .create(&name)
-        .unwrap();
+    let value = ValueOptions::new().create(&name).unwrap();
     value.store(&payload::make_vec(7, 100)).unwrap();
     let secs = "10";
     let max = (1u64 << 20).to_string();
@@ -176,9 +165,7 @@ fn stress_two_writers_four_readers() {
 #[test]
 fn read_only_readers_are_never_torn() {
     let name = unique("ro");
-    let _value = room(&mut ValueOptions::new(), 262_144, 8)
-        .create(&name)
-        .unwrap();
+    let _value = ValueOptions::new().create(&name).unwrap();
     let writer = helper(&["value-stress-writer", &name, "3", "99", "262144"]);
     let readers: Vec<Child> = (0..2)
         .map(|_| helper(&["value-reader", &name, "3", "ro"]))
@@ -242,9 +229,7 @@ fn after_kill(value: &SharedValue, round: u64, last: u64, next: Vec<u8>) -> (Vec
 fn killed_writer_leaves_the_previous_value_and_never_blocks() {
     const LEN: usize = 64 << 20;
     let name = unique("crash");
-    let value = room(&mut ValueOptions::new(), LEN as u64, 3)
-        .create(&name)
-        .unwrap();
+    let value = ValueOptions::new().create(&name).unwrap();
     let mut rng = Rng::new();
     let mut last = value.store(&payload::make_vec(1, 1000)).unwrap();
     // How long one 64 MiB store takes here, to aim the kills inside stores.
@@ -293,9 +278,7 @@ const BOUNDARY_SIZES: &str = "0,1,15,16,63,64,120,127,128,129,130,4096,70000";
 #[test]
 fn inline_and_slot_values_switch_both_ways_without_tearing() {
     let name = unique("inline-stress");
-    let value = room(&mut ValueOptions::new(), 70_000, 8)
-        .create(&name)
-        .unwrap();
+    let value = ValueOptions::new().create(&name).unwrap();
     let secs = "3";
     let writers: Vec<Child> = (0..2)
         .map(|i| {
@@ -368,9 +351,7 @@ fn inline_and_slot_values_switch_both_ways_without_tearing() {
 #[test]
 fn killed_inline_writer_leaves_the_previous_value() {
     let name = unique("inline-crash");
-    let value = room(&mut ValueOptions::new(), 70_000, 8)
-        .create(&name)
-        .unwrap();
+    let value = ValueOptions::new().create(&name).unwrap();
     let raw = Mapping::open(&name).unwrap().map().unwrap();
     let word = |off: usize| {
         let mut w = [0u8; 8];
@@ -563,9 +544,7 @@ fn open_or_create_and_read_only_handles() {
         SharedValue::open(&name).unwrap_err().kind(),
         ErrorKind::NotFound
     );
-    let (a, how) = room(&mut ValueOptions::new(), 300_000, 4)
-        .open_or_create(&name)
-        .unwrap();
+    let (a, how) = ValueOptions::new().open_or_create(&name).unwrap();
     assert_eq!(how, Disposition::Created);
     let (b, how) = SharedValue::open_or_create(&name).unwrap();
     assert_eq!(how, Disposition::Opened);
@@ -749,7 +728,7 @@ fn threads_share_a_value() {
     let name = unique("threads");
     let mut o = ValueOptions::new();
     o.capacity(64);
-    let value = room(&mut o, 70_000, 8).create(&name).unwrap();
+    let value = o.create(&name).unwrap();
     let other = SharedValue::open(&name).unwrap();
     let deadline = Instant::now() + Duration::from_millis(700);
     let mut handles = Vec::new();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check, helper, hex, read_line, run_helper, unique, wait_output};
+use common::{check, helper, hex, read_line, run_helper, spawn_piped, unique, wait_output};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -77,4 +77,144 @@ fn a_global_value_is_created_opened_and_waited_on_in_global() {
         mmf::SharedValue::open(&name).unwrap_err().kind(),
         mmf::ErrorKind::NotFound
     );
+}
+
+/// A helper that stores what it reads from its stdin (piped) into the value `name`.
+fn store_from_stdin(name: &str) -> std::process::Child {
+    helper()
+        .args(["value-store-stdin", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mmf-testhelper")
+}
+
+/// Bytes that differ at every offset, so a value read from the wrong place shows.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            (i as u8)
+                .wrapping_mul(31)
+                .wrapping_add(seed ^ (i >> 8) as u8)
+        })
+        .collect()
+}
+
+#[test]
+fn a_value_grows_past_its_capacity_and_other_processes_follow() {
+    let name = unique("grow");
+    let value = mmf::ValueOptions::new().capacity(64).create(&name).unwrap();
+    let start = value.mapping().len();
+    let first = value.store(b"small").unwrap();
+    // A process that opened the value before it grows waits for the next version.
+    let mut waiter = spawn_piped(&["value-wait", &name, &first.to_string()]);
+    let (line, out) = read_line(waiter.stdout.take().unwrap(), WATCHDOG);
+    assert_eq!(line.trim(), "waiting");
+    std::thread::sleep(Duration::from_millis(100));
+    // Many times the object's size: the section grows (within its reservation).
+    let big = pattern(300_000, 1);
+    let second = value.store(&big).unwrap();
+    assert!(value.mapping().len() > start + 300_000, "the object grew");
+    // The listing shows the size the object has, not the range its section reserved.
+    let listed = mmf::Namespace::default().list().unwrap();
+    let entry = listed.iter().find(|o| o.name == name).expect("listed");
+    assert_eq!(entry.size, value.mapping().len());
+    let (line, _out) = read_line(out, WATCHDOG);
+    assert_eq!(
+        line.trim(),
+        format!("got {} {}", second, hex(&big)),
+        "a waiter that opened before the growth follows it"
+    );
+    assert!(wait_output(waiter, WATCHDOG).status.success());
+    // A new process grows it further (from its stdin, streamed), and this process follows.
+    let bigger = pattern(3 << 20, 2);
+    let mut writer = store_from_stdin(&name);
+    {
+        use std::io::Write;
+        let mut stdin = writer.stdin.take().unwrap();
+        stdin.write_all(&bigger).unwrap();
+    }
+    let out = wait_output(writer, WATCHDOG);
+    let third: u64 = check(&out, "helper value-store-stdin")
+        .lines()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (ver, got) = value.retrieve_versioned().unwrap();
+    assert_eq!(ver, third);
+    assert!(
+        got == bigger,
+        "the value grown by another process reads back"
+    );
+    // And the value still takes small values.
+    value.store(b"small again").unwrap();
+    assert_eq!(value.retrieve().unwrap(), b"small again");
+}
+
+#[test]
+fn a_grown_value_goes_with_its_last_holder() {
+    let name = unique("grow-gone");
+    let value = mmf::ValueOptions::new().capacity(64).create(&name).unwrap();
+    value.store(&pattern(200_000, 3)).unwrap();
+    let out = run_helper(&["value-store", &name, &hex(&pattern(5000, 4))]);
+    check(&out, "helper value-store");
+    assert_eq!(value.retrieve().unwrap(), pattern(5000, 4));
+    drop(value);
+    assert_eq!(
+        mmf::SharedValue::open(&name).unwrap_err().kind(),
+        mmf::ErrorKind::NotFound,
+        "the grown object went with its last handle"
+    );
+}
+
+#[test]
+fn a_writer_killed_while_growing_leaves_a_usable_value() {
+    let name = unique("grow-kill");
+    let value = mmf::ValueOptions::new().capacity(64).create(&name).unwrap();
+    let before = value.store(b"before").unwrap();
+    let mut writer = store_from_stdin(&name);
+    let mut stdin = writer.stdin.take().unwrap();
+    {
+        use std::io::Write;
+        // More than a MiB: the helper says `streaming` once it took the first one, growing the
+        // object as it goes; then it is killed in the middle.
+        stdin.write_all(&pattern(2 << 20, 5)).unwrap();
+    }
+    let (line, _out) = read_line(writer.stdout.take().unwrap(), WATCHDOG);
+    assert_eq!(line.trim(), "streaming");
+    writer.kill().unwrap();
+    let _ = wait_output(writer, WATCHDOG);
+    drop(stdin);
+    assert_eq!(
+        value.retrieve_versioned().unwrap(),
+        (before, b"before".to_vec()),
+        "the unfinished store is not seen"
+    );
+    let big = pattern(1 << 20, 6);
+    value.store(&big).unwrap();
+    assert!(value.retrieve().unwrap() == big);
+    let out = run_helper(&["value-store", &name, &hex(b"after")]);
+    check(&out, "helper value-store");
+    assert_eq!(value.retrieve().unwrap(), b"after");
+}
+
+#[test]
+fn readers_in_other_processes_see_whole_values_while_a_writer_grows_the_object() {
+    let name = unique("grow-stress");
+    let _value = mmf::ValueOptions::new().capacity(64).create(&name).unwrap();
+    let readers: Vec<_> = (0..2)
+        .map(|_| spawn_piped(&["value-reader", &name, "3"]))
+        .collect();
+    // Values of up to 256 KiB from a 64-byte capacity: the writer grows the object many times.
+    let writer = spawn_piped(&["value-stress-writer", &name, "3", "7", "262144"]);
+    let w = wait_output(writer, WATCHDOG);
+    let stores = check(&w, "writer");
+    assert!(stores.starts_with("stores "), "{}", stores);
+    for r in readers {
+        let out = wait_output(r, WATCHDOG);
+        let line = check(&out, "reader");
+        assert!(line.contains(" bad 0 "), "{}", line);
+    }
 }

@@ -12,9 +12,6 @@ use mmf::{
 use std::io::Write;
 use std::time::Duration;
 
-/// The most a streamed retrieve holds in memory at a time.
-const PIECE: u64 = 1 << 20;
-
 /// Values up to this size get slots of their own size at creation; larger ones start with the
 /// library's default slots and grow the one they are stored in, so a 100 MB value costs about
 /// 100 MB rather than one slot's worth times the number of slots.
@@ -218,24 +215,25 @@ pub fn retrieve_to(
             Err(e) => return Err(e.into()),
         }
     }
-    let mut buf = Vec::new();
-    'again: loop {
-        let mut r = v.reader()?;
-        buf.resize(r.len().min(PIECE) as usize, 0);
-        let mut bar = Progress::bytes(Some(r.len()), "retrieving");
-        loop {
-            match r.fill(&mut buf) {
-                Ok(0) => break 'again,
-                Ok(n) => {
-                    out.write_all(&buf[..n])?;
-                    bar.inc(n as u64);
-                }
-                // Replaced before anything was written: read the new version instead.
-                Err(e) if e.kind() == ErrorKind::Busy && r.position() == 0 => continue 'again,
-                Err(e) => return Err(e.into()),
-            }
-        }
+    // The library's streamed read: pieces from a buffer placed for fast copies, read through the
+    // object's descriptor where it can, and started again if the value is replaced before the
+    // first piece. The bar's length is the latest value's when the read begins.
+    let mut bar = Progress::bytes(Some(v.reader()?.len()), "retrieving");
+    let mut failed: Option<std::io::Error> = None;
+    let read = v.retrieve_with(|piece| {
+        out.write_all(piece).map_err(|e| {
+            let kind = e.kind();
+            failed = Some(e);
+            std::io::Error::from(kind)
+        })?;
+        bar.inc(piece.len() as u64);
+        Ok(())
+    });
+    if let Some(e) = failed {
+        // The output's own error (a broken pipe exits 0), not the library's wrapping of it.
+        return Err(e.into());
     }
+    read?;
     out.flush()?;
     Ok(())
 }

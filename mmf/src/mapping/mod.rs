@@ -325,20 +325,23 @@ impl Mapping {
     ///
     /// # Errors
     /// `OutOfSpace`; `PermissionDenied` through a read-only handle; `Unsupported` on Windows, where
-    /// sections cannot grow.
+    /// sections cannot grow, except a shared value's (which reserves room for growth: past it,
+    /// `OutOfSpace`).
     pub fn grow(&self, new_len: u64) -> Result<()> {
-        self.grow_as(new_len, true)
+        self.grow_as(new_len, true, u64::MAX)
     }
 
     /// [`grow`](Self::grow) for a writer that fills the new space only through the object's
     /// handle (`sys::Object::write_through`, which allocates as it writes and reports a full
-    /// file system as an error): the space is checked against the commit limit but not
-    /// committed, where the platform allows that (Linux); elsewhere it is committed as usual.
-    pub(crate) fn grow_for_writes_through(&self, new_len: u64) -> Result<()> {
-        self.grow_as(new_len, false)
+    /// file system as an error): the space is not committed where the platform allows that
+    /// (Linux), and only its first `check` bytes are checked against the commit limit there (a
+    /// writer of unknown length grows ahead of what it will write); elsewhere it is committed
+    /// and checked as usual.
+    pub(crate) fn grow_for_writes_through(&self, new_len: u64, check: u64) -> Result<()> {
+        self.grow_as(new_len, false, check)
     }
 
-    fn grow_as(&self, new_len: u64, commit: bool) -> Result<()> {
+    fn grow_as(&self, new_len: u64, commit: bool, check: u64) -> Result<()> {
         if !self.is_writable() {
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
@@ -350,7 +353,13 @@ impl Mapping {
         let sys = &self.object.sys;
         let cur = self.len();
         if sys.commits_on_grow() && new_len > cur {
-            if let Some(short) = sys.shortage(cur, new_len - cur) {
+            let growth = new_len - cur;
+            let checked = if commit || !sys::WRITES_THROUGH {
+                growth
+            } else {
+                growth.min(check)
+            };
+            if let Some(short) = sys.shortage(cur, checked) {
                 return Err(sys::shortage_error(
                     "grow",
                     self.object.what.clone(),

@@ -28,6 +28,9 @@ pub struct CreateOptions {
     permissions: Permissions,
     commit: Commit,
     open: OpenOptions,
+    /// Room for growth where objects normally have a fixed size (Windows); see
+    /// `CreateSpec::growable`.
+    growable: bool,
 }
 
 impl Default for CreateOptions {
@@ -46,7 +49,15 @@ impl CreateOptions {
             permissions: Permissions::OWNER_ONLY,
             commit: Commit::Now,
             open: OpenOptions::new(),
+            growable: false,
         }
+    }
+
+    /// Asks for an object that can grow where objects normally have a fixed size (Windows
+    /// sections; see `sys/windows/grow.rs`). Shared values use it.
+    pub(crate) fn growable(&mut self, growable: bool) -> &mut Self {
+        self.growable = growable;
+        self
     }
 
     /// The size in bytes (at least 1).
@@ -118,6 +129,7 @@ impl CreateOptions {
             dir: self.open.dir.as_deref(),
             commit: self.commit == Commit::Now,
             global: self.open.scope == Scope::Global,
+            growable: self.growable,
         })
     }
 

@@ -5,7 +5,7 @@
 //! | backend | targets | notification |
 //! |---|---|---|
 //! | `linux/` | Linux and Android: `named.rs` (objects in `/dev/shm`, built unnamed with `O_TMPFILE` and published with `linkat`), `anonymous.rs` (memfd), `space.rs` (`fallocate`) and `commit_limit.rs`, `map.rs` (`mmap`, `RawMap`) with the `SIGBUS` guards of `fault.rs`, `handover.rs` (inheritance, `SCM_RIGHTS`), `namespace.rs` (`remove`, `list`, `gc`) with `proc_locks.rs` (`flock` holders) | `linux/notify.rs`: a shared futex; `linux/wait_any.rs`: `futex_waitv` for the async waits' threads |
-//! | `windows/` | Win32 sections: `named.rs`, `anonymous.rs`, `map.rs` (views, `RawMap`), `handover.rs` (inheritable handles), `namespace.rs`, `section.rs` (`NtQuerySection`), `owner.rs` (the owner check against name squatting) | `windows/notify.rs`: named kernel events |
+//! | `windows/` | Win32 sections: `named.rs`, `anonymous.rs`, `map.rs` (views, `RawMap`), `handover.rs` (inheritable handles), `namespace.rs`, `section.rs` (`NtQuerySection`), `owner.rs` (the owner check against name squatting), `security.rs` (`Permissions` as a DACL, privilege checks), `grow.rs` (sections that grow within a reservation) | `windows/notify.rs`: named kernel events |
 //! | `posix.rs` | macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly: `shm_open`, `mmap`, `ftruncate`; no handle lifetime, listing or handing over (see its module documentation) | `notify_posix.rs`: polling with a bounded backoff |
 //! | `unsupported.rs` | everything else: wasm32 and Unix systems not listed above | `notify_unsupported.rs` |
 //!
@@ -177,8 +177,10 @@ mod wait_any {
 #[cfg_attr(loom, allow(unused_imports))]
 pub(crate) use wait_any::{wait_any, wait_any_max, wait_any_supported, wake_interrupt};
 
-/// Whether named and anonymous objects can grow after creation (`ftruncate`); Windows sections
-/// have a fixed size. Shared values keep every data region where objects cannot grow.
+/// Whether objects can grow and give memory back freely (`ftruncate`, hole punching). Windows
+/// sections cannot give committed memory back, and grow only within the range reserved when they
+/// were created (growable ones, `windows/grow.rs`), so shared values there keep every data region
+/// rather than moving values to smaller ones or trimming.
 pub(crate) const OBJECTS_GROW: bool = !cfg!(windows);
 
 /// Whether waking a word nobody waits on costs no system call (Windows: a look at the waiter
@@ -186,6 +188,10 @@ pub(crate) const OBJECTS_GROW: bool = !cfg!(windows);
 /// are woken without counting themselves. Linux (and Android) has its own (false).
 #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
 pub(crate) const WAKE_IS_CHEAP: bool = true;
+
+/// Whether `Object::write_through` writes (Linux and Android have their own, true).
+#[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
+pub(crate) const WRITES_THROUGH: bool = false;
 
 /// No second, writable descriptor is needed where waking is cheap (see `WAKE_IS_CHEAP`).
 #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(mmf_force_posix))))]
@@ -197,6 +203,11 @@ impl imp::Object {
     /// Writing through the object's handle is Linux's (see `linux/mod.rs`); elsewhere callers
     /// write through a view.
     pub(crate) fn write_through(&self, _offset: u64, _data: &[u8]) -> Option<Result<()>> {
+        None
+    }
+
+    /// Reading through the object's handle is Linux's too; elsewhere callers read a view.
+    pub(crate) fn read_through(&self, _offset: u64, _buf: &mut [u8]) -> Option<Result<usize>> {
         None
     }
 
@@ -315,6 +326,10 @@ pub(crate) struct CreateSpec<'a> {
     pub dir: Option<&'a Path>,
     pub commit: bool,
     pub global: bool,
+    /// The object should be able to grow (`Mapping::grow`) even where objects normally have a
+    /// fixed size: Windows then reserves room for growth (`windows/grow.rs`). Shared values ask
+    /// for it; other backends grow any object and ignore it.
+    pub growable: bool,
 }
 
 /// What `Object::open` needs to know (read as `CreateSpec` is).

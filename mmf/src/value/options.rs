@@ -51,12 +51,13 @@ impl ValueOptions {
         }
     }
 
-    /// Creation, on platforms where objects cannot grow (Windows): the largest value each slot
-    /// holds (rounded up to 64 bytes), and so the largest value that can ever be stored; the
-    /// object is created with `slots × capacity` bytes of data. Elsewhere objects start with
-    /// their header alone and grow as values need: values up to 128 bytes are stored inline,
-    /// each slot gets a data region sized to the first larger value it takes, and regions are
-    /// freed when the value is small again; the capacity is then only checked, not used.
+    /// Creation, where objects cannot give memory back (Windows sections): the size of the data
+    /// region each slot gets at creation (rounded up to 64 bytes); the object is created with
+    /// `slots × capacity` bytes of data, and a larger value grows it (on Windows up to 1 GiB, or
+    /// up to its initial size if that is larger). Elsewhere objects start with their header alone
+    /// and grow as values need: values up to 128 bytes are stored inline, each slot gets a data
+    /// region sized to the first larger value it takes, and regions are freed when the value is
+    /// small again; the capacity is then only checked, not used.
     pub fn capacity(&mut self, bytes: u64) -> &mut Self {
         self.capacity = bytes;
         self
@@ -196,7 +197,7 @@ impl ValueOptions {
             }
         };
         let mut co = self.create.clone();
-        co.size(size);
+        co.size(size).growable(true);
         // The header is written by the creator's initialiser, which on Linux runs before the
         // object has its name: no opener can ever see the object without its header, and a
         // creator killed midway leaves no half-made value behind (see `CreateOptions::create_with`).

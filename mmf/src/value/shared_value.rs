@@ -57,8 +57,10 @@ use crate::sys::contract::*;
 ///   largest value at most). A region a reader has pinned is never freed under it. The object
 ///   never shrinks. When the value is small again (stored inline), every region no reader has
 ///   pinned is freed and its memory given back, so the object keeps only its header resident.
-///   Where objects cannot grow (Windows sections), every slot gets a region of
-///   [`capacity`](ValueOptions::capacity) bytes at creation and keeps it.
+///   Where objects cannot give memory back (Windows sections), every slot gets a region of
+///   [`capacity`](ValueOptions::capacity) bytes at creation and keeps the largest it has had;
+///   the object grows there within the range its section reserved at creation (1 GiB, or the
+///   initial size if larger).
 /// - **Writers** are serialised by a lock word holding the owner's process id and start time. A
 ///   writer killed in the middle of a store never published its slot, so the previous value is
 ///   intact; the next writer notices the dead owner within 10 ms and takes the lock over. A

@@ -270,6 +270,9 @@ impl ObjectOps for Object {
     }
 }
 
+/// Writers may fill new space through the descriptor (`Object::write_through`).
+pub(crate) const WRITES_THROUGH: bool = true;
+
 /// Waking a futex nobody waits on is a system call here: writers wake only when `waiters` says
 /// someone waits, and read-only handles count themselves through `Object::reopen_writable`.
 pub(crate) const WAKE_IS_CHEAP: bool = false;
@@ -304,6 +307,23 @@ impl Object {
             }
         }
         Some(Ok(()))
+    }
+
+    /// Reads object bytes from `offset` into `buf` through the descriptor (`pread`), for a
+    /// reader copying out a large value: nothing is mapped into this process, so there are no
+    /// page faults. Returns how many bytes were read: fewer than asked only where the object
+    /// ends sooner. `None` where the platform has no such read (never here).
+    pub(crate) fn read_through(&self, offset: u64, buf: &mut [u8]) -> Option<Result<usize>> {
+        let mut done = 0;
+        while done < buf.len() {
+            match rustix::io::pread(&self.fd, &mut buf[done..], offset + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e == Errno::INTR => {}
+                Err(e) => return Some(Err(Error::os(e))),
+            }
+        }
+        Some(Ok(done))
     }
 
     /// Grows the object to `new_len` without committing the new space (`ftruncate` only), for

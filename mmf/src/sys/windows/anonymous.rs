@@ -38,6 +38,7 @@ impl AnonymousObject for Object {
             reserve: !commit,
             file: None,
             named: None,
+            growth: None,
         })
     }
 

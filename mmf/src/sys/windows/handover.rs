@@ -146,6 +146,8 @@ impl HandOver for Object {
         // SAFETY: changes a flag of a handle we own.
         unsafe { SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0) };
         let name = named.as_ref().map(|n| n.name.clone());
+        // A growable section's creator published its trailer long before handing it over.
+        let growth = super::grow::attach(h, &info, writable).map_err(|e| e.at("take over"))?;
         Ok((
             Object {
                 section: Some(section),
@@ -154,6 +156,7 @@ impl HandOver for Object {
                 reserve: info.reserve,
                 file: None,
                 named,
+                growth,
             },
             backing,
             name,

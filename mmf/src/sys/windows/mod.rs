@@ -16,7 +16,8 @@
 //!   `create` and `Created`/`Opened` for `open_or_create`. A section cannot be named after it was
 //!   created, so the creator's initialiser runs right after creation, while openers may already
 //!   map it; contents that need a ready flag publish one themselves (shared values do).
-//! - **Size.** Sections have a fixed size (`grow` is `Unsupported`). The size of a named section
+//! - **Size.** Sections have a fixed size (`grow` is `Unsupported`), except growable ones, which
+//!   shared values create: they reserve room and grow within it (`grow.rs`). The size of a named section
 //!   comes from `NtQuerySection` (`SectionBasicInformation`), the one call that reports it, for
 //!   its creator as for every opener, so all handles agree on where the object ends. It may be
 //!   rounded up to a whole page: Wine does so for pagefile-backed sections (a 10 000-byte object
@@ -72,6 +73,7 @@ use windows_sys::Win32::System::Memory::{CreateFileMappingW, PAGE_READWRITE, PAG
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 
 mod anonymous;
+mod grow;
 mod handover;
 mod map;
 mod named;
@@ -194,6 +196,8 @@ pub(crate) struct Object {
     reserve: bool,
     file: Option<File>,
     named: Option<Named>,
+    /// The size record of a growable section (`grow.rs`); its size is then the object's.
+    growth: Option<std::sync::Arc<grow::Trailer>>,
 }
 
 fn unsupported(op: &'static str, why: &'static str) -> Error {
@@ -213,6 +217,7 @@ impl ObjectOps for Object {
                 reserve: false,
                 file: Some(file),
                 named: None,
+                growth: None,
             });
         }
         // PAGE_WRITECOPY allows read-only and copy-on-write views with a read-only file handle.
@@ -255,16 +260,25 @@ impl ObjectOps for Object {
             reserve: false,
             file: Some(file),
             named: None,
+            growth: None,
         })
     }
 
-    /// The section's size: fixed for its whole life.
+    /// The section's size, fixed for its whole life; for a growable section the size its
+    /// trailer records (`grow.rs`).
     fn len(&self) -> Result<u64> {
-        Ok(self.size)
+        Ok(match &self.growth {
+            Some(t) => t.size(),
+            None => self.size,
+        })
     }
 
-    /// Sections cannot grow; a size within the current one is already satisfied.
+    /// A growable section grows within the range it reserved (`grow.rs`); other sections cannot
+    /// grow, and a size within the current one is already satisfied.
     fn grow(&self, new_len: u64) -> Result<()> {
+        if let Some(t) = &self.growth {
+            return t.grow(new_len);
+        }
         if new_len <= self.size {
             return Ok(());
         }

@@ -7,6 +7,7 @@
 //! `windows/mod.rs`).
 #![allow(unsafe_code)]
 
+use super::grow;
 use super::owner::owned_by_us;
 use super::section::query_section;
 use super::security::{privilege_enabled, Kind, Security};
@@ -116,7 +117,20 @@ fn global_denied(privilege: Option<bool>) -> Error {
 /// CreateFileMappingW on the paging file. Returns the handle and whether the name existed.
 fn create_section(spec: &CreateSpec<'_>, op: &'static str) -> Result<(OwnedHandle, bool)> {
     let wname = kernel_name(spec.global, "", spec.name.as_str());
-    let (hi, lo) = split64(spec.size);
+    // A growable section reserves its maximum and commits what views map (`grow.rs`).
+    let (size, commit) = if spec.growable {
+        let max = grow::maximum(spec.size).ok_or_else(|| {
+            Error::new(
+                ErrorKind::OutOfSpace,
+                "the size is too large for a growable section",
+            )
+            .at(op)
+        })?;
+        (max, false)
+    } else {
+        (spec.size, spec.commit)
+    };
+    let (hi, lo) = split64(size);
     let security =
         Security::new(spec.permissions, Kind::Section).map_err(|e| Error::os(e).at(op))?;
     let attributes = security.attributes();
@@ -126,7 +140,7 @@ fn create_section(spec: &CreateSpec<'_>, op: &'static str) -> Result<(OwnedHandl
         CreateFileMappingW(
             INVALID_HANDLE_VALUE,
             &attributes,
-            protection(spec.commit),
+            protection(commit),
             hi,
             lo,
             wname.as_ptr(),
@@ -189,6 +203,7 @@ fn open_section(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
         return Err(other_owner());
     }
     let info = query_section(raw(&h)).map_err(|e| Error::os(e).at("open"))?;
+    let growth = grow::attach(raw(&h), &info, spec.writable).map_err(|e| e.at("open"))?;
     Ok(Some(Object {
         section: Some(h),
         size: info.size,
@@ -200,6 +215,7 @@ fn open_section(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
             global: spec.global,
             persistent: false,
         }),
+        growth,
     }))
 }
 
@@ -352,6 +368,7 @@ impl Object {
             reserve: self.reserve,
             file: None,
             named: None,
+            growth: self.growth.clone(),
         })
     }
 
@@ -360,17 +377,24 @@ impl Object {
     /// section up to whole pages), so that every handle agrees on where the object ends.
     fn created(h: OwnedHandle, spec: &CreateSpec<'_>, op: &'static str) -> Result<Object> {
         let info = query_section(raw(&h)).map_err(|e| Error::os(e).at(op))?;
+        let growth = if spec.growable {
+            let t = grow::Trailer::create(raw(&h), info.size, spec.size).map_err(|e| e.at(op))?;
+            Some(std::sync::Arc::new(t))
+        } else {
+            None
+        };
         Ok(Object {
             size: info.size.max(spec.size),
             section: Some(h),
             writable: true,
-            reserve: !spec.commit,
+            reserve: spec.growable || !spec.commit,
             file: None,
             named: Some(Named {
                 name: spec.name.clone(),
                 global: spec.global,
                 persistent: false,
             }),
+            growth,
         })
     }
 }

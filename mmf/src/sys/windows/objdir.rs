@@ -17,8 +17,8 @@ use std::os::windows::io::OwnedHandle;
 use windows_sys::Win32::Foundation::{FALSE, HANDLE};
 use windows_sys::Win32::Security::{GetTokenInformation, TokenSessionId, TOKEN_QUERY};
 use windows_sys::Win32::System::Memory::{
-    MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, FILE_MAP_READ, MEMORY_MAPPED_VIEW_ADDRESS,
-    SECTION_QUERY,
+    MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, VirtualAlloc, FILE_MAP_READ,
+    MEMORY_MAPPED_VIEW_ADDRESS, MEM_COMMIT, PAGE_READONLY, SECTION_QUERY,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
@@ -258,24 +258,36 @@ pub(super) fn section_facts(global: bool, name: &str) -> Option<SectionFacts> {
         }
     };
     let info = query_section(raw(&h)).ok()?;
+    // A growable section (a shared value's, `grow.rs`) records its size in its last page.
+    let growth = super::grow::attach(raw(&h), &info, false).ok().flatten();
+    let size = growth.as_ref().map_or(info.size, |t| t.size());
     let mut magic = [0u8; 8];
-    // A reserved section's first page may be uncommitted: reading it would fault.
-    if info.size >= 8 && !info.reserve {
+    // A reserved section's first page may be uncommitted: reading it would fault. A growable
+    // one's is committed first (read-only), as every view of it commits what it maps.
+    if size >= 8 && (!info.reserve || growth.is_some()) {
         // SAFETY: a read-only view of the first bytes of a section we hold; unmapped below.
         let view = unsafe { MapViewOfFile(raw(&h), FILE_MAP_READ, 0, 0, 8) };
         if !view.Value.is_null() {
-            let first = view.Value as *const u8;
-            for (i, b) in magic.iter_mut().enumerate() {
-                // SAFETY: the view is at least 8 bytes long and readable; another process may
-                // write it meanwhile, so it is read as plain bytes, volatile.
-                *b = unsafe { std::ptr::read_volatile(first.add(i)) };
+            // Only for a growable section, whose pages views commit when they map them.
+            let committed = growth.is_none() || {
+                // SAFETY: commits the first page of the view just mapped, read-only.
+                let p = unsafe { VirtualAlloc(view.Value, 8, MEM_COMMIT, PAGE_READONLY) };
+                !p.is_null()
+            };
+            if committed {
+                let first = view.Value as *const u8;
+                for (i, b) in magic.iter_mut().enumerate() {
+                    // SAFETY: the view is at least 8 bytes long, committed and readable; another
+                    // process may write it meanwhile, so it is read as plain bytes, volatile.
+                    *b = unsafe { std::ptr::read_volatile(first.add(i)) };
+                }
             }
             // SAFETY: the view mapped above, unmapped once.
             unsafe { UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS { Value: view.Value }) };
         }
     }
     Some(SectionFacts {
-        size: info.size,
+        size,
         holders: handles(&h),
         magic,
     })
