@@ -3,11 +3,14 @@
 Run by `mmf-bench` (src/python.rs) once per variant and repetition, with the interpreter that has
 mmfpy and numpy installed; prints `result X`. Usage:
 
-    bench_py.py latency (mmfpy|mmfpy-spin|mp) CPU_A CPU_B [--quick]
+    bench_py.py latency (mmfpy|mmfpy-sleep|mp|mp-poll) CPU_A CPU_B [--quick]
         store→observe one-way latency between two Python processes, 64 B, blocking reader: round
         trip / 2 in µs, the median of batch means. mmfpy: SharedValue.store, then wait_newer +
-        retrieve on the other side (and back); mmfpy-spin: the same with wait_newer(spin=100 µs). mp: multiprocessing.shared_memory, bytes copied in
-        and out, with a multiprocessing.Semaphore each way.
+        retrieve on the other side (and back), wait_newer as it comes (it polls the version for
+        up to 50 µs, adapted per handle, then sleeps in a futex); mmfpy-sleep: the same with
+        wait_newer(spin=0), straight to the futex. mp: multiprocessing.shared_memory, bytes copied
+        in and out, with a multiprocessing.Semaphore each way (sem_wait: a futex); mp-poll: the
+        same, polling acquire(block=False) for up to 50 µs before the blocking acquire.
     bench_py.py handover (value|view|mp) SIZE CPU_A CPU_B [--quick]
         a numpy array of SIZE bytes handed from one process to another, which ends with its own
         copy in a preallocated array and acknowledges: GB/s (10^9 bytes/s) of whole hand-overs,
@@ -34,8 +37,9 @@ PAYLOAD = bytes([0xA5]) * 64
 # Hand-over values have 2 slots of the array's size (the fewest: memory for 64 MiB arrays); the
 # warm-up touches both slots twice before timing starts.
 SLOTS = 2
-# How long mmfpy-spin's waits poll before sleeping.
-SPIN = 100e-6
+# How long mp-poll polls its semaphore before blocking (mmfpy's default wait polls as long at
+# most).
+POLL = 50e-6
 WARM = 2 * SLOTS
 
 
@@ -79,7 +83,7 @@ def median_rate(chunks: int, per: int, size: int, hand_over) -> float:
 # ---- latency -------------------------------------------------------------------------------
 
 
-def echo_mmfpy(name: str, cpu: int, n: int, spin: float) -> None:
+def echo_mmfpy(name: str, cpu: int, n: int, spin: float | None) -> None:
     pin(cpu)
     ping = mmfpy.SharedValue.open(name + "-ping")
     pong = mmfpy.SharedValue.open(name + "-pong")
@@ -89,7 +93,9 @@ def echo_mmfpy(name: str, cpu: int, n: int, spin: float) -> None:
         pong.store(ping.retrieve())
 
 
-def latency_mmfpy(name: str, cpu_a: int, cpu_b: int, n: int, batch: int, spin: float) -> float:
+def latency_mmfpy(
+    name: str, cpu_a: int, cpu_b: int, n: int, batch: int, spin: float | None
+) -> float:
     ping = mmfpy.SharedValue.create(name + "-ping")
     pong = mmfpy.SharedValue.create(name + "-pong")
     child = ctx.Process(target=echo_mmfpy, args=(name, cpu_b, n, spin))
@@ -109,27 +115,38 @@ def latency_mmfpy(name: str, cpu_a: int, cpu_b: int, n: int, batch: int, spin: f
     return r
 
 
-def echo_mp(name: str, cpu: int, n: int, a, b) -> None:
+def acquire_polling(sem) -> None:
+    """acquire(), after polling acquire(block=False) for up to POLL seconds."""
+    until = time.perf_counter() + POLL
+    while not sem.acquire(False):
+        if time.perf_counter() >= until:
+            sem.acquire()
+            return
+
+
+def echo_mp(name: str, cpu: int, n: int, a, b, poll: bool) -> None:
     pin(cpu)
     seg = attach(name)
+    acquire = (lambda: acquire_polling(a)) if poll else a.acquire
     for _ in range(n):
-        a.acquire()
+        acquire()
         data = bytes(seg.buf[:64])
         seg.buf[64:128] = data
         b.release()
     seg.close()
 
 
-def latency_mp(name: str, cpu_a: int, cpu_b: int, n: int, batch: int) -> float:
+def latency_mp(name: str, cpu_a: int, cpu_b: int, n: int, batch: int, poll: bool) -> float:
     seg = shared_memory.SharedMemory(name=name, create=True, size=128)
     a, b = ctx.Semaphore(0), ctx.Semaphore(0)
-    child = ctx.Process(target=echo_mp, args=(name, cpu_b, n, a, b))
+    child = ctx.Process(target=echo_mp, args=(name, cpu_b, n, a, b, poll))
     child.start()
+    acquire = (lambda: acquire_polling(b)) if poll else b.acquire
 
     def round_trip() -> None:
         seg.buf[:64] = PAYLOAD
         a.release()
-        b.acquire()
+        acquire()
         bytes(seg.buf[64:128])
 
     warm = n // 10
@@ -243,10 +260,10 @@ def main() -> None:
         kind, cpu_a, cpu_b = args[1], int(args[2]), int(args[3])
         pin(cpu_a)
         n, batch = (2_000, 100) if quick else (10_000, 200)
-        if kind == "mp":
-            r = latency_mp(name, cpu_a, cpu_b, n, batch)
+        if kind in ("mp", "mp-poll"):
+            r = latency_mp(name, cpu_a, cpu_b, n, batch, kind == "mp-poll")
         else:
-            r = latency_mmfpy(name, cpu_a, cpu_b, n, batch, SPIN if kind == "mmfpy-spin" else 0.0)
+            r = latency_mmfpy(name, cpu_a, cpu_b, n, batch, 0.0 if kind == "mmfpy-sleep" else None)
     else:
         kind, size, cpu_a, cpu_b = args[1], int(args[2]), int(args[3]), int(args[4])
         pin(cpu_a)

@@ -11,8 +11,9 @@ use std::process::Command;
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/bench_py.py");
 const SIZES: [usize; 2] = [1 << 20, 64 << 20];
 const LATENCY_MMF: &str = "mmfpy SharedValue (wait_newer)";
-const LATENCY_SPIN: &str = "mmfpy SharedValue (wait_newer, spin 100 µs)";
+const LATENCY_SLEEP: &str = "mmfpy SharedValue (wait_newer, spin=0)";
 const LATENCY_BASELINE: &str = "shared_memory + multiprocessing.Semaphore";
+const LATENCY_POLL: &str = "shared_memory + Semaphore, polled 50 µs";
 const HANDOVER_VALUE: &str = "mmfpy SharedValue store / retrieve_into";
 const HANDOVER_VIEW: &str = "mmfpy View (numpy over the mapping)";
 const HANDOVER_BASELINE: &str = "shared_memory + np.ndarray(buffer=)";
@@ -84,7 +85,7 @@ fn interleave(
     for (name, kind, args) in variants {
         runs.add(name, kind, move || measure(py, cfg, &args));
     }
-    runs.run(cfg.reps, cfg.verbose, "8")
+    runs.run(cfg.reps, cfg.verbose, "10")
 }
 
 pub fn run(cfg: &Config) -> Vec<Scenario> {
@@ -93,7 +94,7 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
     let mut out = Vec::new();
 
     let mut sc = Scenario::new(
-        "8 latency",
+        "10 latency",
         "Python: store→observe one-way latency, 64 B, blocking reader, two Python processes",
         "µs",
         Better::Lower,
@@ -104,21 +105,22 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
         cfg,
         vec![
             (LATENCY_MMF, Kind::Mmf, latency("mmfpy")),
-            (LATENCY_SPIN, Kind::Mmf, latency("mmfpy-spin")),
+            (LATENCY_SLEEP, Kind::Info, latency("mmfpy-sleep")),
             (LATENCY_BASELINE, Kind::Baseline, latency("mp")),
+            (LATENCY_POLL, Kind::Info, latency("mp-poll")),
         ],
     );
-    for mmf in [LATENCY_MMF, LATENCY_SPIN] {
-        sc.goals.push(Goal {
-            mmf: mmf.into(),
-            baseline: LATENCY_BASELINE.into(),
-            ratio: 0.5,
-        });
-    }
+    sc.goals.push(Goal {
+        mmf: LATENCY_MMF.into(),
+        baseline: LATENCY_BASELINE.into(),
+        ratio: 0.5,
+    });
     sc.notes.push(format!(
         "round trip / 2, median of batch means ({} round trips, batches of {}, 10 % warm-up); \
-         both sides copy 64 bytes in and out; the spin variant polls the version for up to \
-         100 µs before each kernel wait (on both sides); Python processes pinned to CPUs {} and {}",
+         both sides copy 64 bytes in and out; wait_newer polls the version for up to 50 µs \
+         (adapted per handle) before its futex wait, spin=0 goes straight to the futex; the \
+         semaphore's acquire is sem_wait (a futex), the polled variant tries acquire(False) for \
+         up to 50 µs first; Python processes pinned to CPUs {} and {}",
         if cfg.quick { 2_000 } else { 10_000 },
         if cfg.quick { 100 } else { 200 },
         cfg.cpu_a,
@@ -132,7 +134,7 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
     for size in SIZES {
         let label = crate::copy::label(size);
         let mut sc = Scenario::new(
-            &format!("8 {label}"),
+            &format!("10 {label}"),
             &format!("Python: numpy array hand-over between two processes, {label}"),
             "GB/s",
             Better::Higher,
@@ -159,7 +161,8 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
             "a whole hand-over: the producer copies its array in and signals, the consumer \
              copies it out into its own preallocated array and acknowledges; bytes per second \
              of hand-overs, median of up to 16 timed chunks after 4 warm-up hand-overs; the \
-             SharedValue has 2 slots of the array's size"
+             SharedValue has 2 slots of the array's size; mmfpy signals with SharedValue \
+             store / wait_newer (as it comes), the baseline with a Semaphore each way"
                 .into(),
         );
         out.push(sc);

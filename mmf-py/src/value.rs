@@ -13,8 +13,9 @@ use mmf::{Access, Disposition, ErrorKind, ValueOptions};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyTuple};
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long one kernel wait lasts before `wait_newer` checks for signals (Ctrl-C) and waits
@@ -32,6 +33,12 @@ const SPIN_MIN: Duration = Duration::from_micros(5);
 /// than releasing and taking it back.
 const DETACH_COPY: usize = 64 << 10;
 
+/// Values up to this long are retrieved through a buffer on the stack: one pass over the
+/// value's slot (a pin and an unpin, which writers in other processes also touch), then a new
+/// `bytes` object from it. Longer ones are copied straight into the new object, which takes
+/// a look at the length first.
+const SMALL: usize = 4096;
+
 /// A named value that processes store and retrieve whole, never torn: `store(data)`,
 /// `retrieve()`, `retrieve_into(buffer)`, `version`, `wait_newer(seen, timeout)` (sleeps in the
 /// kernel without the GIL) and `await changed(seen)` for asyncio. The type stub (`_mmfpy.pyi`)
@@ -43,6 +50,8 @@ pub struct SharedValue {
     /// How long the next default `wait_newer` polls before sleeping, in nanoseconds (see
     /// [`SPIN_MAX`] and `wait_newer`).
     spin_ns: AtomicU64,
+    /// The length of the last value `retrieve` returned: whether to try [`SMALL`]'s way first.
+    last_len: AtomicUsize,
     what: String,
     name: String,
     writable: bool,
@@ -79,6 +88,7 @@ impl SharedValue {
             writable,
             handle: Mutex::new(Some(v)),
             spin_ns: AtomicU64::new(SPIN_MAX.as_nanos() as u64),
+            last_len: AtomicUsize::new(0),
         }
     }
 
@@ -243,10 +253,26 @@ impl SharedValue {
         Ok(self.retrieve_versioned(py)?.1)
     }
 
-    /// The latest value and its version: copied from the value's slot straight into a new
-    /// `bytes` object of its length.
+    /// The latest value and its version: through a buffer on the stack when it is small (see
+    /// [`SMALL`]), else copied from the value's slot straight into a new `bytes` object of its
+    /// length.
     fn retrieve_versioned<'py>(&self, py: Python<'py>) -> PyResult<(u64, Bound<'py, PyBytes>)> {
         let v = self.value(py, "retrieve")?;
+        if self.last_len.load(Ordering::Relaxed) <= SMALL {
+            let mut buf = MaybeUninit::<[u8; SMALL]>::uninit();
+            let dst = buf.as_mut_ptr().cast::<u8>();
+            // SAFETY: `buf` is SMALL writable bytes, private to this call.
+            match unsafe { v.retrieve_raw(dst, SMALL) } {
+                Ok((version, n)) => {
+                    // SAFETY: on success `retrieve_raw` wrote the value's `n <= SMALL` bytes
+                    // to the start of `buf`.
+                    let value = unsafe { std::slice::from_raw_parts(dst, n) };
+                    return Ok((version, PyBytes::new(py, value)));
+                }
+                Err(e) if e.kind() == ErrorKind::InvalidInput => {}
+                Err(e) => return Err(crate::errors::to_py(py, &e)),
+            }
+        }
         loop {
             // The length of the latest version; a store of another length before the copy
             // below makes it fail or come out short, and then this starts again.
@@ -263,7 +289,10 @@ impl SharedValue {
                 Ok(())
             })?;
             match got {
-                Some(Ok((version, n))) if n == len => return Ok((version, bytes)),
+                Some(Ok((version, n))) if n == len => {
+                    self.last_len.store(len, Ordering::Relaxed);
+                    return Ok((version, bytes));
+                }
                 Some(Err(e)) if e.kind() != ErrorKind::InvalidInput => {
                     return Err(crate::errors::to_py(py, &e));
                 }

@@ -6,6 +6,7 @@ platforms, loops without add_reader) behaves the same."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import threading
@@ -26,6 +27,23 @@ v = mmfpy.SharedValue.open(sys.argv[1])
 for line in sys.stdin:
     print(v.store(line.strip().encode()), flush=True)
 """
+
+
+@contextlib.contextmanager
+def storer(name: str):
+    """Another Python process that stores each line it is sent (and prints the version); it must
+    exit cleanly when its input ends."""
+    p = python(STORER, name)
+
+    def store(line: bytes) -> None:
+        p.stdin.write(line + b"\n")
+        p.stdin.flush()
+
+    try:
+        yield store, p
+    finally:
+        p.stdin.close()
+        assert p.wait(WATCHDOG) == 0
 
 
 def fds() -> dict[str, str]:
@@ -93,46 +111,36 @@ def test_a_pending_wait_is_one_eventfd_and_no_thread(name):
 def test_a_store_from_another_python_process_wakes_the_await(name, way):
     v = mmfpy.SharedValue.create(name)
     v.store(b"before")
-    p = python(STORER, name)
+    with storer(name) as (store, p):
 
-    async def main():
-        waiter = asyncio.create_task(v.changed(v.version))
-        await asyncio.sleep(0.05)
-        assert not waiter.done()
-        p.stdin.write(b"from another process\n")
-        p.stdin.flush()
-        return await asyncio.wait_for(waiter, WATCHDOG)
+        async def main():
+            waiter = asyncio.create_task(v.changed(v.version))
+            await asyncio.sleep(0.05)
+            assert not waiter.done()
+            store(b"from another process")
+            return await asyncio.wait_for(waiter, WATCHDOG)
 
-    try:
         assert asyncio.run(main()) == 2
         assert read_line(p) == "2"
         assert v.retrieve() == b"from another process"
-    finally:
-        p.stdin.close()
-        assert p.wait(WATCHDOG) == 0
     v.close()
 
 
 def test_a_hundred_awaiters_on_one_value_in_one_loop(name, way):
     v = mmfpy.SharedValue.create(name)
-    p = python(STORER, name)
+    with storer(name) as (store, _):
 
-    async def main():
-        before = fds()
-        waiters = [asyncio.create_task(v.changed(0)) for _ in range(100)]
-        await asyncio.sleep(0.1)
-        assert not any(w.done() for w in waiters)
-        p.stdin.write(b"all of you\n")
-        p.stdin.flush()
-        got = await asyncio.wait_for(asyncio.gather(*waiters), WATCHDOG)
-        await settle(fds, before)
-        return got
+        async def main():
+            before = fds()
+            waiters = [asyncio.create_task(v.changed(0)) for _ in range(100)]
+            await asyncio.sleep(0.1)
+            assert not any(w.done() for w in waiters)
+            store(b"all of you")
+            got = await asyncio.wait_for(asyncio.gather(*waiters), WATCHDOG)
+            await settle(fds, before)
+            return got
 
-    try:
         assert asyncio.run(main()) == [1] * 100
-    finally:
-        p.stdin.close()
-        assert p.wait(WATCHDOG) == 0
     v.close()
 
 

@@ -40,6 +40,35 @@ def test_store_reads_any_buffer_in_place(name):
     v.close()
 
 
+def test_retrieve_at_every_size_and_after_size_changes(name):
+    # Small values go through a buffer on the stack, larger ones straight into the new bytes:
+    # every switch between the two ways, at and around the line between them.
+    v = mmfpy.SharedValue.create(name)
+    rng = np.random.default_rng(2)
+    for n in [0, 10, 4096, 4097, 10, 100_000, 0, 4095, 1 << 20, 4096, 1, 70_000, 70_000, 3]:
+        data = rng.integers(0, 255, n, dtype=np.uint8).tobytes()
+        version = v.store(data)
+        assert v.retrieve_versioned() == (version, data), n
+        into = bytearray(n + 3)
+        assert v.retrieve_into(into) == n and into[:n] == data
+    v.close()
+
+
+def test_store_and_view_write_from_shared_memory(name):
+    # The source is itself shared memory (a View's buffer): copied as it is, nothing else.
+    m = mmfpy.Mapping.create(name + "-src", 8192)
+    view = m.map()
+    view.write(0, bytes(range(256)) * 32)
+    v = mmfpy.SharedValue.create(name)
+    v.store(memoryview(view)[100:5000])
+    assert v.retrieve() == (bytes(range(256)) * 32)[100:5000]
+    view.write(1, memoryview(view)[4096:8000])  # overlapping the destination's mapping
+    assert view.read(1, 3904) == (bytes(range(256)) * 32)[4096:8000]
+    v.close()
+    view.close()
+    m.close()
+
+
 def test_retrieve_into_a_buffer(name):
     v = mmfpy.SharedValue.create(name)
     v.store(b"hello")
@@ -207,6 +236,17 @@ def test_slots_and_capacity(name):
 
 
 def test_wait_newer_with_spin(name):
+    # The default (adaptive) and no spin at all.
+    w = mmfpy.SharedValue.create(name + "-2")
+    for spin in ({}, {"spin": None}, {"spin": 0}):
+        seen = w.version
+        t = threading.Thread(target=lambda: w.store(b"y"))
+        t.start()
+        assert w.wait_newer(seen, 60, **spin) > seen
+        t.join(60)
+        with pytest.raises(TimeoutError):
+            w.wait_newer(w.version, 0.01, **spin)
+    w.close()
     v = mmfpy.SharedValue.create(name)
     got = []
     t = threading.Thread(target=lambda: got.append(v.wait_newer(0, 60, spin=0.001)))

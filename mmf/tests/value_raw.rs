@@ -39,7 +39,21 @@ fn raw_values_round_trip_at_every_size_and_alignment() {
         (0, 0)
     );
     let mut seed = 0;
-    for len in [0, 1, 7, 63, 255, 256, 4096, 70_000, 1 << 20, 3 << 20] {
+    for len in [
+        0,
+        1,
+        7,
+        63,
+        127,
+        128,
+        129,
+        255,
+        256,
+        4096,
+        70_000,
+        1 << 20,
+        3 << 20,
+    ] {
         for (from, to) in [(0, 0), (3, 0), (0, 5), (1, 9)] {
             seed += 1;
             let src = pattern(len + from, seed);
@@ -52,6 +66,13 @@ fn raw_values_round_trip_at_every_size_and_alignment() {
             assert_eq!(got, (version, len));
             assert!(dst[to..to + len] == src[from..], "retrieve_raw of {}", len);
             assert!(dst[..to].iter().chain(&dst[to + len..]).all(|b| *b == 0xee));
+            // A value stored the safe way (inline up to 128 bytes, else in a slot) reads back
+            // the raw way too.
+            let version = v.store(&src[from..]).unwrap();
+            // SAFETY: as above.
+            let got = unsafe { v.retrieve_raw(dst.as_mut_ptr().add(to), dst.len() - to) }.unwrap();
+            assert_eq!(got, (version, len));
+            assert!(dst[to..to + len] == src[from..], "retrieve_raw of {}", len);
         }
     }
 }

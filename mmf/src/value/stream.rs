@@ -13,7 +13,9 @@
 //!
 //! # Safety
 //! The only `unsafe` here forwards the raw forms' pointers, which their callers vouch for, to
-//! `View::write_raw` and `View::read_raw`, which check the view's side of the range.
+//! `View::write_raw` and `View::read_raw`, which check the view's side of the range, or, for
+//! values stored inline (at most 128 bytes), to `copy::copy_shared` with a private buffer on the
+//! other side.
 #![allow(unsafe_code)]
 
 use super::protocol::{self, Claim, Held};
@@ -170,11 +172,12 @@ impl SharedValue {
         let inner = &*self.inner;
         let op = "store into";
         inner.check_store(Some(len as u64))?;
-        if len <= protocol::INLINE_MAX as usize {
-            // Small enough to be inline: copied out first (atomically: the source may be shared).
-            let mut small = [0u8; protocol::INLINE_MAX as usize];
-            // SAFETY: `len` readable bytes at `src`, from the caller; `small` holds `len` bytes
-            // and is ours.
+        const MAX: usize = protocol::INLINE_MAX as usize;
+        if len <= MAX {
+            // Stored inline, from a private copy (at most 128 bytes).
+            let mut small = [0u8; MAX];
+            // SAFETY: `len <= MAX` readable bytes at `src` (the caller), writable ones in
+            // `small`; both sides are accessed atomically.
             unsafe { crate::copy::copy_shared(small.as_mut_ptr(), src, len, len) };
             return self.store(&small[..len]);
         }
@@ -256,9 +259,9 @@ impl SharedValue {
                 ));
             }
             if let Some(copy) = &held.inline {
-                // An inline value, copied out and validated when it was held.
-                // SAFETY: `len <= capacity` writable bytes at `dst`, from the caller; the copy
-                // is ours and holds `len` bytes.
+                // Copied and validated when it was held.
+                // SAFETY: `len <= capacity` writable bytes at `dst` (the caller); `len` bytes of
+                // the private copy (`hold` checked `len <= INLINE_MAX`).
                 unsafe { crate::copy::copy_shared(dst, copy.as_ptr(), len, len) };
                 return Ok((held.version, len));
             }
