@@ -147,6 +147,40 @@ unsafe fn copy_out_backward(src: *const u8, dst: *mut u8, len: usize) {
         // SAFETY: `i < len`: in bounds on both sides (caller); AtomicU8 has u8's layout.
         unsafe { *dst.add(i) = (*(src.add(i) as *const AtomicU8)).load(Ordering::Relaxed) };
     }
+    // Whole 64-byte blocks, 16 bytes a load (SSE2, in every x86_64 CPU): the 8-byte loop below
+    // reaches about three quarters of memcpy's rate at 1 MiB, this one memcpy's. In asm, so the
+    // racy loads are the machine's, as `rep movsb`'s are.
+    let blocks = (i - head) / 64 * 64;
+    if blocks > 0 {
+        // SAFETY: every block lies in `head..i`, in bounds on both sides (the caller); the loop
+        // runs `blocks / 64 >= 1` times, from `i` down to `i - blocks`; no stack, no other state.
+        unsafe {
+            std::arch::asm!(
+                "2:",
+                "sub {i}, 64",
+                "movdqu {a}, xmmword ptr [{s} + {i}]",
+                "movdqu {b}, xmmword ptr [{s} + {i} + 16]",
+                "movdqu {c}, xmmword ptr [{s} + {i} + 32]",
+                "movdqu {e}, xmmword ptr [{s} + {i} + 48]",
+                "movdqu xmmword ptr [{d} + {i} + 48], {e}",
+                "movdqu xmmword ptr [{d} + {i} + 32], {c}",
+                "movdqu xmmword ptr [{d} + {i} + 16], {b}",
+                "movdqu xmmword ptr [{d} + {i}], {a}",
+                "cmp {i}, {lo}",
+                "ja 2b",
+                i = inout(reg) i => _,
+                lo = in(reg) i - blocks,
+                s = in(reg) src,
+                d = in(reg) dst,
+                a = out(xmm_reg) _,
+                b = out(xmm_reg) _,
+                c = out(xmm_reg) _,
+                e = out(xmm_reg) _,
+                options(nostack),
+            );
+        }
+        i -= blocks;
+    }
     while i >= head + 4 * WORD {
         i -= 4 * WORD;
         // SAFETY: `src + i` is 8-aligned (`src + i` was aligned above, steps of 8, `i >= head`)
@@ -265,6 +299,41 @@ pub(crate) unsafe fn copy_shared(dst: *mut u8, src: *const u8, len: usize, whole
         // SAFETY: `i < len`: in bounds on both sides (caller); AtomicU8 has u8's layout.
         unsafe { copy_byte(dst, src, i) };
         i += 1;
+    }
+    // Whole 64-byte blocks, 16 bytes a load and a store (SSE2), as in `copy_out_backward`.
+    #[cfg(target_arch = "x86_64")]
+    if aligned {
+        let blocks = (len - i) / 64 * 64;
+        if blocks > 0 {
+            // SAFETY: the blocks lie in `i..i + blocks`, `i + blocks <= len`: in bounds on both
+            // sides (the caller); the loop runs `blocks / 64 >= 1` times; no stack, no other state.
+            unsafe {
+                std::arch::asm!(
+                    "2:",
+                    "movdqu {a}, xmmword ptr [{s} + {i}]",
+                    "movdqu {b}, xmmword ptr [{s} + {i} + 16]",
+                    "movdqu {c}, xmmword ptr [{s} + {i} + 32]",
+                    "movdqu {e}, xmmword ptr [{s} + {i} + 48]",
+                    "movdqu xmmword ptr [{d} + {i}], {a}",
+                    "movdqu xmmword ptr [{d} + {i} + 16], {b}",
+                    "movdqu xmmword ptr [{d} + {i} + 32], {c}",
+                    "movdqu xmmword ptr [{d} + {i} + 48], {e}",
+                    "add {i}, 64",
+                    "cmp {i}, {hi}",
+                    "jb 2b",
+                    i = inout(reg) i => _,
+                    hi = in(reg) i + blocks,
+                    s = in(reg) src,
+                    d = in(reg) dst,
+                    a = out(xmm_reg) _,
+                    b = out(xmm_reg) _,
+                    c = out(xmm_reg) _,
+                    e = out(xmm_reg) _,
+                    options(nostack),
+                );
+            }
+            i += blocks;
+        }
     }
     while i + 4 * WORD <= len {
         // SAFETY: `src + i` and `dst + i` are 8-aligned (equally aligned, i >= head, steps of

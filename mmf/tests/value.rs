@@ -279,16 +279,17 @@ const BOUNDARY_SIZES: &str = "0,1,15,16,63,64,120,127,128,129,130,4096,70000";
 fn inline_and_slot_values_switch_both_ways_without_tearing() {
     let name = unique("inline-stress");
     let value = ValueOptions::new().create(&name).unwrap();
-    let secs = "3";
+    // The writers outlast the readers by 3 s, so a reader whose process starts late (Wine under
+    // load has taken seconds) still reads while values change.
     let writers: Vec<Child> = (0..2)
         .map(|i| {
             let seed = (0x5151 + i * 31).to_string();
-            helper(&["value-sizes-writer", &name, secs, &seed, BOUNDARY_SIZES])
+            helper(&["value-sizes-writer", &name, "6", &seed, BOUNDARY_SIZES])
         })
         .collect();
     let readers: Vec<Child> = ["rw", "rw", "ro"]
         .iter()
-        .map(|mode| helper(&["value-reader", &name, secs, mode]))
+        .map(|mode| helper(&["value-reader", &name, "3", mode]))
         .collect();
     let limit = Duration::from_secs(120);
     for w in writers {
