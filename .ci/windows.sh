@@ -189,7 +189,9 @@ web_env() {
     rust_web_env "$root"
     export CARGO_TARGET_DIR=$win/web # never share fingerprints with the other toolchains
     export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
-    export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=/usr/lib/wine/wine64 # no /usr/bin/wine without `wine`
+    # wine64 (no /usr/bin/wine without `wine`), through a wrapper that starts a program again when
+    # Wine ends it before it printed anything (see the script).
+    export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$root/.ci/windows/wine-run.sh
     buildstd=(-Zbuild-std=std,panic_abort)
 }
 
