@@ -127,7 +127,11 @@ pub fn run(cfg: &Config) -> Vec<Scenario> {
         cfg.cpu_b
     ));
     if let Ok(p) = &py {
-        sc.notes.push(format!("interpreter: {p}"));
+        // The workspace's own virtual environment by its place in the workspace: results are
+        // pasted into BENCHMARKS.md, which names no machine's paths.
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../");
+        let shown = p.strip_prefix(root).unwrap_or(p);
+        sc.notes.push(format!("interpreter: {shown}"));
     }
     out.push(sc);
 
