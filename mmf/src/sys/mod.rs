@@ -177,11 +177,11 @@ mod wait_any {
 #[cfg_attr(loom, allow(unused_imports))]
 pub(crate) use wait_any::{wait_any, wait_any_max, wait_any_supported, wake_interrupt};
 
-/// Whether objects can grow and give memory back freely (`ftruncate`, hole punching). Windows
+/// Whether objects give memory back freely (`ftruncate`, hole punching). Windows
 /// sections cannot give committed memory back, and grow only within the range reserved when they
 /// were created (growable ones, `windows/grow.rs`), so shared values there keep every data region
 /// rather than moving values to smaller ones or trimming.
-pub(crate) const OBJECTS_GROW: bool = !cfg!(windows);
+pub(crate) const OBJECTS_GIVE_BACK: bool = !cfg!(windows);
 
 /// Whether waking a word nobody waits on costs no system call (Windows: a look at the waiter
 /// table; POSIX: nothing, waiters poll): writers then wake on every store, and read-only handles

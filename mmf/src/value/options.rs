@@ -178,7 +178,7 @@ impl ValueOptions {
         }
         let cap = align_data(self.capacity);
         // Where objects grow, the slots' regions come later (see `SharedValue::initialise`).
-        let reserved = if sys::OBJECTS_GROW { Some(0) } else { cap };
+        let reserved = if sys::OBJECTS_GIVE_BACK { Some(0) } else { cap };
         let size = reserved
             .and_then(|c| c.checked_mul(self.slots as u64))
             .and_then(|d| d.checked_add(header_size(self.slots)))

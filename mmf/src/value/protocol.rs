@@ -844,8 +844,8 @@ impl<'a, D: Data> Region<'a, D> {
         }
         c.inline_len[b].store(len, Ordering::Relaxed);
         self.announce(host, (version << 8) | INLINE_TAG | b as u64);
-        // Objects that cannot grow keep their regions (see `publish`).
-        if sys::OBJECTS_GROW && c.regions.load(Ordering::Relaxed) > 0 {
+        // Objects that cannot give memory back keep their regions (see `publish`).
+        if sys::OBJECTS_GIVE_BACK && c.regions.load(Ordering::Relaxed) > 0 {
             self.trim(host, None);
         }
         Store::Done(version)
@@ -897,13 +897,13 @@ impl<'a, D: Data> Region<'a, D> {
                     let cap = new_capacity(len, old_cap).ok_or(Store::Grow(u64::MAX))?;
                     match (self.place(cap, data_end), old) {
                         // An oversized region that holds the value is used rather than grow the
-                        // object for a smaller one; in an object that cannot grow at all
-                        // (Windows sections), always: its space is never given back, and a
+                        // object for a smaller one; in an object that cannot give memory
+                        // back (Windows sections), always: its space is never given back, and a
                         // large value must find its region again.
                         (Err(Store::Grow(_)), Some((off, old_cap))) if old_cap >= len => {
                             (off, old_cap, None)
                         }
-                        (_, Some((off, old_cap))) if old_cap >= len && !sys::OBJECTS_GROW => {
+                        (_, Some((off, old_cap))) if old_cap >= len && !sys::OBJECTS_GIVE_BACK => {
                             (off, old_cap, None)
                         }
                         (placed, _) => {
@@ -1107,9 +1107,9 @@ impl<'a, D: Data> Region<'a, D> {
         let need = 2 * super::format::align_data(len)
             .unwrap_or(u64::MAX)
             .max(LARGE);
-        // Objects that cannot grow (Windows sections) keep their regions: their memory cannot be
-        // given back, and a freed region could be needed again by a value of its size.
-        if sys::OBJECTS_GROW && (claim.allocated || c.large.load(Ordering::Relaxed) > need) {
+        // Objects that cannot give memory back (Windows sections) keep their regions: a freed
+        // region could be needed again by a value of its size.
+        if sys::OBJECTS_GIVE_BACK && (claim.allocated || c.large.load(Ordering::Relaxed) > need) {
             self.trim(host, Some((claim.slot, len)));
         }
         version

@@ -153,7 +153,7 @@ impl SharedValue {
         // Where objects grow, slots get their regions when a value too large to be inline needs
         // one (the object then holds only its header until then); where they cannot, each slot
         // gets its region now.
-        let cap = if sys::OBJECTS_GROW { 0 } else { cap };
+        let cap = if sys::OBJECTS_GIVE_BACK { 0 } else { cap };
         let data_end = hs + cap * slots as u64;
         let mut desc = Vec::with_capacity(64 * slots as usize);
         for i in 0..slots as u64 {
