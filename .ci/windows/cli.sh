@@ -10,7 +10,8 @@
 # and --json, exit 0, persistent objects ok); exit codes for a usage error (2), a bad name (2), a
 # missing object (3) and a timed-out wait (4); persistent objects: `store greeting hi`, then in new
 # processes `retrieve` prints it, `list` and `info` show it, `rm` removes it (then `list` no longer
-# shows it and `retrieve` exits 3), `gc`, `dump` of a persistent plain object; `watch` follows a
+# shows it and `retrieve` exits 3), a 3 MB value stored into it and a 3 MB plain object streamed
+# from stdin (their files grow), `gc`, `dump` of a persistent plain object; `watch` follows a
 # persistent value that is removed and created again, and `watch --wait` sees a new section
 # appear; `store --hold` makes a handle-lifetime value that other processes retrieve, byte-exact,
 # that `list` shows while held and that vanishes with its last holder, and ends with status 0 on
@@ -142,6 +143,16 @@ mmf 0 info --json greeting && {
 }
 mmf 0 store greeting 'hi again'
 mmf 0 retrieve greeting && [ "$out" = 'hi again' ] || fail "retrieve after a second store gave \"$out\""
+# A value 700 times the 4 KiB the object was created with, from stdin: its file grows.
+head -c 3000000 /dev/urandom >"$work/big"
+input=$work/big
+mmf 0 store greeting
+input=/dev/null
+mmf 0 retrieve greeting && { cmp -s "$work/out" "$work/big" || fail "the grown value did not read back"; }
+mmf 0 info --json greeting && {
+    python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["value_len"]==3000000 and r["size"]>3000000, r' \
+        <"$work/out" || fail "info --json after growth: $(cat "$work/out")"
+}
 mmf 2 store --raw greeting 'raw' && expect "raw into a value" "$err" "shared value"
 mmf 0 rm greeting
 mmf 0 list && case $out in *greeting*) fail "list still shows greeting after rm" ;; esac
@@ -154,6 +165,17 @@ mmf 0 dump "$n-d" && [ "$(head -c 6 "$work/out" | od -An -c | tr -s ' ')" = " h 
     fail "dump did not start with the text and its NUL"
 mmf 0 rm "$n-d"
 mmf 3 dump "$n-d" || true
+# A persistent plain object from a stream of unknown length (stdin, 3 MB): made small, its file
+# grows as the input comes.
+input=$work/big
+mmf 0 store --raw "$n-big"
+input=/dev/null
+mmf 0 dump "$n-big" && { head -c 3000000 "$work/out" | cmp -s - "$work/big" || fail "the streamed object did not read back"; }
+mmf 0 info --json "$n-big" && {
+    python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["size"]==3000001, r' \
+        <"$work/out" || fail "info --json of the streamed object: $(cat "$work/out")"
+}
+mmf 0 rm "$n-big"
 mmf 0 gc
 mmf 2 store 'a:b' 'x' && expect "not a file name" "$err" "file name"
 mmf 2 --dir 'C:\no\such\dir' store "$n" x && expect "missing --dir" "$err" "does not exist"

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{check, helper, hex, read_line, run_helper, unique, wait_output, TempPath};
+use common::{check, helper, hex, read_line, run_helper, unique, wait_output, TempDir, TempPath};
 use mmf::{
     Access, Commit, CreateOptions, Disposition, ErrorKind, FileOptions, Lifetime, Mapping,
     Namespace, OpenOptions, Permissions, Scope, ViewOptions,
@@ -535,6 +535,51 @@ fn read_only_handles_and_views() {
     assert_eq!(&std::fs::read(&p.0).unwrap()[99_000..99_007], b"durable");
 }
 
+#[test]
+fn a_file_grows_and_every_handle_follows() {
+    // As on Linux: growing a file-backed object extends the file, and every handle (here a
+    // read-only one opened before) sees the new size and maps the new bytes.
+    let p = TempPath::new("file-grow");
+    std::fs::write(&p.0, b"start").unwrap();
+    let m = FileOptions::new().open(&p.0).unwrap();
+    let ro = FileOptions::new()
+        .access(Access::ReadOnly)
+        .open(&p.0)
+        .unwrap();
+    let before = m.map_mut().unwrap();
+    m.grow(300_000).unwrap();
+    assert_eq!((m.len(), ro.len()), (300_000, 300_000));
+    assert_eq!(std::fs::metadata(&p.0).unwrap().len(), 300_000);
+    let v = m.map_mut().unwrap();
+    v.write_at(299_990, b"grown end").unwrap();
+    let r = ro.map().unwrap();
+    assert_eq!(r.len(), 300_000);
+    assert_eq!(r.read_vec(299_990, 9).unwrap(), b"grown end");
+    // A view made before the growth still works, on the same bytes.
+    before.write_at(0, b"START").unwrap();
+    assert_eq!(r.read_vec(0, 5).unwrap(), b"START");
+    // Never shrinks; a read-only handle cannot grow.
+    m.grow(1000).unwrap();
+    assert_eq!(m.len(), 300_000);
+    assert_eq!(
+        ro.grow(400_000).unwrap_err().kind(),
+        ErrorKind::PermissionDenied
+    );
+    drop((before, v, r, m, ro));
+    let data = std::fs::read(&p.0).unwrap();
+    assert_eq!(&data[..5], b"START");
+    assert_eq!(&data[299_990..299_999], b"grown end");
+
+    // An empty file, which Windows cannot map, becomes mappable once it grows.
+    let p = TempPath::new("file-grow-empty");
+    std::fs::write(&p.0, b"").unwrap();
+    let m = FileOptions::new().open(&p.0).unwrap();
+    assert_eq!(m.map().unwrap().len(), 0);
+    m.grow(4096).unwrap();
+    m.map_mut().unwrap().write_at(4090, b"filled").unwrap();
+    assert_eq!(m.map().unwrap().read_vec(4090, 6).unwrap(), b"filled");
+}
+
 /// Maps `len` bytes of the section `h` with the Win32 API itself and copies them out.
 fn read_section(h: std::os::windows::io::RawHandle, len: usize) -> Vec<u8> {
     // SAFETY: `h` is a section handle that stays open through the call (the caller's mapping
@@ -573,37 +618,6 @@ fn the_handle_is_the_section_the_views_map() {
 }
 
 // --- persistent objects and the namespace (files in a per-user directory; NT object directory) ---
-
-/// A directory of persistent objects of the test's own, removed at the end.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    /// A new, empty directory. Wine reuses process ids from one run to the next, so the name
-    /// also carries the time, and a directory that exists already is an error, not a reuse.
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let p = std::env::temp_dir().join(format!("{}-{}", unique(tag), nanos));
-        std::fs::create_dir(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // Wine may close an exited child's handles a moment after its exit is seen: try a few
-        // times before leaving the directory behind.
-        for _ in 0..20 {
-            if std::fs::remove_dir_all(&self.0).is_ok() || !self.0.exists() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        eprintln!("left behind: {}", self.0.display());
-    }
-}
 
 /// Runs the test helper with `MMF_DIR` set to `dir`.
 fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {

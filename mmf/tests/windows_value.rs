@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check, helper, hex, read_line, run_helper, spawn_piped, unique, wait_output};
+use common::{check, helper, hex, read_line, run_helper, unique, wait_output, TempDir};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -79,15 +79,52 @@ fn a_global_value_is_created_opened_and_waited_on_in_global() {
     );
 }
 
-/// A helper that stores what it reads from its stdin (piped) into the value `name`.
-fn store_from_stdin(name: &str) -> std::process::Child {
-    helper()
-        .args(["value-store-stdin", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mmf-testhelper")
+/// Where a growth test's value lives: a handle-lifetime section (`Local\NAME`, growing within
+/// the range it reserved), or a persistent object, a file in a directory of the test's own
+/// (growing on disk; helpers find it through `MMF_DIR`).
+struct Place(Option<TempDir>);
+
+impl Place {
+    fn section() -> Place {
+        Place(None)
+    }
+
+    fn persistent(tag: &str) -> Place {
+        Place(Some(TempDir::new(tag)))
+    }
+
+    /// A new value of `capacity` bytes here.
+    fn create(&self, name: &str, capacity: u64) -> mmf::SharedValue {
+        let mut o = mmf::ValueOptions::new();
+        o.capacity(capacity);
+        if let Some(dir) = &self.0 {
+            o.lifetime(mmf::Lifetime::Persistent).dir(&dir.0);
+        }
+        o.create(name).unwrap()
+    }
+
+    /// The test helper with `args`, finding objects here; stdout and stderr piped.
+    fn helper(&self, args: &[&str], stdin: Stdio) -> std::process::Child {
+        let mut cmd = helper();
+        cmd.args(args)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = &self.0 {
+            cmd.env("MMF_DIR", &dir.0);
+        }
+        cmd.spawn().expect("spawn mmf-testhelper")
+    }
+
+    /// Runs the helper to its end.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        wait_output(self.helper(args, Stdio::null()), WATCHDOG)
+    }
+
+    /// A helper that stores what it reads from its stdin (piped) into the value `name`.
+    fn store_from_stdin(&self, name: &str) -> std::process::Child {
+        self.helper(&["value-store-stdin", name], Stdio::piped())
+    }
 }
 
 /// Bytes that differ at every offset, so a value read from the wrong place shows.
@@ -103,21 +140,50 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 #[test]
 fn a_value_grows_past_its_capacity_and_other_processes_follow() {
-    let name = unique("grow");
-    let value = mmf::ValueOptions::new().capacity(64).create(&name).unwrap();
+    grows_past_its_capacity_and_other_processes_follow(&Place::section(), &unique("grow"));
+}
+
+#[test]
+fn a_persistent_value_grows_past_its_capacity_and_other_processes_follow() {
+    let place = Place::persistent("pgrow");
+    let name = unique("pgrow");
+    grows_past_its_capacity_and_other_processes_follow(&place, &name);
+    // Its file has the size the object grew to, and outlives every handle.
+    let ns = mmf::Namespace::at(&place.0.as_ref().unwrap().0);
+    let listed = ns.list().unwrap();
+    let entry = listed.iter().find(|o| o.name == name).expect("listed");
+    assert_eq!(entry.lifetime, Some(mmf::Lifetime::Persistent));
+    assert!(entry.size > 3 << 20, "{:?}", entry);
+    let reopened = mmf::ValueOptions::new()
+        .dir(&place.0.as_ref().unwrap().0)
+        .open(&name)
+        .unwrap();
+    assert_eq!(reopened.mapping().len(), entry.size);
+    assert_eq!(reopened.retrieve().unwrap(), b"small again");
+    drop(reopened);
+    ns.remove(&name).unwrap();
+}
+
+fn grows_past_its_capacity_and_other_processes_follow(place: &Place, name: &str) {
+    let value = place.create(name, 64);
     let start = value.mapping().len();
     let first = value.store(b"small").unwrap();
     // A process that opened the value before it grows waits for the next version.
-    let mut waiter = spawn_piped(&["value-wait", &name, &first.to_string()]);
+    let first_s = first.to_string();
+    let mut waiter = place.helper(&["value-wait", name, &first_s], Stdio::null());
     let (line, out) = read_line(waiter.stdout.take().unwrap(), WATCHDOG);
     assert_eq!(line.trim(), "waiting");
     std::thread::sleep(Duration::from_millis(100));
-    // Many times the object's size: the section grows (within its reservation).
+    // Many times the object's size: the object grows.
     let big = pattern(300_000, 1);
     let second = value.store(&big).unwrap();
     assert!(value.mapping().len() > start + 300_000, "the object grew");
-    // The listing shows the size the object has, not the range its section reserved.
-    let listed = mmf::Namespace::default().list().unwrap();
+    // The listing shows the size the object has (for a section, not the range it reserved).
+    let ns = match &place.0 {
+        Some(dir) => mmf::Namespace::at(&dir.0),
+        None => mmf::Namespace::default(),
+    };
+    let listed = ns.list().unwrap();
     let entry = listed.iter().find(|o| o.name == name).expect("listed");
     assert_eq!(entry.size, value.mapping().len());
     let (line, _out) = read_line(out, WATCHDOG);
@@ -129,7 +195,7 @@ fn a_value_grows_past_its_capacity_and_other_processes_follow() {
     assert!(wait_output(waiter, WATCHDOG).status.success());
     // A new process grows it further (from its stdin, streamed), and this process follows.
     let bigger = pattern(3 << 20, 2);
-    let mut writer = store_from_stdin(&name);
+    let mut writer = place.store_from_stdin(name);
     {
         use std::io::Write;
         let mut stdin = writer.stdin.take().unwrap();
@@ -156,9 +222,10 @@ fn a_value_grows_past_its_capacity_and_other_processes_follow() {
 #[test]
 fn a_grown_value_goes_with_its_last_holder() {
     let name = unique("grow-gone");
-    let value = mmf::ValueOptions::new().capacity(64).create(&name).unwrap();
+    let place = Place::section();
+    let value = place.create(&name, 64);
     value.store(&pattern(200_000, 3)).unwrap();
-    let out = run_helper(&["value-store", &name, &hex(&pattern(5000, 4))]);
+    let out = place.run(&["value-store", &name, &hex(&pattern(5000, 4))]);
     check(&out, "helper value-store");
     assert_eq!(value.retrieve().unwrap(), pattern(5000, 4));
     drop(value);
@@ -171,10 +238,18 @@ fn a_grown_value_goes_with_its_last_holder() {
 
 #[test]
 fn a_writer_killed_while_growing_leaves_a_usable_value() {
-    let name = unique("grow-kill");
-    let value = mmf::ValueOptions::new().capacity(64).create(&name).unwrap();
+    killed_while_growing(&Place::section(), &unique("grow-kill"));
+}
+
+#[test]
+fn a_writer_killed_while_growing_a_persistent_value_leaves_a_usable_value() {
+    killed_while_growing(&Place::persistent("pgrow-kill"), &unique("pgrow-kill"));
+}
+
+fn killed_while_growing(place: &Place, name: &str) {
+    let value = place.create(name, 64);
     let before = value.store(b"before").unwrap();
-    let mut writer = store_from_stdin(&name);
+    let mut writer = place.store_from_stdin(name);
     let mut stdin = writer.stdin.take().unwrap();
     {
         use std::io::Write;
@@ -195,20 +270,32 @@ fn a_writer_killed_while_growing_leaves_a_usable_value() {
     let big = pattern(1 << 20, 6);
     value.store(&big).unwrap();
     assert!(value.retrieve().unwrap() == big);
-    let out = run_helper(&["value-store", &name, &hex(b"after")]);
+    let out = place.run(&["value-store", name, &hex(b"after")]);
     check(&out, "helper value-store");
     assert_eq!(value.retrieve().unwrap(), b"after");
 }
 
 #[test]
 fn readers_in_other_processes_see_whole_values_while_a_writer_grows_the_object() {
-    let name = unique("grow-stress");
-    let _value = mmf::ValueOptions::new().capacity(64).create(&name).unwrap();
+    readers_see_whole_values_while_a_writer_grows(&Place::section(), &unique("grow-stress"));
+}
+
+#[test]
+fn readers_in_other_processes_see_whole_values_while_a_writer_grows_a_persistent_value() {
+    let place = Place::persistent("pgrow-stress");
+    readers_see_whole_values_while_a_writer_grows(&place, &unique("pgrow-stress"));
+}
+
+fn readers_see_whole_values_while_a_writer_grows(place: &Place, name: &str) {
+    let _value = place.create(name, 64);
     let readers: Vec<_> = (0..2)
-        .map(|_| spawn_piped(&["value-reader", &name, "3"]))
+        .map(|_| place.helper(&["value-reader", name, "3"], Stdio::null()))
         .collect();
     // Values of up to 256 KiB from a 64-byte capacity: the writer grows the object many times.
-    let writer = spawn_piped(&["value-stress-writer", &name, "3", "7", "262144"]);
+    let writer = place.helper(
+        &["value-stress-writer", name, "3", "7", "262144"],
+        Stdio::null(),
+    );
     let w = wait_output(writer, WATCHDOG);
     let stores = check(&w, "writer");
     assert!(stores.starts_with("stores "), "{}", stores);

@@ -91,7 +91,8 @@ fn holding_note(name: &str, len: u64, how: Disposition, lifetime: Lifetime) -> S
 /// existing object that is too small is refused before anything is written. A longer stream of
 /// unknown length grows an object made here as it comes (exactly to the value and its NUL), and
 /// stops with an error when it outgrows an existing object, which then holds the part written,
-/// NUL-terminated. (Windows sections cannot grow: there such a stream is read whole first.)
+/// NUL-terminated. (On Windows a handle-lifetime object, a section, cannot grow: such a stream is
+/// read whole first.)
 fn store_raw(
     ctx: &Ctx,
     name: &str,
@@ -120,8 +121,9 @@ fn store_raw(
     if len.is_none() && piece.len() < CHUNK {
         len = Some(piece.len() as u64);
     }
-    if len.is_none() && cfg!(windows) {
-        // Sections cannot grow: the object must be made at its final size.
+    if len.is_none() && cfg!(windows) && lifetime != Lifetime::Persistent {
+        // Pagefile-backed sections cannot grow: the object must be made at its final size.
+        // (Persistent objects there are files, which grow.)
         reader.read_to_end(&mut piece).map_err(read_err)?;
         len = Some(piece.len() as u64);
     }

@@ -68,7 +68,7 @@ pub(crate) struct OpenObject {
 /// |---|---|---|---|
 /// | named | the object's file in the namespace directory (`/dev/shm/NAME`) | the `shm_open` object | the section (file-mapping object) |
 /// | anonymous | a `memfd` (sealed against shrinking) | a `shm_open` object whose name is gone | the section |
-/// | file | the file's descriptor | the file's descriptor | the section over the file; an empty file, which Windows cannot map, has none: its file handle |
+/// | file | the file's descriptor | the file's descriptor | the section made over the file when it was opened (of the file's size then; views past it, after a growth, map a larger one); an empty file, which Windows cannot map, has none: its file handle |
 /// | inherited, received | the descriptor taken over | (not available) | the section |
 ///
 /// Read its status (`fstat`: size, owner, mode), poll it, map it with other code, or hand it to
@@ -318,15 +318,16 @@ impl Mapping {
         View::new(self, offset, len, access, None)
     }
 
-    /// Grows a named or anonymous object to `new_len` bytes, committing the new memory first (an
-    /// `OutOfSpace` error leaves the size unchanged). Never shrinks: a smaller `new_len` does
+    /// Grows the object (named, anonymous, or a file) to `new_len` bytes, committing the new
+    /// memory first (an `OutOfSpace` error leaves the size unchanged). Never shrinks: a smaller `new_len` does
     /// nothing, so views held anywhere stay valid. Existing views keep their length; map again to
     /// see the new bytes.
     ///
     /// # Errors
-    /// `OutOfSpace`; `PermissionDenied` through a read-only handle; `Unsupported` on Windows, where
-    /// sections cannot grow, except a shared value's (which reserves room for growth: past it,
-    /// `OutOfSpace`).
+    /// `OutOfSpace`; `PermissionDenied` through a read-only handle; `Unsupported` on Windows for a
+    /// pagefile-backed section (a named or anonymous object), which cannot grow, except a shared
+    /// value's (which reserves room for growth: past it, `OutOfSpace`). Files, persistent objects
+    /// included, grow on Windows too.
     pub fn grow(&self, new_len: u64) -> Result<()> {
         self.grow_as(new_len, true, u64::MAX)
     }

@@ -178,9 +178,10 @@ mod wait_any {
 pub(crate) use wait_any::{wait_any, wait_any_max, wait_any_supported, wake_interrupt};
 
 /// Whether objects give memory back freely (`ftruncate`, hole punching). Windows
-/// sections cannot give committed memory back, and grow only within the range reserved when they
-/// were created (growable ones, `windows/grow.rs`), so shared values there keep every data region
-/// rather than moving values to smaller ones or trimming.
+/// sections cannot give committed memory back (pagefile-backed ones grow only within the range
+/// reserved when they were created, `windows/grow.rs`; files grow on disk,
+/// `windows/file_growth.rs`), so shared values there keep every data region rather than moving
+/// values to smaller ones or trimming.
 pub(crate) const OBJECTS_GIVE_BACK: bool = !cfg!(windows);
 
 /// Whether waking a word nobody waits on costs no system call (Windows: a look at the waiter

@@ -53,8 +53,9 @@ impl ValueOptions {
 
     /// Creation, where objects cannot give memory back (Windows sections): the size of the data
     /// region each slot gets at creation (rounded up to 64 bytes); the object is created with
-    /// `slots × capacity` bytes of data, and a larger value grows it (on Windows up to 1 GiB, or
-    /// up to its initial size if that is larger). Elsewhere objects start with their header alone
+    /// `slots × capacity` bytes of data, and a larger value grows it (a handle-lifetime value up
+    /// to 1 GiB, or up to its initial size if that is larger; a persistent one, a file, as far
+    /// as the disk allows). Elsewhere objects start with their header alone
     /// and grow as values need: values up to 128 bytes are stored inline, each slot gets a data
     /// region sized to the first larger value it takes, and regions are freed when the value is
     /// small again; the capacity is then only checked, not used.

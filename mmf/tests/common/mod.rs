@@ -152,6 +152,41 @@ impl Drop for TempPath {
     }
 }
 
+/// A directory of persistent objects of the test's own, removed at the end (Windows; Linux tests
+/// use [`Dir`]).
+#[cfg(windows)]
+pub struct TempDir(pub std::path::PathBuf);
+
+#[cfg(windows)]
+impl TempDir {
+    /// A new, empty directory. Wine reuses process ids from one run to the next, so the name
+    /// also carries the time, and a directory that exists already is an error, not a reuse.
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!("{}-{}", unique(tag), nanos));
+        std::fs::create_dir(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+#[cfg(windows)]
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Wine may close an exited child's handles a moment after its exit is seen: try a few
+        // times before leaving the directory behind.
+        for _ in 0..20 {
+            if std::fs::remove_dir_all(&self.0).is_ok() || !self.0.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("left behind: {}", self.0.display());
+    }
+}
+
 /// Mounts a 1 MiB tmpfs on `dir` (an existing directory); prints a `SKIPPED:` line with the reason
 /// and returns `false` where this process may not mount (it needs root). Undo with [`unmount`].
 pub fn mount_small_tmpfs(dir: &std::path::Path) -> bool {

@@ -31,15 +31,7 @@ impl AnonymousObject for Object {
         let err = last_error();
         // SAFETY: NULL or a new handle we own.
         let h = unsafe { owned(h) }.ok_or_else(|| Error::os(err).at("create"))?;
-        Ok(Object {
-            section: Some(h),
-            size,
-            writable: true,
-            reserve: !commit,
-            file: None,
-            named: None,
-            growth: None,
-        })
+        Ok(Object::over(Some(h), size, true, !commit))
     }
 
     /// Large-page sections are not offered on Windows.

@@ -97,13 +97,10 @@ impl HandOver for Object {
                 } else {
                     return Err(bad());
                 };
-                Some(Named {
-                    name: Name::new(bare).map_err(|_| bad())?,
-                    global,
-                    // An inherited handle keeps the object alive whatever its lifetime; the
-                    // token does not say which, and nothing depends on it in the child.
-                    persistent: false,
-                })
+                // An inherited handle keeps the object alive whatever its lifetime; the token
+                // does not say which, and nothing depends on it in the child.
+                let name = Name::new(bare).map_err(|_| bad())?;
+                Some(Named::section(&name, global))
             }
         };
         if value == 0 || value as HANDLE == INVALID_HANDLE_VALUE {
@@ -150,13 +147,9 @@ impl HandOver for Object {
         let growth = super::grow::attach(h, &info, writable).map_err(|e| e.at("take over"))?;
         Ok((
             Object {
-                section: Some(section),
-                size: info.size,
-                writable,
-                reserve: info.reserve,
-                file: None,
                 named,
                 growth,
+                ..Object::over(Some(section), info.size, writable, info.reserve)
             },
             backing,
             name,

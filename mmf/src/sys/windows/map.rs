@@ -26,7 +26,8 @@ use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
 impl Maps for Object {
     /// `MapViewOfFileEx`, committing the pages first for a `SEC_RESERVE` section. With `at`,
-    /// Windows maps only if the range is free; it never replaces an existing mapping.
+    /// Windows maps only if the range is free; it never replaces an existing mapping. A view of
+    /// a file past the section made when it was opened maps a larger one (`file_growth.rs`).
     unsafe fn map(
         &self,
         offset: u64,
@@ -34,15 +35,35 @@ impl Maps for Object {
         access: Access,
         at: Option<usize>,
     ) -> Result<RawMap> {
-        let section = match &self.section {
-            Some(h) => raw(h),
-            None => {
-                return Err(Error::new(
-                    crate::ErrorKind::InvalidInput,
-                    "an empty file has no bytes to map",
-                ))
-            }
-        };
+        let end = offset.saturating_add(len as u64);
+        match (&self.file, &self.section) {
+            (Some(file), _) if end > self.size => self.larger.with(file, self.writable, end, |s| {
+                // SAFETY: forwarded from the caller.
+                unsafe { self.map_section(s, offset, len, access, at) }
+            }),
+            // SAFETY: forwarded from the caller.
+            (_, Some(h)) => unsafe { self.map_section(raw(h), offset, len, access, at) },
+            (_, None) => Err(Error::new(
+                crate::ErrorKind::InvalidInput,
+                "an empty file has no bytes to map",
+            )),
+        }
+    }
+}
+
+impl Object {
+    /// [`Maps::map`] of `section`, one of this object's sections.
+    ///
+    /// # Safety
+    /// As for [`Maps::map`].
+    unsafe fn map_section(
+        &self,
+        section: HANDLE,
+        offset: u64,
+        len: usize,
+        access: Access,
+        at: Option<usize>,
+    ) -> Result<RawMap> {
         let (desired, commit_prot) = match access {
             Access::ReadOnly => (FILE_MAP_READ, PAGE_READONLY),
             Access::ReadWrite => (FILE_MAP_READ | FILE_MAP_WRITE, PAGE_READWRITE),

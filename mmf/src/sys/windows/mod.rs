@@ -16,8 +16,10 @@
 //!   `create` and `Created`/`Opened` for `open_or_create`. A section cannot be named after it was
 //!   created, so the creator's initialiser runs right after creation, while openers may already
 //!   map it; contents that need a ready flag publish one themselves (shared values do).
-//! - **Size.** Sections have a fixed size (`grow` is `Unsupported`), except growable ones, which
-//!   shared values create: they reserve room and grow within it (`grow.rs`). The size of a named section
+//! - **Size.** Pagefile-backed sections have a fixed size (`grow` is `Unsupported`), except
+//!   growable ones, which shared values create: they reserve room and grow within it (`grow.rs`).
+//!   A file (a mapped file, a persistent object) grows as on Linux: the file is extended, and
+//!   views past the old end map a larger section over it (`file_growth.rs`). The size of a named section
 //!   comes from `NtQuerySection` (`SectionBasicInformation`), the one call that reports it, for
 //!   its creator as for every opener, so all handles agree on where the object ends. It may be
 //!   rounded up to a whole page: Wine does so for pagefile-backed sections (a 10 000-byte object
@@ -68,11 +70,11 @@ use std::io;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use windows_sys::Win32::Foundation::{ERROR_FILE_INVALID, HANDLE, INVALID_HANDLE_VALUE};
-use windows_sys::Win32::System::Memory::{CreateFileMappingW, PAGE_READWRITE, PAGE_WRITECOPY};
+use windows_sys::Win32::Foundation::{HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 
 mod anonymous;
+mod file_growth;
 mod grow;
 mod handover;
 mod map;
@@ -186,10 +188,31 @@ struct Named {
     persistent: bool,
 }
 
+impl Named {
+    /// A named section, `Local\NAME` or `Global\NAME`.
+    fn section(name: &Name, global: bool) -> Named {
+        Named {
+            name: name.clone(),
+            global,
+            persistent: false,
+        }
+    }
+
+    /// A persistent object, a file (`persistent.rs`).
+    fn persistent(name: &Name) -> Named {
+        Named {
+            name: name.clone(),
+            global: false,
+            persistent: true,
+        }
+    }
+}
+
 /// An open mapping object: a section handle (none for an empty file, which Win32 cannot map), its
-/// size, and for a file the file handle, for `FlushFileBuffers`.
+/// size, and for a file the file handle, for `FlushFileBuffers` and growth.
 pub(crate) struct Object {
     section: Option<OwnedHandle>,
+    /// The size of `section`.
     size: u64,
     writable: bool,
     /// `SEC_RESERVE`: views commit their pages when they are mapped.
@@ -198,6 +221,26 @@ pub(crate) struct Object {
     named: Option<Named>,
     /// The size record of a growable section (`grow.rs`); its size is then the object's.
     growth: Option<std::sync::Arc<grow::Trailer>>,
+    /// A file that grew past `section` (here or in another process) gets a larger section over
+    /// it, for the views that reach past `size` (`file_growth.rs`).
+    larger: file_growth::Larger,
+}
+
+impl Object {
+    /// An object over `section`, of `size` bytes, with no file, name or growth record (the
+    /// constructors add what they have).
+    fn over(section: Option<OwnedHandle>, size: u64, writable: bool, reserve: bool) -> Object {
+        Object {
+            section,
+            size,
+            writable,
+            reserve,
+            file: None,
+            named: None,
+            growth: None,
+            larger: file_growth::Larger::default(),
+        }
+    }
 }
 
 fn unsupported(op: &'static str, why: &'static str) -> Error {
@@ -206,84 +249,47 @@ fn unsupported(op: &'static str, why: &'static str) -> Error {
 
 impl ObjectOps for Object {
     /// A section over `file` of `size` bytes (the file is at least that long). Win32 cannot map
-    /// an empty file, so an empty file gets no section: its only views have length 0, which the
-    /// core makes without calling `map`.
+    /// an empty file, so an empty file gets no section until it grows (`file_growth.rs`): until
+    /// then its only views have length 0, which the core makes without calling `map`.
     fn from_file(file: File, size: u64, writable: bool) -> Result<Object> {
-        if size == 0 {
-            return Ok(Object {
-                section: None,
-                size: 0,
-                writable,
-                reserve: false,
-                file: Some(file),
-                named: None,
-                growth: None,
-            });
-        }
-        // PAGE_WRITECOPY allows read-only and copy-on-write views with a read-only file handle.
-        let prot = if writable {
-            PAGE_READWRITE
+        let section = if size == 0 {
+            None
         } else {
-            PAGE_WRITECOPY
-        };
-        let (hi, lo) = split64(size);
-        // SAFETY: the file handle is valid while `file` lives (through the call); unnamed section,
-        // no security attributes.
-        let h = unsafe {
-            CreateFileMappingW(
-                file.as_raw_handle() as HANDLE,
-                std::ptr::null(),
-                prot,
-                hi,
-                lo,
-                std::ptr::null(),
-            )
-        };
-        let err = last_error();
-        // SAFETY: NULL or a new handle we own.
-        let h = match unsafe { owned(h) } {
-            Some(h) => h,
-            None if os_code(&err) == ERROR_FILE_INVALID => {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    "Windows cannot map this file (empty, or not a disk file)",
-                )
-                .at("map")
-                .with_os(err))
-            }
-            None => return Err(Error::os(err).at("map")),
+            Some(file_growth::section_over(&file, size, writable).map_err(|e| e.at("map"))?)
         };
         Ok(Object {
-            section: Some(h),
-            size,
-            writable,
-            reserve: false,
             file: Some(file),
-            named: None,
-            growth: None,
+            ..Object::over(section, size, writable, false)
         })
     }
 
-    /// The section's size, fixed for its whole life; for a growable section the size its
-    /// trailer records (`grow.rs`).
+    /// A pagefile-backed section's size, fixed for its whole life; for a growable section the
+    /// size its trailer records (`grow.rs`); for a file, the file's size (it grows, `grow`).
     fn len(&self) -> Result<u64> {
-        Ok(match &self.growth {
-            Some(t) => t.size(),
-            None => self.size,
+        Ok(match (&self.growth, &self.file) {
+            (Some(t), _) => t.size(),
+            (None, Some(f)) => f.metadata()?.len(),
+            (None, None) => self.size,
         })
     }
 
-    /// A growable section grows within the range it reserved (`grow.rs`); other sections cannot
-    /// grow, and a size within the current one is already satisfied.
+    /// A growable section grows within the range it reserved (`grow.rs`); a file grows on disk,
+    /// as on Linux (`file_growth.rs`); other sections cannot grow, and a size within the current
+    /// one is already satisfied.
     fn grow(&self, new_len: u64) -> Result<()> {
         if let Some(t) = &self.growth {
             return t.grow(new_len);
+        }
+        if let Some(file) = &self.file {
+            return self.larger.grow(file, new_len);
         }
         if new_len <= self.size {
             return Ok(());
         }
         Err(Error::unsupported(
-            "a Windows section has a fixed size and cannot grow; create a larger object",
+            "this Windows section has a fixed size and cannot grow (a pagefile-backed section, \
+             or a file's section handed over without the file); create a larger object (shared \
+             values and files grow)",
         ))
     }
 

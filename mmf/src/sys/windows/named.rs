@@ -205,17 +205,9 @@ fn open_section(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
     let info = query_section(raw(&h)).map_err(|e| Error::os(e).at("open"))?;
     let growth = grow::attach(raw(&h), &info, spec.writable).map_err(|e| e.at("open"))?;
     Ok(Some(Object {
-        section: Some(h),
-        size: info.size,
-        writable: spec.writable,
-        reserve: info.reserve,
-        file: None,
-        named: Some(Named {
-            name: spec.name.clone(),
-            global: spec.global,
-            persistent: false,
-        }),
+        named: Some(Named::section(spec.name, spec.global)),
         growth,
+        ..Object::over(Some(h), info.size, spec.writable, info.reserve)
     }))
 }
 
@@ -362,13 +354,8 @@ impl Object {
             None => None,
         };
         Ok(Object {
-            section,
-            size: self.size,
-            writable: self.writable,
-            reserve: self.reserve,
-            file: None,
-            named: None,
             growth: self.growth.clone(),
+            ..Object::over(section, self.size, self.writable, self.reserve)
         })
     }
 
@@ -383,18 +370,11 @@ impl Object {
         } else {
             None
         };
+        let reserve = spec.growable || !spec.commit;
         Ok(Object {
-            size: info.size.max(spec.size),
-            section: Some(h),
-            writable: true,
-            reserve: spec.growable || !spec.commit,
-            file: None,
-            named: Some(Named {
-                name: spec.name.clone(),
-                global: spec.global,
-                persistent: false,
-            }),
+            named: Some(Named::section(spec.name, spec.global)),
             growth,
+            ..Object::over(Some(h), info.size.max(spec.size), true, reserve)
         })
     }
 }

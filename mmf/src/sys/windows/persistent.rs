@@ -32,6 +32,8 @@
 //!   file's, exactly; an empty file has no section (Win32 cannot map one) and only empty views.
 //! - **Names** must also be valid Windows file names: none of `<>:"|?*` or control characters, no
 //!   trailing dot or space, and not a device name such as `CON` or `NUL`.
+//! - **Growth** extends the file, as for any mapped file (`file_growth.rs`): other processes take
+//!   the size from the file and map a larger section over it when they need the new bytes.
 //! - **Permissions** are the file's: [`Permissions`] become its protected DACL, as for a section
 //!   (`security.rs`), so a new object is owner-only by default.
 //!
@@ -237,11 +239,7 @@ pub(super) fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Objec
     file.set_len(spec.size)
         .map_err(|e| Error::os(e).at("size"))?;
     let mut obj = Object::from_file(file, spec.size, true)?;
-    obj.named = Some(Named {
-        name: spec.name.clone(),
-        global: false,
-        persistent: true,
-    });
+    obj.named = Some(Named::persistent(spec.name));
     init(obj.duplicate()?).map_err(Error::from)?;
     match rename_no_replace(&tmp, &path) {
         Ok(()) => {}
@@ -292,11 +290,7 @@ pub(super) fn open(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
         return Err(super::named::other_owner());
     }
     let mut obj = Object::from_file(file, meta.len(), spec.writable)?;
-    obj.named = Some(Named {
-        name: spec.name.clone(),
-        global: false,
-        persistent: true,
-    });
+    obj.named = Some(Named::persistent(spec.name));
     Ok(Some(obj))
 }
 
