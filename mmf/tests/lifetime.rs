@@ -197,33 +197,9 @@ fn concurrent_create_or_open_races_have_exactly_one_creator() {
     // 4 processes race through the same 1000 names; the creator initialises each object before it
     // is published, and every process checks it never sees an object without that initialisation.
     let dir = Dir::new("race");
-    let gate = std::env::temp_dir().join(unique("gate"));
     let prefix = unique("race");
     let rounds = 1000;
-    let racers: Vec<Child> = (0..4)
-        .map(|_| {
-            helper()
-                .args([
-                    "race-loop",
-                    gate.to_str().unwrap(),
-                    &prefix,
-                    &rounds.to_string(),
-                    "8192",
-                ])
-                .env("MMF_DIR", &dir.0)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    std::fs::write(&gate, b"go").unwrap();
-    let mut created = 0;
-    for r in racers {
-        let out = wait_output(r, Duration::from_secs(300));
-        created += check(&out, "race-loop").parse::<u32>().unwrap();
-    }
+    let created = common::race_creators(&dir.0, &prefix, rounds, common::spawn);
     assert_eq!(created, rounds, "exactly one creator per name");
     let objects = Namespace::at(&dir.0).list().unwrap();
     assert_eq!(objects.len(), rounds as usize);
@@ -232,7 +208,6 @@ fn concurrent_create_or_open_races_have_exactly_one_creator() {
         !dir.entries().iter().any(|e| e.starts_with(".mmf-")),
         "temporary files left"
     );
-    let _ = std::fs::remove_file(&gate);
 }
 
 #[test]

@@ -113,7 +113,7 @@ impl Place {
         if let Some(dir) = &self.0 {
             cmd.env("MMF_DIR", &dir.0);
         }
-        cmd.spawn().expect("spawn mmf-testhelper")
+        common::spawn(&mut cmd)
     }
 
     /// Runs the helper to its end.
