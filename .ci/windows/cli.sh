@@ -17,7 +17,8 @@
 # that `list` shows while held and that vanishes with its last holder, and ends with status 0 on
 # Ctrl-C, as `watch` does; `--raw` plain objects, and a value stored into one is refused with exit
 # status 2 (as on Linux); a writer refused by a read-only DACL (`--mode 400`) exits 1, as a
-# permission error does on Linux. Not checked: another user's object (the Wine lane runs as one
+# permission error does on Linux, and `info` shows the mode read back from the DACL (also 0600 for
+# a persistent object, with its owner's account). Not checked: another user's object (the Wine lane runs as one
 # user).
 set -euo pipefail
 dir=$(cd "${1:?usage: cli.sh DIR_WITH_MMF_EXE}" && pwd)
@@ -136,9 +137,10 @@ timeout 60 "$wine" "$dir/mmf.exe" rm greeting </dev/null >/dev/null 2>&1 || true
 mmf 0 store greeting hi
 mmf 0 retrieve greeting && [ "$out" = hi ] || fail "retrieve greeting gave \"$out\", expected \"hi\""
 mmf 0 list && expect "list" "$out" "greeting" && expect "list" "$out" "persistent"
-mmf 0 info greeting && expect "info" "$out" "lifetime: persistent" && expect "info" "$out" 'AppData\Local\mmf\greeting'
+mmf 0 info greeting && expect "info" "$out" "lifetime: persistent" && expect "info" "$out" 'AppData\Local\mmf\greeting' &&
+    expect "info: mode" "$out" "mode:     0600" && case $out in *"owner:    -"*) fail "info shows no owner" ;; esac
 mmf 0 info --json greeting && {
-    python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["name"]=="greeting" and r["kind"]=="value" and r["value_len"]==2, r' \
+    python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["name"]=="greeting" and r["kind"]=="value" and r["value_len"]==2 and r["mode"]=="0600" and r["owner_uid"] is None and r["owner"] not in ("", "-"), r' \
         <"$work/out" || fail "info --json: not the expected object"
 }
 mmf 0 store greeting 'hi again'
@@ -245,6 +247,8 @@ holders+=($!)
 if wait_for "$n-ro" 'locked'; then
     mmf 1 store --hold "$n-ro" 'forged' && expect "permission" "$err" "permission denied"
     mmf 0 retrieve "$n-ro" && [ "$out" = locked ] || fail "retrieve after a refused store gave \"$out\""
+    # The mode is read back from the section's DACL.
+    mmf 0 info "$n-ro" && expect "info of a --mode 400 object" "$out" "mode:     0400"
 fi
 kill -KILL "${holders[0]}" 2>/dev/null || true
 wait "${holders[0]}" 2>/dev/null || true

@@ -181,9 +181,16 @@ pub struct ObjectInfo {
     pub name: String,
     /// Size in bytes.
     pub size: u64,
-    /// The owner's user id (0 on Windows, where owners are SIDs).
+    /// The owner's user id (0 on Windows, where owners are SIDs: see `owner_name`).
     pub owner_uid: u32,
-    /// Permission bits (0 on Windows, where access is a DACL).
+    /// The owner's account where the system names owners itself: on Windows `DOMAIN\user`, from
+    /// the object's security descriptor (where none is recorded, as Wine does for sections, the
+    /// trustee of its DACL's owner entry). `None` on Unix, where `owner_uid` is the owner, and
+    /// where it cannot be read.
+    pub owner_name: Option<String>,
+    /// Permission bits. On Windows they are read back from the object's DACL by the table of
+    /// [`Permissions`] (owner, group and Everyone entries; `r` for reading the data, `w` for
+    /// writing it); 0 where it cannot be read.
     pub mode: u32,
     /// The lifetime mmf gave it; `None` for objects made by other programs (treated as persistent).
     pub lifetime: Option<Lifetime>,

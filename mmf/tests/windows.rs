@@ -1013,6 +1013,56 @@ fn permissions_become_a_dacl_owner_only_by_default() {
 }
 
 #[test]
+fn listings_read_owner_and_mode_back_from_the_dacl() {
+    let dir = TempDir::new("pmode");
+    let mut held = Vec::new();
+    let mut expected = Vec::new();
+    for (mode, persistent) in [
+        (0o600, false),
+        (0o640, false),
+        (0o644, false),
+        (0o400, false),
+        (0o000, false),
+        // Persistent objects are files; Wine keeps a file's DACL as Unix mode bits and shows no
+        // group entry, nor write access for Everyone, so their modes here have neither.
+        (0o600, true),
+        (0o604, true),
+    ] {
+        let name = unique("mode");
+        let mut o = CreateOptions::new();
+        o.size(4096).permissions(Permissions::from_mode(mode));
+        if persistent {
+            o.lifetime(Lifetime::Persistent).dir(&dir.0);
+        }
+        held.push(o.create(&name).unwrap());
+        expected.push((name, mode));
+    }
+    let listed = Namespace::at(&dir.0).list().unwrap();
+    let user = std::env::var("USERNAME").unwrap_or_default();
+    for (name, mode) in &expected {
+        let o = listed
+            .iter()
+            .find(|o| &o.name == name)
+            .unwrap_or_else(|| panic!("{} ({:o}) is not listed: {:?}", name, mode, listed));
+        assert_eq!(o.mode, *mode, "{}: {:o}", name, o.mode);
+        let owner = o.owner_name.as_deref().expect("an owner");
+        let account = owner.rsplit('\\').next().unwrap();
+        assert!(
+            !account.is_empty() && (user.is_empty() || account.eq_ignore_ascii_case(&user)),
+            "{}: owner {:?}, USERNAME {:?}",
+            name,
+            owner,
+            user
+        );
+        assert_eq!(o.owner_uid, 0);
+    }
+    drop(held);
+    for (name, _) in &expected {
+        let _ = Namespace::at(&dir.0).remove(name);
+    }
+}
+
+#[test]
 fn the_dacl_decides_what_later_opens_get() {
     // The creator keeps the access it created with; every open (also its own) goes through the
     // DACL, which wineserver enforces as Windows does.

@@ -1,6 +1,6 @@
 //! `mmf info NAME`: everything `list` knows about one object, and its value's version.
 
-use super::{Ctx, kind_word, lifetime_word, user_name};
+use super::{Ctx, kind_word, lifetime_word, owner};
 use crate::cli::InfoArgs;
 use crate::output::shown_path;
 use std::io::Write;
@@ -49,17 +49,13 @@ pub fn run(ctx: &Ctx, a: InfoArgs) -> anyhow::Result<()> {
         writeln!(out, "lifetime: {lifetime}")?;
         writeln!(out, "holders:  {holders}")?;
         if cfg!(windows) {
-            // Windows objects have an owner SID and a DACL, which listings do not read.
-            writeln!(out, "owner:    {}", user_name(o.owner_uid))?;
+            // Windows objects have an owner SID, shown by its account name, and a DACL, read
+            // back as mode bits.
+            writeln!(out, "owner:    {}", owner(&o))?;
         } else {
-            writeln!(
-                out,
-                "owner:    {} (uid {})",
-                user_name(o.owner_uid),
-                o.owner_uid
-            )?;
-            writeln!(out, "mode:     {:04o}", o.mode)?;
+            writeln!(out, "owner:    {} (uid {})", owner(&o), o.owner_uid)?;
         }
+        writeln!(out, "mode:     {:04o}", o.mode)?;
         writeln!(out, "path:     {}", shown_path(&path))?;
     }
     out.flush()?;

@@ -1,6 +1,6 @@
 //! `mmf list`: every named object.
 
-use super::{Ctx, kind_word, lifetime_word, user_name};
+use super::{Ctx, kind_word, lifetime_word, owner};
 use crate::cli::ListArgs;
 use crate::output::shown_path;
 use mmf::ObjectInfo;
@@ -30,8 +30,9 @@ pub fn to_json(o: &ObjectInfo) -> serde_json::Value {
         "made_by_mmf": o.lifetime.is_some(),
         "holders": o.holders,
         "holder_pids": o.holder_pids,
-        "owner": user_name(o.owner_uid),
-        "owner_uid": o.owner_uid,
+        "owner": owner(o),
+        // Windows owners are SIDs, with no uid.
+        "owner_uid": if cfg!(windows) { None } else { Some(o.owner_uid) },
         "mode": format!("{:04o}", o.mode),
     })
 }
@@ -52,7 +53,7 @@ fn table(objects: &[ObjectInfo]) -> String {
                 kind_word(o).to_owned(),
                 lifetime_word(o.lifetime).to_owned(),
                 o.holders.map_or_else(|| "?".to_owned(), |h| h.to_string()),
-                user_name(o.owner_uid),
+                owner(o),
             ]
         })
         .collect();

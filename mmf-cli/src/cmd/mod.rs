@@ -162,12 +162,18 @@ pub fn kind_word(info: &ObjectInfo) -> &'static str {
     if info.is_value() { "value" } else { "plain" }
 }
 
-/// The user name of `uid` from /etc/passwd, else the number; `-` on Windows, where objects carry
-/// an owner SID, not a uid, and listings do not report it.
-pub fn user_name(uid: u32) -> String {
-    if cfg!(windows) {
-        return "-".to_owned();
+/// The object's owner: on Windows the account the library read from its security descriptor
+/// (`-` where it could not), elsewhere the user name of its uid.
+pub fn owner(info: &ObjectInfo) -> String {
+    match &info.owner_name {
+        Some(name) => name.clone(),
+        None if cfg!(windows) => "-".to_owned(),
+        None => user_name(info.owner_uid),
     }
+}
+
+/// The user name of `uid` from /etc/passwd, else the number.
+fn user_name(uid: u32) -> String {
     let passwd = std::fs::read_to_string(Path::new("/etc/passwd")).unwrap_or_default();
     passwd
         .lines()

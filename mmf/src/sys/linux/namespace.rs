@@ -124,6 +124,7 @@ fn scan(dir: Option<&Path>, reap_tmp: bool, removed: &mut Vec<String>) -> Result
             name,
             size: size_of(&st),
             owner_uid: st.st_uid as u32,
+            owner_name: None,
             // The permission bits; the sticky bit is mmf's lifetime marker, reported as such.
             mode: (st.st_mode as u32) & 0o777,
             lifetime,

@@ -71,6 +71,8 @@ use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use windows_sys::Win32::Foundation::{HANDLE, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::Storage::FileSystem::READ_CONTROL;
+use windows_sys::Win32::System::Memory::SECTION_QUERY;
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 
 mod anonymous;
@@ -138,6 +140,12 @@ fn last_error() -> io::Error {
 fn os_code(e: &io::Error) -> u32 {
     e.raw_os_error().map(|c| c as u32).unwrap_or(0)
 }
+
+/// The access to ask for to query a section without mapping it. `SECTION_QUERY` alone is 1,
+/// which is also `FILE_MAP_COPY`, and `OpenFileMappingW` takes that as a request to map for
+/// reading (refused where reading is not granted); `READ_CONTROL` beside it, which mmf grants
+/// every class (`security.rs`), keeps it a query.
+const QUERY_ACCESS: u32 = SECTION_QUERY | READ_CONTROL;
 
 /// The namespace prefix of a kernel object name.
 fn namespace(global: bool) -> &'static str {

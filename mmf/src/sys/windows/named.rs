@@ -13,7 +13,7 @@ use super::section::query_section;
 use super::security::{privilege_enabled, Kind, Security};
 use super::{
     kernel_name, last_error, namespace, os_code, owned, persistent, raw, split64, unsupported,
-    Named, Object,
+    Named, Object, QUERY_ACCESS,
 };
 use crate::error::Detail;
 use crate::sys::contract::NamedObject;
@@ -50,7 +50,7 @@ fn check_create(spec: &CreateSpec<'_>, op: &'static str) -> Result<()> {
 fn section_exists(name: &Name) -> bool {
     let wname = kernel_name(false, "", name.as_str());
     // SAFETY: `wname` is NUL-terminated and outlives the call.
-    let h = unsafe { OpenFileMappingW(SECTION_QUERY, FALSE, wname.as_ptr()) };
+    let h = unsafe { OpenFileMappingW(QUERY_ACCESS, FALSE, wname.as_ptr()) };
     let err = last_error();
     // SAFETY: NULL or a new handle we own (closed at once).
     unsafe { owned(h) }.is_some() || err.kind() != io::ErrorKind::NotFound

@@ -10,7 +10,7 @@
 
 use super::named::not_found;
 use super::objdir::{directory_path, section_facts, sections_in};
-use super::{kernel_name, last_error, owned, persistent, unsupported};
+use super::{kernel_name, last_error, owned, persistent, unsupported, QUERY_ACCESS};
 use crate::name::RESERVED_PREFIX;
 use crate::sys::{Error, Result};
 use crate::types::{Lifetime, ObjectInfo};
@@ -18,7 +18,7 @@ use crate::Name;
 use std::io;
 use std::path::Path;
 use windows_sys::Win32::Foundation::FALSE;
-use windows_sys::Win32::System::Memory::{OpenFileMappingW, SECTION_QUERY};
+use windows_sys::Win32::System::Memory::OpenFileMappingW;
 
 /// Removes a persistent object's file (see `persistent.rs`). A handle-lifetime section cannot be
 /// removed: its name goes when its last handle closes.
@@ -28,7 +28,7 @@ pub(crate) fn remove(name: &Name, dir: Option<&Path>) -> Result<()> {
     }
     let wname = kernel_name(false, "", name.as_str());
     // SAFETY: `wname` is NUL-terminated and outlives the call.
-    let h = unsafe { OpenFileMappingW(SECTION_QUERY, FALSE, wname.as_ptr()) };
+    let h = unsafe { OpenFileMappingW(QUERY_ACCESS, FALSE, wname.as_ptr()) };
     let err = last_error();
     // SAFETY: NULL or a new handle we own (closed at once).
     match unsafe { owned(h) } {
@@ -64,7 +64,8 @@ fn sections(global: bool, out: &mut Vec<ObjectInfo>) -> Result<()> {
             },
             size: facts.size,
             owner_uid: 0,
-            mode: 0,
+            owner_name: facts.security.as_ref().and_then(|s| s.owner.clone()),
+            mode: facts.security.map_or(0, |s| s.mode),
             lifetime: Some(Lifetime::Handle),
             holders: facts.holders,
             holder_pids: Vec::new(),

@@ -10,12 +10,14 @@
 #![allow(unsafe_code)]
 
 use super::section::query_section;
-use super::{kernel_name, last_error, owned, raw};
+use super::security::{describe, Described, Kind};
+use super::{kernel_name, last_error, owned, raw, QUERY_ACCESS};
 use std::ffi::c_void;
 use std::io;
 use std::os::windows::io::OwnedHandle;
 use windows_sys::Win32::Foundation::{FALSE, HANDLE};
 use windows_sys::Win32::Security::{GetTokenInformation, TokenSessionId, TOKEN_QUERY};
+use windows_sys::Win32::Storage::FileSystem::READ_CONTROL;
 use windows_sys::Win32::System::Memory::{
     MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, VirtualAlloc, FILE_MAP_READ,
     MEMORY_MAPPED_VIEW_ADDRESS, MEM_COMMIT, PAGE_READONLY, SECTION_QUERY,
@@ -228,11 +230,23 @@ fn one_pass(path: &str) -> io::Result<Vec<String>> {
     Ok(out)
 }
 
-/// What a listing shows of a named section: its size, handles held by others, first bytes.
+/// What a listing shows of a named section: its size, handles held by others, first bytes, owner
+/// and mode (`None` where its descriptor cannot be read).
 pub(super) struct SectionFacts {
     pub(super) size: u64,
     pub(super) holders: Option<usize>,
     pub(super) magic: [u8; 8],
+    pub(super) security: Option<Described>,
+}
+
+/// The owner and mode of the section `NS\name`, through a handle of its own that asks for
+/// `READ_CONTROL` alone (which every class mmf grants anything has; see `security.rs`).
+fn section_security(wname: &[u16]) -> Option<Described> {
+    // SAFETY: `wname` is NUL-terminated and outlives the call.
+    let h = unsafe { OpenFileMappingW(READ_CONTROL, FALSE, wname.as_ptr()) };
+    // SAFETY: NULL or a new handle we own.
+    let h = unsafe { owned(h) }?;
+    describe(raw(&h), Kind::Section).ok()
 }
 
 /// Opens the section `NS\name` to describe it; `None` if it is gone or cannot be opened.
@@ -246,7 +260,7 @@ pub(super) fn section_facts(global: bool, name: &str) -> Option<SectionFacts> {
         None => {
             // Readable only with less access (another user's): the size alone, if at all.
             // SAFETY: as above.
-            let h = unsafe { OpenFileMappingW(SECTION_QUERY, FALSE, wname.as_ptr()) };
+            let h = unsafe { OpenFileMappingW(QUERY_ACCESS, FALSE, wname.as_ptr()) };
             // SAFETY: NULL or a new handle we own.
             let h = unsafe { owned(h) }?;
             let info = query_section(raw(&h)).ok()?;
@@ -254,6 +268,7 @@ pub(super) fn section_facts(global: bool, name: &str) -> Option<SectionFacts> {
                 size: info.size,
                 holders: handles(&h),
                 magic: [0; 8],
+                security: section_security(&wname),
             });
         }
     };
@@ -290,6 +305,7 @@ pub(super) fn section_facts(global: bool, name: &str) -> Option<SectionFacts> {
         size,
         holders: handles(&h),
         magic,
+        security: section_security(&wname),
     })
 }
 

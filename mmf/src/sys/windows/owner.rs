@@ -20,7 +20,7 @@ use windows_sys::Win32::Security::{
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 /// Frees memory the system allocated with `LocalAlloc` (a security descriptor) on drop.
-struct LocalMem(*mut c_void);
+pub(super) struct LocalMem(pub(super) *mut c_void);
 
 impl Drop for LocalMem {
     fn drop(&mut self) {

@@ -44,7 +44,7 @@
 #![allow(unsafe_code)]
 
 use super::owner::owned_by_us;
-use super::security::{Kind, Security};
+use super::security::{describe, Kind, Security};
 use super::{os_code, Named, Object};
 use crate::error::Detail;
 use crate::sys::contract::ObjectOps;
@@ -363,14 +363,17 @@ pub(super) fn list(dir: Option<&Path>, out: &mut Vec<ObjectInfo>) -> Result<()> 
             _ => continue,
         };
         let mut magic = [0u8; 8];
+        let mut security = None;
         if let Ok(mut f) = options(false).open(&path) {
             let _ = f.read(&mut magic);
+            security = describe(f.as_raw_handle() as HANDLE, Kind::File).ok();
         }
         out.push(ObjectInfo {
             name,
             size: meta.len(),
             owner_uid: 0,
-            mode: 0,
+            owner_name: security.as_ref().and_then(|s| s.owner.clone()),
+            mode: security.map_or(0, |s| s.mode),
             lifetime: Some(Lifetime::Persistent),
             holders: None,
             holder_pids: Vec::new(),

@@ -30,17 +30,36 @@
 //! A process that creates an object gets the access it asked for whatever the DACL says; the DACL
 //! decides for every later open (`OpenFileMappingW`, also by the creator itself).
 //!
+//! # Reading it back
+//!
+//! Listings show an object's owner and mode ([`describe`]), read back by the same table. The
+//! owner class is the allowed ACE that grants `WRITE_DAC` (mmf gives it to the owner only): the
+//! one for the descriptor's owner, else the first that is not Local System's or Everyone's (an
+//! elevated process's objects are owned by Administrators, and Wine records the primary group as
+//! a section's owner, while the owner ACE is the creator's user), else, for a DACL made by another
+//! program that grants no `WRITE_DAC`, the ACE for the descriptor's owner. Its trustee is the
+//! owner shown. The ACE for the descriptor's group gives the group bits, Everyone's the other
+//! bits; `r` where an ACE grants reading the data (`SECTION_MAP_READ`, `FILE_READ_DATA`), `w`
+//! where it grants writing it (`SECTION_MAP_WRITE`, `FILE_WRITE_DATA`). Deny ACEs and other
+//! trustees are left out, so for a DACL made by another program the mode is what those three
+//! classes are granted; a NULL DACL, which grants everyone everything, reads as `0o666`. (Wine
+//! keeps a file's DACL as Unix mode bits and shows neither a group entry nor write access for
+//! Everyone: there a persistent object's group bits and other `w` read as 0.)
+//!
 //! # Safety
 //!
 //! Win32 calls take raw pointers into buffers owned here; each call states the invariant it
 //! relies on (see `windows/mod.rs`).
 #![allow(unsafe_code)]
 
-use super::owner::{process_token, token_info};
+use super::owner::{process_token, token_info, LocalMem};
 use crate::types::Permissions;
 use std::ffi::c_void;
 use std::io;
-use windows_sys::Win32::Foundation::{FALSE, LUID, TRUE};
+use windows_sys::Win32::Foundation::{FALSE, HANDLE, LUID, TRUE};
+use windows_sys::Win32::Security::Authorization::{
+    GetSecurityInfo, SE_FILE_OBJECT, SE_KERNEL_OBJECT,
+};
 use windows_sys::Win32::Security::{
     AddAccessAllowedAce, CreateWellKnownSid, EqualSid, GetLengthSid, InitializeAcl,
     InitializeSecurityDescriptor, LookupPrivilegeValueW, SetSecurityDescriptorControl,
@@ -49,9 +68,14 @@ use windows_sys::Win32::Security::{
     SECURITY_MAX_SID_SIZE, SE_DACL_PROTECTED, SE_PRIVILEGE_ENABLED, TOKEN_PRIMARY_GROUP,
     TOKEN_PRIVILEGES, TOKEN_USER,
 };
+use windows_sys::Win32::Security::{
+    GetAce, LookupAccountSidW, WinLocalSystemSid, ACCESS_ALLOWED_ACE, DACL_SECURITY_INFORMATION,
+    GROUP_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, SID_NAME_USE,
+    WELL_KNOWN_SID_TYPE,
+};
 use windows_sys::Win32::Storage::FileSystem::{
-    FILE_GENERIC_READ, FILE_GENERIC_WRITE, FILE_READ_ATTRIBUTES, READ_CONTROL,
-    STANDARD_RIGHTS_REQUIRED, SYNCHRONIZE,
+    FILE_GENERIC_READ, FILE_GENERIC_WRITE, FILE_READ_ATTRIBUTES, FILE_READ_DATA, FILE_WRITE_DATA,
+    READ_CONTROL, STANDARD_RIGHTS_REQUIRED, SYNCHRONIZE, WRITE_DAC,
 };
 use windows_sys::Win32::System::Memory::{
     SECTION_EXTEND_SIZE, SECTION_MAP_EXECUTE, SECTION_MAP_READ, SECTION_MAP_WRITE, SECTION_QUERY,
@@ -151,12 +175,17 @@ impl Sid {
     }
 
     fn everyone() -> io::Result<Sid> {
+        Sid::well_known(WinWorldSid)
+    }
+
+    /// A well-known SID that needs no domain (Everyone, Local System).
+    fn well_known(kind: WELL_KNOWN_SID_TYPE) -> io::Result<Sid> {
         let mut buf = vec![0u64; (SECURITY_MAX_SID_SIZE as usize + 7) / 8];
         let mut len = (buf.len() * 8) as u32;
-        // SAFETY: `buf` is writable for `len` bytes; the World SID needs no domain.
+        // SAFETY: `buf` is writable for `len` bytes; `kind` needs no domain (the callers').
         let ok = unsafe {
             CreateWellKnownSid(
-                WinWorldSid,
+                kind,
                 std::ptr::null_mut(),
                 buf.as_mut_ptr() as PSID,
                 &mut len,
@@ -255,6 +284,147 @@ impl Security {
             bInheritHandle: FALSE,
         }
     }
+}
+
+/// An object's owner and mode, read back from its security descriptor (see "Reading it back").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Described {
+    /// The owner class's trustee, `DOMAIN\user` (`None` if the system cannot name it).
+    pub(crate) owner: Option<String>,
+    /// The mode bits the DACL grants.
+    pub(crate) mode: u32,
+}
+
+/// Reads the owner and the mode of the object of `kind` behind `h` (opened with `READ_CONTROL`).
+pub(crate) fn describe(h: HANDLE, kind: Kind) -> io::Result<Described> {
+    let (mut owner, mut group): (PSID, PSID) = (std::ptr::null_mut(), std::ptr::null_mut());
+    let mut acl: *mut ACL = std::ptr::null_mut();
+    let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    let object = match kind {
+        Kind::Section => SE_KERNEL_OBJECT,
+        Kind::File => SE_FILE_OBJECT,
+    };
+    // SAFETY: every out-pointer is writable or null; on success `sd` holds the descriptor that
+    // `owner`, `group` and `acl` point into, freed by `_sd` after their last use.
+    let rc = unsafe {
+        GetSecurityInfo(
+            h,
+            object,
+            OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+            &mut owner,
+            &mut group,
+            &mut acl,
+            std::ptr::null_mut(),
+            &mut sd,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc as i32));
+    }
+    let _sd = LocalMem(sd);
+    if acl.is_null() {
+        return Ok(Described {
+            owner: account(owner),
+            mode: 0o666,
+        });
+    }
+    let everyone = Sid::everyone()?;
+    // Reading and writing the data decide (the other rights `rights` adds vary between programs).
+    let (read, write) = match kind {
+        Kind::Section => (SECTION_MAP_READ, SECTION_MAP_WRITE),
+        Kind::File => (FILE_READ_DATA, FILE_WRITE_DATA),
+    };
+    let bits = |mask: u32| {
+        (if mask & read == read { 4 } else { 0 }) | (if mask & write == write { 2 } else { 0 })
+    };
+    // The access-allowed ACEs, with their masks.
+    let mut allowed: Vec<(u32, PSID)> = Vec::new();
+    // SAFETY: `acl` points to a valid ACL inside the descriptor (see above).
+    let count = unsafe { (*acl).AceCount };
+    for i in 0..count as u32 {
+        let mut ace: *mut c_void = std::ptr::null_mut();
+        // SAFETY: a valid ACL and an index below its count; `ace` is writable.
+        if unsafe { GetAce(acl, i, &mut ace) } == FALSE {
+            return Err(io::Error::last_os_error());
+        }
+        let ace = ace as *const ACCESS_ALLOWED_ACE;
+        // SAFETY: GetAce points `ace` at an ACE of the ACL; every ACE starts with its header.
+        // Only access-allowed ones (type 0) are read further, as ACCESS_ALLOWED_ACE, whose SID
+        // starts at `SidStart` and lies inside the ACE (and the descriptor, alive until `_sd`
+        // goes).
+        unsafe {
+            if (*ace).Header.AceType == 0 {
+                allowed.push(((*ace).Mask, std::ptr::addr_of!((*ace).SidStart) as PSID));
+            }
+        }
+    }
+    let same = |a: PSID, b: PSID| {
+        // SAFETY: both non-null (checked first), and every SID compared here is valid while
+        // this function runs: the ACEs' and the descriptor's (inside `sd`, freed by `_sd` at
+        // the end), and `everyone`'s and `system`'s.
+        !a.is_null() && !b.is_null() && unsafe { EqualSid(a, b) } != 0
+    };
+    let system = Sid::well_known(WinLocalSystemSid)?;
+    let owns = |(mask, _): &&(u32, PSID)| mask & WRITE_DAC != 0;
+    let owner_ace = allowed
+        .iter()
+        .filter(owns)
+        .find(|(_, sid)| same(*sid, owner))
+        .or_else(|| {
+            allowed
+                .iter()
+                .filter(owns)
+                .find(|(_, sid)| !same(*sid, system.ptr()) && !same(*sid, everyone.ptr()))
+        })
+        .or_else(|| allowed.iter().find(|(_, sid)| same(*sid, owner)))
+        .map(|(_, sid)| *sid);
+    let mut mode = 0;
+    for &(mask, sid) in &allowed {
+        if same(sid, everyone.ptr()) {
+            mode |= bits(mask);
+        } else if owner_ace == Some(sid) {
+            mode |= bits(mask) << 6;
+        } else if same(sid, group) {
+            mode |= bits(mask) << 3;
+        }
+    }
+    Ok(Described {
+        owner: account(owner_ace.unwrap_or(owner)),
+        mode,
+    })
+}
+
+/// The account `sid` names, as `DOMAIN\user` (just `user` without a domain); `None` for a null
+/// SID or one the system cannot name.
+fn account(sid: PSID) -> Option<String> {
+    if sid.is_null() {
+        return None;
+    }
+    let (mut name, mut domain) = ([0u16; 256], [0u16; 256]);
+    let (mut name_len, mut domain_len) = (name.len() as u32, domain.len() as u32);
+    let mut kind: SID_NAME_USE = 0;
+    // SAFETY: a valid SID; two writable buffers of the lengths passed; `kind` is writable.
+    let ok = unsafe {
+        LookupAccountSidW(
+            std::ptr::null(),
+            sid,
+            name.as_mut_ptr(),
+            &mut name_len,
+            domain.as_mut_ptr(),
+            &mut domain_len,
+            &mut kind,
+        )
+    };
+    if ok == FALSE {
+        return None;
+    }
+    let text = |b: &[u16], n: u32| String::from_utf16_lossy(&b[..(n as usize).min(b.len())]);
+    let (name, domain) = (text(&name, name_len), text(&domain, domain_len));
+    Some(if domain.is_empty() {
+        name
+    } else {
+        format!("{}\\{}", domain, name)
+    })
 }
 
 /// Whether this process's token holds the privilege `name` enabled (`None`: it could not be told).
