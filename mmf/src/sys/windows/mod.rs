@@ -19,13 +19,13 @@
 //! - **Size.** Pagefile-backed sections have a fixed size (`grow` is `Unsupported`), except
 //!   growable ones, which shared values create: they reserve room and grow within it (`grow.rs`).
 //!   A file (a mapped file, a persistent object) grows as on Linux: the file is extended, and
-//!   views past the old end map a larger section over it (`file_growth.rs`). The size of a named section
-//!   comes from `NtQuerySection` (`SectionBasicInformation`), the one call that reports it, for
-//!   its creator as for every opener, so all handles agree on where the object ends. It may be
-//!   rounded up to a whole page: Wine does so for pagefile-backed sections (a 10 000-byte object
-//!   is 12 288 bytes there), so an object may have up to a page more than was asked for, all of
-//!   it zero-filled and mappable. Size checks (`min_size`, `open_or_create`) compare against this
-//!   size, so they never fail spuriously.
+//!   views past the old end map a larger section over it (`file_growth.rs`). The size of a named
+//!   section comes from `NtQuerySection` (`SectionBasicInformation`), the one call that reports
+//!   it, for its creator as for every opener, so all handles agree on where the object ends. It
+//!   may be rounded up to a whole page: Wine does so for pagefile-backed sections (a 10 000-byte
+//!   object is 12 288 bytes there), so an object may have up to a page more than was asked for,
+//!   all of it zero-filled and mappable. Size checks (`min_size`, `open_or_create`) compare
+//!   against this size, so they never fail spuriously.
 //! - **Commit.** [`CreateOptions::commit`](crate::CreateOptions::commit)`(true)` (the default) is
 //!   `SEC_COMMIT`, charged at creation. `Commit::Reserve` is `SEC_RESERVE`: each view commits the
 //!   pages it covers when it is mapped (`VirtualAlloc(MEM_COMMIT)`), so the charge follows what

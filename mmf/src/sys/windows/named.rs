@@ -381,10 +381,107 @@ impl Object {
 
 #[cfg(test)]
 mod tests {
-    use super::global_denied;
+    use super::{global_denied, name_error, privilege_enabled, CREATE_GLOBAL};
     use crate::ErrorKind;
+    use windows_sys::Win32::Foundation::{
+        GetLastError, ERROR_ACCESS_DENIED, ERROR_NOT_ALL_ASSIGNED, FALSE, HANDLE, LUID,
+    };
+    use windows_sys::Win32::Security::{
+        AdjustTokenPrivileges, LookupPrivilegeValueW, LUID_AND_ATTRIBUTES, SE_PRIVILEGE_ENABLED,
+        TOKEN_ADJUST_PRIVILEGES, TOKEN_PRIVILEGES, TOKEN_QUERY,
+    };
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
-    /// The refusal as built (a process without the privilege is not run under Wine).
+    /// Enables or disables the privilege `name` in this process's token; `false` if the token
+    /// does not hold it (or cannot be changed).
+    fn set_privilege(name: &str, enable: bool) -> bool {
+        let wname: Vec<u16> = name.encode_utf16().chain(std::iter::once(0)).collect();
+        let mut luid = LUID {
+            LowPart: 0,
+            HighPart: 0,
+        };
+        // SAFETY: a NUL-terminated name that outlives the call; `luid` is writable.
+        if unsafe { LookupPrivilegeValueW(std::ptr::null(), wname.as_ptr(), &mut luid) } == FALSE {
+            return false;
+        }
+        let mut token: HANDLE = std::ptr::null_mut();
+        let access = TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY;
+        // SAFETY: the pseudo-handle of this process and a writable out-pointer.
+        if unsafe { OpenProcessToken(GetCurrentProcess(), access, &mut token) } == FALSE {
+            return false;
+        }
+        // SAFETY: OpenProcessToken succeeded: a new handle we own, closed on drop.
+        let token = unsafe { super::owned(token) }.expect("a token handle");
+        let privileges = TOKEN_PRIVILEGES {
+            PrivilegeCount: 1,
+            Privileges: [LUID_AND_ATTRIBUTES {
+                Luid: luid,
+                Attributes: if enable { SE_PRIVILEGE_ENABLED } else { 0 },
+            }],
+        };
+        // SAFETY: a token opened for adjusting, a TOKEN_PRIVILEGES with one entry, no previous
+        // state asked for.
+        let ok = unsafe {
+            AdjustTokenPrivileges(
+                super::raw(&token),
+                FALSE,
+                &privileges,
+                0,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        // ERROR_NOT_ALL_ASSIGNED: the token does not hold the privilege at all.
+        // SAFETY: reads this thread's last error.
+        ok != FALSE && unsafe { GetLastError() } != ERROR_NOT_ALL_ASSIGNED
+    }
+
+    /// The check a refused `Global\` create makes, on this process's real token: with the
+    /// privilege disabled, the refusal names it; enabled, it blames the existing object. (Wine
+    /// does not enforce the privilege, so a create is never refused there for lacking it: the
+    /// refusal itself cannot be provoked.)
+    #[test]
+    fn a_refused_global_create_reads_the_privilege_from_this_processs_token() {
+        let held = match privilege_enabled(CREATE_GLOBAL) {
+            Some(held) => held,
+            None => {
+                println!("SKIPPED: this process's token cannot be read");
+                return;
+            }
+        };
+        if !set_privilege(CREATE_GLOBAL, false) {
+            println!(
+                "SKIPPED: this process's token does not hold {}",
+                CREATE_GLOBAL
+            );
+            return;
+        }
+        let denied = || std::io::Error::from_raw_os_error(ERROR_ACCESS_DENIED as i32);
+        assert_eq!(privilege_enabled(CREATE_GLOBAL), Some(false));
+        let e = name_error("create", true, denied())
+            .context("create", "o")
+            .to_string();
+        assert!(e.contains("does not hold"), "{}", e);
+        assert!(set_privilege(CREATE_GLOBAL, true));
+        assert_eq!(privilege_enabled(CREATE_GLOBAL), Some(true));
+        let e = name_error("create", true, denied())
+            .context("create", "o")
+            .to_string();
+        assert!(!e.contains("SeCreateGlobalPrivilege"), "{}", e);
+        assert!(e.contains("security descriptor"), "{}", e);
+        // A refused open, or a refusal in `Local\`, is not about the privilege.
+        let e = name_error("open", true, denied())
+            .context("open", "o")
+            .to_string();
+        assert!(!e.contains("SeCreateGlobalPrivilege"), "{}", e);
+        let e = name_error("create", false, denied())
+            .context("create", "o")
+            .to_string();
+        assert!(!e.contains("SeCreateGlobalPrivilege"), "{}", e);
+        set_privilege(CREATE_GLOBAL, held);
+    }
+
+    /// The refusal as built, for both answers of the check.
     #[test]
     fn a_global_create_without_the_privilege_says_what_is_missing_and_what_to_do() {
         let e = global_denied(Some(false)).context("create", "o");
