@@ -573,6 +573,52 @@ fn a_file_grows_and_every_handle_follows() {
     assert_eq!(m.map().unwrap().read_vec(4090, 6).unwrap(), b"filled");
 }
 
+#[test]
+fn processes_growing_a_persistent_object_at_once_never_shrink_it() {
+    // Each process grows the file by making a section of its size over it, which never shrinks
+    // a file: whatever the order, the largest size wins and every process's last bytes are kept.
+    let dir = TempDir::new("pgrow-race");
+    let name = unique("pgrow-race");
+    drop(persistent(&dir).size(4096).create(&name).unwrap());
+    let gate = TempPath::new("grow-gate");
+    let sizes = [1u64 << 20, 2 << 20, 3 << 20, 4 << 20];
+    let growers: Vec<Child> = sizes
+        .iter()
+        .map(|size| {
+            spawn(
+                helper()
+                    .args(["grow-race", gate.0.to_str().unwrap(), &name])
+                    .arg(size.to_string())
+                    .env("MMF_DIR", &dir.0)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped()),
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::write(&gate.0, b"go").unwrap();
+    for (g, size) in growers.into_iter().zip(sizes) {
+        let out = wait_output(g, WATCHDOG);
+        let seen: u64 = check(&out, "grow-race").trim().parse().unwrap();
+        assert!(
+            seen >= size,
+            "a grower saw {} after growing to {}",
+            seen,
+            size
+        );
+    }
+    let m = OpenOptions::new().dir(&dir.0).open(&name).unwrap();
+    assert_eq!(m.len(), 4 << 20);
+    let v = m.map().unwrap();
+    for size in sizes {
+        let mark = v.read_vec((size - 8) as usize, 8).unwrap();
+        assert_eq!(mark, size.to_le_bytes(), "the mark at {}", size);
+    }
+    drop((v, m));
+    Namespace::at(&dir.0).remove(&name).unwrap();
+}
+
 /// Maps `len` bytes of the section `h` with the Win32 API itself and copies them out.
 fn read_section(h: std::os::windows::io::RawHandle, len: usize) -> Vec<u8> {
     // SAFETY: `h` is a section handle that stays open through the call (the caller's mapping

@@ -29,6 +29,8 @@
 //! - `race-loop GATE PREFIX ROUNDS SIZE`: waits for the file GATE, then for each round opens or
 //!   creates the persistent object PREFIX-ROUND, whose creator initialises it with `INIT` before it
 //!   is published; prints how many it created; exits 3 if it ever saw an uninitialised object.
+//! - `grow-race GATE NAME SIZE`: opens NAME, waits for the file GATE, grows NAME to SIZE, writes
+//!   SIZE (8 bytes, little-endian) in its last 8 bytes, and prints the size it then sees.
 //! - Shared values (`mmf/tests/value.rs`; payloads carry their own checksum, see `payload`):
 //!   - `value-waiter NAME SEEN MS`: opens NAME, prints `waiting`, waits at most MS ms for a
 //!     version newer than SEEN, prints `woke VERSION` or `timeout`.
@@ -271,6 +273,19 @@ fn run(args: &[String]) -> mmf::Result<()> {
                 }
             }
             println!("{}", created);
+        }
+        "grow-race" => {
+            let gate = std::path::Path::new(arg(1));
+            let m = mmf::OpenOptions::new().open(arg(2))?;
+            let size: u64 = arg(3).parse().unwrap_or(4096);
+            while !gate.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            m.grow(size)?;
+            let mark = size.to_le_bytes();
+            m.map_range(size - 8, 8, mmf::Access::ReadWrite)?
+                .write_at(0, &mark)?;
+            println!("{}", m.len());
         }
         "value-waiter"
         | "value-stress-writer"
