@@ -319,9 +319,9 @@ impl Mapping {
     }
 
     /// Grows the object (named, anonymous, or a file) to `new_len` bytes, committing the new
-    /// memory first (an `OutOfSpace` error leaves the size unchanged). Never shrinks: a smaller `new_len` does
-    /// nothing, so views held anywhere stay valid. Existing views keep their length; map again to
-    /// see the new bytes.
+    /// memory first (an `OutOfSpace` error leaves the size unchanged). Never shrinks: a smaller
+    /// `new_len` does nothing, so views held anywhere stay valid. Existing views keep their
+    /// length; map again to see the new bytes.
     ///
     /// # Errors
     /// `OutOfSpace`; `PermissionDenied` through a read-only handle; `Unsupported` on Windows for a
