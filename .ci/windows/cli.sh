@@ -29,12 +29,20 @@ export WINEARCH=win64 RUST_BACKTRACE=0
 wine=/usr/lib/wine/wine64
 work=$(mktemp -d)
 holders=()
+wineserver=/usr/lib/wine/wineserver
 cleanup() {
     local p
     for p in "${holders[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    "$wineserver" -k >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
+# One wineserver for the whole script, kept (-p) until the end. Wine's server exits a few seconds
+# after its last client, and a client that connects while it exits fails ("wine client error:
+# recvmsg: Connection reset by peer", seen once on the first step, right after the library tests).
+"$wineserver" -k >/dev/null 2>&1 || true
+"$wineserver" -w >/dev/null 2>&1 || true
+setsid "$wineserver" -p </dev/null >/dev/null 2>&1 || true
 # Wine's own processes (wineserver, services) outlive a command and inherit its standard handles:
 # start them now, detached, so no later command's output pipe is held open by them.
 if [ ! -d "$WINEPREFIX" ]; then

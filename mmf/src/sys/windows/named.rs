@@ -382,28 +382,24 @@ impl Object {
 #[cfg(test)]
 mod tests {
     use super::{global_denied, name_error, privilege_enabled, CREATE_GLOBAL};
+    use crate::sys::imp::security::privilege_luid;
     use crate::ErrorKind;
     use windows_sys::Win32::Foundation::{
-        GetLastError, ERROR_ACCESS_DENIED, ERROR_NOT_ALL_ASSIGNED, FALSE, HANDLE, LUID,
+        GetLastError, ERROR_ACCESS_DENIED, ERROR_NOT_ALL_ASSIGNED, FALSE, HANDLE,
     };
     use windows_sys::Win32::Security::{
-        AdjustTokenPrivileges, LookupPrivilegeValueW, LUID_AND_ATTRIBUTES, SE_PRIVILEGE_ENABLED,
-        TOKEN_ADJUST_PRIVILEGES, TOKEN_PRIVILEGES, TOKEN_QUERY,
+        AdjustTokenPrivileges, LUID_AND_ATTRIBUTES, SE_PRIVILEGE_ENABLED, TOKEN_ADJUST_PRIVILEGES,
+        TOKEN_PRIVILEGES, TOKEN_QUERY,
     };
     use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
     /// Enables or disables the privilege `name` in this process's token; `false` if the token
     /// does not hold it (or cannot be changed).
     fn set_privilege(name: &str, enable: bool) -> bool {
-        let wname: Vec<u16> = name.encode_utf16().chain(std::iter::once(0)).collect();
-        let mut luid = LUID {
-            LowPart: 0,
-            HighPart: 0,
+        let luid = match privilege_luid(name) {
+            Some(luid) => luid,
+            None => return false,
         };
-        // SAFETY: a NUL-terminated name that outlives the call; `luid` is writable.
-        if unsafe { LookupPrivilegeValueW(std::ptr::null(), wname.as_ptr(), &mut luid) } == FALSE {
-            return false;
-        }
         let mut token: HANDLE = std::ptr::null_mut();
         let access = TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY;
         // SAFETY: the pseudo-handle of this process and a writable out-pointer.

@@ -12,15 +12,17 @@ use std::ffi::c_void;
 use std::io;
 use std::os::windows::io::OwnedHandle;
 use windows_sys::Win32::Foundation::{LocalFree, HANDLE};
-use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_KERNEL_OBJECT};
+use windows_sys::Win32::Security::Authorization::{
+    GetSecurityInfo, SE_KERNEL_OBJECT, SE_OBJECT_TYPE,
+};
 use windows_sys::Win32::Security::{
-    EqualSid, GetTokenInformation, TokenOwner, TokenUser, OWNER_SECURITY_INFORMATION,
+    EqualSid, GetTokenInformation, TokenOwner, TokenUser, ACL, OWNER_SECURITY_INFORMATION,
     PSECURITY_DESCRIPTOR, PSID, TOKEN_OWNER, TOKEN_QUERY, TOKEN_USER,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 /// Frees memory the system allocated with `LocalAlloc` (a security descriptor) on drop.
-pub(super) struct LocalMem(pub(super) *mut c_void);
+struct LocalMem(*mut c_void);
 
 impl Drop for LocalMem {
     fn drop(&mut self) {
@@ -30,6 +32,51 @@ impl Drop for LocalMem {
             unsafe { LocalFree(self.0) };
         }
     }
+}
+
+/// Parts of an object's security descriptor (`GetSecurityInfo`): null where not asked for or not
+/// recorded. They point into the descriptor, which this owns and frees on drop: valid while it
+/// lives.
+pub(super) struct SecurityInfo {
+    pub(super) owner: PSID,
+    pub(super) group: PSID,
+    pub(super) dacl: *mut ACL,
+    _sd: LocalMem,
+}
+
+/// The parts `what` (`…_SECURITY_INFORMATION` flags) of the security descriptor of `h`, an
+/// object of type `object` opened with `READ_CONTROL`.
+pub(super) fn security_info(
+    h: HANDLE,
+    object: SE_OBJECT_TYPE,
+    what: u32,
+) -> io::Result<SecurityInfo> {
+    let (mut owner, mut group): (PSID, PSID) = (std::ptr::null_mut(), std::ptr::null_mut());
+    let mut dacl: *mut ACL = std::ptr::null_mut();
+    let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: every out-pointer is writable; on success `sd` holds the descriptor the others
+    // point into, which the returned value owns.
+    let rc = unsafe {
+        GetSecurityInfo(
+            h,
+            object,
+            what,
+            &mut owner,
+            &mut group,
+            &mut dacl,
+            std::ptr::null_mut(),
+            &mut sd,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc as i32));
+    }
+    Ok(SecurityInfo {
+        owner,
+        group,
+        dacl,
+        _sd: LocalMem(sd),
+    })
 }
 
 /// This process's access token, for queries.
@@ -70,29 +117,11 @@ pub(super) fn token_info(token: &OwnedHandle, class: i32) -> io::Result<Vec<u64>
 /// the default owner its objects get (the Administrators group, for an elevated process). A
 /// section without a recorded owner counts as ours.
 pub(super) fn owned_by_us(h: HANDLE) -> io::Result<bool> {
-    let mut owner: PSID = std::ptr::null_mut();
-    let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
-    // SAFETY: every out-pointer is writable or null; on success `sd` holds the descriptor that
-    // `owner` points into, freed by `_sd` after the last use of `owner`.
-    let rc = unsafe {
-        GetSecurityInfo(
-            h,
-            SE_KERNEL_OBJECT,
-            OWNER_SECURITY_INFORMATION,
-            &mut owner,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            &mut sd,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc as i32));
-    }
-    let _sd = LocalMem(sd);
+    let info = security_info(h, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION)?;
+    let owner = info.owner;
     if owner.is_null() {
-        // No owner recorded (Wine keeps none for sections): nothing to compare, so nothing to
-        // refuse. Windows gives every named section an owner.
+        // No owner recorded: nothing to compare, so nothing to refuse. Windows gives every named
+        // section an owner (Wine records the creator's primary group).
         return Ok(true);
     }
     let token = process_token()?;

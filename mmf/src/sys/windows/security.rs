@@ -52,14 +52,12 @@
 //! relies on (see `windows/mod.rs`).
 #![allow(unsafe_code)]
 
-use super::owner::{process_token, token_info, LocalMem};
+use super::owner::{process_token, security_info, token_info};
 use crate::types::Permissions;
 use std::ffi::c_void;
 use std::io;
 use windows_sys::Win32::Foundation::{FALSE, HANDLE, LUID, TRUE};
-use windows_sys::Win32::Security::Authorization::{
-    GetSecurityInfo, SE_FILE_OBJECT, SE_KERNEL_OBJECT,
-};
+use windows_sys::Win32::Security::Authorization::{SE_FILE_OBJECT, SE_KERNEL_OBJECT};
 use windows_sys::Win32::Security::{
     AddAccessAllowedAce, CreateWellKnownSid, EqualSid, GetLengthSid, InitializeAcl,
     InitializeSecurityDescriptor, LookupPrivilegeValueW, SetSecurityDescriptorControl,
@@ -70,8 +68,7 @@ use windows_sys::Win32::Security::{
 };
 use windows_sys::Win32::Security::{
     GetAce, LookupAccountSidW, WinLocalSystemSid, ACCESS_ALLOWED_ACE, DACL_SECURITY_INFORMATION,
-    GROUP_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, SID_NAME_USE,
-    WELL_KNOWN_SID_TYPE,
+    GROUP_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION, SID_NAME_USE, WELL_KNOWN_SID_TYPE,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     FILE_GENERIC_READ, FILE_GENERIC_WRITE, FILE_READ_ATTRIBUTES, FILE_READ_DATA, FILE_WRITE_DATA,
@@ -297,31 +294,14 @@ pub(crate) struct Described {
 
 /// Reads the owner and the mode of the object of `kind` behind `h` (opened with `READ_CONTROL`).
 pub(crate) fn describe(h: HANDLE, kind: Kind) -> io::Result<Described> {
-    let (mut owner, mut group): (PSID, PSID) = (std::ptr::null_mut(), std::ptr::null_mut());
-    let mut acl: *mut ACL = std::ptr::null_mut();
-    let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
     let object = match kind {
         Kind::Section => SE_KERNEL_OBJECT,
         Kind::File => SE_FILE_OBJECT,
     };
-    // SAFETY: every out-pointer is writable or null; on success `sd` holds the descriptor that
-    // `owner`, `group` and `acl` point into, freed by `_sd` after their last use.
-    let rc = unsafe {
-        GetSecurityInfo(
-            h,
-            object,
-            OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-            &mut owner,
-            &mut group,
-            &mut acl,
-            std::ptr::null_mut(),
-            &mut sd,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc as i32));
-    }
-    let _sd = LocalMem(sd);
+    let what = OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+    // `info` keeps the descriptor these point into until the end of this function.
+    let info = security_info(h, object, what)?;
+    let (owner, group, acl) = (info.owner, info.group, info.dacl);
     if acl.is_null() {
         return Ok(Described {
             owner: account(owner),
@@ -427,8 +407,8 @@ fn account(sid: PSID) -> Option<String> {
     })
 }
 
-/// Whether this process's token holds the privilege `name` enabled (`None`: it could not be told).
-pub(crate) fn privilege_enabled(name: &str) -> Option<bool> {
+/// The identifier of the privilege `name` on this system (`None` if it has no such privilege).
+pub(crate) fn privilege_luid(name: &str) -> Option<LUID> {
     let wname: Vec<u16> = name.encode_utf16().chain(std::iter::once(0)).collect();
     let mut luid = LUID {
         LowPart: 0,
@@ -438,6 +418,12 @@ pub(crate) fn privilege_enabled(name: &str) -> Option<bool> {
     if unsafe { LookupPrivilegeValueW(std::ptr::null(), wname.as_ptr(), &mut luid) } == FALSE {
         return None;
     }
+    Some(luid)
+}
+
+/// Whether this process's token holds the privilege `name` enabled (`None`: it could not be told).
+pub(crate) fn privilege_enabled(name: &str) -> Option<bool> {
+    let luid = privilege_luid(name)?;
     let token = process_token().ok()?;
     let buf = token_info(&token, TokenPrivileges).ok()?;
     let head = buf.as_ptr() as *const TOKEN_PRIVILEGES;
