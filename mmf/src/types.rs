@@ -183,9 +183,10 @@ pub struct ObjectInfo {
     pub size: u64,
     /// The owner's user id (0 on Windows, where owners are SIDs: see `owner_name`).
     pub owner_uid: u32,
-    /// The owner's account where the system names owners itself: on Windows `DOMAIN\user`, from
-    /// the object's security descriptor (where none is recorded, as Wine does for sections, the
-    /// trustee of its DACL's owner entry). `None` on Unix, where `owner_uid` is the owner, and
+    /// The owner's account where the system names owners itself: on Windows `DOMAIN\user`, the
+    /// trustee of the owner entry of the object's DACL (see [`Permissions`]; the descriptor's
+    /// recorded owner can be a group: Administrators for an elevated creator, or under Wine the
+    /// creator's primary group for a section). `None` on Unix, where `owner_uid` is the owner, and
     /// where it cannot be read.
     pub owner_name: Option<String>,
     /// Permission bits. On Windows they are read back from the object's DACL by the table of

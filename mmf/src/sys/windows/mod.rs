@@ -37,8 +37,9 @@
 //! - **Ownership.** As on Linux, `open` refuses an object that belongs to someone else unless
 //!   `allow_other_owner` is set: the section's owner (`GetSecurityInfo`) must be this process's
 //!   user or its default owner. An owner always has `READ_CONTROL`, so an object that opens only
-//!   without it is someone else's. Where the system records no owner for sections (Wine), there
-//!   is nothing to compare and the object is accepted.
+//!   without it is someone else's. Where the system records no owner, there is nothing to
+//!   compare and the object is accepted. (Wine records the creator's primary group as a
+//!   section's owner.)
 //! - **Namespace maintenance.** `list` enumerates the sections of the session's NT object
 //!   directory (`Local\`) and of `Global\` (listed as `Global\NAME`) through the native API
 //!   (`objdir.rs`), with their sizes and handle counts, and the files of the persistent directory;

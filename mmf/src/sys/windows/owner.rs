@@ -120,8 +120,8 @@ pub(super) fn owned_by_us(h: HANDLE) -> io::Result<bool> {
     let info = security_info(h, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION)?;
     let owner = info.owner;
     if owner.is_null() {
-        // No owner recorded: nothing to compare, so nothing to refuse. Windows gives every named
-        // section an owner (Wine records the creator's primary group).
+        // No owner recorded: nothing to compare, so nothing to refuse. (Windows records one for
+        // every named section; Wine records the creator's primary group there.)
         return Ok(true);
     }
     let token = process_token()?;

@@ -330,8 +330,7 @@ pub(crate) fn describe(h: HANDLE, kind: Kind) -> io::Result<Described> {
         let ace = ace as *const ACCESS_ALLOWED_ACE;
         // SAFETY: GetAce points `ace` at an ACE of the ACL; every ACE starts with its header.
         // Only access-allowed ones (type 0) are read further, as ACCESS_ALLOWED_ACE, whose SID
-        // starts at `SidStart` and lies inside the ACE (and the descriptor, alive until `_sd`
-        // goes).
+        // starts at `SidStart` and lies inside the ACE (in the descriptor `info` holds).
         unsafe {
             if (*ace).Header.AceType == 0 {
                 allowed.push(((*ace).Mask, std::ptr::addr_of!((*ace).SidStart) as PSID));
@@ -340,8 +339,8 @@ pub(crate) fn describe(h: HANDLE, kind: Kind) -> io::Result<Described> {
     }
     let same = |a: PSID, b: PSID| {
         // SAFETY: both non-null (checked first), and every SID compared here is valid while
-        // this function runs: the ACEs' and the descriptor's (inside `sd`, freed by `_sd` at
-        // the end), and `everyone`'s and `system`'s.
+        // this function runs: the ACEs' and the descriptor's (in the descriptor `info` holds
+        // until the end), and `everyone`'s and `system`'s.
         !a.is_null() && !b.is_null() && unsafe { EqualSid(a, b) } != 0
     };
     let system = Sid::well_known(WinLocalSystemSid)?;
