@@ -262,9 +262,33 @@ pub fn mount_small_tmpfs(dir: &std::path::Path) -> bool {
     }
 }
 
-/// Unmounts what [`mount_small_tmpfs`] mounted.
+/// Unmounts what [`mount_small_tmpfs`] (or [`Dir`] on ramfs) mounted. A mount is busy while any
+/// process holds a descriptor in it, and a child that another test thread is spawning holds
+/// copies of this process's descriptors until it runs its program: so a busy mount is tried
+/// again for a while, then detached (`umount -l`, gone once the last holder is), so that no
+/// mount is left behind.
 pub fn unmount(dir: &std::path::Path) {
-    let _ = Command::new("umount").arg(dir).status();
+    for _ in 0..40 {
+        let done = Command::new("umount")
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .map_or(false, |s| s.success());
+        if done || !mounted(dir) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("umount").arg("-l").arg(dir).status();
+}
+
+/// Whether something is mounted on `dir` (`/proc/self/mounts`; `false` where it cannot be read).
+fn mounted(dir: &std::path::Path) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let dir = dir.to_string_lossy();
+    mounts
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some(dir.as_ref()))
 }
 
 /// Whether the tests asked for ramfs instead of tmpfs (`MMF_TEST_FS=ramfs`, see [`Dir`]).
@@ -340,7 +364,7 @@ impl Dir {
 impl Drop for Dir {
     fn drop(&mut self) {
         if on_ramfs() {
-            let _ = Command::new("umount").arg(&self.0).status();
+            unmount(&self.0);
         }
         let _ = std::fs::remove_dir_all(&self.0);
     }
