@@ -7,7 +7,7 @@ use super::*;
 ///
 /// On Windows a handle-lifetime object is a section in the session's kernel namespace
 /// (`Local\NAME`), and a persistent object is a file in the directory of persistent objects:
-/// `%LOCALAPPDATA%\mmf` by default (created on first use), `%MMF_DIR%`, or the one given to
+/// `%LOCALAPPDATA%\mmf` by default (made by the first persistent create), `%MMF_DIR%`, or the one given to
 /// [`at`](Self::at). A native program opens it with `CreateFileW` (sharing read, write and delete)
 /// and `CreateFileMappingW` over the file. Listing covers both, and `Global\` sections too.
 ///

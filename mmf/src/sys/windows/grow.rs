@@ -179,7 +179,9 @@ impl Trailer {
 
     /// The object's current size.
     pub(super) fn size(&self) -> u64 {
-        self.words().1.load(Ordering::Acquire)
+        // Never past the trailer, whatever another process wrote there: views of the object
+        // must not reach the words used as atomics.
+        self.words().1.load(Ordering::Acquire).min(self.limit)
     }
 
     /// Grows the object to `new_len` (never shrinks it), within the maximum reserved at creation.

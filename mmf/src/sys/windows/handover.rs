@@ -7,8 +7,8 @@
 #![allow(unsafe_code)]
 
 use super::section::query_section;
-use super::{last_error, namespace, owned, raw, Named, Object};
-use crate::sys::contract::HandOver;
+use super::{last_error, namespace, owned, Named, Object};
+use crate::sys::contract::{HandOver, ObjectOps};
 use crate::sys::{backing_tag, parse_token};
 use crate::sys::{Error, Result};
 use crate::types::Backing;
@@ -21,39 +21,47 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
+/// What a token puts before a persistent object's name (a section's gets its namespace).
+const PERSISTENT_PREFIX: &str = "File\\";
+
 impl HandOver for Object {
     /// Duplicates the section handle as inheritable for the child spawned from `_cmd` (Win32
     /// passes every inheritable handle to children created with `bInheritHandles`, which `std`
     /// always sets). The token is `mmf:KIND:ACCESS:HANDLE`, and for a named object
-    /// `:NAMESPACE\NAME` after it.
+    /// `:NAMESPACE\NAME` after it (`Local\`, `Global\`, or `File\` for a persistent object).
     fn inherit(&self, backing: Backing, _cmd: &mut Command) -> Result<Inheritance> {
-        let section = match &self.section {
-            Some(h) => raw(h),
-            None => {
-                return Err(Error::new(
+        // A file that grew since it was opened hands over a section of its current size.
+        let end = self.len()?;
+        let dup = self
+            .with_section(end, |section| {
+                let mut dup: HANDLE = std::ptr::null_mut();
+                // SAFETY: duplicates a handle we hold (open while `with_section` runs) into this
+                // same process; `dup` is writable.
+                let ok = unsafe {
+                    DuplicateHandle(
+                        GetCurrentProcess(),
+                        section,
+                        GetCurrentProcess(),
+                        &mut dup,
+                        0,
+                        TRUE,
+                        DUPLICATE_SAME_ACCESS,
+                    )
+                };
+                if ok == 0 {
+                    return Err(Error::os(last_error()));
+                }
+                Ok(dup)
+            })
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidInput => Error::new(
                     ErrorKind::InvalidInput,
                     "an empty file has no mapping object to hand over; map the file itself in \
                      the child",
-                )
-                .at("hand over"))
-            }
-        };
-        let mut dup: HANDLE = std::ptr::null_mut();
-        // SAFETY: duplicates a handle we hold into this same process; `dup` is writable.
-        let ok = unsafe {
-            DuplicateHandle(
-                GetCurrentProcess(),
-                section,
-                GetCurrentProcess(),
-                &mut dup,
-                0,
-                TRUE,
-                DUPLICATE_SAME_ACCESS,
-            )
-        };
-        if ok == 0 {
-            return Err(Error::os(last_error()).at("hand over"));
-        }
+                ),
+                _ => e,
+            })
+            .map_err(|e| e.at("hand over"))?;
         // SAFETY: DuplicateHandle succeeded: `dup` is a new handle we own.
         let handle = unsafe { owned(dup) }
             .ok_or_else(|| Error::new(ErrorKind::Other, "no handle").at("hand over"))?;
@@ -65,7 +73,12 @@ impl HandOver for Object {
         );
         if let Some(n) = &self.named {
             token.push(':');
-            token.push_str(namespace(n.global));
+            // A persistent object's name is a file's (`persistent.rs`), not a section's.
+            token.push_str(if n.persistent {
+                PERSISTENT_PREFIX
+            } else {
+                namespace(n.global)
+            });
             token.push_str(n.name.as_str());
         }
         Ok(Inheritance {
@@ -80,7 +93,7 @@ impl HandOver for Object {
             Error::new(
                 ErrorKind::InvalidInput,
                 "not a token made by Mapping::inherit on Windows (expected \
-                 mmf:KIND:ACCESS:HANDLE[:NAMESPACE\\NAME])",
+                 mmf:KIND:ACCESS:HANDLE[:NAMESPACE\\NAME], NAMESPACE Local, Global or File)",
             )
             .at("take over")
         };
@@ -90,17 +103,17 @@ impl HandOver for Object {
         let named = match parts.next() {
             None => None,
             Some(full) => {
-                let (global, bare) = if let Some(b) = full.strip_prefix("Global\\") {
-                    (true, b)
-                } else if let Some(b) = full.strip_prefix("Local\\") {
-                    (false, b)
-                } else {
-                    return Err(bad());
-                };
-                // An inherited handle keeps the object alive whatever its lifetime; the token
-                // does not say which, and nothing depends on it in the child.
-                let name = Name::new(bare).map_err(|_| bad())?;
-                Some(Named::section(&name, global))
+                let (named, bare): (fn(&Name) -> Named, &str) =
+                    if let Some(b) = full.strip_prefix("Global\\") {
+                        (|n| Named::section(n, true), b)
+                    } else if let Some(b) = full.strip_prefix("Local\\") {
+                        (|n| Named::section(n, false), b)
+                    } else if let Some(b) = full.strip_prefix(PERSISTENT_PREFIX) {
+                        (Named::persistent, b)
+                    } else {
+                        return Err(bad());
+                    };
+                Some(named(&Name::new(bare).map_err(|_| bad())?))
             }
         };
         if value == 0 || value as HANDLE == INVALID_HANDLE_VALUE {

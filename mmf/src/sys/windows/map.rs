@@ -36,22 +36,31 @@ impl Maps for Object {
         at: Option<usize>,
     ) -> Result<RawMap> {
         let end = offset.saturating_add(len as u64);
-        match (&self.file, &self.section) {
-            (Some(file), _) if end > self.size => self.larger.with(file, self.writable, end, |s| {
-                // SAFETY: forwarded from the caller.
-                unsafe { self.map_section(s, offset, len, access, at) }
-            }),
+        self.with_section(end, |s| {
             // SAFETY: forwarded from the caller.
-            (_, Some(h)) => unsafe { self.map_section(raw(h), offset, len, access, at) },
+            unsafe { self.map_section(s, offset, len, access, at) }
+        })
+    }
+}
+
+impl Object {
+    /// Calls `f` with a section of this object that covers its first `end` bytes: the one it was
+    /// opened with, or for a file that grew since, a larger one (`file_growth.rs`).
+    pub(super) fn with_section<R>(
+        &self,
+        end: u64,
+        f: impl FnOnce(HANDLE) -> Result<R>,
+    ) -> Result<R> {
+        match (&self.file, &self.section) {
+            (Some(file), _) if end > self.size => self.larger.with(file, self.writable, end, f),
+            (_, Some(h)) => f(raw(h)),
             (_, None) => Err(Error::new(
                 crate::ErrorKind::InvalidInput,
                 "an empty file has no bytes to map",
             )),
         }
     }
-}
 
-impl Object {
     /// [`Maps::map`] of `section`, one of this object's sections.
     ///
     /// # Safety

@@ -286,6 +286,14 @@ impl ObjectOps for Object {
     /// as on Linux (`file_growth.rs`); other sections cannot grow, and a size within the current
     /// one is already satisfied.
     fn grow(&self, new_len: u64) -> Result<()> {
+        if !self.writable {
+            // The core checks first (`Mapping::grow`); a read-only trailer view must never be
+            // written.
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                "this handle is read-only",
+            ));
+        }
         if let Some(t) = &self.growth {
             return t.grow(new_len);
         }
@@ -344,7 +352,10 @@ impl Object {
 }
 
 impl CommitOps for Object {
-    /// Sections never grow in place on Windows (see `grow`).
+    /// Growth commits nothing up front on Windows: a growable section commits the pages views map
+    /// (`map.rs`), and a file grows on disk, where a full disk fails the growth itself. So the
+    /// core does not check the commit limit before a growth; a shortage shows when a view is
+    /// mapped (`OutOfSpace`).
     fn commits_on_grow(&self) -> bool {
         false
     }

@@ -27,6 +27,7 @@ use std::path::Path;
 use windows_sys::Win32::Foundation::{
     ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_INVALID_HANDLE, FALSE, INVALID_HANDLE_VALUE,
 };
+use windows_sys::Win32::Security::Authorization::SE_KERNEL_OBJECT;
 use windows_sys::Win32::Storage::FileSystem::READ_CONTROL;
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, OpenFileMappingW, FILE_MAP_READ, FILE_MAP_WRITE, PAGE_READWRITE,
@@ -199,7 +200,9 @@ fn open_section(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
         }
         Err(e) => return open_error(spec.writable, e),
     };
-    if check_owner && !owned_by_us(raw(&h)).map_err(|e| Error::os(e).at("open"))? {
+    if check_owner
+        && !owned_by_us(raw(&h), SE_KERNEL_OBJECT).map_err(|e| Error::os(e).at("open"))?
+    {
         return Err(other_owner());
     }
     let info = query_section(raw(&h)).map_err(|e| Error::os(e).at("open"))?;
@@ -347,13 +350,20 @@ impl NamedObject for Object {
 }
 
 impl Object {
-    /// A second handle to the same section (not inheritable), for the creator's initialiser.
+    /// A second handle to the same object (not inheritable), for the creator's initialiser: the
+    /// section, and the file of a file-backed object (which may then grow it).
     pub(super) fn duplicate(&self) -> Result<Object> {
+        let clone = |e: std::io::Error| Error::os(e).at("create");
         let section = match &self.section {
-            Some(h) => Some(h.try_clone().map_err(|e| Error::os(e).at("create"))?),
+            Some(h) => Some(h.try_clone().map_err(clone)?),
+            None => None,
+        };
+        let file = match &self.file {
+            Some(f) => Some(f.try_clone().map_err(clone)?),
             None => None,
         };
         Ok(Object {
+            file,
             growth: self.growth.clone(),
             ..Object::over(section, self.size, self.writable, self.reserve)
         })

@@ -12,9 +12,7 @@ use std::ffi::c_void;
 use std::io;
 use std::os::windows::io::OwnedHandle;
 use windows_sys::Win32::Foundation::{LocalFree, HANDLE};
-use windows_sys::Win32::Security::Authorization::{
-    GetSecurityInfo, SE_KERNEL_OBJECT, SE_OBJECT_TYPE,
-};
+use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_OBJECT_TYPE};
 use windows_sys::Win32::Security::{
     EqualSid, GetTokenInformation, TokenOwner, TokenUser, ACL, OWNER_SECURITY_INFORMATION,
     PSECURITY_DESCRIPTOR, PSID, TOKEN_OWNER, TOKEN_QUERY, TOKEN_USER,
@@ -113,11 +111,12 @@ pub(super) fn token_info(token: &OwnedHandle, class: i32) -> io::Result<Vec<u64>
     Ok(buf)
 }
 
-/// Whether the section `h` (opened with `READ_CONTROL`) is owned by this process's user, or by
-/// the default owner its objects get (the Administrators group, for an elevated process). A
-/// section without a recorded owner counts as ours.
-pub(super) fn owned_by_us(h: HANDLE) -> io::Result<bool> {
-    let info = security_info(h, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION)?;
+/// Whether the object `h` (a section, or a persistent object's file: `object` says which;
+/// opened with `READ_CONTROL`) is owned by this process's user, or by the default owner its
+/// objects get (the Administrators group, for an elevated process). An object without a
+/// recorded owner counts as ours.
+pub(super) fn owned_by_us(h: HANDLE, object: SE_OBJECT_TYPE) -> io::Result<bool> {
+    let info = security_info(h, object, OWNER_SECURITY_INFORMATION)?;
     let owner = info.owner;
     if owner.is_null() {
         // No owner recorded: nothing to compare, so nothing to refuse. (Windows records one for

@@ -4,8 +4,8 @@
 //! Win32 has no section that outlives every handle to it without a privilege only services have
 //! (`OBJ_PERMANENT` needs SeCreatePermanentPrivilege), so a [`Lifetime::Persistent`] object is a
 //! file, as in Boost.Interprocess: `DIR\NAME`, where `DIR` is the directory given
-//! (`CreateOptions::dir`, `Namespace::at`), else `%MMF_DIR%`, else `%LOCALAPPDATA%\mmf` (created
-//! on first use; it is private to the user, like the rest of `%LOCALAPPDATA%`). Each process that
+//! (`CreateOptions::dir`, `Namespace::at`), else `%MMF_DIR%`, else `%LOCALAPPDATA%\mmf` (made
+//! by the first `create` there; it is private to the user, like the rest of `%LOCALAPPDATA%`). Each process that
 //! opens the object opens the file and makes an unnamed section over it: views of sections over
 //! the same file share its pages, so every process sees every write at once, as with one section.
 //! A native program does the same: `CreateFileW(DIR\NAME, GENERIC_READ | GENERIC_WRITE,
@@ -64,6 +64,7 @@ use windows_sys::Win32::Foundation::{
     ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_FILE_EXISTS, ERROR_SHARING_VIOLATION,
     GENERIC_READ, GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE,
 };
+use windows_sys::Win32::Security::Authorization::SE_FILE_OBJECT;
 use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, MoveFileExW, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, FILE_FLAG_OPEN_REPARSE_POINT,
     FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
@@ -75,34 +76,43 @@ const NEW_PREFIX: &str = ".mmf-new.";
 const REMOVED_PREFIX: &str = ".mmf-removed.";
 
 /// The directory of persistent objects: the one given, else `%MMF_DIR%`, else
-/// `%LOCALAPPDATA%\mmf`, which is created here when missing (a directory that was given must
-/// exist, as on Linux). `None` only when there is no `LOCALAPPDATA` to default to.
+/// `%LOCALAPPDATA%\mmf` (which the first `create` there makes). `None` only when there is no
+/// `LOCALAPPDATA` to default to.
 pub(crate) fn resolve_dir(dir: Option<&Path>) -> Option<PathBuf> {
+    resolve(dir).map(|(d, _)| d)
+}
+
+/// [`resolve_dir`], and whether it is the default, `%LOCALAPPDATA%\mmf`.
+fn resolve(dir: Option<&Path>) -> Option<(PathBuf, bool)> {
     if let Some(d) = dir {
-        return Some(d.to_path_buf());
+        return Some((d.to_path_buf(), false));
     }
     match std::env::var_os("MMF_DIR") {
-        Some(d) if !d.is_empty() => return Some(PathBuf::from(d)),
+        Some(d) if !d.is_empty() => return Some((PathBuf::from(d), false)),
         _ => {}
     }
     let base = std::env::var_os("LOCALAPPDATA").filter(|d| !d.is_empty())?;
-    let d = Path::new(&base).join("mmf");
-    if !d.is_dir() {
-        // Best effort: a failure shows up as a missing directory where it is used.
-        let _ = std::fs::create_dir_all(&d);
-    }
-    Some(d)
+    Some((Path::new(&base).join("mmf"), true))
 }
 
-/// The directory, or the error saying why there is none.
-fn dir_of(dir: Option<&Path>) -> Result<PathBuf> {
-    resolve_dir(dir).ok_or_else(|| {
+/// The directory to create an object in, or the error saying why there is none. The default
+/// directory is made when missing; one given (or in `%MMF_DIR%`) must exist, as on Linux.
+fn dir_for_create(dir: Option<&Path>) -> Result<PathBuf> {
+    let (d, default) = resolve(dir).ok_or_else(|| {
         Error::new(
             ErrorKind::NotFound,
             "no directory for persistent objects: LOCALAPPDATA is not set; set MMF_DIR or give \
              a directory",
         )
-    })
+    })?;
+    if default && !d.is_dir() {
+        // Best effort: a failure shows up as the missing directory below.
+        let _ = std::fs::create_dir_all(&d);
+    }
+    if !d.is_dir() {
+        return Err(Error::new(ErrorKind::NotFound, Detail::NoDirectory(d)));
+    }
+    Ok(d)
 }
 
 /// Refuses names Windows cannot use as file names.
@@ -225,10 +235,7 @@ impl Drop for Unpublished {
 /// Creates the persistent object `spec.name` (see the module documentation).
 pub(super) fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Object> {
     check_file_name(spec.name)?;
-    let dir = dir_of(spec.dir)?;
-    if !dir.is_dir() {
-        return Err(Error::new(ErrorKind::NotFound, Detail::NoDirectory(dir)));
-    }
+    let dir = dir_for_create(spec.dir)?;
     let path = dir.join(spec.name.as_str());
     if std::fs::symlink_metadata(&path).is_ok() {
         return Err(exists(&dir));
@@ -252,12 +259,16 @@ pub(super) fn create(spec: &CreateSpec<'_>, init: &mut Init<'_>) -> Result<Objec
     Ok(obj)
 }
 
-/// Opens the persistent object `spec.name`; `Ok(None)` if there is none.
+/// Opens the persistent object `spec.name`; `Ok(None)` if there is none (also where there is no
+/// directory of persistent objects: handle-lifetime objects need none).
 pub(super) fn open(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
     if check_file_name(spec.name).is_err() {
         return Ok(None); // no file can have that name
     }
-    let dir = dir_of(spec.dir)?;
+    let dir = match resolve_dir(spec.dir) {
+        Some(d) => d,
+        None => return Ok(None),
+    };
     let path = dir.join(spec.name.as_str());
     let meta = match std::fs::symlink_metadata(&path) {
         Ok(m) => m,
@@ -285,7 +296,8 @@ pub(super) fn open(spec: &OpenSpec<'_>) -> Result<Option<Object>> {
         return Err(not_regular().at("open"));
     }
     if !spec.allow_other_owner
-        && !owned_by_us(file.as_raw_handle() as HANDLE).map_err(|e| Error::os(e).at("open"))?
+        && !owned_by_us(file.as_raw_handle() as HANDLE, SE_FILE_OBJECT)
+            .map_err(|e| Error::os(e).at("open"))?
     {
         return Err(super::named::other_owner());
     }
@@ -307,7 +319,10 @@ pub(super) fn remove(name: &Name, dir: Option<&Path>) -> Result<bool> {
     if check_file_name(name).is_err() {
         return Ok(false);
     }
-    let dir = dir_of(dir)?;
+    let dir = match resolve_dir(dir) {
+        Some(d) => d,
+        None => return Ok(false),
+    };
     let path = dir.join(name.as_str());
     match std::fs::symlink_metadata(&path) {
         Ok(m) if m.is_file() => {}

@@ -153,9 +153,12 @@ impl Sid {
         self.0.as_ptr() as PSID
     }
 
-    /// Copies the SID at `sid` (valid for the call).
-    fn copy(sid: PSID) -> Sid {
-        // SAFETY: `sid` is a valid SID (forwarded from the caller).
+    /// Copies the SID at `sid`.
+    ///
+    /// # Safety
+    /// `sid` points to a valid SID, readable for the call.
+    unsafe fn copy(sid: PSID) -> Sid {
+        // SAFETY: `sid` is a valid SID (the caller's promise).
         let len = unsafe { GetLengthSid(sid) } as usize;
         let mut buf = vec![0u64; (len + 7) / 8];
         // SAFETY: `sid` is valid for `len` bytes and `buf` is at least that long; they do not
@@ -201,7 +204,8 @@ fn user_and_group() -> io::Result<(Sid, Sid)> {
     let user = token_info(&token, TokenUser)?;
     let group = token_info(&token, TokenPrimaryGroup)?;
     // SAFETY: GetTokenInformation filled the buffers with a TOKEN_USER and a TOKEN_PRIMARY_GROUP,
-    // whose SID pointers point into the same buffers, alive until the copies are made.
+    // whose SID pointers point to valid SIDs in the same buffers, alive until the copies are
+    // made (what `Sid::copy` asks).
     unsafe {
         Ok((
             Sid::copy((*(user.as_ptr() as *const TOKEN_USER)).User.Sid),
@@ -304,7 +308,8 @@ pub(crate) fn describe(h: HANDLE, kind: Kind) -> io::Result<Described> {
     let (owner, group, acl) = (info.owner, info.group, info.dacl);
     if acl.is_null() {
         return Ok(Described {
-            owner: account(owner),
+            // SAFETY: null, or the descriptor's owner SID, valid while `info` lives.
+            owner: unsafe { account(owner) },
             mode: 0o666,
         });
     }
@@ -368,14 +373,18 @@ pub(crate) fn describe(h: HANDLE, kind: Kind) -> io::Result<Described> {
         }
     }
     Ok(Described {
-        owner: account(owner_ace.unwrap_or(owner)),
+        // SAFETY: an ACE's SID or the descriptor's owner (or null), valid while `info` lives.
+        owner: unsafe { account(owner_ace.unwrap_or(owner)) },
         mode,
     })
 }
 
 /// The account `sid` names, as `DOMAIN\user` (just `user` without a domain); `None` for a null
 /// SID or one the system cannot name.
-fn account(sid: PSID) -> Option<String> {
+///
+/// # Safety
+/// `sid` is null or points to a valid SID, readable for the call.
+unsafe fn account(sid: PSID) -> Option<String> {
     if sid.is_null() {
         return None;
     }
