@@ -25,9 +25,9 @@
 # and the wine prefix), target/win/web/ (part 2's build directory), target/rust-web/ (the unpacked
 # toolchain).
 #
-# Environment: MMF_WIN_SKIP_CLIPPY=1 skips clippy; MMF_WIN_TEST_ARGS adds arguments to part 2's
-# `cargo test` of the library's tests (for example `--test windows`; the doc tests then do not
-# run); MMF_WIN_DIALOG_RUNS repeats the GUI test (default 1).
+# Environment: MMF_WIN_SKIP_CLIPPY=1 skips clippy; MMF_WIN_TEST_ARGS replaces the target
+# selection of part 2's `cargo test` of the library's tests (`--lib --bins --tests`; for example
+# `--test windows`; the doc tests then do not run); MMF_WIN_DIALOG_RUNS repeats the GUI test (default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -225,11 +225,6 @@ programs_build() (
     echo "windows lane: built with $("$RUSTC" --version | cut -d' ' -f1-2) ($((SECONDS - t)) s): target/windows/mmf.exe and target/windows/mmf-dialog.exe (bcryptprimitives.dll beside them is a Wine-only stand-in, see .ci/windows/bcryptprimitives.c)"
 )
 
-# Doc tests that cannot pass on Windows until the features they show exist there. Each entry is a
-# filter that libtest's --skip matches against the doc test's name ("src/FILE.rs - ITEM (line N)");
-# an entry is removed once its feature has landed: nothing here is ignored in the library. Empty:
-# the last two (the growth examples of SharedValue and store_from) pass since Windows values grow.
-doc_skips=()
 
 # The library's tests (and the dialog's unit tests), built with the current Rust and run under
 # wine64 as Windows executables; then the library's doc tests, cross-compiled by rustdoc and run
@@ -251,10 +246,8 @@ lib_tests() (
     echo "windows lane: library tests under wine ($((SECONDS - t)) s)"
     if [ -z "${MMF_WIN_TEST_ARGS:-}" ]; then
         t=$SECONDS
-        skips=()
-        for s in "${doc_skips[@]}"; do skips+=(--skip "$s"); done
-        "$CARGO" test -p mmf --doc --locked "${wtarget[@]}" "${buildstd[@]}" -- "${skips[@]}" || st=$?
-        echo "windows lane: doc tests under wine ($((SECONDS - t)) s, ${#doc_skips[@]} skipped by the lane's list)"
+        "$CARGO" test -p mmf --doc --locked "${wtarget[@]}" "${buildstd[@]}" || st=$?
+        echo "windows lane: doc tests under wine ($((SECONDS - t)) s, none skipped)"
     fi
     exit "$st"
 )

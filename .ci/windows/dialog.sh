@@ -64,15 +64,18 @@ export DISPLAY=:$(head -1 "$work/display")
 if [ ! -d "$WINEPREFIX" ]; then
     setsid "$wine" wineboot --init </dev/null >/dev/null 2>&1 || true
 fi
+# One wineserver for the whole test, kept (-p) until cleanup: a client that connects while an
+# idle server exits is reset (see cli.sh).
+setsid "$wineserver" -p </dev/null >/dev/null 2>&1 || true
 # Without a window manager, Wine draws the captions itself only when told to.
 setsid "$wine" reg add 'HKCU\Software\Wine\X11 Driver' /v Decorated /t REG_SZ /d N /f \
     </dev/null >/dev/null 2>&1
 
 # until DESCRIPTION COMMAND...: runs COMMAND every 0.2 s until it succeeds, for up to 60 s.
 until_ok() {
-    local what=$1 i
+    local what=$1 deadline=$((SECONDS + 60))
     shift
-    for i in $(seq 1 300); do
+    while [ "$SECONDS" -lt "$deadline" ]; do
         "$@" && return 0
         sleep 0.2
     done
@@ -118,8 +121,8 @@ start_instance() { # SEEN_HWNDS...
 keys() { # XID KEYS...
     local xid=$1
     shift
-    xdotool windowfocus --sync "$xid"
-    xdotool key --clearmodifiers "$@"
+    timeout 30 xdotool windowfocus --sync "$xid" || die "the dialog did not take the focus"
+    timeout 30 xdotool key --clearmodifiers "$@" || die "xdotool key $* failed"
 }
 exited() { ! kill -0 "$1" 2>/dev/null; }
 
@@ -134,8 +137,8 @@ for run in $(seq 1 "$runs"); do
     one=$hwnd one_x=$xid one_pid=${pids[0]}
     until_ok "instance 1: centred, Store on, Retrieve off, focus in the edit box, limit 4095" \
         window_is "$one" centred=1 store=1 retrieve=0 focus=edit limit=4095 text=
-    xdotool windowfocus --sync "$one_x"
-    xdotool type --delay 15 "$text"
+    timeout 30 xdotool windowfocus --sync "$one_x" || die "the dialog did not take the focus"
+    timeout 120 xdotool type --delay 15 "$text" || die "xdotool type failed"
     until_ok "instance 1 shows the typed text" window_is "$one" "text=$text"
     keys "$one_x" alt+s
     until_ok "instance 1 after Alt+S: Store off, Retrieve on, \"Open a new instance now!\"" \
@@ -157,7 +160,7 @@ for run in $(seq 1 "$runs"); do
 
     # 4. The screenshot.
     shot=$art/two-instances.png
-    import -display "$DISPLAY" -window root "$shot"
+    timeout 60 import -display "$DISPLAY" -window root "$shot" || die "the screenshot failed"
     cp "$work/state" "$art/two-instances.txt"
 
     # 5. Esc ends instance 2; the object stays while instance 1 holds it. Alt+X ends instance 1.

@@ -1183,6 +1183,16 @@ fn raw_store_writes_into_a_small_foreign_object() {
     assert!(!err.contains("--size"), "{}", r.explain());
     // Nothing was written.
     assert_eq!(env.ok(&["retrieve", "small"]).stdout(), fits.as_bytes());
+    // An empty object holds not even the NUL: a stream of unknown length (stdin, over the first
+    // 1 MiB piece) into it is refused, not a crash.
+    std::fs::File::create(env.dir.join("empty")).unwrap();
+    let r = env.run(&["store", "--raw", "empty"], &vec![b'z'; 3 << 20]);
+    r.expect_error(1, "empty");
+    assert!(
+        r.stderr_str().contains("at most 0 bytes fit"),
+        "{}",
+        r.explain()
+    );
 }
 
 /// The same with an object Python made, in /dev/shm.

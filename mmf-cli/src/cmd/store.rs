@@ -191,6 +191,10 @@ fn write_pieces(
         }
         let end = at + piece.len() as u64;
         if end + 1 > m.len() {
+            if !grows && m.is_empty() {
+                // Not even the NUL fits: nothing to write.
+                anyhow::bail!(too_long(m, format!("at least {end}")));
+            }
             if !grows {
                 // Fill the object, keep it readable as a C string, then say what happened.
                 let fits = m.len() - 1;
