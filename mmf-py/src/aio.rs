@@ -8,9 +8,11 @@
 //!
 //! # Safety
 //! The only `unsafe` is the `eventfd` call, whose result becomes an `OwnedFd` at once. The
-//! descriptor is closed when the last `Waker` clone is dropped (the library's waiter thread may
-//! hold one for a moment after the wait is cancelled), so a wake-up never writes to a number that
-//! was closed and reused.
+//! descriptor is closed only after `close()` (which `_aio.py` calls after `loop.remove_reader`),
+//! and then with the last `Waker` clone (the library's waiter thread may hold one for a moment
+//! after the wait is cancelled): so neither a wake-up nor the loop's selector ever uses a number
+//! that was closed and reused. (A wait that ends does not close it: the loop still watches it
+//! until the awaiting task runs again.)
 #![allow(unsafe_code)]
 
 use crate::errors::{ResultExt, fail};
@@ -47,7 +49,10 @@ impl Wake for Signal {
 #[pyclass(module = "mmfpy", frozen, name = "_Waiter")]
 pub struct Waiter {
     fd: RawFd,
-    state: Mutex<Option<(mmf::WaitNewer, Waker, Arc<Signal>)>>,
+    /// The pending wait; `None` once it ended or was closed.
+    state: Mutex<Option<(mmf::WaitNewer, Waker)>>,
+    /// The eventfd, kept until `close()` (see the module documentation).
+    signal: Mutex<Option<Arc<Signal>>>,
 }
 
 /// A wait for a version of `value` newer than `seen`, with its eventfd.
@@ -73,7 +78,8 @@ pub fn _wait_fd(py: Python<'_>, value: &SharedValue, seen: i128) -> PyResult<Wai
     let waker = Waker::from(signal.clone());
     Ok(Waiter {
         fd: signal.0.as_raw_fd(),
-        state: Mutex::new(Some((v.wait_newer_async(seen), waker, signal))),
+        state: Mutex::new(Some((v.wait_newer_async(seen), waker))),
+        signal: Mutex::new(Some(signal)),
     })
 }
 
@@ -89,9 +95,14 @@ impl Waiter {
     /// `ValueError` after `close()`.
     fn poll(&self, py: Python<'_>) -> PyResult<Option<u64>> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (future, waker, signal) = match state.as_mut() {
-            Some(s) => s,
-            None => {
+        let signal = self
+            .signal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let ((future, waker), signal) = match (state.as_mut(), signal) {
+            (Some(s), Some(signal)) => (s, signal),
+            _ => {
                 return Err(fail(
                     py,
                     ErrorKind::InvalidInput,
@@ -108,6 +119,7 @@ impl Waiter {
         match Pin::new(future).poll(&mut Context::from_waker(waker)) {
             Poll::Pending => Ok(None),
             Poll::Ready(r) => {
+                // The future and its waker go; the eventfd stays until `close()`.
                 *state = None;
                 r.map(Some).py_err(py)
             }
@@ -120,5 +132,7 @@ impl Waiter {
     fn close(&self) {
         let taken = self.state.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(taken);
+        let signal = self.signal.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(signal);
     }
 }

@@ -144,6 +144,30 @@ def test_a_hundred_awaiters_on_one_value_in_one_loop(name, way):
     v.close()
 
 
+@linux_only
+def test_a_waits_eventfd_stays_open_until_close(name):
+    # The loop watches the descriptor until the awaiting task runs again (`remove_reader`, then
+    # `close()`): closed any earlier, its number could go to the next descriptor opened in the
+    # loop, whose registration the stale one would swallow.
+    v = mmfpy.SharedValue.create(name)
+    waiter = _mmfpy._wait_fd(v, v.version)
+    assert waiter.poll() is None
+    fd = str(waiter.fileno())
+    v.store(b"x")
+    deadline = time.monotonic() + WATCHDOG
+    while (got := waiter.poll()) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    assert got == 1
+    assert fds().get(fd) == "anon_inode:[eventfd]", "closed when the wait ended"
+    waiter.close()
+    deadline = time.monotonic() + WATCHDOG
+    while fds().get(fd) == "anon_inode:[eventfd]":
+        assert time.monotonic() < deadline, "not closed by close()"
+        time.sleep(0.001)
+    v.close()
+
+
 def test_cancellation_and_timeouts_leave_nothing_behind(name, way):
     v = mmfpy.SharedValue.create(name)
 
