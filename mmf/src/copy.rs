@@ -5,14 +5,26 @@
 //! (the shared-value protocol is what rules that out), but never undefined behaviour.
 //!
 //! - The portable path: relaxed atomic loads and stores of aligned 8-byte words, four at a time,
-//!   with the unaligned head and tail byte by byte.
-//! - On x86-64, copies of [`REP_MOVSB_MIN`] bytes or more (reads: up to [`REP_MOVSB_READ_MAX`])
-//!   use `rep movsb` in inline assembly. The
-//!   Rust reference requires an `asm!` block to behave like some Rust code; `rep movsb` is exactly
-//!   a sequence of byte-wide relaxed atomic loads and stores (the hardware makes every byte access
-//!   single-copy atomic), the same accesses the portable path makes, so it is sound on the same
-//!   terms, and the compiler cannot assume anything about the bytes it reads. It runs at `memcpy`
-//!   speed (fast-string microcode), several times the portable loop on cached data.
+//!   with the unaligned head and tail byte by byte. [`copy_out_backward`] is the same loop run
+//!   from the end, for a destination a little ahead of the source modulo 4096 ([`aliased_4k`]).
+//! - On x86-64, three paths in inline assembly:
+//!   - `rep movsb`, for copies of [`REP_MOVSB_MIN`] bytes or more (out of a view: up to
+//!     [`REP_MOVSB_READ_MAX`]; between two shared sides: up to [`REP_MOVSB_SHARED_MAX`], or
+//!     whenever the sides are unequally aligned);
+//!   - [`copy_block64`], 64 bytes as four 16-byte SSE2 loads then four stores, for the whole
+//!     blocks of [`copy_out_backward`] and of [`copy_shared`] above `REP_MOVSB_SHARED_MAX`.
+//!
+//!   The Rust reference requires an `asm!` block to behave like some Rust code. `rep movsb` is
+//!   exactly a sequence of byte-wide relaxed atomic loads and stores (the hardware makes every
+//!   byte access single-copy atomic), the same accesses the portable path makes; an SSE2 load or
+//!   store is at least byte-wise single-copy atomic too, and no caller relies on more than bytes
+//!   (the shared-value protocol validates what it copies). So both are sound on the portable
+//!   path's terms, and the compiler cannot assume anything about the bytes they read. They run
+//!   at `memcpy` speed, several times the portable loop on cached data.
+//!
+//! The 4 KiB-aliasing check ([`aliased_4k`]) is made only by [`copy_out_part`], the copy out of
+//! a view into a private buffer; [`copy_shared`] does not make it (a known gap: a caller's
+//! shared buffer a little ahead of a page-aligned slot can copy slowly).
 //!
 //! # Safety
 //! The functions take raw pointers into mapped memory; callers guarantee the ranges are mapped

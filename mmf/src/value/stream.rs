@@ -571,11 +571,7 @@ fn move_bytes(inner: &Inner, data: &View, from: u64, to: u64, len: u64) -> Resul
         let ok = bytes.read(from + done, &mut buf[..n]) && bytes.write(to + done, &buf[..n]);
         bytes.take()?;
         if !ok {
-            return Err(inner.error(
-                ErrorKind::Corrupt,
-                "store into",
-                "a slot points outside the object",
-            ));
+            return Err(outside(inner, "store into"));
         }
         done += n as u64;
         if done % DROP_EVERY < n as u64 || done == len {

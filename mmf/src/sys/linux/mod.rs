@@ -283,12 +283,6 @@ impl Object {
         rustix::fd::AsFd::as_fd(&self.fd)
     }
 
-    /// A second descriptor of the same object, opened for writing through `/proc/self/fd/N`
-    /// (permission-checked against the object's mode like an `open` of its name, but immune to the
-    /// name being replaced meanwhile), for a read-only handle that must count itself in the
-    /// object's `waiters` word. `None` where that is not allowed (the object's mode, a read-only
-    /// file system, no procfs). Not a holder for handle lifetime (it takes no lock); the handle
-    /// it serves is one already.
     /// Writes `data` at object offset `offset` through the descriptor (`pwrite`), for a writer
     /// filling fresh space of a large value: the kernel copies into the object's pages without
     /// mapping them into this process, so there are no page faults and no page-table entries to
@@ -335,6 +329,12 @@ impl Object {
         rfs::ftruncate(&self.fd, new_len).map_err(Error::os)
     }
 
+    /// A second descriptor of the same object, opened for writing through `/proc/self/fd/N`
+    /// (permission-checked against the object's mode like an `open` of its name, but immune to the
+    /// name being replaced meanwhile), for a read-only handle that must count itself in the
+    /// object's `waiters` word. `None` where that is not allowed (the object's mode, a read-only
+    /// file system, no procfs). Not a holder for handle lifetime (it takes no lock); the handle
+    /// it serves is one already.
     pub(crate) fn reopen_writable(&self) -> Option<Object> {
         use rustix::fd::AsRawFd;
         let path = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
