@@ -33,7 +33,7 @@
 #![allow(unsafe_code)]
 
 use super::section::SectionInfo;
-use super::{allocation_granularity, last_error, page_size};
+use super::{allocation_granularity, last_error, page_size, split64};
 use crate::sys::{Error, Result};
 use crate::ErrorKind;
 use std::ffi::c_void;
@@ -95,17 +95,11 @@ impl Trailer {
         let page = page_size() as u64;
         let offset = maximum - page; // a multiple of the allocation granularity
         let access = FILE_MAP_READ | if writable { FILE_MAP_WRITE } else { 0 };
-        // SAFETY: a section handle we hold; the page lies inside the section (checked by the
-        // caller's `is_growable_size`), at a granularity-aligned offset.
-        let view = unsafe {
-            MapViewOfFile(
-                section,
-                access,
-                (offset >> 32) as u32,
-                offset as u32,
-                page as usize,
-            )
-        };
+        let (hi, lo) = split64(offset);
+        // SAFETY: a section handle we hold; the page lies inside the section, whose size is
+        // `maximum` (an opener checked its shape with `is_growable_size`, a creator made it with
+        // `maximum`), at a granularity-aligned offset.
+        let view = unsafe { MapViewOfFile(section, access, hi, lo, page as usize) };
         if view.Value.is_null() {
             return Err(Error::os(last_error()));
         }

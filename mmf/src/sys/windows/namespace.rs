@@ -11,7 +11,6 @@
 use super::named::not_found;
 use super::objdir::{directory_path, section_facts, sections_in};
 use super::{kernel_name, last_error, owned, persistent, unsupported, QUERY_ACCESS};
-use crate::name::RESERVED_PREFIX;
 use crate::sys::{Error, Result};
 use crate::types::{Lifetime, ObjectInfo};
 use crate::Name;
@@ -49,7 +48,8 @@ fn sections(global: bool, out: &mut Vec<ObjectInfo>) -> Result<()> {
     let path = directory_path(global).map_err(|e| Error::os(e).at("list"))?;
     let names = sections_in(&path).map_err(|e| Error::os(e).at("list"))?;
     for name in names {
-        if name.starts_with(RESERVED_PREFIX) || Name::new(&name).is_err() {
+        // `Name::new` refuses mmf's own objects (`.mmf-…`) too.
+        if Name::new(&name).is_err() {
             continue;
         }
         let facts = match section_facts(global, &name) {

@@ -9,20 +9,20 @@
 //! These native calls take raw pointers and handles; each call states the invariant it relies on.
 #![allow(unsafe_code)]
 
-use super::section::query_section;
+use super::owner::{process_token, token_info};
+use super::section::{query_section, status_error};
 use super::security::{describe, Described, Kind};
-use super::{kernel_name, last_error, owned, raw, QUERY_ACCESS};
+use super::{kernel_name, owned, raw, QUERY_ACCESS};
 use std::ffi::c_void;
 use std::io;
 use std::os::windows::io::OwnedHandle;
 use windows_sys::Win32::Foundation::{FALSE, HANDLE};
-use windows_sys::Win32::Security::{GetTokenInformation, TokenSessionId, TOKEN_QUERY};
+use windows_sys::Win32::Security::TokenSessionId;
 use windows_sys::Win32::Storage::FileSystem::READ_CONTROL;
 use windows_sys::Win32::System::Memory::{
     MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, VirtualAlloc, FILE_MAP_READ,
     MEMORY_MAPPED_VIEW_ADDRESS, MEM_COMMIT, PAGE_READONLY, SECTION_QUERY,
 };
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 #[repr(C)]
 struct UnicodeString {
@@ -79,7 +79,6 @@ extern "system" {
         length: u32,
         return_length: *mut u32,
     ) -> i32;
-    fn RtlNtStatusToDosError(status: i32) -> u32;
 }
 
 const DIRECTORY_QUERY: u32 = 0x0001;
@@ -89,38 +88,11 @@ const STATUS_BUFFER_TOO_SMALL: i32 = 0xC000_0023_u32 as i32;
 const STATUS_MORE_ENTRIES: i32 = 0x0000_0105;
 const OBJECT_BASIC_INFORMATION: u32 = 0;
 
-fn status_error(status: i32) -> io::Error {
-    // SAFETY: a pure conversion of a status code.
-    let code = unsafe { RtlNtStatusToDosError(status) };
-    io::Error::from_raw_os_error(code as i32)
-}
-
 /// This process's session (the `N` of `\Sessions\N`).
 fn session_id() -> io::Result<u32> {
-    let mut token: HANDLE = std::ptr::null_mut();
-    // SAFETY: the pseudo-handle of this process and a writable out-pointer.
-    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
-        return Err(last_error());
-    }
-    // SAFETY: OpenProcessToken succeeded: `token` is a new handle we own.
-    let token = unsafe { owned(token) }
-        .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "no process token"))?;
-    let mut id = 0u32;
-    let mut len = 0u32;
-    // SAFETY: `id` is writable for the 4 bytes passed; `len` is writable.
-    let ok = unsafe {
-        GetTokenInformation(
-            raw(&token),
-            TokenSessionId,
-            &mut id as *mut u32 as *mut c_void,
-            4,
-            &mut len,
-        )
-    };
-    if ok == 0 {
-        return Err(last_error());
-    }
-    Ok(id)
+    let info = token_info(&process_token()?, TokenSessionId)?;
+    // A DWORD at the start of the (8-byte aligned) buffer.
+    Ok(info[0].to_le() as u32)
 }
 
 /// The NT path of the directory that `Local\` (`global` false) or `Global\` designates.

@@ -32,6 +32,13 @@ extern "system" {
 
 const SECTION_BASIC_INFORMATION: u32 = 0;
 
+/// The Win32 error an NT status stands for.
+pub(super) fn status_error(status: i32) -> io::Error {
+    // SAFETY: a pure conversion of a status code.
+    let code = unsafe { RtlNtStatusToDosError(status) };
+    io::Error::from_raw_os_error(code as i32)
+}
+
 pub(super) struct SectionInfo {
     pub(super) size: u64,
     pub(super) reserve: bool,
@@ -57,9 +64,7 @@ pub(super) fn query_section(h: HANDLE) -> io::Result<SectionInfo> {
         )
     };
     if status < 0 {
-        // SAFETY: a pure conversion of a status code.
-        let code = unsafe { RtlNtStatusToDosError(status) };
-        return Err(io::Error::from_raw_os_error(code as i32));
+        return Err(status_error(status));
     }
     Ok(SectionInfo {
         size: info.maximum_size.max(0) as u64,
